@@ -1,0 +1,10 @@
+//! Configuration documents (sync and destination), parsed and validated in
+//! plain Rust. Checks that need the database (does the column exist?) live
+//! with the destination kinds and the catalog.
+
+pub mod json;
+pub mod schedule;
+pub mod sync;
+
+pub use schedule::Schedule;
+pub use sync::{DeleteBehavior, Mapping, MappingSource, Match, SyncConfig, SyncMode, SyncType};

@@ -1,0 +1,381 @@
+//! The SQL of a run's data phases, built as text in plain Rust so it can be
+//! unit-tested: materialise the model once (row id + 64-bit hash of exactly
+//! the sent fields + those fields), find invalid rows, and diff against the
+//! snapshot in one set-based statement that writes the run's operations.
+//!
+//! Work tables: `work` holds the model's result for this run; `ops` holds one
+//! row per planned operation, numbered by `pos` in delivery order (removed,
+//! then changed, then added), so "delivered up to pos N" is one number.
+
+use crate::config::SyncMode;
+use crate::sql::{list, quote_ident, quote_literal};
+
+/// A model result column the sync needs, with its SQL type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelColumn {
+    pub name: String,
+    pub type_sql: String,
+    /// Whether the type has an extended hash function (json, xml, point… do not).
+    pub hashable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Removed,
+    Changed,
+    Added,
+}
+
+impl Op {
+    /// Delivery order: removals first, so a unique value freed by one record
+    /// can be taken by another in the same run.
+    pub const DELIVERY_ORDER: [Op; 3] = [Op::Removed, Op::Changed, Op::Added];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Op::Added => "added",
+            Op::Changed => "changed",
+            Op::Removed => "removed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Op> {
+        match text {
+            "added" => Some(Op::Added),
+            "changed" => Some(Op::Changed),
+            "removed" => Some(Op::Removed),
+            _ => None,
+        }
+    }
+}
+
+/// Everything needed to write a run's SQL.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub query: String,
+    pub primary_key: Vec<String>,
+    /// The columns the sync sends, in work-table order (`c1`, `c2`, …).
+    pub columns: Vec<ModelColumn>,
+    /// Index into `columns` of the record-matching column.
+    pub match_column: Option<usize>,
+    /// Folded into every row hash, so changing what is sent changes every hash.
+    pub hash_seed: i64,
+    pub work_table: String,
+    pub ops_table: String,
+    pub snapshot_table: String,
+}
+
+impl RunPlan {
+    /// The work-table column holding model column number `index`.
+    pub fn field(index: usize) -> String {
+        format!("c{}", index + 1)
+    }
+
+    pub fn field_of(&self, model_column: &str) -> Option<String> {
+        self.columns
+            .iter()
+            .position(|c| c.name == model_column)
+            .map(RunPlan::field)
+    }
+
+    pub fn create_work_table(&self) -> String {
+        let fields = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} {}", RunPlan::field(i), c.type_sql));
+        format!(
+            "CREATE UNLOGGED TABLE {} (row_id text, row_hash bigint{}{}) WITH (autovacuum_enabled = off)",
+            self.work_table,
+            if self.columns.is_empty() { "" } else { ", " },
+            list(fields)
+        )
+    }
+
+    /// A row id is the key as text (`42`), or the key's row text for a
+    /// composite key (`(42,eu)`); NULL when any key part is NULL.
+    fn row_id_expression(&self) -> String {
+        match self.primary_key.as_slice() {
+            [single] => format!("(m.{})::text", quote_ident(single)),
+            parts => {
+                let nulls = parts
+                    .iter()
+                    .map(|p| format!("m.{} IS NULL", quote_ident(p)))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                let row = list(parts.iter().map(|p| format!("m.{}", quote_ident(p))));
+                format!("CASE WHEN {nulls} THEN NULL ELSE (ROW({row}))::text END")
+            }
+        }
+    }
+
+    /// Hash of exactly the sent fields, in binary where the type allows.
+    fn row_hash_expression(&self) -> String {
+        let fields = self.columns.iter().map(|c| {
+            if c.hashable {
+                format!("m.{}", quote_ident(&c.name))
+            } else {
+                format!("(m.{})::text", quote_ident(&c.name))
+            }
+        });
+        format!(
+            "hash_record_extended(ROW({}), {})",
+            list(fields),
+            self.hash_seed
+        )
+    }
+
+    /// Runs as the sync's owner: reads the model once into the work table.
+    pub fn materialize(&self) -> String {
+        let fields = self
+            .columns
+            .iter()
+            .map(|c| format!("m.{}", quote_ident(&c.name)));
+        format!(
+            "INSERT INTO {} SELECT {}, {}{}{} FROM ({}\n) AS m",
+            self.work_table,
+            self.row_id_expression(),
+            self.row_hash_expression(),
+            if self.columns.is_empty() { "" } else { ", " },
+            list(fields),
+            self.query
+        )
+    }
+
+    /// Invalid rows (null or duplicate primary key) straight into the changelog.
+    pub fn record_invalid_rows(&self, run_id: i64, sync_id: i64) -> String {
+        format!(
+            "WITH duplicates AS (
+                 SELECT row_id, count(*) AS copies FROM {work}
+                 WHERE row_id IS NOT NULL GROUP BY row_id HAVING count(*) > 1)
+             INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+             SELECT {run_id}, {sync_id}, w.row_id, NULL, 'invalid',
+                    CASE WHEN w.row_id IS NULL THEN 'primary key ({key}) is null'
+                         ELSE 'duplicate primary key ({key}): ' || d.copies || ' rows share it' END,
+                    {fields}
+             FROM {work} w LEFT JOIN duplicates d ON d.row_id = w.row_id
+             WHERE w.row_id IS NULL OR d.row_id IS NOT NULL",
+            work = self.work_table,
+            key = self.primary_key.join(", ").replace('\'', "''"),
+            fields = self.fields_json("w"),
+        )
+    }
+
+    /// The sent fields of a work or ops row as a JSON object keyed by model column.
+    pub fn fields_json(&self, alias: &str) -> String {
+        if self.columns.is_empty() {
+            return "'{}'::jsonb".to_string();
+        }
+        // jsonb_build_object takes at most 100 arguments: 50 pairs a call.
+        let chunks: Vec<String> = self
+            .columns
+            .iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .chunks(50)
+            .map(|chunk| {
+                let pairs = chunk.iter().map(|(i, c)| {
+                    format!("{}, {alias}.{}", quote_literal(&c.name), RunPlan::field(*i))
+                });
+                format!("jsonb_build_object({})", list(pairs))
+            })
+            .collect();
+        chunks.join(" || ")
+    }
+
+    /// The diff, as one statement creating the ops table. `mode` decides which
+    /// differences are operations; `extra_removals`, when given, is a query of
+    /// `(row_id text, match_key text)` for destination records that must go
+    /// although the snapshot does not know them (mirror mode).
+    pub fn create_ops_table(
+        &self,
+        mode: SyncMode,
+        run_id: i64,
+        exclude_invalid: bool,
+        extra_removals: Option<&str>,
+    ) -> String {
+        let work_fields = list((0..self.columns.len()).map(|i| format!("w.{}", RunPlan::field(i))));
+        let match_key = match self.match_column {
+            Some(i) => format!("coalesce((w.{})::text, s.match_key)", RunPlan::field(i)),
+            None => "s.match_key".to_string(),
+        };
+        let invalid_ids = format!(
+            "SELECT c.row_id FROM reverse_etl.sync_changelog c \
+             WHERE c.run_id = {run_id} AND c.status = 'invalid' AND c.row_id IS NOT NULL"
+        );
+        let (work_filter, removed_filter) = if exclude_invalid {
+            (
+                format!(" AND row_id NOT IN ({invalid_ids})"),
+                format!(" AND s.row_id NOT IN ({invalid_ids})"),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        let changed = match mode {
+            // An insert never touches a record it already sent.
+            SyncMode::Insert => "false",
+            // No CDC: every current row is sent each run.
+            SyncMode::All | SyncMode::Archive | SyncMode::Snapshot => "true",
+            _ => "w.row_hash IS DISTINCT FROM s.row_hash",
+        };
+        let mut diff = format!(
+            "SELECT CASE WHEN w.row_id IS NULL THEN 'removed' WHEN s.row_id IS NULL THEN 'added' ELSE 'changed' END AS op,
+                    CASE WHEN w.row_id IS NULL THEN 1 WHEN s.row_id IS NULL THEN 3 ELSE 2 END AS op_rank,
+                    coalesce(w.row_id, s.row_id) AS row_id,
+                    w.row_hash,
+                    {match_key} AS match_key{comma}{work_fields}
+             FROM (SELECT * FROM {work} WHERE row_id IS NOT NULL{work_filter}) AS w
+             FULL JOIN {snapshot} AS s ON s.row_id = w.row_id
+             WHERE (w.row_id IS NULL{removed_filter})
+                OR s.row_id IS NULL
+                OR ({changed})",
+            comma = if self.columns.is_empty() { "" } else { ", " },
+            work = self.work_table,
+            snapshot = self.snapshot_table,
+        );
+        if let Some(extra) = extra_removals {
+            let typed_nulls = self
+                .columns
+                .iter()
+                .map(|c| format!("NULL::{}", c.type_sql));
+            diff.push_str(&format!(
+                "\n             UNION ALL
+             SELECT 'removed', 1, x.row_id, NULL::bigint, x.match_key{comma}{nulls}
+             FROM ({extra}) AS x",
+                comma = if self.columns.is_empty() { "" } else { ", " },
+                nulls = list(typed_nulls),
+            ));
+        }
+        let ops_fields = list((0..self.columns.len()).map(|i| format!("d.{}", RunPlan::field(i))));
+        format!(
+            "CREATE UNLOGGED TABLE {ops} WITH (autovacuum_enabled = off) AS
+             SELECT row_number() OVER (ORDER BY d.op_rank, d.row_id) AS pos,
+                    d.op, d.row_id, d.row_hash, d.match_key{comma}{ops_fields}
+             FROM ({diff}) AS d",
+            ops = self.ops_table,
+            comma = if self.columns.is_empty() { "" } else { ", " },
+        )
+    }
+
+    /// Per-op first/last position and count, for batching and `planned_*`.
+    pub fn op_ranges(&self) -> String {
+        format!(
+            "SELECT op, min(pos), max(pos), count(*) FROM {} GROUP BY op",
+            self.ops_table
+        )
+    }
+
+    /// Succeeded operations update the snapshot: added/changed rows take their
+    /// new hash, removed rows leave it. `$1`/`$2` bound the batch's positions,
+    /// `$3` lists its rejected positions.
+    pub fn update_snapshot(&self, op: Op) -> String {
+        let batch = "o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($3::bigint[])";
+        match op {
+            Op::Removed => format!(
+                "DELETE FROM {snap} s USING {ops} o WHERE {batch} AND s.row_id = o.row_id",
+                snap = self.snapshot_table,
+                ops = self.ops_table
+            ),
+            Op::Added | Op::Changed => format!(
+                "INSERT INTO {snap} (row_id, row_hash, match_key)
+                 SELECT o.row_id, o.row_hash, o.match_key FROM {ops} o WHERE {batch}
+                 ON CONFLICT (row_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, match_key = EXCLUDED.match_key",
+                snap = self.snapshot_table,
+                ops = self.ops_table
+            ),
+        }
+    }
+
+    /// One changelog row per operation of the batch. `$1`/`$2` bound the batch,
+    /// `$3`/`$4` are the rejected positions and their reasons.
+    pub fn record_batch_outcome(&self, run_id: i64, sync_id: i64) -> String {
+        format!(
+            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+             SELECT {run_id}, {sync_id}, o.row_id, o.op,
+                    CASE WHEN r.reason IS NULL THEN 'succeeded' ELSE 'rejected' END,
+                    r.reason,
+                    CASE WHEN r.reason IS NOT NULL THEN {fields} END
+             FROM {ops} o LEFT JOIN unnest($3::bigint[], $4::text[]) AS r(pos, reason) ON r.pos = o.pos
+             WHERE o.pos > $1 AND o.pos <= $2",
+            ops = self.ops_table,
+            fields = self.fields_json("o"),
+        )
+    }
+
+    /// Operations never attempted (after position `$1`) are recorded as aborted.
+    pub fn record_aborted(&self, run_id: i64, sync_id: i64) -> String {
+        format!(
+            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
+             SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $2
+             FROM {ops} o WHERE o.pos > $1",
+            ops = self.ops_table,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> RunPlan {
+        RunPlan {
+            query: "SELECT * FROM src".into(),
+            primary_key: vec!["id".into()],
+            columns: vec![
+                ModelColumn { name: "email".into(), type_sql: "text".into(), hashable: true },
+                ModelColumn { name: "Doc".into(), type_sql: "json".into(), hashable: false },
+            ],
+            match_column: Some(0),
+            hash_seed: 7,
+            work_table: "w".into(),
+            ops_table: "o".into(),
+            snapshot_table: "s".into(),
+        }
+    }
+
+    #[test]
+    fn materialize_hashes_sent_fields_in_binary_except_unhashable_types() {
+        let sql = plan().materialize();
+        assert!(sql.contains("(m.\"id\")::text"), "{sql}");
+        assert!(sql.contains("hash_record_extended(ROW(m.\"email\", (m.\"Doc\")::text), 7)"), "{sql}");
+        assert!(sql.ends_with("FROM (SELECT * FROM src\n) AS m"), "{sql}");
+    }
+
+    #[test]
+    fn composite_keys_are_null_when_any_part_is_null() {
+        let mut p = plan();
+        p.primary_key = vec!["a".into(), "b".into()];
+        let sql = p.materialize();
+        assert!(sql.contains("CASE WHEN m.\"a\" IS NULL OR m.\"b\" IS NULL THEN NULL ELSE (ROW(m.\"a\", m.\"b\"))::text END"), "{sql}");
+    }
+
+    #[test]
+    fn insert_mode_plans_no_changes_and_mirror_mode_plans_every_row() {
+        let insert = plan().create_ops_table(SyncMode::Insert, 1, false, None);
+        assert!(insert.contains("OR (false)"), "{insert}");
+        let upsert = plan().create_ops_table(SyncMode::Upsert, 1, false, None);
+        assert!(upsert.contains("OR (w.row_hash IS DISTINCT FROM s.row_hash)"));
+        let all = plan().create_ops_table(SyncMode::All, 1, false, Some("SELECT 'k', 'k'"));
+        assert!(all.contains("OR (true)"));
+        assert!(all.contains("UNION ALL"));
+        assert!(all.contains("NULL::json"));
+    }
+
+    #[test]
+    fn invalid_rows_are_excluded_only_when_there_are_some() {
+        let clean = plan().create_ops_table(SyncMode::Upsert, 9, false, None);
+        assert!(!clean.contains("sync_changelog"));
+        let dirty = plan().create_ops_table(SyncMode::Upsert, 9, true, None);
+        assert!(dirty.contains("c.run_id = 9 AND c.status = 'invalid'"));
+        assert!(dirty.contains("s.row_id NOT IN"));
+    }
+
+    #[test]
+    fn many_columns_split_json_objects() {
+        let mut p = plan();
+        p.columns = (0..120)
+            .map(|i| ModelColumn { name: format!("x{i}"), type_sql: "int".into(), hashable: true })
+            .collect();
+        assert_eq!(p.fields_json("o").matches("jsonb_build_object(").count(), 3);
+    }
+}
