@@ -104,6 +104,8 @@ CREATE TABLE reverse_etl._secrets (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 REVOKE ALL ON reverse_etl._secrets FROM PUBLIC;
+-- Sync owners own their runs' work tables here; snapshots stay private.
+GRANT USAGE ON SCHEMA reverse_etl_state TO PUBLIC;
 
 -- pg_dump keeps the catalog's rows (extension tables are otherwise skipped).
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.models', '');

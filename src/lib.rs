@@ -1,4 +1,19 @@
+//! pg_reverse_etl: reverse ETL inside PostgreSQL.
+//!
+//! Layout: `config` (pure parsing/validation), `engine` (run lifecycle),
+//! `destinations` (one module per kind), `catalog` (all catalog SQL),
+//! `api` (SQL-facing functions), `postgres` (server internals).
+
+pub mod api;
+pub mod catalog;
 pub mod config;
-pub mod error;
-pub mod sql;
+pub mod destinations;
 pub mod engine;
+pub mod error;
+pub mod postgres;
+pub mod schedule;
+pub mod sql;
+
+::pgrx::pg_module_magic!();
+
+pgrx::extension_sql_file!("../sql/bootstrap.sql", bootstrap);

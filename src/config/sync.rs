@@ -164,6 +164,8 @@ impl SyncConfig {
 
         let delete_behavior = match reader.string("delete_behavior")? {
             Some(text) => DeleteBehavior::parse("delete_behavior", &text)?,
+            // Mirroring means records that leave the model leave the destination.
+            None if mode == SyncMode::All => DeleteBehavior::Delete,
             None => DeleteBehavior::Nothing,
         };
 
@@ -225,10 +227,13 @@ impl SyncConfig {
                 "event syncs are insert only and cannot delete or clear; use \"nothing\"",
             ));
         }
-        if self.mode == SyncMode::All && self.delete_behavior == DeleteBehavior::Clear {
+        if self.mode == SyncMode::All && self.delete_behavior != DeleteBehavior::Delete {
             return Err(Error::invalid(
                 "delete_behavior",
-                "mode \"all\" mirrors the model: records not in it are deleted, so \"clear\" does not apply",
+                format!(
+                    "mode \"all\" mirrors the model: records not in it are deleted, so \"{}\" does not apply",
+                    self.delete_behavior
+                ),
             ));
         }
         Ok(())
@@ -339,6 +344,12 @@ mod tests {
     }
 
     #[test]
+    fn mirror_mode_deletes_by_default() {
+        let config = parse(json!({"mode": "all"})).unwrap();
+        assert_eq!(config.delete_behavior, DeleteBehavior::Delete);
+    }
+
+    #[test]
     fn all_mapping_kinds_parse() {
         let config = parse(json!({
             "mode": "upsert",
@@ -367,6 +378,7 @@ mod tests {
             (json!({"mode": "upsert", "match": {"from": "a", "to": "b"}, "mappings": [{"from": "c", "to": "b"}]}), "mappings[0].to: \"b\" is already the match destination"),
             (json!({"mode": "insert", "type": "event", "delete_behavior": "delete"}), "delete_behavior: event syncs are insert only"),
             (json!({"mode": "all", "delete_behavior": "clear"}), "delete_behavior: mode \"all\" mirrors"),
+            (json!({"mode": "all", "delete_behavior": "nothing"}), "delete_behavior: mode \"all\" mirrors"),
             (json!({}), "mode: is required"),
             (json!([1]), "config: must be a JSON object"),
         ];

@@ -227,8 +227,7 @@ impl RunPlan {
              FROM (SELECT * FROM {work} WHERE row_id IS NOT NULL{work_filter}) AS w
              FULL JOIN {snapshot} AS s ON s.row_id = w.row_id
              WHERE (w.row_id IS NULL{removed_filter})
-                OR s.row_id IS NULL
-                OR ({changed})",
+                OR (w.row_id IS NOT NULL AND (s.row_id IS NULL OR ({changed})))",
             comma = if self.columns.is_empty() { "" } else { ", " },
             work = self.work_table,
             snapshot = self.snapshot_table,
@@ -353,6 +352,9 @@ mod tests {
     fn insert_mode_plans_no_changes_and_mirror_mode_plans_every_row() {
         let insert = plan().create_ops_table(SyncMode::Insert, 1, false, None);
         assert!(insert.contains("OR (false)"), "{insert}");
+        // A row that is gone (or invalid) is never "changed": the hash test
+        // only applies where both sides exist.
+        assert!(insert.contains("OR (w.row_id IS NOT NULL AND (s.row_id IS NULL OR (false)))"));
         let upsert = plan().create_ops_table(SyncMode::Upsert, 1, false, None);
         assert!(upsert.contains("OR (w.row_hash IS DISTINCT FROM s.row_hash)"));
         let all = plan().create_ops_table(SyncMode::All, 1, false, Some("SELECT 'k', 'k'"));
@@ -378,4 +380,16 @@ mod tests {
             .collect();
         assert_eq!(p.fields_json("o").matches("jsonb_build_object(").count(), 3);
     }
+}
+
+/// A seed for the row hash derived from what the sync sends (match and
+/// mappings): change what is sent and every row counts as changed.
+pub fn hash_seed(config: &crate::config::SyncConfig) -> i64 {
+    let document = config.to_json();
+    let sent = serde_json::json!([document["match"], document["mappings"]]).to_string();
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let hash = sent.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash as i64
 }

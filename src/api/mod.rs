@@ -1,0 +1,141 @@
+//! The SQL interface. Each function only parses its arguments, calls the
+//! catalog or engine, and turns an `Err` into a PostgreSQL ERROR; a failed
+//! call changes nothing because the ERROR rolls its statement back.
+//!
+//! Syncs, models and destinations are taken by id (bigint) or name (text):
+//! each such function exists twice, once per argument type.
+
+use crate::catalog::{self, ObjectRef};
+use crate::engine::{launch, model, validate};
+use crate::error::Result;
+use crate::postgres::{current_user, OrRaise};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+fn current_search_path() -> Result<String> {
+    Ok(crate::postgres::spi::one::<String>("SELECT current_setting('search_path')", &[])?.unwrap_or_default())
+}
+
+#[pg_extern]
+fn create_model(name: &str, query: &str, primary_key: Vec<String>) -> i64 {
+    (|| -> Result<i64> {
+        let query = model::normalize_query(query)?;
+        let search_path = current_search_path()?;
+        let columns = model::describe(&query, &search_path, current_user())?;
+        model::check_primary_key(&primary_key, &columns)?;
+        catalog::insert_model(name, &query, &primary_key, &search_path, &columns)
+    })()
+    .or_raise()
+}
+
+#[pg_extern]
+fn create_destination(name: &str, kind: &str, config: default!(JsonB, "'{}'")) -> i64 {
+    (|| -> Result<i64> {
+        validate::destination_config(kind, &config.0)?;
+        catalog::insert_destination(name, kind, &config.0)
+    })()
+    .or_raise()
+}
+
+fn create_sync_impl(name: &str, model: ObjectRef, destination: ObjectRef, config: &JsonB) -> Result<i64> {
+    let model_id = catalog::model_id(&model)?;
+    let destination_id = catalog::destination_id(&destination)?;
+    let valid = validate::sync_config(model_id, destination_id, &config.0, current_user())?;
+    let id = catalog::insert_sync(name, model_id, destination_id, &valid.config.to_json())?;
+    catalog::create_snapshot_table(id)?;
+    Ok(id)
+}
+
+#[pg_extern(name = "create_sync")]
+fn create_sync_by_name(name: &str, model: &str, destination: &str, config: JsonB) -> i64 {
+    create_sync_impl(name, ObjectRef::Name(model.into()), ObjectRef::Name(destination.into()), &config).or_raise()
+}
+
+#[pg_extern(name = "create_sync")]
+fn create_sync_by_id(name: &str, model: i64, destination: i64, config: JsonB) -> i64 {
+    create_sync_impl(name, ObjectRef::Id(model), ObjectRef::Id(destination), &config).or_raise()
+}
+
+fn sync_config_impl(sync: ObjectRef) -> Result<JsonB> {
+    let id = catalog::sync_id(&sync)?;
+    Ok(JsonB(catalog::load_sync(id)?.config))
+}
+
+#[pg_extern(name = "sync_config", stable)]
+fn sync_config_by_name(sync: &str) -> JsonB {
+    sync_config_impl(ObjectRef::Name(sync.into())).or_raise()
+}
+
+#[pg_extern(name = "sync_config", stable)]
+fn sync_config_by_id(sync: i64) -> JsonB {
+    sync_config_impl(ObjectRef::Id(sync)).or_raise()
+}
+
+fn update_sync_impl(sync: ObjectRef, config: &JsonB) -> Result<()> {
+    let id = catalog::sync_id(&sync)?;
+    let row = catalog::load_sync(id)?;
+    let valid = validate::sync_config(row.model_id, row.destination_id, &config.0, row.owner)?;
+    catalog::update_sync_config(id, &valid.config.to_json())
+}
+
+#[pg_extern(name = "update_sync")]
+fn update_sync_by_name(sync: &str, config: JsonB) {
+    update_sync_impl(ObjectRef::Name(sync.into()), &config).or_raise()
+}
+
+#[pg_extern(name = "update_sync")]
+fn update_sync_by_id(sync: i64, config: JsonB) {
+    update_sync_impl(ObjectRef::Id(sync), &config).or_raise()
+}
+
+fn set_enabled(sync: ObjectRef, enabled: bool) -> Result<()> {
+    catalog::set_sync_enabled(catalog::sync_id(&sync)?, enabled)
+}
+
+#[pg_extern(name = "enable_sync")]
+fn enable_sync_by_name(sync: &str) {
+    set_enabled(ObjectRef::Name(sync.into()), true).or_raise()
+}
+
+#[pg_extern(name = "enable_sync")]
+fn enable_sync_by_id(sync: i64) {
+    set_enabled(ObjectRef::Id(sync), true).or_raise()
+}
+
+#[pg_extern(name = "disable_sync")]
+fn disable_sync_by_name(sync: &str) {
+    set_enabled(ObjectRef::Name(sync.into()), false).or_raise()
+}
+
+#[pg_extern(name = "disable_sync")]
+fn disable_sync_by_id(sync: i64) {
+    set_enabled(ObjectRef::Id(sync), false).or_raise()
+}
+
+fn sync_run_impl(sync: ObjectRef, full_resync: bool, wait: bool) -> Result<i64> {
+    let id = catalog::sync_id(&sync)?;
+    launch::start_run(id, full_resync, "manual", wait)
+}
+
+#[pg_extern(name = "sync_run")]
+fn sync_run_by_name(sync: &str, full_resync: default!(bool, false), wait: default!(bool, true)) -> i64 {
+    sync_run_impl(ObjectRef::Name(sync.into()), full_resync, wait).or_raise()
+}
+
+#[pg_extern(name = "sync_run")]
+fn sync_run_by_id(sync: i64, full_resync: default!(bool, false), wait: default!(bool, true)) -> i64 {
+    sync_run_impl(ObjectRef::Id(sync), full_resync, wait).or_raise()
+}
+
+/// Returns true when the run was still going and has been asked to stop.
+#[pg_extern]
+fn cancel_run(run: i64) -> bool {
+    launch::cancel_run(run).or_raise()
+}
+
+/// Write-only: the value can be used by destinations but never read back.
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn set_secret(name: &str, value: &str) {
+    catalog::set_secret(name, value).or_raise()
+}

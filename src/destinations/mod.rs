@@ -1,0 +1,128 @@
+//! Destination kinds behind one trait. A kind validates its part of a sync's
+//! configuration and delivers one batch of operations at a time, telling the
+//! engine which operations the destination rejected and why.
+
+pub mod postgres;
+
+use crate::config::{SyncConfig, SyncMode, SyncType};
+use crate::engine::plan::{Op, RunPlan};
+use crate::error::{Error, Result, SqlState};
+
+/// One batch: the operations of one kind at positions `after < pos <= upto`
+/// of the run's ops table.
+pub struct Batch<'a> {
+    pub op: Op,
+    pub after: i64,
+    pub upto: i64,
+    pub plan: &'a RunPlan,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub pos: i64,
+    pub reason: String,
+}
+
+pub trait Destination {
+    /// Records the destination holds that the model no longer has, for mirror
+    /// mode: a query of `(row_id text, match_key text)`, or None.
+    fn mirror_removals(&self, plan: &RunPlan) -> Option<String>;
+
+    /// Deliver one batch. `Ok` lists the rejected operations (all others were
+    /// delivered); `Err` means the destination itself failed and the run stops.
+    fn deliver(&mut self, batch: &Batch) -> Result<Vec<Rejection>>;
+}
+
+/// The destination kinds this build knows, and the sync config keys each adds.
+pub fn kind_keys(kind: &str) -> Result<&'static [&'static str]> {
+    match kind {
+        "postgres" => Ok(postgres::SYNC_KEYS),
+        "http" | "file" => Err(Error::new(
+            SqlState::FeatureNotSupported,
+            format!("kind: destination kind \"{kind}\" is not available in this version"),
+        )
+        .with_hint("available kinds: postgres")),
+        other => Err(Error::invalid(
+            "kind",
+            format!("unknown destination kind \"{other}\" (expected one of: postgres, http, file)"),
+        )),
+    }
+}
+
+/// Which sync type × mode × delete behavior a kind supports (the README's
+/// support matrix is this table).
+pub fn check_supported(kind: &str, config: &SyncConfig) -> Result<()> {
+    let modes: &[SyncMode] = match (kind, config.sync_type) {
+        ("postgres", SyncType::Object) => &[
+            SyncMode::Upsert,
+            SyncMode::Insert,
+            SyncMode::Update,
+            SyncMode::All,
+        ],
+        _ => &[],
+    };
+    if modes.is_empty() {
+        return Err(Error::new(
+            SqlState::FeatureNotSupported,
+            format!(
+                "type: sync type \"{}\" is not supported by destination kind \"{kind}\"",
+                config.sync_type
+            ),
+        ));
+    }
+    if !modes.contains(&config.mode) {
+        let names: Vec<&str> = modes.iter().map(|m| m.as_str()).collect();
+        return Err(Error::new(
+            SqlState::FeatureNotSupported,
+            format!(
+                "mode: sync mode \"{}\" is not supported for type \"{}\" on destination kind \"{kind}\" (supported: {})",
+                config.mode,
+                config.sync_type,
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// SQLSTATE classes that describe a problem with one row's data (a bad
+/// value, a constraint) rather than with the destination as a whole.
+pub fn is_row_level_error(sqlstate: &str) -> bool {
+    matches!(&sqlstate[..2.min(sqlstate.len())], "21" | "22" | "23" | "44" | "P0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(document: serde_json::Value) -> SyncConfig {
+        SyncConfig::parse(&document, postgres::SYNC_KEYS).unwrap()
+    }
+
+    #[test]
+    fn postgres_supports_object_modes_only() {
+        assert!(check_supported("postgres", &config(json!({"mode": "upsert"}))).is_ok());
+        assert!(check_supported("postgres", &config(json!({"mode": "all"}))).is_ok());
+        let error = check_supported("postgres", &config(json!({"mode": "add"}))).unwrap_err();
+        assert_eq!(error.state.code(), "0A000");
+        assert!(error.message.starts_with("mode: sync mode \"add\" is not supported"));
+        let error = check_supported("postgres", &config(json!({"mode": "insert", "type": "event"})))
+            .unwrap_err();
+        assert!(error.message.starts_with("type: sync type \"event\""));
+    }
+
+    #[test]
+    fn unknown_kinds_are_named() {
+        assert!(kind_keys("postgres").is_ok());
+        assert!(kind_keys("ftp").unwrap_err().message.contains("unknown destination kind \"ftp\""));
+    }
+
+    #[test]
+    fn row_level_errors() {
+        assert!(is_row_level_error("23505"));
+        assert!(is_row_level_error("22P02"));
+        assert!(!is_row_level_error("42P01"));
+        assert!(!is_row_level_error("57014"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Starting a run: from the calling session, launch a dynamic background
+//! worker for it and, if asked, wait until it has finished.
+
+use super::run::{run_status, RunRequest};
+use crate::catalog;
+use crate::error::{Error, Result, SqlState};
+use crate::postgres::spi;
+use pgrx::bgworkers::BackgroundWorkerBuilder;
+use pgrx::prelude::*;
+use std::time::{Duration, Instant};
+
+pub fn start_run(sync_id: i64, full_resync: bool, trigger: &str, wait: bool) -> Result<i64> {
+    let sync = catalog::load_sync(sync_id)?;
+    if !sync.enabled {
+        return Err(Error::new(
+            SqlState::ObjectNotInPrerequisiteState,
+            format!("sync: sync \"{}\" is disabled", sync.name),
+        )
+        .with_hint(format!("SELECT reverse_etl.enable_sync('{}')", sync.name.replace('\'', "''"))));
+    }
+    if catalog::sync_written_by_this_transaction(sync_id)? {
+        return Err(Error::new(
+            SqlState::ObjectNotInPrerequisiteState,
+            format!(
+                "sync: sync \"{}\" (or its model or destination) was created or changed in this transaction",
+                sync.name
+            ),
+        )
+        .with_hint("runs execute in a background worker, which only sees committed work: commit first"));
+    }
+    // A run asked for while one is waiting joins the waiting one.
+    let queued: Option<i64> = spi::one(
+        "SELECT id FROM reverse_etl.sync_runs WHERE sync_id = $1 AND status = 'queued' ORDER BY id LIMIT 1",
+        &[sync_id.into()],
+    )?;
+    if let Some(run_id) = queued {
+        if wait {
+            wait_for_end(run_id)?;
+        }
+        return Ok(run_id);
+    }
+
+    let run_id: i64 = spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
+        .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))?;
+    let request = RunRequest {
+        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        sync_id,
+        full_resync,
+        trigger: trigger.to_string(),
+    };
+    let worker = BackgroundWorkerBuilder::new(&format!("pg_reverse_etl run {run_id}"))
+        .set_type("pg_reverse_etl run")
+        .set_library("pg_reverse_etl")
+        .set_function("reverse_etl_run_worker")
+        .set_argument(run_id.into_datum())
+        .set_extra(&request.encode())
+        .enable_spi_access()
+        .set_notify_pid(unsafe { pg_sys::MyProcPid })
+        .load_dynamic()
+        .map_err(|_| {
+            Error::new(
+                SqlState::Other(*b"53000"),
+                "could not start a run worker: all background worker slots are in use",
+            )
+            .with_hint("raise max_worker_processes, or run fewer syncs at once")
+        })?;
+    let pid = worker.wait_for_startup().map_err(|status| {
+        Error::new(
+            SqlState::Other(*b"53000"),
+            format!("the run worker did not start ({status:?})"),
+        )
+    })?;
+    if !wait {
+        wait_until_recorded(run_id);
+        return Ok(run_id);
+    }
+    // A cancelled wait cancels the run: the worker gets a query cancel and
+    // stops at once, recording what it delivered.
+    PgTryBuilder::new(|| worker.wait_for_shutdown())
+        .catch_others(move |caught| {
+            // SAFETY: signalling our own worker; SIGINT is its query-cancel signal.
+            unsafe { libc::kill(pid, libc::SIGINT) };
+            caught.rethrow()
+        })
+        .execute()
+        .ok();
+    match run_status(run_id)? {
+        Some((status, error)) => {
+            if matches!(status.as_str(), "failed" | "incomplete" | "warning") {
+                pgrx::warning!(
+                    "sync \"{}\" run {run_id} ended {status}{}",
+                    sync.name,
+                    error.map(|e| format!(": {e}")).unwrap_or_default()
+                );
+            }
+            Ok(run_id)
+        }
+        None => Err(Error::new(
+            SqlState::InternalError,
+            format!("the worker of run {run_id} stopped before recording the run; see the server log"),
+        )),
+    }
+}
+
+/// With wait => false, return once the run row is visible to the caller
+/// (a moment after the worker starts), so its id can be looked up at once.
+fn wait_until_recorded(run_id: i64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if matches!(run_status(run_id), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        pg_sys::check_for_interrupts!();
+    }
+}
+
+/// Wait for a run started elsewhere (a queued run) to end.
+fn wait_for_end(run_id: i64) -> Result<()> {
+    loop {
+        match run_status(run_id)? {
+            Some((status, _)) if matches!(status.as_str(), "succeeded" | "warning" | "failed" | "incomplete") => {
+                return Ok(())
+            }
+            None => return Ok(()),
+            Some(_) => {
+                std::thread::sleep(Duration::from_millis(50));
+                pg_sys::check_for_interrupts!();
+            }
+        }
+    }
+}
+
+/// Ask a run to stop: at once if it is querying or preparing, else at the
+/// next batch boundary. Returns false when the run had already ended.
+pub fn cancel_run(run_id: i64) -> Result<bool> {
+    let row = spi::rows(
+        "UPDATE reverse_etl.sync_runs SET cancel_requested_at = coalesce(cancel_requested_at, now()) \
+         WHERE id = $1 AND status IN ('queued', 'querying', 'preparing', 'in_progress') \
+         RETURNING worker_pid",
+        &[run_id.into()],
+        |row| Ok(row.get::<i32>(1)?),
+    )?;
+    let exists: Option<bool> = spi::one(
+        "SELECT EXISTS (SELECT 1 FROM reverse_etl.sync_runs WHERE id = $1)",
+        &[run_id.into()],
+    )?;
+    if exists != Some(true) {
+        return Err(Error::new(
+            SqlState::UndefinedObject,
+            format!("run: run {run_id} does not exist"),
+        ));
+    }
+    match row.into_iter().next() {
+        Some(Some(pid)) => {
+            spi::execute("SELECT pg_cancel_backend($1)", &[pid.into()])?;
+            Ok(true)
+        }
+        Some(None) => Ok(true),
+        None => Ok(false),
+    }
+}

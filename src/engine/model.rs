@@ -1,0 +1,137 @@
+//! Describing a model: its result columns and their types, found by running
+//! the query with LIMIT 0 as the role that will run it.
+
+use super::plan::ModelColumn;
+use crate::error::{Error, Result, SqlState};
+use crate::postgres::{as_role, format_type, in_subtransaction, type_has_extended_hash, with_settings};
+use pgrx::prelude::*;
+
+/// A model query as stored: trailing semicolons and whitespace removed.
+pub fn normalize_query(query: &str) -> Result<String> {
+    let trimmed = query.trim().trim_end_matches(';').trim_end();
+    if trimmed.is_empty() {
+        return Err(Error::invalid("query", "the model query is empty"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// The result columns of `query` run as `role` with `search_path`.
+/// Errors (syntax, missing table, no privilege) come back with their own
+/// SQLSTATE and "query:" in front of the message.
+pub fn describe(query: &str, search_path: &str, role: pg_sys::Oid) -> Result<Vec<ModelColumn>> {
+    let sql = format!("SELECT * FROM ({query}\n) AS m LIMIT 0");
+    let columns = in_subtransaction(|| {
+        with_settings(&[("search_path", search_path)], || {
+            as_role(role, || {
+                Spi::connect(|client| {
+                    client.select(&sql, None, &[])?;
+                    // SAFETY: SPI_tuptable is the result of the select just run.
+                    let tupdesc = unsafe {
+                        pgrx::PgTupleDesc::from_pg_unchecked((*pg_sys::SPI_tuptable).tupdesc)
+                    };
+                    Ok(tupdesc
+                        .iter()
+                        .filter(|a| !a.is_dropped())
+                        .map(|a| {
+                            let type_oid = a.type_oid().value();
+                            (a.name().to_string(), type_oid, format_type(type_oid, a.type_mod()))
+                        })
+                        .collect::<Vec<_>>())
+                })
+            })
+        })
+    })
+    .map_err(|e| e.context("query"))?;
+
+    let mut seen = std::collections::HashSet::new();
+    let mut described = Vec::with_capacity(columns.len());
+    for (name, type_oid, type_sql) in columns {
+        if !seen.insert(name.clone()) {
+            return Err(Error::new(
+                SqlState::Other(*b"42701"),
+                format!("query: the model returns two columns named \"{name}\"; give one an alias"),
+            ));
+        }
+        // SAFETY: get_typtype reads the syscache.
+        if unsafe { pg_sys::get_typtype(type_oid) } as u8 == b'p' {
+            return Err(Error::new(
+                SqlState::Other(*b"42804"),
+                format!("query: column \"{name}\" has pseudo-type {type_sql}; cast it to a concrete type"),
+            ));
+        }
+        described.push(ModelColumn {
+            hashable: type_has_extended_hash(type_oid),
+            name,
+            type_sql,
+        });
+    }
+    if described.is_empty() {
+        return Err(Error::invalid("query", "the model returns no columns"));
+    }
+    Ok(described)
+}
+
+/// Every primary key column must be a result column, named once.
+pub fn check_primary_key(primary_key: &[String], columns: &[ModelColumn]) -> Result<()> {
+    if primary_key.is_empty() {
+        return Err(Error::invalid(
+            "primary_key",
+            "needs at least one column that identifies a row",
+        ));
+    }
+    for (index, key) in primary_key.iter().enumerate() {
+        if primary_key[..index].contains(key) {
+            return Err(Error::invalid(
+                &format!("primary_key[{}]", index + 1),
+                format!("column \"{key}\" is listed twice"),
+            ));
+        }
+        if !columns.iter().any(|c| &c.name == key) {
+            return Err(Error::new(
+                SqlState::UndefinedColumn,
+                format!(
+                    "primary_key[{}]: column \"{key}\" is not in the model's result",
+                    index + 1
+                ),
+            )
+            .with_hint(format!(
+                "the model returns: {}",
+                columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(names: &[&str]) -> Vec<ModelColumn> {
+        names
+            .iter()
+            .map(|n| ModelColumn { name: n.to_string(), type_sql: "int".into(), hashable: true })
+            .collect()
+    }
+
+    #[test]
+    fn queries_are_trimmed() {
+        assert_eq!(normalize_query(" SELECT 1 ;; \n").unwrap(), "SELECT 1");
+        assert!(normalize_query(" ; ").is_err());
+    }
+
+    #[test]
+    fn primary_key_columns_must_exist_once() {
+        let cols = columns(&["id", "email"]);
+        assert!(check_primary_key(&["id".into()], &cols).is_ok());
+        let error = check_primary_key(&["idd".into()], &cols).unwrap_err();
+        assert_eq!(error.state.code(), "42703");
+        assert!(error.message.starts_with("primary_key[1]: column \"idd\""));
+        assert!(check_primary_key(&["id".into(), "id".into()], &cols).is_err());
+        assert!(check_primary_key(&[], &cols).is_err());
+    }
+}

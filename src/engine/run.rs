@@ -1,0 +1,401 @@
+//! One run of a sync, executed in its own background worker so that it can
+//! commit batch by batch and outlive the session that asked for it.
+//!
+//! Phases, each its own transaction so that progress is visible live:
+//! queued → querying (materialise the model) → preparing (diff) →
+//! in_progress (one transaction per batch) → succeeded | warning | failed |
+//! incomplete.
+
+use super::plan::{hash_seed, ModelColumn, Op, RunPlan};
+use super::validate;
+use crate::catalog;
+use crate::config::SyncMode;
+use crate::destinations::{Batch, Destination, Rejection};
+use crate::error::{Error, Result, SqlState};
+use crate::postgres::{as_role, catch, spi, with_settings};
+use pgrx::bgworkers::BackgroundWorker;
+use pgrx::prelude::*;
+use std::collections::HashMap;
+
+/// Advisory-lock class for "a run of this sync is going" (with the sync id).
+pub const RUN_LOCK_CLASS: i32 = 0x5245_544c; // "RETL"
+
+/// What the launching session tells the worker (through bgw_extra).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest {
+    pub database: u32,
+    pub sync_id: i64,
+    pub full_resync: bool,
+    pub trigger: String,
+}
+
+impl RunRequest {
+    pub fn encode(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.database,
+            self.sync_id,
+            u8::from(self.full_resync),
+            self.trigger
+        )
+    }
+
+    pub fn decode(text: &str) -> Option<RunRequest> {
+        let mut parts = text.split(' ');
+        Some(RunRequest {
+            database: parts.next()?.parse().ok()?,
+            sync_id: parts.next()?.parse().ok()?,
+            full_resync: parts.next()? == "1",
+            trigger: parts.next()?.to_string(),
+        })
+    }
+}
+
+/// The worker's entry point; the argument is the run id.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
+    let run_id = argument.value() as i64;
+    let Some(request) = RunRequest::decode(BackgroundWorker::get_extra()) else {
+        pgrx::warning!("pg_reverse_etl: run {run_id}: malformed worker request");
+        return;
+    };
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(request.database)), None);
+    let mut run = Run {
+        id: run_id,
+        request,
+        plan: None,
+        destination: None,
+        batch_size: 100,
+        mode: SyncMode::Upsert,
+        last_done: 0,
+    };
+    if let Err(error) = run.execute() {
+        run.finish_with_error(&error);
+    }
+}
+
+struct Run {
+    id: i64,
+    request: RunRequest,
+    plan: Option<RunPlan>,
+    destination: Option<Box<dyn Destination>>,
+    batch_size: i64,
+    mode: SyncMode,
+    /// Every operation at or before this position has its outcome recorded.
+    last_done: i64,
+}
+
+/// Run `body` in a transaction of its own: committed when it returns `Ok`,
+/// rolled back when it returns `Err` or raises.
+fn in_transaction<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
+    // SAFETY: the standard worker transaction bracket; on error the
+    // transaction is aborted exactly as PostgresMain does after an ERROR.
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    match catch(body).and_then(|inner| inner) {
+        Ok(value) => unsafe {
+            pg_sys::PopActiveSnapshot();
+            pg_sys::CommitTransactionCommand();
+            Ok(value)
+        },
+        Err(error) => unsafe {
+            pg_sys::AbortCurrentTransaction();
+            pg_sys::MemoryContextSwitchTo(pg_sys::TopMemoryContext);
+            Err(error)
+        },
+    }
+}
+
+impl Run {
+    fn execute(&mut self) -> Result<()> {
+        let run_id = self.id;
+        let request = self.request.clone();
+        in_transaction(|| {
+            spi::execute(
+                "INSERT INTO reverse_etl.sync_runs (id, sync_id, status, trigger, full_resync, worker_pid) \
+                 VALUES ($1, $2, 'queued', $3, $4, pg_backend_pid())",
+                &[
+                    run_id.into(),
+                    request.sync_id.into(),
+                    request.trigger.as_str().into(),
+                    request.full_resync.into(),
+                ],
+            )?;
+            Ok(())
+        })?;
+        // Never two runs of one sync at once: wait here, queued, for the other.
+        in_transaction(|| {
+            spi::execute(
+                "SELECT pg_advisory_lock($1, $2::int)",
+                &[RUN_LOCK_CLASS.into(), (request.sync_id as i32).into()],
+            )?;
+            spi::execute(
+                "UPDATE reverse_etl.sync_runs SET status = 'querying', started_at = clock_timestamp() WHERE id = $1",
+                &[run_id.into()],
+            )?;
+            Ok(())
+        })?;
+        in_transaction(|| self.query_model())?;
+        in_transaction(|| self.prepare())?;
+        self.deliver_all()?;
+        in_transaction(|| self.finish())
+    }
+
+    /// Querying: materialise the model once, as the sync's owner.
+    fn query_model(&mut self) -> Result<()> {
+        let sync = catalog::load_sync(self.request.sync_id)?;
+        let valid = validate::sync_config(sync.model_id, sync.destination_id, &sync.config, sync.owner)
+            .map_err(|e| e.context(format!("sync \"{}\"", sync.name)))?;
+        let columns: Vec<ModelColumn> = valid
+            .config
+            .source_columns()
+            .iter()
+            .filter_map(|name| valid.model_columns.iter().find(|c| &c.name == name).cloned())
+            .collect();
+        let match_column = valid
+            .config
+            .record_match
+            .as_ref()
+            .and_then(|m| columns.iter().position(|c| c.name == m.from));
+        let plan = RunPlan {
+            query: valid.model.query.clone(),
+            primary_key: valid.model.primary_key.clone(),
+            columns,
+            match_column,
+            hash_seed: hash_seed(&valid.config),
+            work_table: format!("reverse_etl_state.run_{}_rows", self.id),
+            ops_table: format!("reverse_etl_state.run_{}_ops", self.id),
+            snapshot_table: catalog::snapshot_table(sync.id),
+        };
+        let owner: String = spi::one("SELECT $1::regrole::text", &[sync.owner.into()])?
+            .unwrap_or_default();
+        spi::execute(&plan.create_work_table(), &[])?;
+        spi::execute(&format!("ALTER TABLE {} OWNER TO {owner}", plan.work_table), &[])?;
+        let queried = with_settings(&[("search_path", &valid.model.search_path)], || {
+            as_role(sync.owner, || spi::execute(&plan.materialize(), &[]))
+        })
+        .map_err(|e| e.context(format!("model \"{}\"", valid.model.name)))?;
+        let invalid = spi::execute(&plan.record_invalid_rows(self.id, sync.id), &[])?;
+        spi::execute(
+            "UPDATE reverse_etl.sync_runs SET rows_queried = $2, rows_invalid = $3, status = 'preparing' WHERE id = $1",
+            &[self.id.into(), (queried as i64).into(), (invalid as i64).into()],
+        )?;
+        self.batch_size = valid.config.batch_size;
+        self.mode = valid.config.mode;
+        self.destination = Some(valid.target);
+        self.plan = Some(plan);
+        Ok(())
+    }
+
+    /// Preparing: one set-based diff against the snapshot writes the ops table.
+    fn prepare(&mut self) -> Result<()> {
+        let plan = self.plan.as_ref().expect("query_model sets the plan");
+        let destination = self.destination.as_ref().expect("query_model sets the destination");
+        let sync_id = self.request.sync_id;
+        if self.request.full_resync {
+            // Every current row is sent as added; rows gone from the model are
+            // forgotten, not removed (a full resync does not delete).
+            spi::execute(&format!("TRUNCATE {}", plan.snapshot_table), &[])?;
+        }
+        let invalid: i64 = spi::one(
+            "SELECT rows_invalid FROM reverse_etl.sync_runs WHERE id = $1",
+            &[self.id.into()],
+        )?
+        .unwrap_or(0);
+        let mirror = destination.mirror_removals(plan);
+        spi::execute(
+            &plan.create_ops_table(self.mode, self.id, invalid > 0, mirror.as_deref()),
+            &[],
+        )?;
+        spi::execute(&format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table), &[])?;
+        let owner: String = spi::one(
+            "SELECT owner::text FROM reverse_etl.syncs WHERE id = $1",
+            &[sync_id.into()],
+        )?
+        .unwrap_or_default();
+        spi::execute(&format!("ALTER TABLE {} OWNER TO {owner}", plan.ops_table), &[])?;
+        let counts = self.op_ranges()?;
+        let planned = |op: Op| counts.get(&op).map(|r| r.2).unwrap_or(0);
+        spi::execute(
+            "UPDATE reverse_etl.sync_runs SET planned_added = $2, planned_changed = $3, planned_removed = $4, \
+             status = 'in_progress' WHERE id = $1",
+            &[
+                self.id.into(),
+                planned(Op::Added).into(),
+                planned(Op::Changed).into(),
+                planned(Op::Removed).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// First position, last position and count of each kind of operation.
+    fn op_ranges(&self) -> Result<HashMap<Op, (i64, i64, i64)>> {
+        let plan = self.plan.as_ref().expect("plan exists");
+        let rows = spi::rows(&plan.op_ranges(), &[], |row| {
+            let op: String = spi::get(row, 1)?;
+            Ok((op, spi::get::<i64>(row, 2)?, spi::get::<i64>(row, 3)?, spi::get::<i64>(row, 4)?))
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(op, first, last, count)| Op::parse(&op).map(|op| (op, (first, last, count))))
+            .collect())
+    }
+
+    /// In progress: batches read by position, each delivered and recorded in
+    /// one transaction.
+    fn deliver_all(&mut self) -> Result<()> {
+        let ranges = in_transaction(|| self.op_ranges())?;
+        for op in Op::DELIVERY_ORDER {
+            let Some(&(first, last, _)) = ranges.get(&op) else {
+                continue;
+            };
+            let mut after = first - 1;
+            while after < last {
+                let upto = (after + self.batch_size).min(last);
+                in_transaction(|| self.deliver_batch(op, after, upto))?;
+                after = upto;
+                self.last_done = upto;
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver_batch(&mut self, op: Op, after: i64, upto: i64) -> Result<()> {
+        pg_sys::check_for_interrupts!();
+        let cancelled: Option<bool> = spi::one(
+            "SELECT cancel_requested_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
+            &[self.id.into()],
+        )?;
+        if cancelled == Some(true) {
+            return Err(Error::new(SqlState::Other(*b"57014"), "run cancelled by cancel_run"));
+        }
+        let plan = self.plan.as_ref().expect("plan exists");
+        let destination = self.destination.as_mut().expect("destination exists");
+        let mut rejections: Vec<Rejection> = destination.deliver(&Batch { op, after, upto, plan })?;
+        rejections.sort_by_key(|r| r.pos);
+        rejections.dedup_by_key(|r| r.pos);
+        let positions: Vec<i64> = rejections.iter().map(|r| r.pos).collect();
+        let reasons: Vec<String> = rejections.into_iter().map(|r| r.reason).collect();
+        spi::execute(
+            &plan.update_snapshot(op),
+            &[after.into(), upto.into(), positions.clone().into()],
+        )?;
+        spi::execute(
+            &plan.record_batch_outcome(self.id, self.request.sync_id),
+            &[after.into(), upto.into(), positions.clone().into(), reasons.into()],
+        )?;
+        let rejected = positions.len() as i64;
+        let succeeded = upto - after - rejected;
+        let op = op.as_str();
+        spi::execute(
+            &format!(
+                "UPDATE reverse_etl.sync_runs SET succeeded_{op} = succeeded_{op} + $2, \
+                 rejected_{op} = rejected_{op} + $3 WHERE id = $1"
+            ),
+            &[self.id.into(), succeeded.into(), rejected.into()],
+        )?;
+        Ok(())
+    }
+
+    fn drop_work_tables(&self) -> Result<()> {
+        spi::execute(
+            &format!(
+                "DROP TABLE IF EXISTS reverse_etl_state.run_{id}_rows, reverse_etl_state.run_{id}_ops",
+                id = self.id
+            ),
+            &[],
+        )?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        spi::execute(
+            "UPDATE reverse_etl.sync_runs SET finished_at = clock_timestamp(), \
+             status = CASE WHEN rejected_added + rejected_changed + rejected_removed > 0 \
+                           THEN 'warning' ELSE 'succeeded' END \
+             WHERE id = $1",
+            &[self.id.into()],
+        )?;
+        self.drop_work_tables()
+    }
+
+    /// A run that stops early: what was delivered stays recorded, the rest
+    /// is aborted. Cancelled runs are incomplete (the next run resumes);
+    /// other errors fail the run.
+    fn finish_with_error(&mut self, error: &Error) {
+        let run_id = self.id;
+        let sync_id = self.request.sync_id;
+        let message = error.to_string();
+        let outcome = in_transaction(|| {
+            let cancel_requested: Option<bool> = spi::one(
+                "SELECT cancel_requested_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
+                &[run_id.into()],
+            )?;
+            let cancelled = error.state.code() == "57014" || cancel_requested == Some(true);
+            let status = if cancelled { "incomplete" } else { "failed" };
+            let ops_exist: Option<bool> = spi::one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[format!("reverse_etl_state.run_{run_id}_ops").into()],
+            )?;
+            if ops_exist == Some(true) {
+                if let Some(plan) = &self.plan {
+                    let reason = if cancelled {
+                        format!("not attempted: the run was cancelled ({message})")
+                    } else {
+                        format!("not attempted: the run failed ({message})")
+                    };
+                    spi::execute(
+                        &plan.record_aborted(run_id, sync_id),
+                        &[self.last_done.into(), reason.into()],
+                    )?;
+                }
+            }
+            spi::execute(
+                "UPDATE reverse_etl.sync_runs SET status = $2, error = $3, finished_at = clock_timestamp(), \
+                 aborted_added = planned_added - succeeded_added - rejected_added, \
+                 aborted_changed = planned_changed - succeeded_changed - rejected_changed, \
+                 aborted_removed = planned_removed - succeeded_removed - rejected_removed \
+                 WHERE id = $1",
+                &[run_id.into(), status.into(), message.as_str().into()],
+            )?;
+            self.drop_work_tables()
+        });
+        if let Err(second) = outcome {
+            pgrx::warning!(
+                "pg_reverse_etl: run {run_id} failed ({message}) and could not be recorded: {second}"
+            );
+        }
+    }
+}
+
+/// Status of a run, for the launcher waiting on it.
+pub fn run_status(run_id: i64) -> Result<Option<(String, Option<String>)>> {
+    let rows = spi::rows(
+        "SELECT status, error FROM reverse_etl.sync_runs WHERE id = $1",
+        &[run_id.into()],
+        |row| Ok((spi::get::<String>(row, 1)?, row.get::<String>(2)?)),
+    )?;
+    Ok(rows.into_iter().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let request = RunRequest {
+            database: 16384,
+            sync_id: 42,
+            full_resync: true,
+            trigger: "manual".into(),
+        };
+        assert_eq!(RunRequest::decode(&request.encode()), Some(request));
+        assert_eq!(RunRequest::decode("garbage"), None);
+    }
+}

@@ -1,0 +1,180 @@
+//! The thin layer over PostgreSQL internals: SPI helpers, subtransactions,
+//! running as another role, and turning caught errors into `Error` values.
+
+pub mod spi;
+
+use crate::error::{Error, SqlState};
+use pgrx::pg_sys::panic::CaughtError;
+use pgrx::prelude::*;
+use std::ffi::CStr;
+
+/// A caught PostgreSQL error as a value, SQLSTATE and message kept verbatim.
+pub fn error_from_caught(caught: &CaughtError) -> Error {
+    let report = match caught {
+        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r,
+        CaughtError::RustPanic { ereport, .. } => ereport,
+    };
+    let code = report.sql_error_code() as i32;
+    // SAFETY: unpack_sql_state returns a pointer to a static buffer of 5 chars + NUL.
+    let state = unsafe { CStr::from_ptr(pg_sys::unpack_sql_state(code)) }
+        .to_bytes()
+        .try_into()
+        .map(SqlState::Other)
+        .unwrap_or(SqlState::InternalError);
+    let mut error = Error::new(state, report.message());
+    if let Some(detail) = report.detail() {
+        error = error.with_detail(detail);
+    }
+    if let Some(hint) = report.hint() {
+        error = error.with_hint(hint);
+    }
+    error
+}
+
+/// Run `body`, turning a PostgreSQL ERROR into `Err`. Only for use where the
+/// surrounding (sub)transaction is then rolled back: see `in_subtransaction`.
+pub(crate) fn catch<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(body())))
+        .catch_others(|caught| Err(error_from_caught(&caught)))
+        .execute()
+}
+
+/// Run `body` in a subtransaction: on error its effects are rolled back and
+/// the error comes back as a value, and the outer transaction goes on.
+pub fn in_subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    // SAFETY: the pattern of PL/Python and PL/Perl: the subtransaction is
+    // always either released or rolled back, and memory context and resource
+    // owner are restored to the caller's.
+    unsafe {
+        let caller_context = pg_sys::CurrentMemoryContext;
+        let caller_owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(caller_context);
+        let outcome = catch(body).and_then(|inner| inner);
+        if outcome.is_ok() {
+            pg_sys::ReleaseCurrentSubTransaction();
+        } else {
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        }
+        pg_sys::MemoryContextSwitchTo(caller_context);
+        pg_sys::CurrentResourceOwner = caller_owner;
+        outcome
+    }
+}
+
+/// Run `body` as `role`, the way REFRESH MATERIALIZED VIEW runs a view's query
+/// as its owner: a security-restricted operation, so the code it runs cannot
+/// SET ROLE back or create temporary objects that outlive it.
+pub fn as_role<T>(role: pg_sys::Oid, body: impl FnOnce() -> T) -> T {
+    let mut saved_user = pg_sys::Oid::INVALID;
+    let mut saved_context = 0i32;
+    // SAFETY: plain calls into miscinit.c; the finally block always restores.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext(
+            role,
+            saved_context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+    }
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(body))
+        .finally(|| unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) })
+        .execute()
+}
+
+/// Whether values of this type can be hashed in binary by
+/// `hash_record_extended` (json, xml, point… cannot).
+pub fn type_has_extended_hash(type_oid: pg_sys::Oid) -> bool {
+    // SAFETY: lookup_type_cache errors (not crashes) on an unknown oid.
+    unsafe {
+        let entry = pg_sys::lookup_type_cache(
+            type_oid,
+            pg_sys::TYPECACHE_HASH_EXTENDED_PROC as i32,
+        );
+        !entry.is_null() && (*entry).hash_extended_proc != pg_sys::Oid::INVALID
+    }
+}
+
+pub fn current_user() -> pg_sys::Oid {
+    unsafe { pg_sys::GetUserId() }
+}
+
+/// Raise `error` as a PostgreSQL ERROR with its SQLSTATE, detail and hint.
+pub fn raise(error: Error) -> ! {
+    let code = sqlstate_to_errcode(error.state.code());
+    let mut report = pgrx::pg_sys::panic::ErrorReport::new(code, error.message, "pg_reverse_etl");
+    if let Some(detail) = error.detail {
+        report = report.set_detail(detail);
+    }
+    if let Some(hint) = error.hint {
+        report = report.set_hint(hint);
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+fn sqlstate_to_errcode(code: &str) -> PgSqlErrorCode {
+    let bytes: Vec<i32> = code.bytes().map(|b| (b as i32 - '0' as i32) & 0x3F).collect();
+    if bytes.len() != 5 {
+        return PgSqlErrorCode::ERRCODE_INTERNAL_ERROR;
+    }
+    let packed = bytes
+        .iter()
+        .enumerate()
+        .fold(0i32, |acc, (i, b)| acc + (b << (6 * i)));
+    PgSqlErrorCode::from(packed)
+}
+
+/// Unwrap a result in SQL-facing code: an `Err` becomes a PostgreSQL ERROR.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for Result<T, Error> {
+    fn or_raise(self) -> T {
+        match self {
+            Ok(value) => value,
+            Err(error) => raise(error),
+        }
+    }
+}
+
+/// Run `body` with GUC `settings` changed, restoring them afterwards even on
+/// error (as a function's `SET` clause does).
+pub fn with_settings<T>(settings: &[(&str, &str)], body: impl FnOnce() -> T) -> T {
+    // SAFETY: NewGUCNestLevel/AtEOXact_GUC bracket the changes, as fmgr does
+    // for functions with SET clauses; GUC_ACTION_SAVE always restores.
+    let nest_level = unsafe { pg_sys::NewGUCNestLevel() };
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
+        for (name, value) in settings {
+            let name = std::ffi::CString::new(*name).expect("setting names have no NUL");
+            let value = std::ffi::CString::new(value.replace('\0', "")).unwrap_or_default();
+            unsafe {
+                pg_sys::set_config_option(
+                    name.as_ptr(),
+                    value.as_ptr(),
+                    pg_sys::GucContext::PGC_USERSET,
+                    pg_sys::GucSource::PGC_S_SESSION,
+                    pg_sys::GucAction::GUC_ACTION_SAVE,
+                    true,
+                    pg_sys::PGERROR as i32,
+                    false,
+                );
+            }
+        }
+        body()
+    }))
+    .finally(|| unsafe { pg_sys::AtEOXact_GUC(true, nest_level) })
+    .execute()
+}
+
+/// SQL name of a type with its modifier, e.g. `numeric(10,2)`.
+pub fn format_type(type_oid: pg_sys::Oid, type_mod: i32) -> String {
+    // SAFETY: format_type_with_typemod returns a palloc'd NUL-terminated string.
+    unsafe {
+        CStr::from_ptr(pg_sys::format_type_with_typemod(type_oid, type_mod))
+            .to_string_lossy()
+            .into_owned()
+    }
+}

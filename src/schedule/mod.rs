@@ -1,0 +1,1 @@
+//! Schedules: the launcher worker that runs syncs on their own (not yet built).
