@@ -1,0 +1,156 @@
+//! Runs as a user sees them: progress visible live from another session,
+//! cancellation, the owner's privileges, and runs asked for too early.
+
+mod common;
+use common::TestDb;
+use std::time::Duration;
+
+const SETUP: &str = "
+    CREATE TABLE src (id int PRIMARY KEY, email text, plan text);
+    INSERT INTO src SELECT g, 'u' || g || '@x.io', 'free' FROM generate_series(1, 200) g;
+    CREATE TABLE target (email text PRIMARY KEY, plan_name text);
+    -- a slow destination: every statement takes 50 ms
+    CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
+    CREATE TRIGGER slow AFTER INSERT OR UPDATE OR DELETE ON target FOR EACH STATEMENT EXECUTE FUNCTION slow();
+    SELECT reverse_etl.create_model('users', 'SELECT id, email, plan FROM src', ARRAY['id']);
+    SELECT reverse_etl.create_destination('local', 'postgres');
+    SELECT reverse_etl.create_sync('s', 'users', 'local', '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 10,
+        \"match\": {\"from\": \"email\", \"to\": \"email\"}, \"mappings\": [{\"from\": \"plan\", \"to\": \"plan_name\"}]}');
+";
+
+#[test]
+fn progress_is_visible_live_from_another_session() {
+    let mut db = TestDb::new("live");
+    db.exec(SETUP);
+    let run_id = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    let mut watcher = db.connect_as("postgres");
+    let mut seen_partial = false;
+    for _ in 0..500 {
+        let row = watcher
+            .query_one("SELECT status, succeeded_added, planned_added FROM reverse_etl.sync_runs WHERE id = $1", &[&run_id])
+            .unwrap();
+        let (status, done, planned): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        if status == "in_progress" && done > 0 && done < planned {
+            seen_partial = true;
+            // Committed batches are visible in the destination too.
+            let delivered: i64 = watcher.query_one("SELECT count(*) FROM target", &[]).unwrap().get(0);
+            assert!(delivered >= done, "{delivered} rows in target, {done} recorded");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(seen_partial, "never saw a run in progress with partial counts");
+    db.wait_for("run end", &format!("SELECT status = 'succeeded' FROM reverse_etl.sync_runs WHERE id = {run_id}"), Duration::from_secs(60));
+    assert_eq!(db.run_summary(run_id).succeeded, [200, 0, 0]);
+}
+
+#[test]
+fn cancel_stops_at_a_batch_boundary_and_the_next_run_resumes() {
+    let mut db = TestDb::new("cancel");
+    db.exec(SETUP);
+    let run_id = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    db.wait_for(
+        "some batches",
+        &format!("SELECT succeeded_added >= 30 FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(db.text(&format!("SELECT reverse_etl.cancel_run({run_id})::text")).as_deref(), Some("true"));
+    db.wait_for("run end", &format!("SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = {run_id}"), Duration::from_secs(30));
+    let summary = db.run_summary(run_id);
+    assert_eq!(summary.status, "incomplete");
+    assert!(summary.aborted[0] > 0 && summary.succeeded[0] >= 30, "{summary:?}");
+    assert_eq!(db.i64("SELECT count(*) FROM target"), summary.succeeded[0], "delivered rows are exactly those recorded");
+    assert_eq!(
+        db.i64(&format!("SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = {run_id} AND status = 'aborted'")),
+        summary.aborted[0]
+    );
+    // Cancelling an ended run says so.
+    assert_eq!(db.text(&format!("SELECT reverse_etl.cancel_run({run_id})::text")).as_deref(), Some("false"));
+
+    let next = db.run("s");
+    let resumed = db.run_summary(next);
+    assert_eq!(resumed.planned[0], 200 - summary.succeeded[0], "only what was not delivered is sent");
+    assert_eq!(db.i64("SELECT count(*) FROM target"), 200);
+}
+
+#[test]
+fn a_cancelled_wait_cancels_the_run() {
+    let mut db = TestDb::new("cancel_wait");
+    db.exec(SETUP);
+    let (code, _) = db.error("SET statement_timeout = '300ms'; SELECT reverse_etl.sync_run('s')");
+    assert_eq!(code, "57014");
+    db.exec("RESET statement_timeout");
+    db.wait_for("run end", "SELECT bool_and(finished_at IS NOT NULL) FROM reverse_etl.sync_runs", Duration::from_secs(30));
+    let run_id = db.i64("SELECT max(id) FROM reverse_etl.sync_runs");
+    let summary = db.run_summary(run_id);
+    assert_eq!(summary.status, "incomplete", "{summary:?}");
+    assert!(summary.succeeded[0] < 200);
+}
+
+#[test]
+fn the_model_runs_with_the_sync_owners_privileges() {
+    let mut db = TestDb::new("owner");
+    db.exec(SETUP);
+    let role = format!("alice_{}", db.name);
+    db.exec(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
+         GRANT USAGE ON SCHEMA reverse_etl TO {role};
+         GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA reverse_etl TO {role};
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA reverse_etl TO {role};
+         CREATE TABLE secret (id int PRIMARY KEY, email text);
+         INSERT INTO secret VALUES (1, 'ceo@x.io');
+         GRANT SELECT ON src TO {role};
+         GRANT SELECT, INSERT, UPDATE ON target TO {role};"
+    ));
+    let mut alice = db.connect_as(&role);
+    // No SELECT on the table: a permission error, not the data.
+    let error = alice
+        .batch_execute("SELECT reverse_etl.create_model('stolen', 'SELECT id, email FROM secret', ARRAY['id'])")
+        .unwrap_err();
+    let error = error.as_db_error().unwrap();
+    assert_eq!(error.code().code(), "42501");
+    assert_eq!(error.message(), "query: permission denied for table secret");
+
+    // Her sync runs as her: when she loses access, the run fails on permissions.
+    alice.batch_execute(
+        "SELECT reverse_etl.create_model('hers', 'SELECT id, email, plan FROM src', ARRAY['id']);
+         SELECT reverse_etl.create_sync('hers', 'hers', 'local', '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 100,
+             \"match\": {\"from\": \"email\", \"to\": \"email\"}}');",
+    ).unwrap();
+    let ok: i64 = alice.query_one("SELECT reverse_etl.sync_run('hers')", &[]).unwrap().get(0);
+    assert_eq!(db.run_summary(ok).status, "succeeded");
+    db.exec(&format!("REVOKE SELECT ON src FROM {role}; INSERT INTO src VALUES (1000, 'n@x.io', 'x')"));
+    let denied = db.run("hers");
+    let summary = db.run_summary(denied);
+    assert_eq!(summary.status, "failed");
+    assert!(summary.error.contains("permission denied for table src"), "{}", summary.error);
+    drop(alice);
+    db.exec(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+}
+
+#[test]
+fn a_run_in_the_transaction_that_created_the_sync_is_refused() {
+    let mut db = TestDb::new("same_txn");
+    db.exec("CREATE TABLE src (id int, email text); CREATE TABLE target (email text PRIMARY KEY);
+             SELECT reverse_etl.create_model('m', 'SELECT * FROM src', ARRAY['id']);
+             SELECT reverse_etl.create_destination('local', 'postgres');");
+    let (code, message) = db.error(
+        "BEGIN; SELECT reverse_etl.create_sync('s', 'm', 'local', '{\"mode\": \"upsert\", \"object\": \"target\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}');
+         SELECT reverse_etl.sync_run('s');",
+    );
+    db.exec("ROLLBACK");
+    assert_eq!(code, "55000");
+    assert!(message.contains("was created or changed in this transaction"), "{message}");
+}
+
+#[test]
+fn disabled_syncs_do_not_run() {
+    let mut db = TestDb::new("disabled");
+    db.exec(SETUP);
+    db.exec("SELECT reverse_etl.disable_sync('s')");
+    let (code, message) = db.error("SELECT reverse_etl.sync_run('s')");
+    assert_eq!((code.as_str(), message.as_str()), ("55000", "sync: sync \"s\" is disabled"));
+    db.exec("SELECT reverse_etl.enable_sync('s')");
+    let run_id = db.run("s");
+    assert_eq!(db.run_summary(run_id).status, "succeeded");
+}
