@@ -272,7 +272,7 @@ fn full_resync_sends_every_row_as_added_and_ignores_removed() {
     let resync = db.i64("SELECT reverse_etl.sync_run('s', full_resync => true)");
     let summary = db.run_summary(resync);
     assert_eq!(summary.planned, [4, 0, 0]);
-    assert_eq!(db.i64(&format!("SELECT full_resync::int8 FROM reverse_etl.sync_runs WHERE id = {resync}")), 1);
+    assert_eq!(db.i64(&format!("SELECT full_resync::int::int8 FROM reverse_etl.sync_runs WHERE id = {resync}")), 1);
     // u5 was removed from the model but a full resync does not delete it.
     assert_eq!(db.i64("SELECT count(*) FROM crm.contacts WHERE plan_name = 'free'"), 4);
     assert_eq!(db.i64("SELECT count(*) FROM crm.contacts WHERE email = 'u5@x.io'"), 1);

@@ -280,13 +280,22 @@ pub fn snapshot_table(sync_id: i64) -> String {
     format!("reverse_etl_state.snapshot_{sync_id}")
 }
 
+/// Created as the extension's owner (as a SECURITY DEFINER function would):
+/// sync owners need no rights on reverse_etl_state, and cannot read snapshots.
 pub fn create_snapshot_table(sync_id: i64) -> Result<()> {
-    spi::execute(
-        &format!(
-            "CREATE TABLE {} (row_id text PRIMARY KEY, row_hash bigint NOT NULL, match_key text)",
-            snapshot_table(sync_id)
-        ),
+    let extension_owner: pg_sys::Oid = spi::one(
+        "SELECT extowner FROM pg_extension WHERE extname = 'pg_reverse_etl'",
         &[],
-    )?;
+    )?
+    .ok_or_else(|| Error::new(SqlState::InternalError, "extension pg_reverse_etl not found"))?;
+    crate::postgres::as_role(extension_owner, || {
+        spi::execute(
+            &format!(
+                "CREATE TABLE {} (row_id text PRIMARY KEY, row_hash bigint NOT NULL, match_key text)",
+                snapshot_table(sync_id)
+            ),
+            &[],
+        )
+    })?;
     Ok(())
 }

@@ -91,6 +91,13 @@ pub fn is_row_level_error(sqlstate: &str) -> bool {
     matches!(&sqlstate[..2.min(sqlstate.len())], "21" | "22" | "23" | "44" | "P0")
 }
 
+/// SQLSTATE classes that say the run itself was interrupted or the server is
+/// in trouble (cancel, shutdown, out of resources, serialization): never a
+/// verdict on a row, so never recorded as a rejection.
+pub fn is_interruption(sqlstate: &str) -> bool {
+    matches!(&sqlstate[..2.min(sqlstate.len())], "08" | "40" | "53" | "57" | "58" | "XX")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +131,7 @@ mod tests {
         assert!(is_row_level_error("22P02"));
         assert!(!is_row_level_error("42P01"));
         assert!(!is_row_level_error("57014"));
+        assert!(is_interruption("57014"));
+        assert!(!is_interruption("23505"));
     }
 }

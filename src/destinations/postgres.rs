@@ -3,7 +3,7 @@
 //! data, each row is retried on its own so only the bad rows are rejected,
 //! with PostgreSQL's own message.
 
-use super::{is_row_level_error, Batch, Destination, Rejection};
+use super::{is_interruption, is_row_level_error, Batch, Destination, Rejection};
 use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode};
 use crate::engine::plan::{ModelColumn, Op, RunPlan};
 use crate::error::{Error, Result, SqlState};
@@ -219,6 +219,7 @@ impl PostgresTarget {
                     });
                 }
                 Ok(_) => {}
+                Err(error) if is_interruption(error.state.code()) => return Err(error),
                 Err(error) => rejections.push(Rejection {
                     pos,
                     reason: describe(&error),

@@ -60,6 +60,9 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         pgrx::warning!("pg_reverse_etl: run {run_id}: malformed worker request");
         return;
     };
+    // Keep PostgreSQL's handlers (SIGINT cancels the statement, SIGTERM
+    // ends the worker) and let them through.
+    unsafe { pg_sys::BackgroundWorkerUnblockSignals() };
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(request.database)), None);
     let mut run = Run {
         id: run_id,
@@ -331,6 +334,9 @@ impl Run {
         let run_id = self.id;
         let sync_id = self.request.sync_id;
         let message = error.to_string();
+        // A cancel that arrives now has been honoured already: recording the
+        // outcome must not be cancelled too.
+        unsafe { pg_sys::QueryCancelPending = 0 };
         let outcome = in_transaction(|| {
             let cancel_requested: Option<bool> = spi::one(
                 "SELECT cancel_requested_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
