@@ -15,7 +15,10 @@ const SETUP: &str = "
 ";
 
 fn sync_sql(config: &str) -> String {
-    format!("SELECT reverse_etl.create_sync('s2', 'users', 'local', '{}')", config.replace('\'', "''"))
+    format!(
+        "SELECT reverse_etl.create_sync('s2', 'users', 'local', '{}')",
+        config.replace('\'', "''")
+    )
 }
 
 /// Each case: the statement, the SQLSTATE, and the start of the message.
@@ -23,7 +26,10 @@ fn assert_rejected(db: &mut TestDb, sql: &str, code: &str, message: &str) {
     let before = db.catalog_counts();
     let (actual_code, actual_message) = db.error(sql);
     assert_eq!(actual_code, code, "{sql}: {actual_message}");
-    assert!(actual_message.starts_with(message), "{sql}:\n expected: {message}\n actual:   {actual_message}");
+    assert!(
+        actual_message.starts_with(message),
+        "{sql}:\n expected: {message}\n actual:   {actual_message}"
+    );
     assert_eq!(db.catalog_counts(), before, "{sql} changed the catalog");
 }
 
@@ -53,9 +59,24 @@ fn bad_models() {
 fn bad_destinations() {
     let mut db = TestDb::new("bad_destinations");
     db.exec(SETUP);
-    assert_rejected(&mut db, "SELECT reverse_etl.create_destination('d', 'ftp', '{}')", "22023", "kind: unknown destination kind \"ftp\"");
-    assert_rejected(&mut db, "SELECT reverse_etl.create_destination('d', 'postgres', '{\"host\": \"x\"}')", "22023", "config.host: unknown key");
-    assert_rejected(&mut db, "SELECT reverse_etl.create_destination('local', 'postgres')", "42710", "name: a destination named \"local\" already exists");
+    assert_rejected(
+        &mut db,
+        "SELECT reverse_etl.create_destination('d', 'ftp', '{}')",
+        "22023",
+        "kind: unknown destination kind \"ftp\"",
+    );
+    assert_rejected(
+        &mut db,
+        "SELECT reverse_etl.create_destination('d', 'postgres', '{\"host\": \"x\"}')",
+        "22023",
+        "config.host: unknown key",
+    );
+    assert_rejected(
+        &mut db,
+        "SELECT reverse_etl.create_destination('local', 'postgres')",
+        "42710",
+        "name: a destination named \"local\" already exists",
+    );
 }
 
 #[test]
@@ -101,13 +122,26 @@ fn bad_sync_configs() {
     );
     assert_rejected(&mut db, &format!("SELECT reverse_etl.create_sync('s3', 'nobody', 'local', '{{\"mode\": \"upsert\", {base}}}')"), "42704", "model: model \"nobody\" does not exist");
     assert_rejected(&mut db, &format!("SELECT reverse_etl.create_sync('s3', 'users', 'nowhere', '{{\"mode\": \"upsert\", {base}}}')"), "42704", "destination: destination \"nowhere\" does not exist");
-    assert_rejected(&mut db, "SELECT reverse_etl.sync_run('nosuch')", "42704", "sync: sync \"nosuch\" does not exist");
-    assert_rejected(&mut db, "SELECT reverse_etl.sync_run(999)", "42704", "sync: sync 999 does not exist");
+    assert_rejected(
+        &mut db,
+        "SELECT reverse_etl.sync_run('nosuch')",
+        "42704",
+        "sync: sync \"nosuch\" does not exist",
+    );
+    assert_rejected(
+        &mut db,
+        "SELECT reverse_etl.sync_run(999)",
+        "42704",
+        "sync: sync 999 does not exist",
+    );
 
     // update_sync validates the same way and keeps the old config on error.
     let config_before = db.text("SELECT reverse_etl.sync_config('taken')::text");
     assert_rejected(&mut db, "SELECT reverse_etl.update_sync('taken', '{\"mode\": \"upsert\", \"object\": \"target\", \"match\": {\"from\": \"email\", \"to\": \"email\"}, \"colour\": 1}')", "22023", "colour: unknown key");
-    assert_eq!(db.text("SELECT reverse_etl.sync_config('taken')::text"), config_before);
+    assert_eq!(
+        db.text("SELECT reverse_etl.sync_config('taken')::text"),
+        config_before
+    );
 }
 
 #[test]
@@ -123,5 +157,8 @@ fn unhashable_column_types_still_work() {
     db.exec("UPDATE src SET doc = '{\"a\": 2}'");
     let second = db.run("d");
     assert_eq!(db.run_summary(second).succeeded, [0, 1, 0]);
-    assert_eq!(db.text("SELECT doc::text FROM docs").as_deref(), Some("{\"a\": 2}"));
+    assert_eq!(
+        db.text("SELECT doc::text FROM docs").as_deref(),
+        Some("{\"a\": 2}")
+    );
 }

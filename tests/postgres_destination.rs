@@ -41,7 +41,9 @@ fn run(db: &mut TestDb) -> RunSummary {
 }
 
 fn all_free() -> Vec<String> {
-    (1..=5).map(|i| format!("u{i}@x.io|free|warehouse")).collect()
+    (1..=5)
+        .map(|i| format!("u{i}@x.io|free|warehouse"))
+        .collect()
 }
 
 #[test]
@@ -50,11 +52,17 @@ fn upsert_with_delete_mirrors_changes() {
     db.exec(SETUP);
     sync(&mut db, "upsert", "delete");
     let first = run(&mut db);
-    assert_eq!((first.status.as_str(), first.queried, first.planned), ("succeeded", 5, [5, 0, 0]));
+    assert_eq!(
+        (first.status.as_str(), first.queried, first.planned),
+        ("succeeded", 5, [5, 0, 0])
+    );
     assert_eq!(target(&mut db), all_free());
 
     let unchanged = run(&mut db);
-    assert_eq!((unchanged.status.as_str(), unchanged.planned), ("succeeded", [0, 0, 0]));
+    assert_eq!(
+        (unchanged.status.as_str(), unchanged.planned),
+        ("succeeded", [0, 0, 0])
+    );
 
     db.exec(CHANGE);
     let second = run(&mut db);
@@ -62,11 +70,23 @@ fn upsert_with_delete_mirrors_changes() {
     assert_eq!(second.succeeded, [1, 1, 1]);
     assert_eq!(
         target(&mut db),
-        ["u1@x.io|free|warehouse", "u2@x.io|pro|warehouse", "u4@x.io|free|warehouse",
-         "u5@x.io|free|warehouse", "u6@x.io|free|warehouse"]
+        [
+            "u1@x.io|free|warehouse",
+            "u2@x.io|pro|warehouse",
+            "u4@x.io|free|warehouse",
+            "u5@x.io|free|warehouse",
+            "u6@x.io|free|warehouse"
+        ]
     );
     let log = db.rows("SELECT row_id, op, status FROM reverse_etl.sync_changelog WHERE run_id = 3 ORDER BY op, row_id");
-    assert_eq!(log, ["6|added|succeeded", "2|changed|succeeded", "3|removed|succeeded"]);
+    assert_eq!(
+        log,
+        [
+            "6|added|succeeded",
+            "2|changed|succeeded",
+            "3|removed|succeeded"
+        ]
+    );
 }
 
 #[test]
@@ -80,14 +100,24 @@ fn upsert_with_nothing_keeps_removed_records() {
     assert_eq!((second.planned, second.succeeded), ([1, 1, 1], [1, 1, 1]));
     assert_eq!(
         target(&mut db),
-        ["u1@x.io|free|warehouse", "u2@x.io|pro|warehouse", "u3@x.io|free|warehouse",
-         "u4@x.io|free|warehouse", "u5@x.io|free|warehouse", "u6@x.io|free|warehouse"]
+        [
+            "u1@x.io|free|warehouse",
+            "u2@x.io|pro|warehouse",
+            "u3@x.io|free|warehouse",
+            "u4@x.io|free|warehouse",
+            "u5@x.io|free|warehouse",
+            "u6@x.io|free|warehouse"
+        ]
     );
     // The removed row left the snapshot: if it comes back it is added again.
     db.exec("INSERT INTO src VALUES (3, 'u3@x.io', 'back')");
     let third = run(&mut db);
     assert_eq!(third.planned, [1, 0, 0]);
-    assert_eq!(db.text("SELECT plan_name FROM crm.contacts WHERE email = 'u3@x.io'").as_deref(), Some("back"));
+    assert_eq!(
+        db.text("SELECT plan_name FROM crm.contacts WHERE email = 'u3@x.io'")
+            .as_deref(),
+        Some("back")
+    );
 }
 
 #[test]
@@ -101,14 +131,24 @@ fn upsert_with_clear_nulls_mapped_fields() {
     assert_eq!(second.succeeded, [1, 1, 1]);
     assert_eq!(
         target(&mut db),
-        ["u1@x.io|free|warehouse", "u2@x.io|pro|warehouse", "u3@x.io|∅|∅",
-         "u4@x.io|free|warehouse", "u5@x.io|free|warehouse", "u6@x.io|free|warehouse"]
+        [
+            "u1@x.io|free|warehouse",
+            "u2@x.io|pro|warehouse",
+            "u3@x.io|∅|∅",
+            "u4@x.io|free|warehouse",
+            "u5@x.io|free|warehouse",
+            "u6@x.io|free|warehouse"
+        ]
     );
 }
 
 #[test]
 fn insert_never_touches_sent_records() {
-    for (behavior, u3) in [("nothing", Some("u3@x.io|free|warehouse")), ("delete", None), ("clear", Some("u3@x.io|∅|∅"))] {
+    for (behavior, u3) in [
+        ("nothing", Some("u3@x.io|free|warehouse")),
+        ("delete", None),
+        ("clear", Some("u3@x.io|∅|∅")),
+    ] {
         let mut db = TestDb::new("insert");
         db.exec(SETUP);
         // A record that exists before the first run is left alone, not overwritten.
@@ -118,38 +158,64 @@ fn insert_never_touches_sent_records() {
         assert_eq!((first.planned, first.succeeded), ([5, 0, 0], [5, 0, 0]));
         db.exec(CHANGE);
         let second = run(&mut db);
-        assert_eq!(second.planned, [1, 0, 1], "insert mode plans no changes ({behavior})");
-        let mut expected: Vec<String> = vec!["u1@x.io|kept|crm".into(), "u2@x.io|free|warehouse".into()];
+        assert_eq!(
+            second.planned,
+            [1, 0, 1],
+            "insert mode plans no changes ({behavior})"
+        );
+        let mut expected: Vec<String> =
+            vec!["u1@x.io|kept|crm".into(), "u2@x.io|free|warehouse".into()];
         expected.extend(u3.map(String::from));
-        expected.extend(["u4@x.io|free|warehouse".into(), "u5@x.io|free|warehouse".into(), "u6@x.io|free|warehouse".into()]);
+        expected.extend([
+            "u4@x.io|free|warehouse".into(),
+            "u5@x.io|free|warehouse".into(),
+            "u6@x.io|free|warehouse".into(),
+        ]);
         assert_eq!(target(&mut db), expected, "delete behavior {behavior}");
     }
 }
 
 #[test]
 fn update_never_creates_and_rejects_missing_records() {
-    for (behavior, u3) in [("nothing", Some("u3@x.io|free|warehouse")), ("delete", None), ("clear", Some("u3@x.io|∅|∅"))] {
+    for (behavior, u3) in [
+        ("nothing", Some("u3@x.io|free|warehouse")),
+        ("delete", None),
+        ("clear", Some("u3@x.io|∅|∅")),
+    ] {
         let mut db = TestDb::new("update");
         db.exec(SETUP);
         db.exec("INSERT INTO crm.contacts SELECT 'u' || g || '@x.io', 'old', 'crm' FROM generate_series(1, 3) g");
         sync(&mut db, "update", behavior);
         let first = run(&mut db);
         assert_eq!(first.status, "warning");
-        assert_eq!((first.planned, first.succeeded, first.rejected), ([5, 0, 0], [3, 0, 0], [2, 0, 0]));
+        assert_eq!(
+            (first.planned, first.succeeded, first.rejected),
+            ([5, 0, 0], [3, 0, 0], [2, 0, 0])
+        );
         let reasons = db.rows("SELECT row_id, reason FROM reverse_etl.sync_changelog WHERE status = 'rejected' ORDER BY row_id");
         assert_eq!(reasons[0], "4|no record in crm.contacts where email = 'u4@x.io' (mode update never creates records)");
         db.exec(CHANGE);
         // u4, u5 are retried (still missing), u6 is new (missing): 3 added, all rejected.
         let second = run(&mut db);
-        assert_eq!((second.planned, second.succeeded, second.rejected), ([3, 1, 1], [0, 1, 1], [3, 0, 0]));
-        let mut expected: Vec<String> = vec!["u1@x.io|free|warehouse".into(), "u2@x.io|pro|warehouse".into()];
+        assert_eq!(
+            (second.planned, second.succeeded, second.rejected),
+            ([3, 1, 1], [0, 1, 1], [3, 0, 0])
+        );
+        let mut expected: Vec<String> = vec![
+            "u1@x.io|free|warehouse".into(),
+            "u2@x.io|pro|warehouse".into(),
+        ];
         expected.extend(u3.map(String::from));
         assert_eq!(target(&mut db), expected, "delete behavior {behavior}");
         // Once the record exists, the retried row goes through.
         db.exec("INSERT INTO crm.contacts VALUES ('u4@x.io', NULL, NULL)");
         let third = run(&mut db);
         assert_eq!(third.succeeded[0], 1);
-        assert_eq!(db.text("SELECT plan_name FROM crm.contacts WHERE email = 'u4@x.io'").as_deref(), Some("free"));
+        assert_eq!(
+            db.text("SELECT plan_name FROM crm.contacts WHERE email = 'u4@x.io'")
+                .as_deref(),
+            Some("free")
+        );
     }
 }
 
@@ -166,11 +232,20 @@ fn all_mode_makes_the_table_equal_to_the_model() {
     // Someone edits the destination by hand: mirror mode puts it back.
     db.exec("UPDATE crm.contacts SET plan_name = 'edited' WHERE email = 'u1@x.io'");
     let second = run(&mut db);
-    assert_eq!(second.planned, [1, 4, 1], "no CDC: every row is sent each run");
+    assert_eq!(
+        second.planned,
+        [1, 4, 1],
+        "no CDC: every row is sent each run"
+    );
     assert_eq!(
         target(&mut db),
-        ["u1@x.io|free|warehouse", "u2@x.io|pro|warehouse", "u4@x.io|free|warehouse",
-         "u5@x.io|free|warehouse", "u6@x.io|free|warehouse"]
+        [
+            "u1@x.io|free|warehouse",
+            "u2@x.io|pro|warehouse",
+            "u4@x.io|free|warehouse",
+            "u5@x.io|free|warehouse",
+            "u6@x.io|free|warehouse"
+        ]
     );
 }
 
@@ -187,7 +262,11 @@ fn a_bad_row_is_rejected_alone_and_retried_once_fixed() {
     let rejected = db.rows("SELECT row_id, reason, fields::text FROM reverse_etl.sync_changelog WHERE status = 'rejected'");
     assert_eq!(rejected.len(), 1);
     assert!(rejected[0].starts_with("3|null value in column \"plan_name\" of relation \"contacts\" violates not-null constraint (23502)"), "{}", rejected[0]);
-    assert!(rejected[0].ends_with("|{\"plan\": null, \"email\": \"u3@x.io\"}"), "{}", rejected[0]);
+    assert!(
+        rejected[0].ends_with("|{\"plan\": null, \"email\": \"u3@x.io\"}"),
+        "{}",
+        rejected[0]
+    );
     assert_eq!(db.i64("SELECT count(*) FROM crm.contacts"), 4);
 
     // Nothing changed in the source: the rejected row is retried, and rejected again.
@@ -195,8 +274,15 @@ fn a_bad_row_is_rejected_alone_and_retried_once_fixed() {
     assert_eq!((again.planned, again.rejected), ([1, 0, 0], [1, 0, 0]));
     db.exec("UPDATE src SET plan = 'fixed' WHERE id = 3");
     let fixed = run(&mut db);
-    assert_eq!((fixed.status.as_str(), fixed.succeeded), ("succeeded", [1, 0, 0]));
-    assert_eq!(db.text("SELECT plan_name FROM crm.contacts WHERE email = 'u3@x.io'").as_deref(), Some("fixed"));
+    assert_eq!(
+        (fixed.status.as_str(), fixed.succeeded),
+        ("succeeded", [1, 0, 0])
+    );
+    assert_eq!(
+        db.text("SELECT plan_name FROM crm.contacts WHERE email = 'u3@x.io'")
+            .as_deref(),
+        Some("fixed")
+    );
 }
 
 #[test]
@@ -210,9 +296,17 @@ fn a_value_of_the_wrong_type_is_rejected_alone() {
         "match": {"from": "email", "to": "email"}, "mappings": [{"from": "score", "to": "score"}]}')"#);
     let first = run(&mut db);
     assert_eq!((first.succeeded, first.rejected), ([4, 0, 0], [1, 0, 0]));
-    let reason = db.text("SELECT reason FROM reverse_etl.sync_changelog WHERE status = 'rejected'").unwrap();
-    assert!(reason.starts_with("invalid input syntax for type integer: \"n/a\" (22P02)"), "{reason}");
-    assert_eq!(db.i64("SELECT sum(score) FROM crm.scores"), 10 + 30 + 40 + 50);
+    let reason = db
+        .text("SELECT reason FROM reverse_etl.sync_changelog WHERE status = 'rejected'")
+        .unwrap();
+    assert!(
+        reason.starts_with("invalid input syntax for type integer: \"n/a\" (22P02)"),
+        "{reason}"
+    );
+    assert_eq!(
+        db.i64("SELECT sum(score) FROM crm.scores"),
+        10 + 30 + 40 + 50
+    );
 }
 
 #[test]
@@ -222,11 +316,18 @@ fn null_and_duplicate_keys_are_invalid_and_never_sent() {
     db.exec("INSERT INTO src VALUES (NULL, 'nokey@x.io', 'free'), (2, 'dup@x.io', 'free')");
     sync(&mut db, "upsert", "delete");
     let first = run(&mut db);
-    assert_eq!((first.queried, first.invalid, first.planned), (7, 3, [4, 0, 0]));
+    assert_eq!(
+        (first.queried, first.invalid, first.planned),
+        (7, 3, [4, 0, 0])
+    );
     let reasons = db.rows("SELECT coalesce(row_id, '∅'), reason FROM reverse_etl.sync_changelog WHERE status = 'invalid' ORDER BY 1, 2");
     assert_eq!(
         reasons,
-        ["2|duplicate primary key (id): 2 rows share it", "2|duplicate primary key (id): 2 rows share it", "∅|primary key (id) is null"]
+        [
+            "2|duplicate primary key (id): 2 rows share it",
+            "2|duplicate primary key (id): 2 rows share it",
+            "∅|primary key (id) is null"
+        ]
     );
     assert_eq!(db.i64("SELECT count(*) FROM crm.contacts WHERE email IN ('nokey@x.io', 'dup@x.io', 'u2@x.io')"), 0);
 
@@ -236,7 +337,10 @@ fn null_and_duplicate_keys_are_invalid_and_never_sent() {
     db.exec("INSERT INTO src VALUES (1, 'again@x.io', 'x')");
     let second = run(&mut db);
     assert_eq!((second.invalid, second.planned), (3, [0, 0, 0]));
-    assert_eq!(db.i64("SELECT count(*) FROM crm.contacts WHERE email = 'u1@x.io'"), 1);
+    assert_eq!(
+        db.i64("SELECT count(*) FROM crm.contacts WHERE email = 'u1@x.io'"),
+        1
+    );
 }
 
 #[test]
@@ -254,11 +358,17 @@ fn composite_primary_keys() {
     ");
     let first = run(&mut db);
     assert_eq!((first.invalid, first.planned), (1, [3, 0, 0]));
-    assert_eq!(db.rows("SELECT row_id FROM reverse_etl.sync_changelog WHERE op = 'added' ORDER BY 1"), ["(1,1)", "(1,2)", "(2,1)"]);
+    assert_eq!(
+        db.rows("SELECT row_id FROM reverse_etl.sync_changelog WHERE op = 'added' ORDER BY 1"),
+        ["(1,1)", "(1,2)", "(2,1)"]
+    );
     db.exec("DELETE FROM events WHERE account = 1 AND seq = 2");
     let second = run(&mut db);
     assert_eq!(second.planned, [0, 0, 1]);
-    assert_eq!(db.rows("SELECT email FROM dest ORDER BY 1"), ["a@x.io", "c@x.io"]);
+    assert_eq!(
+        db.rows("SELECT email FROM dest ORDER BY 1"),
+        ["a@x.io", "c@x.io"]
+    );
 }
 
 #[test]
@@ -272,10 +382,21 @@ fn full_resync_sends_every_row_as_added_and_ignores_removed() {
     let resync = db.i64("SELECT reverse_etl.sync_run('s', full_resync => true)");
     let summary = db.run_summary(resync);
     assert_eq!(summary.planned, [4, 0, 0]);
-    assert_eq!(db.i64(&format!("SELECT full_resync::int::int8 FROM reverse_etl.sync_runs WHERE id = {resync}")), 1);
+    assert_eq!(
+        db.i64(&format!(
+            "SELECT full_resync::int::int8 FROM reverse_etl.sync_runs WHERE id = {resync}"
+        )),
+        1
+    );
     // u5 was removed from the model but a full resync does not delete it.
-    assert_eq!(db.i64("SELECT count(*) FROM crm.contacts WHERE plan_name = 'free'"), 4);
-    assert_eq!(db.i64("SELECT count(*) FROM crm.contacts WHERE email = 'u5@x.io'"), 1);
+    assert_eq!(
+        db.i64("SELECT count(*) FROM crm.contacts WHERE plan_name = 'free'"),
+        4
+    );
+    assert_eq!(
+        db.i64("SELECT count(*) FROM crm.contacts WHERE email = 'u5@x.io'"),
+        1
+    );
     // And the snapshot was rebuilt: the next run sees nothing to do.
     let next = run(&mut db);
     assert_eq!(next.planned, [0, 0, 0]);
@@ -290,5 +411,8 @@ fn changing_the_mappings_resends_every_row() {
     db.exec(r#"SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') || '{"mappings": [{"from": "plan", "to": "plan_name"}, {"static": "dwh", "to": "source"}]}')"#);
     let second = run(&mut db);
     assert_eq!(second.planned, [0, 5, 0]);
-    assert_eq!(db.i64("SELECT count(*) FROM crm.contacts WHERE source = 'dwh'"), 5);
+    assert_eq!(
+        db.i64("SELECT count(*) FROM crm.contacts WHERE source = 'dwh'"),
+        5
+    );
 }

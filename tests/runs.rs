@@ -33,14 +33,27 @@ fn progress_is_visible_live_from_another_session() {
         if status == "in_progress" && done > 0 && done < planned {
             seen_partial = true;
             // Committed batches are visible in the destination too.
-            let delivered: i64 = watcher.query_one("SELECT count(*) FROM target", &[]).unwrap().get(0);
-            assert!(delivered >= done, "{delivered} rows in target, {done} recorded");
+            let delivered: i64 = watcher
+                .query_one("SELECT count(*) FROM target", &[])
+                .unwrap()
+                .get(0);
+            assert!(
+                delivered >= done,
+                "{delivered} rows in target, {done} recorded"
+            );
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(seen_partial, "never saw a run in progress with partial counts");
-    db.wait_for("run end", &format!("SELECT status = 'succeeded' FROM reverse_etl.sync_runs WHERE id = {run_id}"), Duration::from_secs(60));
+    assert!(
+        seen_partial,
+        "never saw a run in progress with partial counts"
+    );
+    db.wait_for(
+        "run end",
+        &format!("SELECT status = 'succeeded' FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+        Duration::from_secs(60),
+    );
     assert_eq!(db.run_summary(run_id).succeeded, [200, 0, 0]);
 }
 
@@ -54,22 +67,45 @@ fn cancel_stops_at_a_batch_boundary_and_the_next_run_resumes() {
         &format!("SELECT succeeded_added >= 30 FROM reverse_etl.sync_runs WHERE id = {run_id}"),
         Duration::from_secs(30),
     );
-    assert_eq!(db.text(&format!("SELECT reverse_etl.cancel_run({run_id})::text")).as_deref(), Some("true"));
-    db.wait_for("run end", &format!("SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = {run_id}"), Duration::from_secs(30));
+    assert_eq!(
+        db.text(&format!("SELECT reverse_etl.cancel_run({run_id})::text"))
+            .as_deref(),
+        Some("true")
+    );
+    db.wait_for(
+        "run end",
+        &format!("SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+        Duration::from_secs(30),
+    );
     let summary = db.run_summary(run_id);
     assert_eq!(summary.status, "incomplete");
-    assert!(summary.aborted[0] > 0 && summary.succeeded[0] >= 30, "{summary:?}");
-    assert_eq!(db.i64("SELECT count(*) FROM target"), summary.succeeded[0], "delivered rows are exactly those recorded");
+    assert!(
+        summary.aborted[0] > 0 && summary.succeeded[0] >= 30,
+        "{summary:?}"
+    );
+    assert_eq!(
+        db.i64("SELECT count(*) FROM target"),
+        summary.succeeded[0],
+        "delivered rows are exactly those recorded"
+    );
     assert_eq!(
         db.i64(&format!("SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = {run_id} AND status = 'aborted'")),
         summary.aborted[0]
     );
     // Cancelling an ended run says so.
-    assert_eq!(db.text(&format!("SELECT reverse_etl.cancel_run({run_id})::text")).as_deref(), Some("false"));
+    assert_eq!(
+        db.text(&format!("SELECT reverse_etl.cancel_run({run_id})::text"))
+            .as_deref(),
+        Some("false")
+    );
 
     let next = db.run("s");
     let resumed = db.run_summary(next);
-    assert_eq!(resumed.planned[0], 200 - summary.succeeded[0], "only what was not delivered is sent");
+    assert_eq!(
+        resumed.planned[0],
+        200 - summary.succeeded[0],
+        "only what was not delivered is sent"
+    );
     assert_eq!(db.i64("SELECT count(*) FROM target"), 200);
 }
 
@@ -80,7 +116,11 @@ fn a_cancelled_wait_cancels_the_run() {
     let (code, _) = db.error("SET statement_timeout = '300ms'; SELECT reverse_etl.sync_run('s')");
     assert_eq!(code, "57014");
     db.exec("RESET statement_timeout");
-    db.wait_for("run end", "SELECT bool_and(finished_at IS NOT NULL) FROM reverse_etl.sync_runs", Duration::from_secs(30));
+    db.wait_for(
+        "run end",
+        "SELECT bool_and(finished_at IS NOT NULL) FROM reverse_etl.sync_runs",
+        Duration::from_secs(30),
+    );
     let run_id = db.i64("SELECT max(id) FROM reverse_etl.sync_runs");
     let summary = db.run_summary(run_id);
     assert_eq!(summary.status, "incomplete", "{summary:?}");
@@ -117,13 +157,22 @@ fn the_model_runs_with_the_sync_owners_privileges() {
          SELECT reverse_etl.create_sync('hers', 'hers', 'local', '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 100,
              \"match\": {\"from\": \"email\", \"to\": \"email\"}}');",
     ).unwrap();
-    let ok: i64 = alice.query_one("SELECT reverse_etl.sync_run('hers')", &[]).unwrap().get(0);
+    let ok: i64 = alice
+        .query_one("SELECT reverse_etl.sync_run('hers')", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(db.run_summary(ok).status, "succeeded");
-    db.exec(&format!("REVOKE SELECT ON src FROM {role}; INSERT INTO src VALUES (1000, 'n@x.io', 'x')"));
+    db.exec(&format!(
+        "REVOKE SELECT ON src FROM {role}; INSERT INTO src VALUES (1000, 'n@x.io', 'x')"
+    ));
     let denied = db.run("hers");
     let summary = db.run_summary(denied);
     assert_eq!(summary.status, "failed");
-    assert!(summary.error.contains("permission denied for table src"), "{}", summary.error);
+    assert!(
+        summary.error.contains("permission denied for table src"),
+        "{}",
+        summary.error
+    );
     drop(alice);
     db.exec(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
 }
@@ -131,16 +180,21 @@ fn the_model_runs_with_the_sync_owners_privileges() {
 #[test]
 fn a_run_in_the_transaction_that_created_the_sync_is_refused() {
     let mut db = TestDb::new("same_txn");
-    db.exec("CREATE TABLE src (id int, email text); CREATE TABLE target (email text PRIMARY KEY);
+    db.exec(
+        "CREATE TABLE src (id int, email text); CREATE TABLE target (email text PRIMARY KEY);
              SELECT reverse_etl.create_model('m', 'SELECT * FROM src', ARRAY['id']);
-             SELECT reverse_etl.create_destination('local', 'postgres');");
+             SELECT reverse_etl.create_destination('local', 'postgres');",
+    );
     let (code, message) = db.error(
         "BEGIN; SELECT reverse_etl.create_sync('s', 'm', 'local', '{\"mode\": \"upsert\", \"object\": \"target\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}');
          SELECT reverse_etl.sync_run('s');",
     );
     db.exec("ROLLBACK");
     assert_eq!(code, "55000");
-    assert!(message.contains("was created or changed in this transaction"), "{message}");
+    assert!(
+        message.contains("was created or changed in this transaction"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -149,8 +203,52 @@ fn disabled_syncs_do_not_run() {
     db.exec(SETUP);
     db.exec("SELECT reverse_etl.disable_sync('s')");
     let (code, message) = db.error("SELECT reverse_etl.sync_run('s')");
-    assert_eq!((code.as_str(), message.as_str()), ("55000", "sync: sync \"s\" is disabled"));
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("55000", "sync: sync \"s\" is disabled")
+    );
     db.exec("SELECT reverse_etl.enable_sync('s')");
     let run_id = db.run("s");
     assert_eq!(db.run_summary(run_id).status, "succeeded");
+}
+
+#[test]
+fn a_terminated_worker_leaves_no_run_stuck_and_the_next_run_resumes() {
+    let mut db = TestDb::new("terminated");
+    db.exec(SETUP);
+    let run_id = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    db.wait_for(
+        "some batches",
+        &format!("SELECT succeeded_added >= 30 FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+        Duration::from_secs(30),
+    );
+    db.exec(&format!(
+        "SELECT pg_terminate_backend(worker_pid) FROM reverse_etl.sync_runs WHERE id = {run_id}"
+    ));
+    db.wait_for(
+        "worker gone",
+        &format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN reverse_etl.sync_runs r ON a.pid = r.worker_pid WHERE r.id = {run_id})"
+        ),
+        Duration::from_secs(30),
+    );
+    let next = db.run("s");
+    let interrupted = db.run_summary(run_id);
+    assert_eq!(interrupted.status, "incomplete");
+    assert!(
+        interrupted
+            .error
+            .starts_with("interrupted: the run's worker exited"),
+        "{}",
+        interrupted.error
+    );
+    assert_eq!(db.i64("SELECT count(*) FROM target"), 200);
+    let resumed = db.run_summary(next);
+    assert_eq!(resumed.status, "succeeded");
+    assert_eq!(
+        resumed.planned[0] + interrupted.succeeded[0],
+        200,
+        "nothing sent twice, nothing lost"
+    );
+    assert_eq!(db.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'reverse_etl_state' AND tablename LIKE 'run_%'"), 0);
 }

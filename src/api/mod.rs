@@ -13,7 +13,10 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 
 fn current_search_path() -> Result<String> {
-    Ok(crate::postgres::spi::one::<String>("SELECT current_setting('search_path')", &[])?.unwrap_or_default())
+    Ok(
+        crate::postgres::spi::one::<String>("SELECT current_setting('search_path')", &[])?
+            .unwrap_or_default(),
+    )
 }
 
 #[pg_extern]
@@ -37,7 +40,12 @@ fn create_destination(name: &str, kind: &str, config: default!(JsonB, "'{}'")) -
     .or_raise()
 }
 
-fn create_sync_impl(name: &str, model: ObjectRef, destination: ObjectRef, config: &JsonB) -> Result<i64> {
+fn create_sync_impl(
+    name: &str,
+    model: ObjectRef,
+    destination: ObjectRef,
+    config: &JsonB,
+) -> Result<i64> {
     let model_id = catalog::model_id(&model)?;
     let destination_id = catalog::destination_id(&destination)?;
     let valid = validate::sync_config(model_id, destination_id, &config.0, current_user())?;
@@ -48,12 +56,24 @@ fn create_sync_impl(name: &str, model: ObjectRef, destination: ObjectRef, config
 
 #[pg_extern(name = "create_sync")]
 fn create_sync_by_name(name: &str, model: &str, destination: &str, config: JsonB) -> i64 {
-    create_sync_impl(name, ObjectRef::Name(model.into()), ObjectRef::Name(destination.into()), &config).or_raise()
+    create_sync_impl(
+        name,
+        ObjectRef::Name(model.into()),
+        ObjectRef::Name(destination.into()),
+        &config,
+    )
+    .or_raise()
 }
 
 #[pg_extern(name = "create_sync")]
 fn create_sync_by_id(name: &str, model: i64, destination: i64, config: JsonB) -> i64 {
-    create_sync_impl(name, ObjectRef::Id(model), ObjectRef::Id(destination), &config).or_raise()
+    create_sync_impl(
+        name,
+        ObjectRef::Id(model),
+        ObjectRef::Id(destination),
+        &config,
+    )
+    .or_raise()
 }
 
 fn sync_config_impl(sync: ObjectRef) -> Result<JsonB> {
@@ -118,12 +138,20 @@ fn sync_run_impl(sync: ObjectRef, full_resync: bool, wait: bool) -> Result<i64> 
 }
 
 #[pg_extern(name = "sync_run")]
-fn sync_run_by_name(sync: &str, full_resync: default!(bool, false), wait: default!(bool, true)) -> i64 {
+fn sync_run_by_name(
+    sync: &str,
+    full_resync: default!(bool, false),
+    wait: default!(bool, true),
+) -> i64 {
     sync_run_impl(ObjectRef::Name(sync.into()), full_resync, wait).or_raise()
 }
 
 #[pg_extern(name = "sync_run")]
-fn sync_run_by_id(sync: i64, full_resync: default!(bool, false), wait: default!(bool, true)) -> i64 {
+fn sync_run_by_id(
+    sync: i64,
+    full_resync: default!(bool, false),
+    wait: default!(bool, true),
+) -> i64 {
     sync_run_impl(ObjectRef::Id(sync), full_resync, wait).or_raise()
 }
 

@@ -161,8 +161,12 @@ pub fn load_model(id: i64) -> Result<Model> {
             })
         },
     )?;
-    rows.pop()
-        .ok_or_else(|| Error::new(SqlState::UndefinedObject, format!("model {id} does not exist")))
+    rows.pop().ok_or_else(|| {
+        Error::new(
+            SqlState::UndefinedObject,
+            format!("model {id} does not exist"),
+        )
+    })
 }
 
 pub fn insert_destination(name: &str, kind: &str, config: &Value) -> Result<i64> {
@@ -226,8 +230,12 @@ pub fn load_sync(id: i64) -> Result<SyncRow> {
             })
         },
     )?;
-    rows.pop()
-        .ok_or_else(|| Error::new(SqlState::UndefinedObject, format!("sync {id} does not exist")))
+    rows.pop().ok_or_else(|| {
+        Error::new(
+            SqlState::UndefinedObject,
+            format!("sync {id} does not exist"),
+        )
+    })
 }
 
 pub fn update_sync_config(id: i64, config: &Value) -> Result<()> {
@@ -287,7 +295,12 @@ pub fn create_snapshot_table(sync_id: i64) -> Result<()> {
         "SELECT extowner FROM pg_extension WHERE extname = 'pg_reverse_etl'",
         &[],
     )?
-    .ok_or_else(|| Error::new(SqlState::InternalError, "extension pg_reverse_etl not found"))?;
+    .ok_or_else(|| {
+        Error::new(
+            SqlState::InternalError,
+            "extension pg_reverse_etl not found",
+        )
+    })?;
     crate::postgres::as_role(extension_owner, || {
         spi::execute(
             &format!(

@@ -64,7 +64,10 @@ impl<'a> ObjectReader<'a> {
         match self.value(key) {
             None => Ok(None),
             Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
-                Error::invalid(&self.field_path(key), format!("must be an integer, not {n}"))
+                Error::invalid(
+                    &self.field_path(key),
+                    format!("must be an integer, not {n}"),
+                )
             }),
             Some(other) => Err(Error::invalid(
                 &self.field_path(key),

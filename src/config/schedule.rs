@@ -9,9 +9,14 @@ use serde_json::{json, Value};
 pub enum Schedule {
     Manual,
     /// Every `seconds`, as written by the user in `text` ("15 minutes").
-    Interval { seconds: i64, text: String },
+    Interval {
+        seconds: i64,
+        text: String,
+    },
     /// A standard 5-field cron expression.
-    Cron { expression: String },
+    Cron {
+        expression: String,
+    },
 }
 
 /// The shortest interval a schedule may have.
@@ -74,7 +79,10 @@ pub fn parse_interval(field: &str, text: &str) -> Result<i64> {
         .parse()
         .map_err(|_| Error::invalid(field, format!("\"{count}\" is not a whole number")))?;
     if count <= 0 {
-        return Err(Error::invalid(field, "the interval must be greater than zero"));
+        return Err(Error::invalid(
+            field,
+            "the interval must be greater than zero",
+        ));
     }
     let unit_seconds = match unit.to_ascii_lowercase().trim_end_matches('s') {
         "minute" | "min" => 60,
@@ -158,9 +166,18 @@ mod tests {
         assert_eq!(parse_interval("s", "15 minutes").unwrap(), 900);
         assert_eq!(parse_interval("s", "1 hour").unwrap(), 3600);
         assert_eq!(parse_interval("s", "2 Days").unwrap(), 172_800);
-        assert!(parse_interval("s", "0 minutes").unwrap_err().message.contains("greater than zero"));
-        assert!(parse_interval("s", "-5 minutes").unwrap_err().message.contains("greater than zero"));
-        assert!(parse_interval("s", "5 fortnights").unwrap_err().message.contains("unknown unit"));
+        assert!(parse_interval("s", "0 minutes")
+            .unwrap_err()
+            .message
+            .contains("greater than zero"));
+        assert!(parse_interval("s", "-5 minutes")
+            .unwrap_err()
+            .message
+            .contains("greater than zero"));
+        assert!(parse_interval("s", "5 fortnights")
+            .unwrap_err()
+            .message
+            .contains("unknown unit"));
         assert!(parse_interval("s", "soon").is_err());
     }
 
@@ -179,8 +196,11 @@ mod tests {
         assert_eq!(manual, Schedule::Manual);
         let every = Schedule::parse("schedule", &json!({"interval": "15 minutes"})).unwrap();
         assert_eq!(every.to_json(), json!({"interval": "15 minutes"}));
-        let error = Schedule::parse("schedule", &json!({"interval": "1 minute", "cron": "* * * * *"}))
-            .unwrap_err();
+        let error = Schedule::parse(
+            "schedule",
+            &json!({"interval": "1 minute", "cron": "* * * * *"}),
+        )
+        .unwrap_err();
         assert!(error.message.contains("exactly one"));
     }
 }

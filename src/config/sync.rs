@@ -365,20 +365,62 @@ mod tests {
     #[test]
     fn bad_values_name_their_field() {
         let cases = [
-            (json!({"mode": "upsrt"}), "mode: unknown sync mode \"upsrt\""),
-            (json!({"mode": "upsert", "type": "thing"}), "type: unknown sync type \"thing\""),
-            (json!({"mode": "upsert", "batch_size": 0}), "batch_size: must be between 1 and 100000, not 0"),
-            (json!({"mode": "upsert", "batch_size": 10_000_000}), "batch_size: must be between 1 and 100000, not 10000000"),
-            (json!({"mode": "upsert", "batch_size": "10"}), "batch_size: must be an integer, not a string"),
-            (json!({"mode": "upsert", "colour": 1}), "colour: unknown key"),
-            (json!({"mode": "upsert", "match": {"from": "a"}}), "match.to: is required"),
-            (json!({"mode": "upsert", "match": {"from": "a", "to": "b", "x": 1}}), "match.x: unknown key"),
-            (json!({"mode": "upsert", "mappings": [{"to": "b"}]}), "mappings[0]: needs exactly one of"),
-            (json!({"mode": "upsert", "mappings": [{"from": "a", "to": "b"}, {"from": "c", "to": "b"}]}), "mappings[1].to: \"b\" is mapped twice"),
-            (json!({"mode": "upsert", "match": {"from": "a", "to": "b"}, "mappings": [{"from": "c", "to": "b"}]}), "mappings[0].to: \"b\" is already the match destination"),
-            (json!({"mode": "insert", "type": "event", "delete_behavior": "delete"}), "delete_behavior: event syncs are insert only"),
-            (json!({"mode": "all", "delete_behavior": "clear"}), "delete_behavior: mode \"all\" mirrors"),
-            (json!({"mode": "all", "delete_behavior": "nothing"}), "delete_behavior: mode \"all\" mirrors"),
+            (
+                json!({"mode": "upsrt"}),
+                "mode: unknown sync mode \"upsrt\"",
+            ),
+            (
+                json!({"mode": "upsert", "type": "thing"}),
+                "type: unknown sync type \"thing\"",
+            ),
+            (
+                json!({"mode": "upsert", "batch_size": 0}),
+                "batch_size: must be between 1 and 100000, not 0",
+            ),
+            (
+                json!({"mode": "upsert", "batch_size": 10_000_000}),
+                "batch_size: must be between 1 and 100000, not 10000000",
+            ),
+            (
+                json!({"mode": "upsert", "batch_size": "10"}),
+                "batch_size: must be an integer, not a string",
+            ),
+            (
+                json!({"mode": "upsert", "colour": 1}),
+                "colour: unknown key",
+            ),
+            (
+                json!({"mode": "upsert", "match": {"from": "a"}}),
+                "match.to: is required",
+            ),
+            (
+                json!({"mode": "upsert", "match": {"from": "a", "to": "b", "x": 1}}),
+                "match.x: unknown key",
+            ),
+            (
+                json!({"mode": "upsert", "mappings": [{"to": "b"}]}),
+                "mappings[0]: needs exactly one of",
+            ),
+            (
+                json!({"mode": "upsert", "mappings": [{"from": "a", "to": "b"}, {"from": "c", "to": "b"}]}),
+                "mappings[1].to: \"b\" is mapped twice",
+            ),
+            (
+                json!({"mode": "upsert", "match": {"from": "a", "to": "b"}, "mappings": [{"from": "c", "to": "b"}]}),
+                "mappings[0].to: \"b\" is already the match destination",
+            ),
+            (
+                json!({"mode": "insert", "type": "event", "delete_behavior": "delete"}),
+                "delete_behavior: event syncs are insert only",
+            ),
+            (
+                json!({"mode": "all", "delete_behavior": "clear"}),
+                "delete_behavior: mode \"all\" mirrors",
+            ),
+            (
+                json!({"mode": "all", "delete_behavior": "nothing"}),
+                "delete_behavior: mode \"all\" mirrors",
+            ),
             (json!({}), "mode: is required"),
             (json!([1]), "config: must be a JSON object"),
         ];

@@ -88,14 +88,20 @@ pub fn check_supported(kind: &str, config: &SyncConfig) -> Result<()> {
 /// SQLSTATE classes that describe a problem with one row's data (a bad
 /// value, a constraint) rather than with the destination as a whole.
 pub fn is_row_level_error(sqlstate: &str) -> bool {
-    matches!(&sqlstate[..2.min(sqlstate.len())], "21" | "22" | "23" | "44" | "P0")
+    matches!(
+        &sqlstate[..2.min(sqlstate.len())],
+        "21" | "22" | "23" | "44" | "P0"
+    )
 }
 
 /// SQLSTATE classes that say the run itself was interrupted or the server is
 /// in trouble (cancel, shutdown, out of resources, serialization): never a
 /// verdict on a row, so never recorded as a rejection.
 pub fn is_interruption(sqlstate: &str) -> bool {
-    matches!(&sqlstate[..2.min(sqlstate.len())], "08" | "40" | "53" | "57" | "58" | "XX")
+    matches!(
+        &sqlstate[..2.min(sqlstate.len())],
+        "08" | "40" | "53" | "57" | "58" | "XX"
+    )
 }
 
 #[cfg(test)]
@@ -113,16 +119,24 @@ mod tests {
         assert!(check_supported("postgres", &config(json!({"mode": "all"}))).is_ok());
         let error = check_supported("postgres", &config(json!({"mode": "add"}))).unwrap_err();
         assert_eq!(error.state.code(), "0A000");
-        assert!(error.message.starts_with("mode: sync mode \"add\" is not supported"));
-        let error = check_supported("postgres", &config(json!({"mode": "insert", "type": "event"})))
-            .unwrap_err();
+        assert!(error
+            .message
+            .starts_with("mode: sync mode \"add\" is not supported"));
+        let error = check_supported(
+            "postgres",
+            &config(json!({"mode": "insert", "type": "event"})),
+        )
+        .unwrap_err();
         assert!(error.message.starts_with("type: sync type \"event\""));
     }
 
     #[test]
     fn unknown_kinds_are_named() {
         assert!(kind_keys("postgres").is_ok());
-        assert!(kind_keys("ftp").unwrap_err().message.contains("unknown destination kind \"ftp\""));
+        assert!(kind_keys("ftp")
+            .unwrap_err()
+            .message
+            .contains("unknown destination kind \"ftp\""));
     }
 
     #[test]

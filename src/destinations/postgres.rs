@@ -74,9 +74,11 @@ impl PostgresTarget {
                 let sets = if self.assignments.is_empty() {
                     format!("{match_column} = t.{match_column}")
                 } else {
-                    list(self.assignments.iter().map(|a| {
-                        format!("{} = {}", quote_ident(&a.column.name), a.value)
-                    }))
+                    list(
+                        self.assignments
+                            .iter()
+                            .map(|a| format!("{} = {}", quote_ident(&a.column.name), a.value)),
+                    )
                 };
                 Some(Statement {
                     sql: format!(
@@ -205,7 +207,10 @@ impl PostgresTarget {
             match outcome {
                 Ok(found) if statement.returns_found && found.is_empty() => {
                     let key: Option<String> = spi::one(
-                        &format!("SELECT match_key FROM {} WHERE pos = $1", batch.plan.ops_table),
+                        &format!(
+                            "SELECT match_key FROM {} WHERE pos = $1",
+                            batch.plan.ops_table
+                        ),
                         &[pos.into()],
                     )?;
                     rejections.push(Rejection {
@@ -214,7 +219,8 @@ impl PostgresTarget {
                             "no record in {} where {} = {} (mode update never creates records)",
                             self.table,
                             self.match_column.name,
-                            key.map(|k| quote_literal(&k)).unwrap_or_else(|| "NULL".into())
+                            key.map(|k| quote_literal(&k))
+                                .unwrap_or_else(|| "NULL".into())
                         ),
                     });
                 }
@@ -232,7 +238,9 @@ impl PostgresTarget {
 
 fn run_statement(statement: &Statement, after: i64, upto: i64) -> Result<Vec<i64>> {
     if statement.returns_found {
-        spi::rows(&statement.sql, &[after.into(), upto.into()], |row| spi::get(row, 1))
+        spi::rows(&statement.sql, &[after.into(), upto.into()], |row| {
+            spi::get(row, 1)
+        })
     } else {
         spi::execute(&statement.sql, &[after.into(), upto.into()]).map(|_| Vec::new())
     }
@@ -255,7 +263,10 @@ pub fn resolve(
     owner: pg_sys::Oid,
 ) -> Result<PostgresTarget> {
     let object = config.destination_string("object")?.ok_or_else(|| {
-        Error::invalid("object", "is required: the target table, e.g. \"crm.contacts\"")
+        Error::invalid(
+            "object",
+            "is required: the target table, e.g. \"crm.contacts\"",
+        )
     })?;
     let table_oid = in_subtransaction(|| {
         spi::one::<pg_sys::Oid>(
@@ -300,16 +311,19 @@ pub fn resolve(
             })
     };
     let model_column = |field: &str, name: &str| -> Result<&ModelColumn> {
-        model_columns.iter().find(|c| c.name == name).ok_or_else(|| {
-            Error::new(
-                SqlState::UndefinedColumn,
-                format!("{field}: column \"{name}\" is not in the model's result"),
-            )
-            .with_hint(format!(
-                "the model returns: {}",
-                list(model_columns.iter().map(|c| c.name.as_str()))
-            ))
-        })
+        model_columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::UndefinedColumn,
+                    format!("{field}: column \"{name}\" is not in the model's result"),
+                )
+                .with_hint(format!(
+                    "the model returns: {}",
+                    list(model_columns.iter().map(|c| c.name.as_str()))
+                ))
+            })
     };
 
     let record_match = config.record_match.as_ref().ok_or_else(|| {
@@ -453,10 +467,16 @@ mod tests {
             table: "crm.contacts".into(),
             mode,
             delete_behavior,
-            match_column: TargetColumn { name: "email".into(), type_sql: "text".into() },
+            match_column: TargetColumn {
+                name: "email".into(),
+                type_sql: "text".into(),
+            },
             match_field: "c1".into(),
             assignments: vec![Assignment {
-                column: TargetColumn { name: "plan".into(), type_sql: "text".into() },
+                column: TargetColumn {
+                    name: "plan".into(),
+                    type_sql: "text".into(),
+                },
                 value: "(o.c2)::text".into(),
             }],
             owner: pg_sys::Oid::INVALID,
@@ -469,7 +489,9 @@ mod tests {
             .statement(Op::Added, "ops")
             .unwrap();
         assert!(upsert.sql.contains("INSERT INTO crm.contacts AS t (\"email\", \"plan\") SELECT (o.c1)::text, (o.c2)::text"), "{}", upsert.sql);
-        assert!(upsert.sql.ends_with("ON CONFLICT (\"email\") DO UPDATE SET \"plan\" = EXCLUDED.\"plan\""));
+        assert!(upsert
+            .sql
+            .ends_with("ON CONFLICT (\"email\") DO UPDATE SET \"plan\" = EXCLUDED.\"plan\""));
         let insert = target(SyncMode::Insert, DeleteBehavior::Nothing)
             .statement(Op::Added, "ops")
             .unwrap();
@@ -482,17 +504,31 @@ mod tests {
             .statement(Op::Changed, "ops")
             .unwrap();
         assert!(update.returns_found);
-        assert!(update.sql.starts_with("UPDATE crm.contacts AS t SET \"plan\" = (o.c2)::text"));
-        assert!(update.sql.ends_with("t.\"email\" = (o.c1)::text RETURNING o.pos"));
+        assert!(update
+            .sql
+            .starts_with("UPDATE crm.contacts AS t SET \"plan\" = (o.c2)::text"));
+        assert!(update
+            .sql
+            .ends_with("t.\"email\" = (o.c1)::text RETURNING o.pos"));
     }
 
     #[test]
     fn removals_follow_delete_behavior() {
-        assert!(target(SyncMode::Upsert, DeleteBehavior::Nothing).statement(Op::Removed, "ops").is_none());
-        let delete = target(SyncMode::Upsert, DeleteBehavior::Delete).statement(Op::Removed, "ops").unwrap();
-        assert!(delete.sql.starts_with("DELETE FROM crm.contacts AS t USING ops AS o"));
+        assert!(target(SyncMode::Upsert, DeleteBehavior::Nothing)
+            .statement(Op::Removed, "ops")
+            .is_none());
+        let delete = target(SyncMode::Upsert, DeleteBehavior::Delete)
+            .statement(Op::Removed, "ops")
+            .unwrap();
+        assert!(delete
+            .sql
+            .starts_with("DELETE FROM crm.contacts AS t USING ops AS o"));
         assert!(delete.sql.ends_with("t.\"email\" = (o.match_key)::text"));
-        let clear = target(SyncMode::Upsert, DeleteBehavior::Clear).statement(Op::Removed, "ops").unwrap();
-        assert!(clear.sql.starts_with("UPDATE crm.contacts AS t SET \"plan\" = NULL FROM ops AS o"));
+        let clear = target(SyncMode::Upsert, DeleteBehavior::Clear)
+            .statement(Op::Removed, "ops")
+            .unwrap();
+        assert!(clear
+            .sql
+            .starts_with("UPDATE crm.contacts AS t SET \"plan\" = NULL FROM ops AS o"));
     }
 }

@@ -16,7 +16,10 @@ pub fn start_run(sync_id: i64, full_resync: bool, trigger: &str, wait: bool) -> 
             SqlState::ObjectNotInPrerequisiteState,
             format!("sync: sync \"{}\" is disabled", sync.name),
         )
-        .with_hint(format!("SELECT reverse_etl.enable_sync('{}')", sync.name.replace('\'', "''"))));
+        .with_hint(format!(
+            "SELECT reverse_etl.enable_sync('{}')",
+            sync.name.replace('\'', "''")
+        )));
     }
     if catalog::sync_written_by_this_transaction(sync_id)? {
         return Err(Error::new(
@@ -30,7 +33,9 @@ pub fn start_run(sync_id: i64, full_resync: bool, trigger: &str, wait: bool) -> 
     }
     // A run asked for while one is waiting joins the waiting one.
     let queued: Option<i64> = spi::one(
-        "SELECT id FROM reverse_etl.sync_runs WHERE sync_id = $1 AND status = 'queued' ORDER BY id LIMIT 1",
+        "SELECT r.id FROM reverse_etl.sync_runs r WHERE r.sync_id = $1 AND r.status = 'queued' \
+           AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run') \
+         ORDER BY r.id LIMIT 1",
         &[sync_id.into()],
     )?;
     if let Some(run_id) = queued {
@@ -97,7 +102,9 @@ pub fn start_run(sync_id: i64, full_resync: bool, trigger: &str, wait: bool) -> 
         }
         None => Err(Error::new(
             SqlState::InternalError,
-            format!("the worker of run {run_id} stopped before recording the run; see the server log"),
+            format!(
+                "the worker of run {run_id} stopped before recording the run; see the server log"
+            ),
         )),
     }
 }
@@ -119,7 +126,12 @@ fn wait_until_recorded(run_id: i64) {
 fn wait_for_end(run_id: i64) -> Result<()> {
     loop {
         match run_status(run_id)? {
-            Some((status, _)) if matches!(status.as_str(), "succeeded" | "warning" | "failed" | "incomplete") => {
+            Some((status, _))
+                if matches!(
+                    status.as_str(),
+                    "succeeded" | "warning" | "failed" | "incomplete"
+                ) =>
+            {
                 return Ok(())
             }
             None => return Ok(()),

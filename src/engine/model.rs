@@ -3,7 +3,9 @@
 
 use super::plan::ModelColumn;
 use crate::error::{Error, Result, SqlState};
-use crate::postgres::{as_role, format_type, in_subtransaction, type_has_extended_hash, with_settings};
+use crate::postgres::{
+    as_role, format_type, in_subtransaction, type_has_extended_hash, with_settings,
+};
 use pgrx::prelude::*;
 
 /// A model query as stored: trailing semicolons and whitespace removed.
@@ -34,7 +36,11 @@ pub fn describe(query: &str, search_path: &str, role: pg_sys::Oid) -> Result<Vec
                         .filter(|a| !a.is_dropped())
                         .map(|a| {
                             let type_oid = a.type_oid().value();
-                            (a.name().to_string(), type_oid, format_type(type_oid, a.type_mod()))
+                            (
+                                a.name().to_string(),
+                                type_oid,
+                                format_type(type_oid, a.type_mod()),
+                            )
                         })
                         .collect::<Vec<_>>())
                 })
@@ -114,7 +120,11 @@ mod tests {
     fn columns(names: &[&str]) -> Vec<ModelColumn> {
         names
             .iter()
-            .map(|n| ModelColumn { name: n.to_string(), type_sql: "int".into(), hashable: true })
+            .map(|n| ModelColumn {
+                name: n.to_string(),
+                type_sql: "int".into(),
+                hashable: true,
+            })
             .collect()
     }
 

@@ -233,10 +233,7 @@ impl RunPlan {
             snapshot = self.snapshot_table,
         );
         if let Some(extra) = extra_removals {
-            let typed_nulls = self
-                .columns
-                .iter()
-                .map(|c| format!("NULL::{}", c.type_sql));
+            let typed_nulls = self.columns.iter().map(|c| format!("NULL::{}", c.type_sql));
             diff.push_str(&format!(
                 "\n             UNION ALL
              SELECT 'removed', 1, x.row_id, NULL::bigint, x.match_key{comma}{nulls}
@@ -312,6 +309,18 @@ impl RunPlan {
     }
 }
 
+/// A seed for the row hash derived from what the sync sends (match and
+/// mappings): change what is sent and every row counts as changed.
+pub fn hash_seed(config: &crate::config::SyncConfig) -> i64 {
+    let document = config.to_json();
+    let sent = serde_json::json!([document["match"], document["mappings"]]).to_string();
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let hash = sent.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,8 +330,16 @@ mod tests {
             query: "SELECT * FROM src".into(),
             primary_key: vec!["id".into()],
             columns: vec![
-                ModelColumn { name: "email".into(), type_sql: "text".into(), hashable: true },
-                ModelColumn { name: "Doc".into(), type_sql: "json".into(), hashable: false },
+                ModelColumn {
+                    name: "email".into(),
+                    type_sql: "text".into(),
+                    hashable: true,
+                },
+                ModelColumn {
+                    name: "Doc".into(),
+                    type_sql: "json".into(),
+                    hashable: false,
+                },
             ],
             match_column: Some(0),
             hash_seed: 7,
@@ -336,7 +353,10 @@ mod tests {
     fn materialize_hashes_sent_fields_in_binary_except_unhashable_types() {
         let sql = plan().materialize();
         assert!(sql.contains("(m.\"id\")::text"), "{sql}");
-        assert!(sql.contains("hash_record_extended(ROW(m.\"email\", (m.\"Doc\")::text), 7)"), "{sql}");
+        assert!(
+            sql.contains("hash_record_extended(ROW(m.\"email\", (m.\"Doc\")::text), 7)"),
+            "{sql}"
+        );
         assert!(sql.ends_with("FROM (SELECT * FROM src\n) AS m"), "{sql}");
     }
 
@@ -376,20 +396,12 @@ mod tests {
     fn many_columns_split_json_objects() {
         let mut p = plan();
         p.columns = (0..120)
-            .map(|i| ModelColumn { name: format!("x{i}"), type_sql: "int".into(), hashable: true })
+            .map(|i| ModelColumn {
+                name: format!("x{i}"),
+                type_sql: "int".into(),
+                hashable: true,
+            })
             .collect();
         assert_eq!(p.fields_json("o").matches("jsonb_build_object(").count(), 3);
     }
-}
-
-/// A seed for the row hash derived from what the sync sends (match and
-/// mappings): change what is sent and every row counts as changed.
-pub fn hash_seed(config: &crate::config::SyncConfig) -> i64 {
-    let document = config.to_json();
-    let sent = serde_json::json!([document["match"], document["mappings"]]).to_string();
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let hash = sent.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    hash as i64
 }

@@ -51,6 +51,12 @@ impl RunRequest {
     }
 }
 
+unsafe extern "C-unwind" {
+    /// PostgreSQL's SIGTERM handler for backends (postgres.c).
+    #[link_name = "die"]
+    fn postgres_die(signal: std::ffi::c_int);
+}
+
 /// The worker's entry point; the argument is the run id.
 #[pg_guard]
 #[unsafe(no_mangle)]
@@ -60,9 +66,13 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         pgrx::warning!("pg_reverse_etl: run {run_id}: malformed worker request");
         return;
     };
-    // Keep PostgreSQL's handlers (SIGINT cancels the statement, SIGTERM
-    // ends the worker) and let them through.
-    unsafe { pg_sys::BackgroundWorkerUnblockSignals() };
+    // SIGINT already cancels the running statement (StatementCancelHandler).
+    // SIGTERM must end the worker at a safe point, as for any backend: the
+    // bgworker default exits inside the signal handler, even mid-commit.
+    unsafe {
+        pg_sys::pqsignal(libc::SIGTERM, Some(postgres_die));
+        pg_sys::BackgroundWorkerUnblockSignals();
+    }
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(request.database)), None);
     let mut run = Run {
         id: run_id,
@@ -142,6 +152,7 @@ impl Run {
             )?;
             Ok(())
         })?;
+        in_transaction(|| close_interrupted_runs(request.sync_id))?;
         in_transaction(|| self.query_model())?;
         in_transaction(|| self.prepare())?;
         self.deliver_all()?;
@@ -151,13 +162,20 @@ impl Run {
     /// Querying: materialise the model once, as the sync's owner.
     fn query_model(&mut self) -> Result<()> {
         let sync = catalog::load_sync(self.request.sync_id)?;
-        let valid = validate::sync_config(sync.model_id, sync.destination_id, &sync.config, sync.owner)
-            .map_err(|e| e.context(format!("sync \"{}\"", sync.name)))?;
+        let valid =
+            validate::sync_config(sync.model_id, sync.destination_id, &sync.config, sync.owner)
+                .map_err(|e| e.context(format!("sync \"{}\"", sync.name)))?;
         let columns: Vec<ModelColumn> = valid
             .config
             .source_columns()
             .iter()
-            .filter_map(|name| valid.model_columns.iter().find(|c| &c.name == name).cloned())
+            .filter_map(|name| {
+                valid
+                    .model_columns
+                    .iter()
+                    .find(|c| &c.name == name)
+                    .cloned()
+            })
             .collect();
         let match_column = valid
             .config
@@ -174,10 +192,13 @@ impl Run {
             ops_table: format!("reverse_etl_state.run_{}_ops", self.id),
             snapshot_table: catalog::snapshot_table(sync.id),
         };
-        let owner: String = spi::one("SELECT $1::regrole::text", &[sync.owner.into()])?
-            .unwrap_or_default();
+        let owner: String =
+            spi::one("SELECT $1::regrole::text", &[sync.owner.into()])?.unwrap_or_default();
         spi::execute(&plan.create_work_table(), &[])?;
-        spi::execute(&format!("ALTER TABLE {} OWNER TO {owner}", plan.work_table), &[])?;
+        spi::execute(
+            &format!("ALTER TABLE {} OWNER TO {owner}", plan.work_table),
+            &[],
+        )?;
         let queried = with_settings(&[("search_path", &valid.model.search_path)], || {
             as_role(sync.owner, || spi::execute(&plan.materialize(), &[]))
         })
@@ -197,7 +218,10 @@ impl Run {
     /// Preparing: one set-based diff against the snapshot writes the ops table.
     fn prepare(&mut self) -> Result<()> {
         let plan = self.plan.as_ref().expect("query_model sets the plan");
-        let destination = self.destination.as_ref().expect("query_model sets the destination");
+        let destination = self
+            .destination
+            .as_ref()
+            .expect("query_model sets the destination");
         let sync_id = self.request.sync_id;
         if self.request.full_resync {
             // Every current row is sent as added; rows gone from the model are
@@ -214,13 +238,19 @@ impl Run {
             &plan.create_ops_table(self.mode, self.id, invalid > 0, mirror.as_deref()),
             &[],
         )?;
-        spi::execute(&format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table), &[])?;
+        spi::execute(
+            &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
+            &[],
+        )?;
         let owner: String = spi::one(
             "SELECT owner::text FROM reverse_etl.syncs WHERE id = $1",
             &[sync_id.into()],
         )?
         .unwrap_or_default();
-        spi::execute(&format!("ALTER TABLE {} OWNER TO {owner}", plan.ops_table), &[])?;
+        spi::execute(
+            &format!("ALTER TABLE {} OWNER TO {owner}", plan.ops_table),
+            &[],
+        )?;
         let counts = self.op_ranges()?;
         let planned = |op: Op| counts.get(&op).map(|r| r.2).unwrap_or(0);
         spi::execute(
@@ -241,11 +271,18 @@ impl Run {
         let plan = self.plan.as_ref().expect("plan exists");
         let rows = spi::rows(&plan.op_ranges(), &[], |row| {
             let op: String = spi::get(row, 1)?;
-            Ok((op, spi::get::<i64>(row, 2)?, spi::get::<i64>(row, 3)?, spi::get::<i64>(row, 4)?))
+            Ok((
+                op,
+                spi::get::<i64>(row, 2)?,
+                spi::get::<i64>(row, 3)?,
+                spi::get::<i64>(row, 4)?,
+            ))
         })?;
         Ok(rows
             .into_iter()
-            .filter_map(|(op, first, last, count)| Op::parse(&op).map(|op| (op, (first, last, count))))
+            .filter_map(|(op, first, last, count)| {
+                Op::parse(&op).map(|op| (op, (first, last, count)))
+            })
             .collect())
     }
 
@@ -275,11 +312,19 @@ impl Run {
             &[self.id.into()],
         )?;
         if cancelled == Some(true) {
-            return Err(Error::new(SqlState::Other(*b"57014"), "run cancelled by cancel_run"));
+            return Err(Error::new(
+                SqlState::Other(*b"57014"),
+                "run cancelled by cancel_run",
+            ));
         }
         let plan = self.plan.as_ref().expect("plan exists");
         let destination = self.destination.as_mut().expect("destination exists");
-        let mut rejections: Vec<Rejection> = destination.deliver(&Batch { op, after, upto, plan })?;
+        let mut rejections: Vec<Rejection> = destination.deliver(&Batch {
+            op,
+            after,
+            upto,
+            plan,
+        })?;
         rejections.sort_by_key(|r| r.pos);
         rejections.dedup_by_key(|r| r.pos);
         let positions: Vec<i64> = rejections.iter().map(|r| r.pos).collect();
@@ -290,7 +335,12 @@ impl Run {
         )?;
         spi::execute(
             &plan.record_batch_outcome(self.id, self.request.sync_id),
-            &[after.into(), upto.into(), positions.clone().into(), reasons.into()],
+            &[
+                after.into(),
+                upto.into(),
+                positions.clone().into(),
+                reasons.into(),
+            ],
         )?;
         let rejected = positions.len() as i64;
         let succeeded = upto - after - rejected;
@@ -305,17 +355,6 @@ impl Run {
         Ok(())
     }
 
-    fn drop_work_tables(&self) -> Result<()> {
-        spi::execute(
-            &format!(
-                "DROP TABLE IF EXISTS reverse_etl_state.run_{id}_rows, reverse_etl_state.run_{id}_ops",
-                id = self.id
-            ),
-            &[],
-        )?;
-        Ok(())
-    }
-
     fn finish(&mut self) -> Result<()> {
         spi::execute(
             "UPDATE reverse_etl.sync_runs SET finished_at = clock_timestamp(), \
@@ -324,7 +363,7 @@ impl Run {
              WHERE id = $1",
             &[self.id.into()],
         )?;
-        self.drop_work_tables()
+        drop_work_tables(self.id)
     }
 
     /// A run that stops early: what was delivered stays recorded, the rest
@@ -361,15 +400,7 @@ impl Run {
                     )?;
                 }
             }
-            spi::execute(
-                "UPDATE reverse_etl.sync_runs SET status = $2, error = $3, finished_at = clock_timestamp(), \
-                 aborted_added = planned_added - succeeded_added - rejected_added, \
-                 aborted_changed = planned_changed - succeeded_changed - rejected_changed, \
-                 aborted_removed = planned_removed - succeeded_removed - rejected_removed \
-                 WHERE id = $1",
-                &[run_id.into(), status.into(), message.as_str().into()],
-            )?;
-            self.drop_work_tables()
+            end_early(run_id, status, &message)
         });
         if let Err(second) = outcome {
             pgrx::warning!(
@@ -377,6 +408,64 @@ impl Run {
             );
         }
     }
+}
+
+/// Runs of this sync still marked as going whose worker is gone (killed,
+/// server restarted) are closed as incomplete: what they delivered stays
+/// recorded, the rest is aborted, and this run resumes from the snapshot.
+/// Called while holding the sync's run lock, so no live run is touched.
+pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
+    let stale: Vec<i64> = spi::rows(
+        "SELECT r.id FROM reverse_etl.sync_runs r \
+         WHERE r.sync_id = $1 AND r.status IN ('queued', 'querying', 'preparing', 'in_progress') \
+           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+                           WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')",
+        &[sync_id.into()],
+        |row| spi::get(row, 1),
+    )?;
+    for run_id in stale {
+        let reason = "interrupted: the run's worker exited before finishing (server restart, crash or terminated worker)";
+        let ops_table = format!("reverse_etl_state.run_{run_id}_ops");
+        let ops_exist: Option<bool> = spi::one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[ops_table.as_str().into()],
+        )?;
+        if ops_exist == Some(true) {
+            spi::execute(
+                &format!(
+                    "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason) \
+                     SELECT $1, $2, o.row_id, o.op, 'aborted', $3 FROM {ops_table} o \
+                     WHERE NOT EXISTS (SELECT 1 FROM reverse_etl.sync_changelog c \
+                                       WHERE c.run_id = $1 AND c.op = o.op AND c.row_id = o.row_id)"
+                ),
+                &[run_id.into(), sync_id.into(), format!("not attempted: {reason}").into()],
+            )?;
+        }
+        end_early(run_id, "incomplete", reason)?;
+    }
+    Ok(())
+}
+
+/// Close a run that did not get through: operations not attempted count as
+/// aborted, so the counts reconcile; its work tables go.
+fn end_early(run_id: i64, status: &str, error: &str) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET status = $2, error = $3, finished_at = clock_timestamp(), \
+         aborted_added = planned_added - succeeded_added - rejected_added, \
+         aborted_changed = planned_changed - succeeded_changed - rejected_changed, \
+         aborted_removed = planned_removed - succeeded_removed - rejected_removed \
+         WHERE id = $1",
+        &[run_id.into(), status.into(), error.into()],
+    )?;
+    drop_work_tables(run_id)
+}
+
+fn drop_work_tables(run_id: i64) -> Result<()> {
+    spi::execute(
+        &format!("DROP TABLE IF EXISTS reverse_etl_state.run_{run_id}_rows, reverse_etl_state.run_{run_id}_ops"),
+        &[],
+    )?;
+    Ok(())
 }
 
 /// Status of a run, for the launcher waiting on it.

@@ -49,9 +49,14 @@ pub fn sync_config(
         .map_err(|e| e.context(format!("model \"{}\"", model.name)))?;
     let target: Box<dyn Destination> = match destination.kind.as_str() {
         "postgres" => Box::new(postgres::resolve(&config, &model_columns, owner)?),
-        other => return Err(destinations::kind_keys(other).err().unwrap_or_else(|| {
-            Error::invalid("kind", format!("destination kind \"{other}\" cannot deliver"))
-        })),
+        other => {
+            return Err(destinations::kind_keys(other).err().unwrap_or_else(|| {
+                Error::invalid(
+                    "kind",
+                    format!("destination kind \"{other}\" cannot deliver"),
+                )
+            }))
+        }
     };
     Ok(ValidSync {
         config,

@@ -88,10 +88,8 @@ pub fn as_role<T>(role: pg_sys::Oid, body: impl FnOnce() -> T) -> T {
 pub fn type_has_extended_hash(type_oid: pg_sys::Oid) -> bool {
     // SAFETY: lookup_type_cache errors (not crashes) on an unknown oid.
     unsafe {
-        let entry = pg_sys::lookup_type_cache(
-            type_oid,
-            pg_sys::TYPECACHE_HASH_EXTENDED_PROC as i32,
-        );
+        let entry =
+            pg_sys::lookup_type_cache(type_oid, pg_sys::TYPECACHE_HASH_EXTENDED_PROC as i32);
         !entry.is_null() && (*entry).hash_extended_proc != pg_sys::Oid::INVALID
     }
 }
@@ -115,7 +113,10 @@ pub fn raise(error: Error) -> ! {
 }
 
 fn sqlstate_to_errcode(code: &str) -> PgSqlErrorCode {
-    let bytes: Vec<i32> = code.bytes().map(|b| (b as i32 - '0' as i32) & 0x3F).collect();
+    let bytes: Vec<i32> = code
+        .bytes()
+        .map(|b| (b as i32 - '0' as i32) & 0x3F)
+        .collect();
     if bytes.len() != 5 {
         return PgSqlErrorCode::ERRCODE_INTERNAL_ERROR;
     }

@@ -16,10 +16,18 @@ pub fn port() -> u16 {
 
 pub fn connect(database: &str, user: &str) -> Client {
     Client::connect(
-        &format!("host=127.0.0.1 port={} user={user} dbname={database}", port()),
+        &format!(
+            "host=127.0.0.1 port={} user={user} dbname={database}",
+            port()
+        ),
         NoTls,
     )
-    .unwrap_or_else(|e| panic!("cannot connect to test cluster on port {}: {e} (run scripts/test.sh)", port()))
+    .unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to test cluster on port {}: {e} (run scripts/test.sh)",
+            port()
+        )
+    })
 }
 
 pub struct TestDb {
@@ -42,9 +50,13 @@ impl TestDb {
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
         let mut client = connect(&name, "postgres");
-        client.batch_execute("CREATE EXTENSION pg_reverse_etl").unwrap();
+        client
+            .batch_execute("CREATE EXTENSION pg_reverse_etl")
+            .unwrap();
         TestDb { name, client }
     }
 
@@ -96,7 +108,9 @@ impl TestDb {
         match self.client.batch_execute(sql) {
             Ok(()) => panic!("expected an error from: {sql}"),
             Err(e) => {
-                let db = e.as_db_error().unwrap_or_else(|| panic!("not a database error: {e}"));
+                let db = e
+                    .as_db_error()
+                    .unwrap_or_else(|| panic!("not a database error: {e}"));
                 (db.code().code().to_string(), db.message().to_string())
             }
         }
@@ -140,7 +154,11 @@ impl TestDb {
         let logged = self.i64(&format!(
             "SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = {run_id} AND op IS NOT NULL"
         ));
-        assert_eq!(logged, summary.planned.iter().sum::<i64>(), "changelog rows vs planned: {summary:?}");
+        assert_eq!(
+            logged,
+            summary.planned.iter().sum::<i64>(),
+            "changelog rows vs planned: {summary:?}"
+        );
         let invalid = self.i64(&format!(
             "SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = {run_id} AND status = 'invalid'"
         ));
@@ -150,11 +168,19 @@ impl TestDb {
 
     /// Counts of the catalog tables, to show a failed call changed nothing.
     pub fn catalog_counts(&mut self) -> Vec<i64> {
-        let mut counts: Vec<i64> = ["models", "destinations", "syncs", "sync_runs", "sync_changelog"]
-            .iter()
-            .map(|t| self.i64(&format!("SELECT count(*) FROM reverse_etl.{t}")))
-            .collect();
-        counts.push(self.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'reverse_etl_state'"));
+        let mut counts: Vec<i64> = [
+            "models",
+            "destinations",
+            "syncs",
+            "sync_runs",
+            "sync_changelog",
+        ]
+        .iter()
+        .map(|t| self.i64(&format!("SELECT count(*) FROM reverse_etl.{t}")))
+        .collect();
+        counts.push(
+            self.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'reverse_etl_state'"),
+        );
         counts
     }
 
@@ -177,7 +203,10 @@ impl Drop for TestDb {
             return; // keep the database for a look
         }
         let mut admin = connect("postgres", "postgres");
-        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        let _ = admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
     }
 }
 

@@ -1,0 +1,245 @@
+//! The benchmark: `scripts/bench.sh` (or `cargo run --release --example bench`
+//! against a running cluster with the extension installed).
+//!
+//! For a generated N-row, 10-column model it times the first run, a no-change
+//! rerun and a 1%-changed rerun of a postgres-destination sync, each beside a
+//! hand-written SQL baseline doing the same diff in the same session
+//! (materialise + 64-bit hash + full outer join against the previous
+//! snapshot), and samples the run worker's memory from /proc.
+
+use postgres::{Client, NoTls};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const COLUMNS: &str = "email, plan, score, seen_at, active, token, region, name, ltv";
+
+fn connect(db: &str) -> Client {
+    let port = std::env::var("PGRE_PORT").unwrap_or_else(|_| "28815".into());
+    Client::connect(
+        &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
+        NoTls,
+    )
+    .expect("connect to the benchmark cluster (scripts/cluster.sh start)")
+}
+
+fn timed(client: &mut Client, sql: &str) -> f64 {
+    let start = Instant::now();
+    client
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    start.elapsed().as_secs_f64()
+}
+
+#[derive(Default, Clone, Copy)]
+struct Memory {
+    /// Peak resident set as the kernel counts it (includes shared buffers the
+    /// worker touched).
+    hwm_kb: u64,
+    /// Peak private memory: anonymous + file-backed pages, without shared memory.
+    private_kb: u64,
+}
+
+fn read_status(pid: i32) -> Option<(u64, u64, u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Some((
+        field("VmHWM:"),
+        field("RssAnon:"),
+        field("RssFile:"),
+        field("RssShmem:"),
+    ))
+}
+
+/// Run the sync without waiting, sample its worker until the run ends.
+fn run_sync(client: &mut Client, full_resync: bool) -> (f64, Memory, i64) {
+    let start = Instant::now();
+    let run_id: i64 = client
+        .query_one(
+            "SELECT reverse_etl.sync_run('bench', full_resync => $1, wait => false)",
+            &[&full_resync],
+        )
+        .unwrap()
+        .get(0);
+    let pid: i32 = client
+        .query_one(
+            "SELECT worker_pid FROM reverse_etl.sync_runs WHERE id = $1",
+            &[&run_id],
+        )
+        .unwrap()
+        .get(0);
+    let memory = Arc::new(Mutex::new(Memory::default()));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (memory, done) = (memory.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                match read_status(pid) {
+                    Some((hwm, anon, file, _shmem)) => {
+                        let mut m = memory.lock().unwrap();
+                        m.hwm_kb = m.hwm_kb.max(hwm);
+                        m.private_kb = m.private_kb.max(anon + file);
+                    }
+                    None => break,
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    loop {
+        let finished: bool = client
+            .query_one(
+                "SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
+                &[&run_id],
+            )
+            .unwrap()
+            .get(0);
+        if finished {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let status: String = client
+        .query_one("SELECT status || ' ' || planned_added || '/' || planned_changed || '/' || planned_removed FROM reverse_etl.sync_runs WHERE id = $1", &[&run_id])
+        .unwrap()
+        .get(0);
+    assert!(status.starts_with("succeeded"), "run {run_id}: {status}");
+    let m = *memory.lock().unwrap();
+    (elapsed, m, run_id)
+}
+
+/// The hand-written diff: materialise + hash + full outer join.
+fn baseline(client: &mut Client) -> f64 {
+    client
+        .batch_execute("DROP TABLE IF EXISTS bl_work, bl_ops")
+        .unwrap();
+    let seconds = timed(
+        client,
+        &format!(
+            "CREATE UNLOGGED TABLE bl_work AS
+                 SELECT id::text AS row_id, hash_record_extended(ROW(id, {COLUMNS}), 0) AS row_hash, id, {COLUMNS} FROM src;
+             CREATE UNLOGGED TABLE bl_ops AS
+                 SELECT coalesce(w.row_id, s.row_id) AS op_row_id, w.* FROM bl_work w FULL JOIN bl_snap s ON s.row_id = w.row_id
+                 WHERE s.row_id IS NULL OR w.row_id IS NULL OR s.row_hash <> w.row_hash;"
+        ),
+    );
+    // Deliver (untimed): the baseline's snapshot becomes the current result.
+    client
+        .batch_execute("TRUNCATE bl_snap; INSERT INTO bl_snap SELECT row_id, row_hash FROM bl_work; DROP TABLE bl_work, bl_ops;")
+        .unwrap();
+    seconds
+}
+
+fn setup(client: &mut Client, rows: i64, batch_size: i64) {
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS src, dest, bl_snap, bl_work, bl_ops;
+             CREATE TABLE src AS SELECT g AS id, 'user' || g || '@example.com' AS email,
+                 (ARRAY['free','pro','team'])[1 + g % 3] AS plan, (g * 7919) % 1000 AS score,
+                 timestamptz '2024-01-01' + g * interval '1 second' AS seen_at, g % 2 = 0 AS active,
+                 md5(g::text) AS token, (ARRAY['eu','us','apac'])[1 + g % 3] AS region,
+                 'Name ' || g AS name, (g % 10000)::numeric / 100 AS ltv
+             FROM generate_series(1, {rows}) g;
+             ALTER TABLE src ADD PRIMARY KEY (id);
+             CREATE TABLE dest (LIKE src); ALTER TABLE dest ADD PRIMARY KEY (id);
+             CREATE TABLE bl_snap (row_id text PRIMARY KEY, row_hash bigint NOT NULL);
+             SELECT reverse_etl.create_model('bench', 'SELECT id, {COLUMNS} FROM src', ARRAY['id']);
+             SELECT reverse_etl.create_destination('local', 'postgres');
+             SELECT reverse_etl.create_sync('bench', 'bench', 'local', jsonb_build_object(
+                 'mode', 'upsert', 'object', 'dest', 'batch_size', {batch_size},
+                 'match', jsonb_build_object('from', 'id', 'to', 'id'),
+                 'mappings', (SELECT jsonb_agg(jsonb_build_object('from', c, 'to', c))
+                              FROM unnest(string_to_array('{COLUMNS}', ', ')) AS c)));"
+        ))
+        .unwrap();
+    client.batch_execute("VACUUM ANALYZE src").unwrap();
+}
+
+struct Line {
+    label: String,
+    ours: f64,
+    baseline: f64,
+    memory: Memory,
+}
+
+fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS reverse_etl_bench WITH (FORCE)")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE reverse_etl_bench")
+        .unwrap();
+    let mut client = connect("reverse_etl_bench");
+    client
+        .batch_execute("CREATE EXTENSION pg_reverse_etl")
+        .unwrap();
+    setup(&mut client, rows, batch_size);
+    let mut lines = Vec::new();
+    let mut measure = |client: &mut Client, label: &str| {
+        let baseline = baseline(client);
+        let (ours, memory, _) = run_sync(client, false);
+        lines.push(Line {
+            label: format!("{label}, {rows} rows"),
+            ours,
+            baseline,
+            memory,
+        });
+    };
+    measure(&mut client, "first run");
+    client.batch_execute("CHECKPOINT").unwrap();
+    measure(&mut client, "no-change rerun");
+    for sql in [
+        "UPDATE src SET score = score + 1 WHERE id % 100 = 0",
+        "VACUUM ANALYZE src",
+        "CHECKPOINT",
+    ] {
+        client.batch_execute(sql).unwrap();
+    }
+    measure(&mut client, "1% changed rerun");
+    drop(client);
+    admin
+        .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
+        .unwrap();
+    lines
+}
+
+fn main() {
+    let sizes: Vec<i64> = std::env::var("BENCH_ROWS")
+        .unwrap_or_else(|_| "100000,1000000".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("BENCH_ROWS: comma-separated row counts")
+        })
+        .collect();
+    let batch_size: i64 = std::env::var("BENCH_BATCH_SIZE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    println!("| step | pg_reverse_etl | SQL baseline (diff only) | ratio | worker peak RSS (VmHWM) | worker peak private memory |");
+    println!("|---|---|---|---|---|---|");
+    for rows in sizes {
+        for line in scenario(rows, batch_size) {
+            println!(
+                "| {} | {:.2} s | {:.2} s | {:.2}× | {} MB | {} MB |",
+                line.label,
+                line.ours,
+                line.baseline,
+                line.ours / line.baseline,
+                line.memory.hwm_kb / 1024,
+                line.memory.private_kb / 1024
+            );
+        }
+    }
+}
