@@ -144,7 +144,7 @@ fn setup(client: &mut Client, rows: i64, batch_size: i64) {
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS src, dest, bl_snap, bl_work, bl_ops;
              CREATE TABLE src AS SELECT g AS id, 'user' || g || '@example.com' AS email,
-                 (ARRAY['free','pro','team'])[1 + g % 3] AS plan, (g * 7919) % 1000 AS score,
+                 (ARRAY['free','pro','team'])[1 + g % 3] AS plan, (g::bigint * 7919 % 1000)::int AS score,
                  timestamptz '2024-01-01' + g * interval '1 second' AS seen_at, g % 2 = 0 AS active,
                  md5(g::text) AS token, (ARRAY['eu','us','apac'])[1 + g % 3] AS region,
                  'Name ' || g AS name, (g % 10000)::numeric / 100 AS ltv

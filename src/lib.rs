@@ -10,10 +10,18 @@ pub mod config;
 pub mod destinations;
 pub mod engine;
 pub mod error;
+pub mod gucs;
 pub mod postgres;
 pub mod schedule;
 pub mod sql;
 
+use pgrx::prelude::*;
+
 ::pgrx::pg_module_magic!();
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", bootstrap);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::register();
+}

@@ -142,22 +142,52 @@ impl RunPlan {
         )
     }
 
-    /// Invalid rows (null or duplicate primary key) straight into the changelog.
-    pub fn record_invalid_rows(&self, run_id: i64, sync_id: i64) -> String {
+    /// Rows sharing a primary key with another row, straight into the
+    /// changelog as invalid. A full pass over the result: run only when the
+    /// cheap check (`duplicate_check`) says there are duplicates.
+    pub fn record_duplicate_rows(&self, run_id: i64, sync_id: i64) -> String {
         format!(
             "WITH duplicates AS (
                  SELECT row_id, count(*) AS copies FROM {work}
                  WHERE row_id IS NOT NULL GROUP BY row_id HAVING count(*) > 1)
              INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
              SELECT {run_id}, {sync_id}, w.row_id, NULL, 'invalid',
-                    CASE WHEN w.row_id IS NULL THEN 'primary key ({key}) is null'
-                         ELSE 'duplicate primary key ({key}): ' || d.copies || ' rows share it' END,
-                    {fields}
-             FROM {work} w LEFT JOIN duplicates d ON d.row_id = w.row_id
-             WHERE w.row_id IS NULL OR d.row_id IS NOT NULL",
+                    'duplicate primary key ({key}): ' || d.copies || ' rows share it', {fields}
+             FROM {work} w JOIN duplicates d ON d.row_id = w.row_id",
             work = self.work_table,
             key = self.primary_key.join(", ").replace('\'', "''"),
             fields = self.fields_json("w"),
+        )
+    }
+
+    /// Rows whose primary key is NULL, which the diff set aside as 'invalid'.
+    pub fn record_null_key_rows(&self, run_id: i64, sync_id: i64) -> String {
+        format!(
+            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+             SELECT {run_id}, {sync_id}, NULL, NULL, 'invalid', 'primary key ({key}) is null', {fields}
+             FROM {ops} o WHERE o.op = 'invalid'",
+            ops = self.ops_table,
+            key = self.primary_key.join(", ").replace('\'', "''"),
+            fields = self.fields_json("o"),
+        )
+    }
+
+    /// Numbers that reveal duplicate keys without grouping the whole result.
+    /// With N non-null rows, A added ops, S snapshot rows and R of them
+    /// removed: the N - A matched rows equal the S - R matched snapshot rows
+    /// exactly when no snapshot row was matched twice; duplicates among new
+    /// keys show up as repeated added ops. Returns one row:
+    /// (null-key rows, added, snapshot rows, removed from snapshot, new keys repeated).
+    pub fn duplicate_check(&self) -> String {
+        format!(
+            "SELECT count(*) FILTER (WHERE op = 'invalid'),
+                    count(*) FILTER (WHERE op = 'added'),
+                    (SELECT count(*) FROM {snapshot}),
+                    count(*) FILTER (WHERE op = 'removed' AND op_rank = 1),
+                    EXISTS (SELECT 1 FROM {ops} WHERE op = 'added' GROUP BY row_id HAVING count(*) > 1)
+             FROM {ops}",
+            ops = self.ops_table,
+            snapshot = self.snapshot_table,
         )
     }
 
@@ -205,8 +235,8 @@ impl RunPlan {
         );
         let (work_filter, removed_filter) = if exclude_invalid {
             (
-                format!(" AND row_id NOT IN ({invalid_ids})"),
-                format!(" AND s.row_id NOT IN ({invalid_ids})"),
+                format!(" WHERE row_id IS NULL OR row_id NOT IN ({invalid_ids})"),
+                format!(" AND (s.row_id IS NULL OR s.row_id NOT IN ({invalid_ids}))"),
             )
         } else {
             (String::new(), String::new())
@@ -218,16 +248,24 @@ impl RunPlan {
             SyncMode::All | SyncMode::Archive | SyncMode::Snapshot => "true",
             _ => "w.row_hash IS DISTINCT FROM s.row_hash",
         };
+        // Rows whose key is NULL flow through the join unmatched and come out
+        // as 'invalid' (both sides' row_id NULL), so finding them costs no
+        // extra pass over the model's result.
         let mut diff = format!(
-            "SELECT CASE WHEN w.row_id IS NULL THEN 'removed' WHEN s.row_id IS NULL THEN 'added' ELSE 'changed' END AS op,
-                    CASE WHEN w.row_id IS NULL THEN 1 WHEN s.row_id IS NULL THEN 3 ELSE 2 END AS op_rank,
+            "SELECT CASE WHEN w.row_id IS NULL AND s.row_id IS NULL THEN 'invalid'
+                         WHEN w.row_id IS NULL THEN 'removed'
+                         WHEN s.row_id IS NULL THEN 'added' ELSE 'changed' END AS op,
+                    CASE WHEN w.row_id IS NULL AND s.row_id IS NULL THEN 4
+                         WHEN w.row_id IS NULL THEN 1
+                         WHEN s.row_id IS NULL THEN 3 ELSE 2 END AS op_rank,
                     coalesce(w.row_id, s.row_id) AS row_id,
                     w.row_hash,
                     {match_key} AS match_key{comma}{work_fields}
-             FROM (SELECT * FROM {work} WHERE row_id IS NOT NULL{work_filter}) AS w
+             FROM (SELECT * FROM {work}{work_filter}) AS w
              FULL JOIN {snapshot} AS s ON s.row_id = w.row_id
              WHERE (w.row_id IS NULL{removed_filter})
-                OR (w.row_id IS NOT NULL AND (s.row_id IS NULL OR ({changed})))",
+                OR s.row_id IS NULL
+                OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND ({changed}))",
             comma = if self.columns.is_empty() { "" } else { ", " },
             work = self.work_table,
             snapshot = self.snapshot_table,
@@ -236,7 +274,7 @@ impl RunPlan {
             let typed_nulls = self.columns.iter().map(|c| format!("NULL::{}", c.type_sql));
             diff.push_str(&format!(
                 "\n             UNION ALL
-             SELECT 'removed', 1, x.row_id, NULL::bigint, x.match_key{comma}{nulls}
+             SELECT 'removed', 0, x.row_id, NULL::bigint, x.match_key{comma}{nulls}
              FROM ({extra}) AS x",
                 comma = if self.columns.is_empty() { "" } else { ", " },
                 nulls = list(typed_nulls),
@@ -246,7 +284,7 @@ impl RunPlan {
         format!(
             "CREATE UNLOGGED TABLE {ops} WITH (autovacuum_enabled = off) AS
              SELECT row_number() OVER (ORDER BY d.op_rank, d.row_id) AS pos,
-                    d.op, d.row_id, d.row_hash, d.match_key{comma}{ops_fields}
+                    d.op, d.op_rank, d.row_id, d.row_hash, d.match_key{comma}{ops_fields}
              FROM ({diff}) AS d",
             ops = self.ops_table,
             comma = if self.columns.is_empty() { "" } else { ", " },
@@ -303,7 +341,7 @@ impl RunPlan {
         format!(
             "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
              SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $2
-             FROM {ops} o WHERE o.pos > $1",
+             FROM {ops} o WHERE o.pos > $1 AND o.op <> 'invalid'",
             ops = self.ops_table,
         )
     }
@@ -371,14 +409,13 @@ mod tests {
     #[test]
     fn insert_mode_plans_no_changes_and_mirror_mode_plans_every_row() {
         let insert = plan().create_ops_table(SyncMode::Insert, 1, false, None);
-        assert!(insert.contains("OR (false)"), "{insert}");
         // A row that is gone (or invalid) is never "changed": the hash test
         // only applies where both sides exist.
-        assert!(insert.contains("OR (w.row_id IS NOT NULL AND (s.row_id IS NULL OR (false)))"));
+        assert!(insert.contains("OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND (false))"));
         let upsert = plan().create_ops_table(SyncMode::Upsert, 1, false, None);
-        assert!(upsert.contains("OR (w.row_hash IS DISTINCT FROM s.row_hash)"));
+        assert!(upsert.contains("AND (w.row_hash IS DISTINCT FROM s.row_hash))"));
         let all = plan().create_ops_table(SyncMode::All, 1, false, Some("SELECT 'k', 'k'"));
-        assert!(all.contains("OR (true)"));
+        assert!(all.contains("AND (true))"));
         assert!(all.contains("UNION ALL"));
         assert!(all.contains("NULL::json"));
     }
@@ -389,7 +426,11 @@ mod tests {
         assert!(!clean.contains("sync_changelog"));
         let dirty = plan().create_ops_table(SyncMode::Upsert, 9, true, None);
         assert!(dirty.contains("c.run_id = 9 AND c.status = 'invalid'"));
-        assert!(dirty.contains("s.row_id NOT IN"));
+        assert!(dirty.contains("(s.row_id IS NULL OR s.row_id NOT IN"));
+        assert!(
+            dirty.contains("WHERE row_id IS NULL OR row_id NOT IN"),
+            "null keys still flow through"
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         destination: None,
         batch_size: 100,
         mode: SyncMode::Upsert,
+        rows_queried: 0,
         last_done: 0,
     };
     if let Err(error) = run.execute() {
@@ -95,6 +96,7 @@ struct Run {
     destination: Option<Box<dyn Destination>>,
     batch_size: i64,
     mode: SyncMode,
+    rows_queried: i64,
     /// Every operation at or before this position has its outcome recorded.
     last_done: i64,
 }
@@ -128,6 +130,11 @@ impl Run {
         let run_id = self.id;
         let request = self.request.clone();
         in_transaction(|| {
+            let memory = crate::gucs::run_work_mem();
+            spi::execute(
+                "SELECT set_config('work_mem', $1, false), set_config('maintenance_work_mem', $1, false)",
+                &[memory.as_str().into()],
+            )?;
             spi::execute(
                 "INSERT INTO reverse_etl.sync_runs (id, sync_id, status, trigger, full_resync, worker_pid) \
                  VALUES ($1, $2, 'queued', $3, $4, pg_backend_pid())",
@@ -203,11 +210,11 @@ impl Run {
             as_role(sync.owner, || spi::execute(&plan.materialize(), &[]))
         })
         .map_err(|e| e.context(format!("model \"{}\"", valid.model.name)))?;
-        let invalid = spi::execute(&plan.record_invalid_rows(self.id, sync.id), &[])?;
         spi::execute(
-            "UPDATE reverse_etl.sync_runs SET rows_queried = $2, rows_invalid = $3, status = 'preparing' WHERE id = $1",
-            &[self.id.into(), (queried as i64).into(), (invalid as i64).into()],
+            "UPDATE reverse_etl.sync_runs SET rows_queried = $2, status = 'preparing' WHERE id = $1",
+            &[self.id.into(), (queried as i64).into()],
         )?;
+        self.rows_queried = queried as i64;
         self.batch_size = valid.config.batch_size;
         self.mode = valid.config.mode;
         self.destination = Some(valid.target);
@@ -228,15 +235,38 @@ impl Run {
             // forgotten, not removed (a full resync does not delete).
             spi::execute(&format!("TRUNCATE {}", plan.snapshot_table), &[])?;
         }
-        let invalid: i64 = spi::one(
-            "SELECT rows_invalid FROM reverse_etl.sync_runs WHERE id = $1",
-            &[self.id.into()],
-        )?
-        .unwrap_or(0);
         let mirror = destination.mirror_removals(plan);
         spi::execute(
-            &plan.create_ops_table(self.mode, self.id, invalid > 0, mirror.as_deref()),
+            &plan.create_ops_table(self.mode, self.id, false, mirror.as_deref()),
             &[],
+        )?;
+        let (null_keys, added, snapshot_rows, removed, new_keys_repeated) =
+            spi::rows(&plan.duplicate_check(), &[], |row| {
+                Ok((
+                    spi::get::<i64>(row, 1)?,
+                    spi::get::<i64>(row, 2)?,
+                    spi::get::<i64>(row, 3)?,
+                    spi::get::<i64>(row, 4)?,
+                    spi::get::<bool>(row, 5)?,
+                ))
+            })?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let matched_rows = self.rows_queried - null_keys - added;
+        let mut duplicates = 0;
+        if new_keys_repeated || matched_rows != snapshot_rows - removed {
+            duplicates = spi::execute(&plan.record_duplicate_rows(self.id, sync_id), &[])? as i64;
+            spi::execute(&format!("DROP TABLE {}", plan.ops_table), &[])?;
+            spi::execute(
+                &plan.create_ops_table(self.mode, self.id, true, mirror.as_deref()),
+                &[],
+            )?;
+        }
+        spi::execute(&plan.record_null_key_rows(self.id, sync_id), &[])?;
+        spi::execute(
+            "UPDATE reverse_etl.sync_runs SET rows_invalid = $2 WHERE id = $1",
+            &[self.id.into(), (null_keys + duplicates).into()],
         )?;
         spi::execute(
             &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
@@ -435,7 +465,7 @@ pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
                 &format!(
                     "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason) \
                      SELECT $1, $2, o.row_id, o.op, 'aborted', $3 FROM {ops_table} o \
-                     WHERE NOT EXISTS (SELECT 1 FROM reverse_etl.sync_changelog c \
+                     WHERE o.op <> 'invalid' AND NOT EXISTS (SELECT 1 FROM reverse_etl.sync_changelog c \
                                        WHERE c.run_id = $1 AND c.op = o.op AND c.row_id = o.row_id)"
                 ),
                 &[run_id.into(), sync_id.into(), format!("not attempted: {reason}").into()],

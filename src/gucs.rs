@@ -1,0 +1,28 @@
+//! Settings (GUCs) of the extension, registered when the library loads.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+
+/// work_mem and maintenance_work_mem of run workers. Kept small by default
+/// so that a run's memory does not grow with the model: hashes and sorts over
+/// a large result spill to temporary files instead.
+pub static RUN_WORK_MEM: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"8MB"));
+
+pub fn register() {
+    GucRegistry::define_string_guc(
+        c"reverse_etl.run_work_mem",
+        c"work_mem and maintenance_work_mem of sync run workers.",
+        c"Bounds the memory a run uses for its diff, whatever the size of the model.",
+        &RUN_WORK_MEM,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+}
+
+pub fn run_work_mem() -> String {
+    RUN_WORK_MEM
+        .get()
+        .and_then(|value| value.into_string().ok())
+        .unwrap_or_else(|| "8MB".to_string())
+}
