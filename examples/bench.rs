@@ -109,10 +109,13 @@ fn run_sync(client: &mut Client, full_resync: bool) -> (f64, Memory, i64) {
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
     let status: String = client
-        .query_one("SELECT status || ' ' || planned_added || '/' || planned_changed || '/' || planned_removed FROM reverse_etl.sync_runs WHERE id = $1", &[&run_id])
+        .query_one("SELECT status || ' ' || planned_added || '/' || planned_changed || '/' || planned_removed || ' ' || phase_seconds::text FROM reverse_etl.sync_runs WHERE id = $1", &[&run_id])
         .unwrap()
         .get(0);
     assert!(status.starts_with("succeeded"), "run {run_id}: {status}");
+    if std::env::var("BENCH_VERBOSE").is_ok() {
+        eprintln!("run {run_id}: {status}");
+    }
     let m = *memory.lock().unwrap();
     (elapsed, m, run_id)
 }

@@ -72,6 +72,8 @@ CREATE TABLE reverse_etl.sync_runs (
     aborted_added     bigint NOT NULL DEFAULT 0,
     aborted_changed   bigint NOT NULL DEFAULT 0,
     aborted_removed   bigint NOT NULL DEFAULT 0,
+    -- seconds spent in each phase: {"querying": …, "preparing": …, "delivering": …}
+    phase_seconds     jsonb NOT NULL DEFAULT '{}',
     worker_pid        integer,
     cancel_requested_at timestamptz,
     -- a finished run's counts always reconcile
@@ -85,7 +87,8 @@ CREATE INDEX ON reverse_etl.sync_runs (sync_id, id DESC);
 CREATE INDEX ON reverse_etl.sync_runs (status) WHERE status IN ('queued', 'querying', 'preparing', 'in_progress');
 
 CREATE TABLE reverse_etl.sync_changelog (
-    run_id  bigint NOT NULL REFERENCES reverse_etl.sync_runs (id) ON DELETE CASCADE,
+    -- no foreign key: a check per logged row would cost more than the row
+    run_id  bigint NOT NULL,
     sync_id bigint NOT NULL,
     row_id  text,
     op      text CHECK (op IN ('added', 'changed', 'removed')),

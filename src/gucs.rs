@@ -7,7 +7,7 @@ use std::ffi::CString;
 /// so that a run's memory does not grow with the model: hashes and sorts over
 /// a large result spill to temporary files instead.
 pub static RUN_WORK_MEM: GucSetting<Option<CString>> =
-    GucSetting::<Option<CString>>::new(Some(c"8MB"));
+    GucSetting::<Option<CString>>::new(Some(c"4MB"));
 
 pub fn register() {
     GucRegistry::define_string_guc(
@@ -24,5 +24,5 @@ pub fn run_work_mem() -> String {
     RUN_WORK_MEM
         .get()
         .and_then(|value| value.into_string().ok())
-        .unwrap_or_else(|| "8MB".to_string())
+        .unwrap_or_else(|| "4MB".to_string())
 }

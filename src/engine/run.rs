@@ -125,14 +125,32 @@ fn in_transaction<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
+/// Run a phase and record how long it took in `sync_runs.phase_seconds`.
+fn timed(run_id: i64, phase: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
+    let start = std::time::Instant::now();
+    body()?;
+    let seconds = (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    in_transaction(|| {
+        spi::execute(
+            "UPDATE reverse_etl.sync_runs SET phase_seconds = phase_seconds || jsonb_build_object($2::text, $3::float8) WHERE id = $1",
+            &[run_id.into(), phase.into(), seconds.into()],
+        )?;
+        Ok(())
+    })
+}
+
 impl Run {
     fn execute(&mut self) -> Result<()> {
         let run_id = self.id;
         let request = self.request.clone();
         in_transaction(|| {
+            // Bounded memory whatever the model's size; no JIT, whose
+            // compiler (libLLVM, ~50 MB) costs more than it saves on the
+            // simple scans and joins of a run.
             let memory = crate::gucs::run_work_mem();
             spi::execute(
-                "SELECT set_config('work_mem', $1, false), set_config('maintenance_work_mem', $1, false)",
+                "SELECT set_config('work_mem', $1, false), set_config('maintenance_work_mem', $1, false), \
+                        set_config('jit', 'off', false)",
                 &[memory.as_str().into()],
             )?;
             spi::execute(
@@ -160,9 +178,9 @@ impl Run {
             Ok(())
         })?;
         in_transaction(|| close_interrupted_runs(request.sync_id))?;
-        in_transaction(|| self.query_model())?;
-        in_transaction(|| self.prepare())?;
-        self.deliver_all()?;
+        timed(run_id, "querying", || in_transaction(|| self.query_model()))?;
+        timed(run_id, "preparing", || in_transaction(|| self.prepare()))?;
+        timed(run_id, "delivering", || self.deliver_all())?;
         in_transaction(|| self.finish())
     }
 
