@@ -9,4 +9,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --lib
 scripts/build-install.sh
-cargo test --no-fail-fast --tests -- --test-threads "${PGRE_TEST_THREADS:-4}"
+cargo test --no-fail-fast --test '*' -- --test-threads "${PGRE_TEST_THREADS:-4}"
