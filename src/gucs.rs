@@ -9,7 +9,19 @@ use std::ffi::CString;
 pub static RUN_WORK_MEM: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"4MB"));
 
+/// Hosts the http destination may reach (comma-separated; `*` for any).
+pub static HTTP_ALLOWED_HOSTS: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"127.0.0.1,localhost,::1"));
+
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"reverse_etl.http_allowed_hosts",
+        c"Hosts that http destinations may send to (comma-separated; * allows any).",
+        c"Checked when a destination is created and before every request. Only superusers can change it.",
+        &HTTP_ALLOWED_HOSTS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"reverse_etl.run_work_mem",
         c"work_mem and maintenance_work_mem of sync run workers.",
@@ -25,4 +37,11 @@ pub fn run_work_mem() -> String {
         .get()
         .and_then(|value| value.into_string().ok())
         .unwrap_or_else(|| "4MB".to_string())
+}
+
+pub fn http_allowed_hosts() -> String {
+    HTTP_ALLOWED_HOSTS
+        .get()
+        .and_then(|value| value.into_string().ok())
+        .unwrap_or_default()
 }

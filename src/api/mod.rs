@@ -48,7 +48,7 @@ fn create_sync_impl(
 ) -> Result<i64> {
     let model_id = catalog::model_id(&model)?;
     let destination_id = catalog::destination_id(&destination)?;
-    let valid = validate::sync_config(model_id, destination_id, &config.0, current_user())?;
+    let valid = validate::sync_config(model_id, destination_id, &config.0, current_user(), name)?;
     let id = catalog::insert_sync(name, model_id, destination_id, &valid.config.to_json())?;
     catalog::create_snapshot_table(id)?;
     Ok(id)
@@ -94,7 +94,7 @@ fn sync_config_by_id(sync: i64) -> JsonB {
 fn update_sync_impl(sync: ObjectRef, config: &JsonB) -> Result<()> {
     let id = catalog::sync_id(&sync)?;
     let row = catalog::load_sync(id)?;
-    let valid = validate::sync_config(row.model_id, row.destination_id, &config.0, row.owner)?;
+    let valid = validate::sync_config(row.model_id, row.destination_id, &config.0, row.owner, &row.name)?;
     catalog::update_sync_config(id, &valid.config.to_json())
 }
 

@@ -283,6 +283,33 @@ pub fn set_secret(name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+fn extension_owner() -> Result<pg_sys::Oid> {
+    spi::one(
+        "SELECT extowner FROM pg_extension WHERE extname = 'pg_reverse_etl'",
+        &[],
+    )?
+    .ok_or_else(|| Error::new(SqlState::InternalError, "extension pg_reverse_etl not found"))
+}
+
+/// A secret's value, read as the extension's owner (no one else can read
+/// the secrets table). Only destinations call this, to send it.
+pub fn secret_value(field: &str, name: &str) -> Result<String> {
+    let owner = extension_owner()?;
+    crate::postgres::as_role(owner, || {
+        spi::one::<String>(
+            "SELECT value FROM reverse_etl._secrets WHERE name = $1",
+            &[name.into()],
+        )
+    })?
+    .ok_or_else(|| {
+        Error::new(
+            SqlState::UndefinedObject,
+            format!("{field}: secret \"{name}\" does not exist"),
+        )
+        .with_hint(format!("SELECT reverse_etl.set_secret('{}', '…')", name.replace('\'', "''")))
+    })
+}
+
 /// The per-sync snapshot: what was last delivered, per row id.
 pub fn snapshot_table(sync_id: i64) -> String {
     format!("reverse_etl_state.snapshot_{sync_id}")

@@ -2,6 +2,7 @@
 //! configuration and delivers one batch of operations at a time, telling the
 //! engine which operations the destination rejected and why.
 
+pub mod http;
 pub mod postgres;
 
 use crate::config::{SyncConfig, SyncMode, SyncType};
@@ -23,25 +24,50 @@ pub struct Rejection {
     pub reason: String,
 }
 
+/// What became of a batch: every operation not rejected and not unattempted
+/// was delivered.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub rejections: Vec<Rejection>,
+    /// Operations never sent, or whose outcome is unknown because the
+    /// destination stayed down: recorded as aborted, retried next run.
+    pub unattempted: Vec<i64>,
+    /// Set when the run must stop after recording this batch (cancelled,
+    /// destination unavailable).
+    pub stop: Option<Error>,
+}
+
 pub trait Destination {
     /// Records the destination holds that the model no longer has, for mirror
     /// mode: a query of `(row_id text, match_key text)`, or None.
     fn mirror_removals(&self, plan: &RunPlan) -> Option<String>;
 
-    /// Deliver one batch. `Ok` lists the rejected operations (all others were
-    /// delivered); `Err` means the destination itself failed and the run stops.
-    fn deliver(&mut self, batch: &Batch) -> Result<Vec<Rejection>>;
+    /// Called once at the start of a run (secrets are resolved here, never
+    /// at create time, so they are read only to be sent).
+    fn start_run(&mut self, _run_id: i64, _sync_id: i64) -> Result<()> {
+        Ok(())
+    }
+
+    /// How many operations one transaction delivers and records.
+    fn rows_per_transaction(&self, batch_size: i64) -> i64 {
+        batch_size
+    }
+
+    /// Deliver one batch. `Err` means the destination itself failed (the
+    /// run fails); recoverable stops come back in `BatchOutcome::stop`.
+    fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome>;
 }
 
 /// The destination kinds this build knows, and the sync config keys each adds.
 pub fn kind_keys(kind: &str) -> Result<&'static [&'static str]> {
     match kind {
         "postgres" => Ok(postgres::SYNC_KEYS),
-        "http" | "file" => Err(Error::new(
+        "http" => Ok(http::SYNC_KEYS),
+        "file" => Err(Error::new(
             SqlState::FeatureNotSupported,
             format!("kind: destination kind \"{kind}\" is not available in this version"),
         )
-        .with_hint("available kinds: postgres")),
+        .with_hint("available kinds: postgres, http")),
         other => Err(Error::invalid(
             "kind",
             format!("unknown destination kind \"{other}\" (expected one of: postgres, http, file)"),
@@ -59,6 +85,7 @@ pub fn check_supported(kind: &str, config: &SyncConfig) -> Result<()> {
             SyncMode::Update,
             SyncMode::All,
         ],
+        ("http", SyncType::Object) => &[SyncMode::Upsert, SyncMode::Insert, SyncMode::Update],
         _ => &[],
     };
     if modes.is_empty() {

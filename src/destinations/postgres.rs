@@ -3,7 +3,7 @@
 //! data, each row is retried on its own so only the bad rows are rejected,
 //! with PostgreSQL's own message.
 
-use super::{is_interruption, is_row_level_error, Batch, Destination, Rejection};
+use super::{is_interruption, is_row_level_error, Batch, BatchOutcome, Destination, Rejection};
 use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode};
 use crate::engine::plan::{ModelColumn, Op, RunPlan};
 use crate::error::{Error, Result, SqlState};
@@ -167,7 +167,16 @@ impl Destination for PostgresTarget {
         (self.mode == SyncMode::All).then(|| self.mirror_removals_sql(plan))
     }
 
-    fn deliver(&mut self, batch: &Batch) -> Result<Vec<Rejection>> {
+    fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome> {
+        self.deliver_statement(batch).map(|rejections| BatchOutcome {
+            rejections,
+            ..BatchOutcome::default()
+        })
+    }
+}
+
+impl PostgresTarget {
+    fn deliver_statement(&mut self, batch: &Batch) -> Result<Vec<Rejection>> {
         let Some(statement) = self.statement(batch.op, &batch.plan.ops_table) else {
             return Ok(Vec::new());
         };
@@ -189,9 +198,7 @@ impl Destination for PostgresTarget {
             Err(error) => Err(error.context(format!("destination table {}", self.table))),
         }
     }
-}
 
-impl PostgresTarget {
     /// Deliver operations one by one, each in its own subtransaction.
     fn deliver_rows(
         &self,

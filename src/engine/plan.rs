@@ -301,7 +301,7 @@ impl RunPlan {
 
     /// Succeeded operations update the snapshot: added/changed rows take their
     /// new hash, removed rows leave it. `$1`/`$2` bound the batch's positions,
-    /// `$3` lists its rejected positions.
+    /// `$3` lists its positions that were not delivered.
     pub fn update_snapshot(&self, op: Op) -> String {
         let batch = "o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($3::bigint[])";
         match op {
@@ -321,7 +321,8 @@ impl RunPlan {
     }
 
     /// One changelog row per operation of the batch. `$1`/`$2` bound the batch,
-    /// `$3`/`$4` are the rejected positions and their reasons.
+    /// `$3`/`$4` are the rejected positions and their reasons, `$5` the
+    /// positions not attempted (they are logged as aborted when the run ends).
     pub fn record_batch_outcome(&self, run_id: i64, sync_id: i64) -> String {
         format!(
             "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
@@ -330,21 +331,29 @@ impl RunPlan {
                     r.reason,
                     CASE WHEN r.reason IS NOT NULL THEN {fields} END
              FROM {ops} o LEFT JOIN unnest($3::bigint[], $4::text[]) AS r(pos, reason) ON r.pos = o.pos
-             WHERE o.pos > $1 AND o.pos <= $2",
+             WHERE o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($5::bigint[])",
             ops = self.ops_table,
             fields = self.fields_json("o"),
         )
     }
 
-    /// Operations never attempted (after position `$1`) are recorded as aborted.
+    /// Operations with no outcome yet are recorded as aborted, with reason `$1`.
     pub fn record_aborted(&self, run_id: i64, sync_id: i64) -> String {
-        format!(
-            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
-             SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $2
-             FROM {ops} o WHERE o.pos > $1 AND o.op <> 'invalid'",
-            ops = self.ops_table,
-        )
+        record_aborted(&self.ops_table, run_id, sync_id)
     }
+}
+
+/// Operations of a run's ops table with no changelog row yet are recorded as
+/// aborted, with reason `$1`.
+pub fn record_aborted(ops_table: &str, run_id: i64, sync_id: i64) -> String {
+    format!(
+        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
+         SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $1
+         FROM {ops_table} o
+         WHERE o.op <> 'invalid' AND NOT EXISTS (
+             SELECT 1 FROM reverse_etl.sync_changelog c
+             WHERE c.sync_id = {sync_id} AND c.row_id = o.row_id AND c.run_id = {run_id} AND c.op = o.op)"
+    )
 }
 
 /// A seed for the row hash derived from what the sync sends (match and

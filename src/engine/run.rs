@@ -82,7 +82,6 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         batch_size: 100,
         mode: SyncMode::Upsert,
         rows_queried: 0,
-        last_done: 0,
     };
     if let Err(error) = run.execute() {
         run.finish_with_error(&error);
@@ -97,8 +96,6 @@ struct Run {
     batch_size: i64,
     mode: SyncMode,
     rows_queried: i64,
-    /// Every operation at or before this position has its outcome recorded.
-    last_done: i64,
 }
 
 /// Run `body` in a transaction of its own: committed when it returns `Ok`,
@@ -188,20 +185,9 @@ impl Run {
     fn query_model(&mut self) -> Result<()> {
         let sync = catalog::load_sync(self.request.sync_id)?;
         let valid =
-            validate::sync_config(sync.model_id, sync.destination_id, &sync.config, sync.owner)
+            validate::sync_config(sync.model_id, sync.destination_id, &sync.config, sync.owner, &sync.name)
                 .map_err(|e| e.context(format!("sync \"{}\"", sync.name)))?;
-        let columns: Vec<ModelColumn> = valid
-            .config
-            .source_columns()
-            .iter()
-            .filter_map(|name| {
-                valid
-                    .model_columns
-                    .iter()
-                    .find(|c| &c.name == name)
-                    .cloned()
-            })
-            .collect();
+        let columns: Vec<ModelColumn> = valid.sent_columns.clone();
         let match_column = valid
             .config
             .record_match
@@ -235,7 +221,9 @@ impl Run {
         self.rows_queried = queried as i64;
         self.batch_size = valid.config.batch_size;
         self.mode = valid.config.mode;
-        self.destination = Some(valid.target);
+        let mut target = valid.target;
+        target.start_run(self.id, sync.id)?;
+        self.destination = Some(target);
         self.plan = Some(plan);
         Ok(())
     }
@@ -338,22 +326,30 @@ impl Run {
     /// one transaction.
     fn deliver_all(&mut self) -> Result<()> {
         let ranges = in_transaction(|| self.op_ranges())?;
+        let step = self
+            .destination
+            .as_ref()
+            .expect("destination exists")
+            .rows_per_transaction(self.batch_size);
         for op in Op::DELIVERY_ORDER {
             let Some(&(first, last, _)) = ranges.get(&op) else {
                 continue;
             };
             let mut after = first - 1;
             while after < last {
-                let upto = (after + self.batch_size).min(last);
-                in_transaction(|| self.deliver_batch(op, after, upto))?;
+                let upto = (after + step).min(last);
+                // A stop (cancel, destination down) is recorded with the
+                // batch's outcome, then ends the run.
+                if let Some(stop) = in_transaction(|| self.deliver_batch(op, after, upto))? {
+                    return Err(stop);
+                }
                 after = upto;
-                self.last_done = upto;
             }
         }
         Ok(())
     }
 
-    fn deliver_batch(&mut self, op: Op, after: i64, upto: i64) -> Result<()> {
+    fn deliver_batch(&mut self, op: Op, after: i64, upto: i64) -> Result<Option<Error>> {
         pg_sys::check_for_interrupts!();
         let cancelled: Option<bool> = spi::one(
             "SELECT cancel_requested_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
@@ -367,19 +363,24 @@ impl Run {
         }
         let plan = self.plan.as_ref().expect("plan exists");
         let destination = self.destination.as_mut().expect("destination exists");
-        let mut rejections: Vec<Rejection> = destination.deliver(&Batch {
+        let outcome = destination.deliver(&Batch {
             op,
             after,
             upto,
             plan,
         })?;
+        let mut rejections: Vec<Rejection> = outcome.rejections;
         rejections.sort_by_key(|r| r.pos);
         rejections.dedup_by_key(|r| r.pos);
+        let mut unattempted = outcome.unattempted;
+        unattempted.sort_unstable();
+        unattempted.dedup();
         let positions: Vec<i64> = rejections.iter().map(|r| r.pos).collect();
         let reasons: Vec<String> = rejections.into_iter().map(|r| r.reason).collect();
+        let not_delivered: Vec<i64> = positions.iter().chain(unattempted.iter()).copied().collect();
         spi::execute(
             &plan.update_snapshot(op),
-            &[after.into(), upto.into(), positions.clone().into()],
+            &[after.into(), upto.into(), not_delivered.into()],
         )?;
         spi::execute(
             &plan.record_batch_outcome(self.id, self.request.sync_id),
@@ -388,10 +389,11 @@ impl Run {
                 upto.into(),
                 positions.clone().into(),
                 reasons.into(),
+                unattempted.clone().into(),
             ],
         )?;
         let rejected = positions.len() as i64;
-        let succeeded = upto - after - rejected;
+        let succeeded = upto - after - rejected - unattempted.len() as i64;
         let op = op.as_str();
         spi::execute(
             &format!(
@@ -400,7 +402,7 @@ impl Run {
             ),
             &[self.id.into(), succeeded.into(), rejected.into()],
         )?;
-        Ok(())
+        Ok(outcome.stop)
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -429,7 +431,10 @@ impl Run {
                 "SELECT cancel_requested_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
                 &[run_id.into()],
             )?;
-            let cancelled = error.state.code() == "57014" || cancel_requested == Some(true);
+            // Cancelled, or the destination stayed down: the next run resumes.
+            let cancelled = error.state.code() == "57014"
+                || error.state.code().starts_with("08")
+                || cancel_requested == Some(true);
             let status = if cancelled { "incomplete" } else { "failed" };
             let ops_exist: Option<bool> = spi::one(
                 "SELECT to_regclass($1) IS NOT NULL",
@@ -442,10 +447,7 @@ impl Run {
                     } else {
                         format!("not attempted: the run failed ({message})")
                     };
-                    spi::execute(
-                        &plan.record_aborted(run_id, sync_id),
-                        &[self.last_done.into(), reason.into()],
-                    )?;
+                    spi::execute(&plan.record_aborted(run_id, sync_id), &[reason.into()])?;
                 }
             }
             end_early(run_id, status, &message)
@@ -480,13 +482,8 @@ pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
         )?;
         if ops_exist == Some(true) {
             spi::execute(
-                &format!(
-                    "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason) \
-                     SELECT $1, $2, o.row_id, o.op, 'aborted', $3 FROM {ops_table} o \
-                     WHERE o.op <> 'invalid' AND NOT EXISTS (SELECT 1 FROM reverse_etl.sync_changelog c \
-                                       WHERE c.run_id = $1 AND c.op = o.op AND c.row_id = o.row_id)"
-                ),
-                &[run_id.into(), sync_id.into(), format!("not attempted: {reason}").into()],
+                &super::plan::record_aborted(&ops_table, run_id, sync_id),
+                &[format!("not attempted: {reason}").into()],
             )?;
         }
         end_early(run_id, "incomplete", reason)?;

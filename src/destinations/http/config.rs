@@ -1,0 +1,301 @@
+//! The `http` destination's configuration: connection settings (on the
+//! destination) and per-operation requests (on the sync). Pure parsing and
+//! validation.
+
+use crate::config::json::ObjectReader;
+use crate::error::{Error, Result, SqlState};
+use serde_json::Value;
+use std::time::Duration;
+
+pub const DESTINATION_KEYS: &[&str] = &["url", "headers", "concurrency", "rate_limit", "timeout_ms", "retry"];
+/// Sync config keys of this kind.
+pub const SYNC_KEYS: &[&str] = &["requests", "record_errors"];
+pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderValue {
+    Plain(String),
+    /// The value of the named secret (set with set_secret).
+    Secret(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub on_status: Vec<u16>,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            on_status: vec![429, 500, 502, 503, 504],
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConnection {
+    pub url: url::Url,
+    pub headers: Vec<(String, HeaderValue)>,
+    pub concurrency: usize,
+    pub requests_per_second: Option<f64>,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl HttpConnection {
+    pub fn parse(document: &Value) -> Result<HttpConnection> {
+        let reader = ObjectReader::new("config", document)?;
+        reader.deny_unknown(DESTINATION_KEYS)?;
+        let url_text = reader.required_string("url")?;
+        let url = url::Url::parse(&url_text)
+            .map_err(|e| Error::invalid("config.url", format!("\"{url_text}\" is not a valid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::invalid("config.url", format!("scheme \"{}\" is not http or https", url.scheme())));
+        }
+        if url.host_str().is_none() {
+            return Err(Error::invalid("config.url", "has no host"));
+        }
+        let mut headers = Vec::new();
+        if let Some(object) = reader.object("headers")? {
+            let path = reader.field_path("headers");
+            if let Some(Value::Object(map)) = reader.value("headers") {
+                for (name, value) in map {
+                    let field = format!("{path}.{name}");
+                    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+                        return Err(Error::invalid(&field, "is not a valid header name"));
+                    }
+                    let header = match value {
+                        Value::String(s) => HeaderValue::Plain(s.clone()),
+                        Value::Object(_) => {
+                            let secret = ObjectReader::new(&field, value)?;
+                            secret.deny_unknown(&["secret"])?;
+                            HeaderValue::Secret(secret.required_string("secret")?)
+                        }
+                        _ => return Err(Error::invalid(&field, "must be a string or {\"secret\": <name>}")),
+                    };
+                    headers.push((name.clone(), header));
+                }
+            }
+            drop(object);
+        }
+        let concurrency = reader.integer("concurrency")?.unwrap_or(4);
+        if !(1..=64).contains(&concurrency) {
+            return Err(Error::invalid("config.concurrency", format!("must be between 1 and 64, not {concurrency}")));
+        }
+        let requests_per_second = match reader.object("rate_limit")? {
+            None => None,
+            Some(limit) => {
+                limit.deny_unknown(&["requests_per_second"])?;
+                let field = limit.field_path("requests_per_second");
+                let rps = match limit.value("requests_per_second") {
+                    Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+                    Some(_) => return Err(Error::invalid(&field, "must be a number")),
+                    None => return Err(Error::invalid(&field, "is required")),
+                };
+                if !(rps > 0.0 && rps <= 100_000.0) {
+                    return Err(Error::invalid(&field, format!("must be greater than 0 and at most 100000, not {rps}")));
+                }
+                Some(rps)
+            }
+        };
+        let timeout_ms = reader.integer("timeout_ms")?.unwrap_or(10_000);
+        if !(1..=300_000).contains(&timeout_ms) {
+            return Err(Error::invalid("config.timeout_ms", format!("must be between 1 and 300000, not {timeout_ms}")));
+        }
+        let mut retry = RetryPolicy::default();
+        if let Some(policy) = reader.object("retry")? {
+            policy.deny_unknown(&["max_attempts", "on_status", "initial_backoff_ms", "max_backoff_ms"])?;
+            if let Some(n) = policy.integer("max_attempts")? {
+                if !(1..=100).contains(&n) {
+                    return Err(Error::invalid(&policy.field_path("max_attempts"), format!("must be between 1 and 100, not {n}")));
+                }
+                retry.max_attempts = n as u32;
+            }
+            if let Some(codes) = policy.array("on_status")? {
+                retry.on_status = codes
+                    .iter()
+                    .map(|c| c.as_u64().filter(|c| (100..=599).contains(c)).map(|c| c as u16))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| Error::invalid(&policy.field_path("on_status"), "must be a list of HTTP status codes"))?;
+            }
+            if let Some(ms) = policy.integer("initial_backoff_ms")? {
+                if !(1..=600_000).contains(&ms) {
+                    return Err(Error::invalid(&policy.field_path("initial_backoff_ms"), "must be between 1 and 600000"));
+                }
+                retry.initial_backoff = Duration::from_millis(ms as u64);
+            }
+            if let Some(ms) = policy.integer("max_backoff_ms")? {
+                if !(1..=3_600_000).contains(&ms) {
+                    return Err(Error::invalid(&policy.field_path("max_backoff_ms"), "must be between 1 and 3600000"));
+                }
+                retry.max_backoff = Duration::from_millis(ms as u64);
+            }
+        }
+        Ok(HttpConnection {
+            url,
+            headers,
+            concurrency: concurrency as usize,
+            requests_per_second,
+            timeout: Duration::from_millis(timeout_ms as u64),
+            retry,
+        })
+    }
+
+    pub fn secret_names(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .filter_map(|(name, value)| match value {
+                HeaderValue::Secret(secret) => Some((format!("config.headers.{name}.secret"), secret.clone())),
+                HeaderValue::Plain(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// Whether `host` is on the superuser's allow-list (comma-separated host
+/// names or addresses; `*` allows every host).
+pub fn host_allowed(host: &str, allow_list: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    allow_list
+        .split(',')
+        .map(|h| h.trim().trim_start_matches('[').trim_end_matches(']'))
+        .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(host))
+}
+
+pub fn check_host(field: &str, url: &url::Url, allow_list: &str) -> Result<()> {
+    let host = url.host_str().unwrap_or_default();
+    if host_allowed(host, allow_list) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            SqlState::InsufficientPrivilege,
+            format!("{field}: host \"{host}\" is not in reverse_etl.http_allowed_hosts"),
+        )
+        .with_hint("a superuser can allow it: ALTER SYSTEM SET reverse_etl.http_allowed_hosts = '…'; SELECT pg_reload_conf()"))
+    }
+}
+
+/// One operation's request: method, path template and optional body template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSpec {
+    pub method: String,
+    pub path: String,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpRequests {
+    pub added: Option<RequestSpec>,
+    pub changed: Option<RequestSpec>,
+    pub removed: Option<RequestSpec>,
+}
+
+/// Where a batch response lists per-record failures: `{"errors": [{"index": 3, "message": "…"}]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordErrors {
+    pub path: String,
+    pub index: String,
+    pub message: String,
+}
+
+pub fn parse_requests(value: Option<&Value>) -> Result<HttpRequests> {
+    let Some(value) = value else {
+        return Err(Error::invalid("requests", "is required: {\"added\": {\"method\": \"POST\", \"path\": \"/contacts\"}, …}"));
+    };
+    let reader = ObjectReader::new("requests", value)?;
+    reader.deny_unknown(&["added", "changed", "removed"])?;
+    let spec = |key: &str| -> Result<Option<RequestSpec>> {
+        let Some(item) = reader.object(key)? else { return Ok(None) };
+        item.deny_unknown(&["method", "path", "body"])?;
+        let method = item.required_string("method")?.to_ascii_uppercase();
+        if !METHODS.contains(&method.as_str()) {
+            return Err(Error::invalid(
+                &item.field_path("method"),
+                format!("unknown method \"{method}\" (expected one of: {})", METHODS.join(", ")),
+            ));
+        }
+        let path = item.string("path")?.unwrap_or_default();
+        if !path.is_empty() && !path.starts_with('/') && !path.starts_with("{{") {
+            return Err(Error::invalid(&item.field_path("path"), "must start with \"/\" (it is appended to the destination's url)"));
+        }
+        Ok(Some(RequestSpec { method, path, body: item.string("body")? }))
+    };
+    Ok(HttpRequests { added: spec("added")?, changed: spec("changed")?, removed: spec("removed")? })
+}
+
+pub fn parse_record_errors(value: Option<&Value>) -> Result<Option<RecordErrors>> {
+    let Some(value) = value else { return Ok(None) };
+    let reader = ObjectReader::new("record_errors", value)?;
+    reader.deny_unknown(&["path", "index", "message"])?;
+    Ok(Some(RecordErrors {
+        path: reader.required_string("path")?,
+        index: reader.string("index")?.unwrap_or_else(|| "index".into()),
+        message: reader.string("message")?.unwrap_or_else(|| "message".into()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn full_connection_config() {
+        let c = HttpConnection::parse(&json!({
+            "url": "http://127.0.0.1:8080/api", "headers": {"Authorization": {"secret": "tok"}, "X-Team": "data"},
+            "concurrency": 8, "rate_limit": {"requests_per_second": 50}, "timeout_ms": 2000,
+            "retry": {"max_attempts": 3, "on_status": [429, 503]}
+        }))
+        .unwrap();
+        assert_eq!(c.concurrency, 8);
+        assert_eq!(c.requests_per_second, Some(50.0));
+        assert_eq!(c.retry.max_attempts, 3);
+        assert_eq!(c.secret_names(), vec![("config.headers.Authorization.secret".to_string(), "tok".to_string())]);
+    }
+
+    #[test]
+    fn bad_connection_configs_name_the_field() {
+        let cases = [
+            (json!({}), "config.url: is required"),
+            (json!({"url": "not a url"}), "config.url: \"not a url\" is not a valid URL"),
+            (json!({"url": "ftp://x"}), "config.url: scheme \"ftp\""),
+            (json!({"url": "http://x", "concurrency": 0}), "config.concurrency: must be between 1 and 64, not 0"),
+            (json!({"url": "http://x", "rate_limit": {"requests_per_second": 0}}), "config.rate_limit.requests_per_second: must be greater than 0"),
+            (json!({"url": "http://x", "rate_limit": {"requests_per_second": -1}}), "config.rate_limit.requests_per_second: must be greater than 0"),
+            (json!({"url": "http://x", "timeout_ms": 0}), "config.timeout_ms: must be between"),
+            (json!({"url": "http://x", "headers": {"A": 1}}), "config.headers.A: must be a string"),
+            (json!({"url": "http://x", "retry": {"tries": 1}}), "config.retry.tries: unknown key"),
+            (json!({"url": "http://x", "colour": 1}), "config.colour: unknown key"),
+        ];
+        for (doc, expected) in cases {
+            let e = HttpConnection::parse(&doc).unwrap_err();
+            assert!(e.message.starts_with(expected), "{doc}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn allow_list() {
+        assert!(host_allowed("127.0.0.1", "127.0.0.1,localhost,::1"));
+        assert!(host_allowed("[::1]", "127.0.0.1,localhost,::1"));
+        assert!(host_allowed("LOCALHOST", "localhost"));
+        assert!(!host_allowed("example.com", "127.0.0.1,localhost"));
+        assert!(host_allowed("example.com", "*"));
+    }
+
+    #[test]
+    fn requests() {
+        let r = parse_requests(Some(&json!({"added": {"method": "post", "path": "/contacts"}}))).unwrap();
+        assert_eq!(r.added.unwrap().method, "POST");
+        let e = parse_requests(Some(&json!({"added": {"method": "FETCH", "path": "/c"}}))).unwrap_err();
+        assert!(e.message.starts_with("requests.added.method: unknown method \"FETCH\""));
+        assert!(parse_requests(None).unwrap_err().message.starts_with("requests: is required"));
+        let e = parse_requests(Some(&json!({"upserted": {}}))).unwrap_err();
+        assert!(e.message.starts_with("requests.upserted: unknown key"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Request templates in Liquid (the convention of reverse-ETL tools):
+//! `/contacts/{{ row.email }}`, `{"name": "{{ row.first }} {{ row.last }}"}`.
+
+use crate::error::{Error, Result, SqlState};
+use serde_json::Value;
+use std::sync::OnceLock;
+
+fn parser() -> &'static liquid::Parser {
+    static PARSER: OnceLock<liquid::Parser> = OnceLock::new();
+    PARSER.get_or_init(|| {
+        liquid::ParserBuilder::with_stdlib()
+            .build()
+            .expect("the standard Liquid library builds")
+    })
+}
+
+pub struct Template {
+    source: String,
+    compiled: liquid::Template,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Template({:?})", self.source)
+    }
+}
+
+impl Template {
+    pub fn parse(field: &str, source: &str) -> Result<Template> {
+        let compiled = parser().parse(source).map_err(|e| {
+            Error::new(
+                SqlState::SyntaxError,
+                format!("{field}: template does not parse: {}", first_line(&e.to_string())),
+            )
+        })?;
+        Ok(Template { source: source.to_string(), compiled })
+    }
+
+    /// Render with `context` (a JSON object). Unknown variables are errors.
+    pub fn render(&self, field: &str, context: &Value) -> Result<String> {
+        let globals = liquid::model::to_object(context)
+            .map_err(|e| Error::invalid(field, format!("template context: {e}")))?;
+        self.compiled.render(&globals).map_err(|e| {
+            Error::invalid(field, format!("template failed: {}", first_line(&e.to_string())))
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Model columns a template text refers to as `row.<name>` or `row["<name>"]`.
+pub fn referenced_columns<'a>(text: &str, columns: impl Iterator<Item = &'a str>) -> Vec<String> {
+    columns
+        .filter(|name| {
+            let dotted = format!("row.{name}");
+            let quoted = format!("row[\"{name}\"]");
+            let single = format!("row['{name}']");
+            text.match_indices(&dotted).any(|(at, _)| {
+                // `row.email` must not match `row.email_verified`
+                text[at + dotted.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+            }) || text.contains(&quoted)
+                || text.contains(&single)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_rows_and_loops() {
+        let t = Template::parse("p", "/contacts/{{ row.email | url_encode }}").unwrap();
+        assert_eq!(t.render("p", &json!({"row": {"email": "a b@x.io"}})).unwrap(), "/contacts/a%20b%40x.io");
+        let b = Template::parse("b", "[{% for r in records %}{{ r.id }}{% unless forloop.last %},{% endunless %}{% endfor %}]").unwrap();
+        assert_eq!(b.render("b", &json!({"records": [{"id": 1}, {"id": 2}]})).unwrap(), "[1,2]");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Template::parse("requests.added.path", "{{ row.email ").unwrap_err();
+        assert!(e.message.starts_with("requests.added.path: template does not parse"), "{}", e.message);
+        let t = Template::parse("requests.added.path", "{{ row.nope }}").unwrap();
+        let e = t.render("requests.added.path", &json!({"row": {"email": null}})).unwrap_err();
+        assert!(e.message.starts_with("requests.added.path: template failed"), "{}", e.message);
+    }
+
+    #[test]
+    fn finds_referenced_columns() {
+        let cols = ["email", "email_verified", "name", "plan"];
+        let found = referenced_columns("/c/{{ row.email }}?n={{ row[\"name\"] }}", cols.iter().copied());
+        assert_eq!(found, vec!["email".to_string(), "name".to_string()]);
+    }
+}
