@@ -7,6 +7,9 @@
 //! (materialise + 64-bit hash + full outer join against the previous
 //! snapshot), and samples the run worker's memory from /proc.
 
+#[path = "../tests/support/fake_crm.rs"]
+mod fake_crm;
+
 use postgres::{Client, NoTls};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -231,6 +234,65 @@ fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
     lines
 }
 
+/// HTTP delivery: `rows` changed rows to a server answering after a fixed
+/// delay, batch_size 100, concurrency 8. The ceiling is
+/// concurrency × batch_size / latency rows per second.
+fn http_scenario(rows: i64) {
+    let latency = Duration::from_millis(20);
+    let (batch_size, concurrency) = (100i64, 8i64);
+    let crm = fake_crm::FakeCrm::start();
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS reverse_etl_bench WITH (FORCE)")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE reverse_etl_bench")
+        .unwrap();
+    let mut client = connect("reverse_etl_bench");
+    client
+        .batch_execute(&format!(
+            "CREATE EXTENSION pg_reverse_etl;
+             CREATE TABLE users AS SELECT g AS id, 'user' || g || '@example.com' AS email, 'free' AS plan FROM generate_series(1, {rows}) g;
+             ALTER TABLE users ADD PRIMARY KEY (id);
+             SELECT reverse_etl.create_model('users', 'SELECT id, email, plan FROM users', ARRAY['id']);
+             SELECT reverse_etl.create_destination('crm', 'http', '{{\"url\": \"{}\", \"concurrency\": {concurrency}, \"timeout_ms\": 10000}}');
+             SELECT reverse_etl.create_sync('bench', 'users', 'crm', '{{\"mode\": \"upsert\", \"batch_size\": {batch_size},
+                 \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"plan\", \"to\": \"plan\"}}],
+                 \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts/batch\"}}}}}}');",
+            crm.url()
+        ))
+        .unwrap();
+    run_sync(&mut client, false);
+    client
+        .batch_execute("UPDATE users SET plan = 'pro'")
+        .unwrap();
+    crm.delay_all(latency);
+    let (total, memory, run_id) = run_sync(&mut client, false);
+    let delivering: f64 = client
+        .query_one("SELECT (phase_seconds->>'delivering')::float8 FROM reverse_etl.sync_runs WHERE id = $1", &[&run_id])
+        .unwrap()
+        .get(0);
+    let ceiling = (concurrency * batch_size) as f64 / latency.as_secs_f64();
+    let achieved = rows as f64 / delivering;
+    println!(
+        "| http: {rows} changed rows, batch 100, concurrency 8, 20 ms server | {achieved:.0} rows/s while delivering ({total:.2} s whole run) | ceiling {ceiling:.0} rows/s | {:.2} of ceiling | {} MB | {} MB |",
+        achieved / ceiling,
+        memory.hwm_kb / 1024,
+        memory.private_kb / 1024
+    );
+    assert_eq!(
+        crm.contacts()
+            .values()
+            .filter(|c| c["plan"] == "pro")
+            .count() as i64,
+        rows
+    );
+    drop(client);
+    admin
+        .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
+        .unwrap();
+}
+
 fn main() {
     let sizes: Vec<i64> = std::env::var("BENCH_ROWS")
         .unwrap_or_else(|_| "100000,1000000".into())
@@ -247,6 +309,13 @@ fn main() {
         .unwrap_or(10_000);
     println!("| step | pg_reverse_etl | SQL baseline (diff only) | ratio | worker peak RSS (VmHWM) | worker peak private memory |");
     println!("|---|---|---|---|---|---|");
+    let http_rows: i64 = std::env::var("BENCH_HTTP_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    if http_rows > 0 {
+        http_scenario(http_rows);
+    }
     for rows in sizes {
         for line in scenario(rows, batch_size) {
             println!(

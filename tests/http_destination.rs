@@ -39,7 +39,10 @@ const BATCHED: &str = r#"{"mode": "upsert", "batch_size": 10, "delete_behavior":
     "record_errors": {"path": "errors", "index": "index", "message": "message"}}"#;
 
 fn create_sync(db: &mut TestDb, config: &str) {
-    db.exec(&format!("SELECT reverse_etl.create_sync('s', 'users', 'crm', '{}')", config.replace('\'', "''")));
+    db.exec(&format!(
+        "SELECT reverse_etl.create_sync('s', 'users', 'crm', '{}')",
+        config.replace('\'', "''")
+    ));
 }
 
 /// The model as the CRM should hold it: email → plan, for valid rows.
@@ -85,12 +88,21 @@ fn per_row_requests_make_the_crm_equal_to_the_model() {
     create_sync(&mut db, PER_ROW);
     let first = db.run("s");
     let summary = db.run_summary(first);
-    assert_eq!((summary.status.as_str(), summary.succeeded), ("succeeded", [20, 0, 0]), "{summary:?}");
+    assert_eq!(
+        (summary.status.as_str(), summary.succeeded),
+        ("succeeded", [20, 0, 0]),
+        "{summary:?}"
+    );
     assert_eq!(crm_state(&crm), model(&mut db));
 
     let requests = crm.requests();
-    assert!(requests.iter().all(|r| r.header("authorization").as_deref() == Some("s3cr3t-value")));
-    let keys: std::collections::BTreeSet<String> = requests.iter().filter_map(|r| r.header("idempotency-key")).collect();
+    assert!(requests
+        .iter()
+        .all(|r| r.header("authorization").as_deref() == Some("s3cr3t-value")));
+    let keys: std::collections::BTreeSet<String> = requests
+        .iter()
+        .filter_map(|r| r.header("idempotency-key"))
+        .collect();
     assert_eq!(keys.len(), 20, "one distinct idempotency key per row");
     assert_eq!(requests[0].json()["plan"], json!("free"));
 
@@ -105,7 +117,10 @@ fn per_row_requests_make_the_crm_equal_to_the_model() {
     assert_eq!(methods.iter().filter(|m| *m == "PATCH").count(), 3);
     // The secret never shows up in the catalog or the logs.
     assert_eq!(db.i64("SELECT count(*) FROM reverse_etl.sync_changelog WHERE reason LIKE '%s3cr3t%' OR fields::text LIKE '%s3cr3t%'"), 0);
-    assert!(!db.text("SELECT string_agg(config::text, '') FROM reverse_etl.destinations").unwrap().contains("s3cr3t"));
+    assert!(!db
+        .text("SELECT string_agg(config::text, '') FROM reverse_etl.destinations")
+        .unwrap()
+        .contains("s3cr3t"));
     assert_log_matches_crm(&mut db, &crm, second);
 }
 
@@ -120,23 +135,39 @@ fn a_rejected_record_is_isolated_from_its_batch_and_retried_once_fixed() {
     let first = db.run("s");
     let summary = db.run_summary(first);
     assert_eq!(summary.status, "warning");
-    assert_eq!((summary.succeeded, summary.rejected), ([23, 0, 0], [2, 0, 0]));
+    assert_eq!(
+        (summary.succeeded, summary.rejected),
+        ([23, 0, 0], [2, 0, 0])
+    );
     let reasons = db.rows(&format!("SELECT row_id, reason FROM reverse_etl.sync_changelog WHERE run_id = {first} AND status = 'rejected' ORDER BY row_id::int"));
     assert_eq!(reasons.len(), 2);
-    assert!(reasons[0].starts_with("7|HTTP 400: {") && reasons[0].contains("\"error\":\"invalid email domain\""), "{}", reasons[0]);
+    assert!(
+        reasons[0].starts_with("7|HTTP 400: {")
+            && reasons[0].contains("\"error\":\"invalid email domain\""),
+        "{}",
+        reasons[0]
+    );
     assert_eq!(reasons[1], "12|record error: plan not allowed");
     assert_eq!(crm.contacts().len(), 23);
     assert!(!crm.contacts().contains_key("u7@x.io") && !crm.contacts().contains_key("u12@x.io"));
     assert_log_matches_crm(&mut db, &crm, first);
     // Batches carry one key per record and one for the batch.
-    let batch = crm.requests().into_iter().find(|r| r.path == "/contacts/batch").unwrap();
+    let batch = crm
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/contacts/batch")
+        .unwrap();
     assert!(batch.header("idempotency-key").is_some());
     assert!(batch.json()["records"][0]["idempotency_key"].is_string());
 
     crm.clear_faults();
     let second = db.run("s");
     let summary = db.run_summary(second);
-    assert_eq!((summary.status.as_str(), summary.succeeded), ("succeeded", [2, 0, 0]), "only the rejected rows are retried");
+    assert_eq!(
+        (summary.status.as_str(), summary.succeeded),
+        ("succeeded", [2, 0, 0]),
+        "only the rejected rows are retried"
+    );
     assert_eq!(crm_state(&crm), model(&mut db));
 
     db.exec("DELETE FROM users WHERE id IN (1, 2)");
@@ -178,7 +209,13 @@ fn a_destination_that_stays_down_ends_the_run_incomplete_and_nothing_is_lost() {
     let first = db.run("s");
     let summary = db.run_summary(first);
     assert_eq!(summary.status, "incomplete", "{summary:?}");
-    assert!(summary.error.starts_with("destination unavailable: HTTP 503"), "{}", summary.error);
+    assert!(
+        summary
+            .error
+            .starts_with("destination unavailable: HTTP 503"),
+        "{}",
+        summary.error
+    );
     assert_eq!(summary.succeeded, [0, 0, 0]);
     assert_eq!(summary.aborted, [30, 0, 0]);
     assert!(crm.contacts().is_empty());
@@ -197,20 +234,38 @@ fn cancel_stops_sending_within_a_timeout_and_records_what_was_sent() {
     create_sync(&mut db, PER_ROW);
     crm.delay_all(Duration::from_millis(20));
     let run_id = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
-    db.wait_for("some deliveries", &format!("SELECT succeeded_added > 0 FROM reverse_etl.sync_runs WHERE id = {run_id}"), Duration::from_secs(30));
+    db.wait_for(
+        "some deliveries",
+        &format!("SELECT succeeded_added > 0 FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+        Duration::from_secs(30),
+    );
     let asked = Instant::now();
     db.exec(&format!("SELECT reverse_etl.cancel_run({run_id})"));
-    db.wait_for("run end", &format!("SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = {run_id}"), Duration::from_secs(10));
-    assert!(asked.elapsed() < Duration::from_secs(3), "stopped within one timeout (2 s) plus recording");
+    db.wait_for(
+        "run end",
+        &format!("SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+        Duration::from_secs(10),
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "stopped within one timeout (2 s) plus recording"
+    );
     let summary = db.run_summary(run_id);
     assert_eq!(summary.status, "incomplete");
     assert!(summary.aborted[0] > 0);
-    assert_eq!(crm.contacts().len() as i64, summary.succeeded[0], "what arrived is exactly what is recorded as delivered");
+    assert_eq!(
+        crm.contacts().len() as i64,
+        summary.succeeded[0],
+        "what arrived is exactly what is recorded as delivered"
+    );
     assert_log_matches_crm(&mut db, &crm, run_id);
 
     crm.delay_all(Duration::ZERO);
     let next = db.run("s");
-    assert_eq!(db.run_summary(next).succeeded[0], 400 - summary.succeeded[0]);
+    assert_eq!(
+        db.run_summary(next).succeeded[0],
+        400 - summary.succeeded[0]
+    );
     assert_eq!(crm_state(&crm), model(&mut db));
 }
 
@@ -221,17 +276,49 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
     setup(&mut db, &crm, 1, "");
     let url = crm.url();
     let destination_cases = [
-        (r#"{"url": "not a url"}"#.to_string(), "22023", "config.url: \"not a url\" is not a valid URL"),
-        (r#"{"url": "http://example.com/api"}"#.to_string(), "42501", "config.url: host \"example.com\" is not in reverse_etl.http_allowed_hosts"),
-        (format!(r#"{{"url": "{url}", "concurrency": 0}}"#), "22023", "config.concurrency: must be between 1 and 64, not 0"),
-        (format!(r#"{{"url": "{url}", "rate_limit": {{"requests_per_second": 0}}}}"#), "22023", "config.rate_limit.requests_per_second: must be greater than 0"),
-        (format!(r#"{{"url": "{url}", "headers": {{"Authorization": {{"secret": "missing"}}}}}}"#), "42704", "config.headers.Authorization.secret: secret \"missing\" does not exist"),
-        (format!(r#"{{"url": "{url}", "timeout": 5}}"#), "22023", "config.timeout: unknown key"),
+        (
+            r#"{"url": "not a url"}"#.to_string(),
+            "22023",
+            "config.url: \"not a url\" is not a valid URL",
+        ),
+        (
+            r#"{"url": "http://example.com/api"}"#.to_string(),
+            "42501",
+            "config.url: host \"example.com\" is not in reverse_etl.http_allowed_hosts",
+        ),
+        (
+            format!(r#"{{"url": "{url}", "concurrency": 0}}"#),
+            "22023",
+            "config.concurrency: must be between 1 and 64, not 0",
+        ),
+        (
+            format!(r#"{{"url": "{url}", "rate_limit": {{"requests_per_second": 0}}}}"#),
+            "22023",
+            "config.rate_limit.requests_per_second: must be greater than 0",
+        ),
+        (
+            format!(
+                r#"{{"url": "{url}", "headers": {{"Authorization": {{"secret": "missing"}}}}}}"#
+            ),
+            "42704",
+            "config.headers.Authorization.secret: secret \"missing\" does not exist",
+        ),
+        (
+            format!(r#"{{"url": "{url}", "timeout": 5}}"#),
+            "22023",
+            "config.timeout: unknown key",
+        ),
     ];
     for (config, code, message) in destination_cases {
         let before = db.catalog_counts();
-        let (actual_code, actual) = db.error(&format!("SELECT reverse_etl.create_destination('d2', 'http', '{config}')"));
-        assert_eq!((actual_code.as_str(), actual.starts_with(message)), (code, true), "{config}: {actual}");
+        let (actual_code, actual) = db.error(&format!(
+            "SELECT reverse_etl.create_destination('d2', 'http', '{config}')"
+        ));
+        assert_eq!(
+            (actual_code.as_str(), actual.starts_with(message)),
+            (code, true),
+            "{config}: {actual}"
+        );
         assert_eq!(db.catalog_counts(), before);
     }
     let sync_cases = [
@@ -246,8 +333,15 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
     ];
     for (config, code, message) in sync_cases {
         let before = db.catalog_counts();
-        let (actual_code, actual) = db.error(&format!("SELECT reverse_etl.create_sync('s2', 'users', 'crm', '{}')", config.replace('\'', "''")));
-        assert_eq!((actual_code.as_str(), actual.starts_with(message)), (code, true), "{config}: {actual}");
+        let (actual_code, actual) = db.error(&format!(
+            "SELECT reverse_etl.create_sync('s2', 'users', 'crm', '{}')",
+            config.replace('\'', "''")
+        ));
+        assert_eq!(
+            (actual_code.as_str(), actual.starts_with(message)),
+            (code, true),
+            "{config}: {actual}"
+        );
         assert_eq!(db.catalog_counts(), before);
     }
     // A superuser can widen the allow-list; without it even a created
@@ -259,6 +353,12 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
     let run_id = db.run("far");
     let summary = db.run_summary(run_id);
     assert_eq!(summary.status, "failed");
-    assert!(summary.error.contains("host \"10.255.255.1\" is not in reverse_etl.http_allowed_hosts"), "{}", summary.error);
+    assert!(
+        summary
+            .error
+            .contains("host \"10.255.255.1\" is not in reverse_etl.http_allowed_hosts"),
+        "{}",
+        summary.error
+    );
     let _ = Value::Null;
 }

@@ -94,7 +94,13 @@ fn sync_config_by_id(sync: i64) -> JsonB {
 fn update_sync_impl(sync: ObjectRef, config: &JsonB) -> Result<()> {
     let id = catalog::sync_id(&sync)?;
     let row = catalog::load_sync(id)?;
-    let valid = validate::sync_config(row.model_id, row.destination_id, &config.0, row.owner, &row.name)?;
+    let valid = validate::sync_config(
+        row.model_id,
+        row.destination_id,
+        &config.0,
+        row.owner,
+        &row.name,
+    )?;
     catalog::update_sync_config(id, &valid.config.to_json())
 }
 

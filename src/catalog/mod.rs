@@ -288,7 +288,12 @@ fn extension_owner() -> Result<pg_sys::Oid> {
         "SELECT extowner FROM pg_extension WHERE extname = 'pg_reverse_etl'",
         &[],
     )?
-    .ok_or_else(|| Error::new(SqlState::InternalError, "extension pg_reverse_etl not found"))
+    .ok_or_else(|| {
+        Error::new(
+            SqlState::InternalError,
+            "extension pg_reverse_etl not found",
+        )
+    })
 }
 
 /// A secret's value, read as the extension's owner (no one else can read
@@ -306,7 +311,10 @@ pub fn secret_value(field: &str, name: &str) -> Result<String> {
             SqlState::UndefinedObject,
             format!("{field}: secret \"{name}\" does not exist"),
         )
-        .with_hint(format!("SELECT reverse_etl.set_secret('{}', '…')", name.replace('\'', "''")))
+        .with_hint(format!(
+            "SELECT reverse_etl.set_secret('{}', '…')",
+            name.replace('\'', "''")
+        ))
     })
 }
 

@@ -53,8 +53,23 @@ pub trait Destination {
         batch_size
     }
 
-    /// Deliver one batch. `Err` means the destination itself failed (the
-    /// run fails); recoverable stops come back in `BatchOutcome::stop`.
+    /// Start sending a batch without waiting for it, so that its requests
+    /// overlap with recording the previous batch. Optional.
+    fn submit(&mut self, _batch: &Batch) -> Result<()> {
+        Ok(())
+    }
+
+    /// The run was cancelled between batches. Returns true if the
+    /// destination has work in flight and will report the stop in the next
+    /// `deliver`'s outcome (after settling what was sent); false if the
+    /// engine can simply stop.
+    fn cancel(&mut self, _reason: &Error) -> bool {
+        false
+    }
+
+    /// Deliver one batch (or finish delivering a submitted one). `Err` means
+    /// the destination itself failed (the run fails); recoverable stops come
+    /// back in `BatchOutcome::stop`.
     fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome>;
 }
 

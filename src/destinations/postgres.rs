@@ -168,10 +168,11 @@ impl Destination for PostgresTarget {
     }
 
     fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome> {
-        self.deliver_statement(batch).map(|rejections| BatchOutcome {
-            rejections,
-            ..BatchOutcome::default()
-        })
+        self.deliver_statement(batch)
+            .map(|rejections| BatchOutcome {
+                rejections,
+                ..BatchOutcome::default()
+            })
     }
 }
 

@@ -184,9 +184,14 @@ impl Run {
     /// Querying: materialise the model once, as the sync's owner.
     fn query_model(&mut self) -> Result<()> {
         let sync = catalog::load_sync(self.request.sync_id)?;
-        let valid =
-            validate::sync_config(sync.model_id, sync.destination_id, &sync.config, sync.owner, &sync.name)
-                .map_err(|e| e.context(format!("sync \"{}\"", sync.name)))?;
+        let valid = validate::sync_config(
+            sync.model_id,
+            sync.destination_id,
+            &sync.config,
+            sync.owner,
+            &sync.name,
+        )
+        .map_err(|e| e.context(format!("sync \"{}\"", sync.name)))?;
         let columns: Vec<ModelColumn> = valid.sent_columns.clone();
         let match_column = valid
             .config
@@ -331,6 +336,7 @@ impl Run {
             .as_ref()
             .expect("destination exists")
             .rows_per_transaction(self.batch_size);
+        let mut windows: Vec<(Op, i64, i64)> = Vec::new();
         for op in Op::DELIVERY_ORDER {
             let Some(&(first, last, _)) = ranges.get(&op) else {
                 continue;
@@ -338,31 +344,65 @@ impl Run {
             let mut after = first - 1;
             while after < last {
                 let upto = (after + step).min(last);
-                // A stop (cancel, destination down) is recorded with the
-                // batch's outcome, then ends the run.
-                if let Some(stop) = in_transaction(|| self.deliver_batch(op, after, upto))? {
-                    return Err(stop);
-                }
+                windows.push((op, after, upto));
                 after = upto;
+            }
+        }
+        for (index, &(op, after, upto)) in windows.iter().enumerate() {
+            // The next batch of the same kind is submitted before this one is
+            // waited for and recorded, so a destination that sends in the
+            // background never waits on PostgreSQL (kinds never overlap:
+            // removals finish before changes start).
+            let next = windows
+                .get(index + 1)
+                .filter(|(next_op, _, _)| *next_op == op)
+                .copied();
+            let stop = in_transaction(|| {
+                self.submit(op, after, upto)?;
+                if let Some((next_op, next_after, next_upto)) = next {
+                    self.submit(next_op, next_after, next_upto)?;
+                }
+                self.deliver_batch(op, after, upto)
+            })?;
+            if let Some(stop) = stop {
+                // A stop (cancel, destination down) is recorded with the
+                // batch's outcome; the submitted next batch is settled and
+                // recorded too, then the run ends.
+                if let Some((next_op, next_after, next_upto)) = next {
+                    in_transaction(|| self.deliver_batch(next_op, next_after, next_upto))?;
+                }
+                return Err(stop);
             }
         }
         Ok(())
     }
 
+    fn submit(&mut self, op: Op, after: i64, upto: i64) -> Result<()> {
+        let plan = self.plan.as_ref().expect("plan exists");
+        let destination = self.destination.as_mut().expect("destination exists");
+        destination.submit(&Batch {
+            op,
+            after,
+            upto,
+            plan,
+        })
+    }
+
     fn deliver_batch(&mut self, op: Op, after: i64, upto: i64) -> Result<Option<Error>> {
-        pg_sys::check_for_interrupts!();
         let cancelled: Option<bool> = spi::one(
             "SELECT cancel_requested_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
             &[self.id.into()],
         )?;
-        if cancelled == Some(true) {
-            return Err(Error::new(
-                SqlState::Other(*b"57014"),
-                "run cancelled by cancel_run",
-            ));
-        }
         let plan = self.plan.as_ref().expect("plan exists");
         let destination = self.destination.as_mut().expect("destination exists");
+        if cancelled == Some(true) {
+            let reason = Error::new(SqlState::Other(*b"57014"), "run cancelled by cancel_run");
+            // With requests in flight, the destination settles them and
+            // reports the stop with this batch's outcome.
+            if !destination.cancel(&reason) {
+                return Err(reason);
+            }
+        }
         let outcome = destination.deliver(&Batch {
             op,
             after,
@@ -377,7 +417,11 @@ impl Run {
         unattempted.dedup();
         let positions: Vec<i64> = rejections.iter().map(|r| r.pos).collect();
         let reasons: Vec<String> = rejections.into_iter().map(|r| r.reason).collect();
-        let not_delivered: Vec<i64> = positions.iter().chain(unattempted.iter()).copied().collect();
+        let not_delivered: Vec<i64> = positions
+            .iter()
+            .chain(unattempted.iter())
+            .copied()
+            .collect();
         spi::execute(
             &plan.update_snapshot(op),
             &[after.into(), upto.into(), not_delivered.into()],

@@ -20,7 +20,11 @@ pub fn destination_config(kind: &str, config: &Value) -> Result<()> {
         "postgres" => reader.deny_unknown(&[]),
         "http" => {
             let connection = http::config::HttpConnection::parse(config)?;
-            http::config::check_host("config.url", &connection.url, &crate::gucs::http_allowed_hosts())?;
+            http::config::check_host(
+                "config.url",
+                &connection.url,
+                &crate::gucs::http_allowed_hosts(),
+            )?;
             for (field, secret) in connection.secret_names() {
                 catalog::secret_value(&field, &secret)?;
             }
@@ -52,7 +56,9 @@ fn sent_columns(config: &SyncConfig, model_columns: &[ModelColumn]) -> Vec<Strin
         }
     }
     let all_text = texts.join("\n");
-    for name in http::template::referenced_columns(&all_text, model_columns.iter().map(|c| c.name.as_str())) {
+    for name in
+        http::template::referenced_columns(&all_text, model_columns.iter().map(|c| c.name.as_str()))
+    {
         if !columns.contains(&name) {
             columns.push(name);
         }
@@ -93,7 +99,12 @@ pub fn sync_config(
         "http" => {
             let connection = http::config::HttpConnection::parse(&destination.config)
                 .map_err(|e| e.context(format!("destination \"{}\"", destination.name)))?;
-            Box::new(http::HttpDestination::new(connection, &config, &model_columns, sync_name)?)
+            Box::new(http::HttpDestination::new(
+                connection,
+                &config,
+                &model_columns,
+                sync_name,
+            )?)
         }
         other => {
             return Err(destinations::kind_keys(other).err().unwrap_or_else(|| {

@@ -276,7 +276,10 @@ impl FakeCrm {
 
     /// Preloads a record (stored as given).
     pub fn insert_contact(&self, email: &str, record: Value) {
-        self.shared.state().contacts.insert(email.to_string(), record);
+        self.shared
+            .state()
+            .contacts
+            .insert(email.to_string(), record);
     }
 
     /// Stops the server: the port is closed, open connections are shut down,

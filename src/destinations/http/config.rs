@@ -7,7 +7,14 @@ use crate::error::{Error, Result, SqlState};
 use serde_json::Value;
 use std::time::Duration;
 
-pub const DESTINATION_KEYS: &[&str] = &["url", "headers", "concurrency", "rate_limit", "timeout_ms", "retry"];
+pub const DESTINATION_KEYS: &[&str] = &[
+    "url",
+    "headers",
+    "concurrency",
+    "rate_limit",
+    "timeout_ms",
+    "retry",
+];
 /// Sync config keys of this kind.
 pub const SYNC_KEYS: &[&str] = &["requests", "record_errors"];
 pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -53,10 +60,17 @@ impl HttpConnection {
         let reader = ObjectReader::new("config", document)?;
         reader.deny_unknown(DESTINATION_KEYS)?;
         let url_text = reader.required_string("url")?;
-        let url = url::Url::parse(&url_text)
-            .map_err(|e| Error::invalid("config.url", format!("\"{url_text}\" is not a valid URL: {e}")))?;
+        let url = url::Url::parse(&url_text).map_err(|e| {
+            Error::invalid(
+                "config.url",
+                format!("\"{url_text}\" is not a valid URL: {e}"),
+            )
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::invalid("config.url", format!("scheme \"{}\" is not http or https", url.scheme())));
+            return Err(Error::invalid(
+                "config.url",
+                format!("scheme \"{}\" is not http or https", url.scheme()),
+            ));
         }
         if url.host_str().is_none() {
             return Err(Error::invalid("config.url", "has no host"));
@@ -67,7 +81,11 @@ impl HttpConnection {
             if let Some(Value::Object(map)) = reader.value("headers") {
                 for (name, value) in map {
                     let field = format!("{path}.{name}");
-                    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+                    if name.is_empty()
+                        || !name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+                    {
                         return Err(Error::invalid(&field, "is not a valid header name"));
                     }
                     let header = match value {
@@ -77,7 +95,12 @@ impl HttpConnection {
                             secret.deny_unknown(&["secret"])?;
                             HeaderValue::Secret(secret.required_string("secret")?)
                         }
-                        _ => return Err(Error::invalid(&field, "must be a string or {\"secret\": <name>}")),
+                        _ => {
+                            return Err(Error::invalid(
+                                &field,
+                                "must be a string or {\"secret\": <name>}",
+                            ))
+                        }
                     };
                     headers.push((name.clone(), header));
                 }
@@ -86,7 +109,10 @@ impl HttpConnection {
         }
         let concurrency = reader.integer("concurrency")?.unwrap_or(4);
         if !(1..=64).contains(&concurrency) {
-            return Err(Error::invalid("config.concurrency", format!("must be between 1 and 64, not {concurrency}")));
+            return Err(Error::invalid(
+                "config.concurrency",
+                format!("must be between 1 and 64, not {concurrency}"),
+            ));
         }
         let requests_per_second = match reader.object("rate_limit")? {
             None => None,
@@ -99,40 +125,69 @@ impl HttpConnection {
                     None => return Err(Error::invalid(&field, "is required")),
                 };
                 if !(rps > 0.0 && rps <= 100_000.0) {
-                    return Err(Error::invalid(&field, format!("must be greater than 0 and at most 100000, not {rps}")));
+                    return Err(Error::invalid(
+                        &field,
+                        format!("must be greater than 0 and at most 100000, not {rps}"),
+                    ));
                 }
                 Some(rps)
             }
         };
         let timeout_ms = reader.integer("timeout_ms")?.unwrap_or(10_000);
         if !(1..=300_000).contains(&timeout_ms) {
-            return Err(Error::invalid("config.timeout_ms", format!("must be between 1 and 300000, not {timeout_ms}")));
+            return Err(Error::invalid(
+                "config.timeout_ms",
+                format!("must be between 1 and 300000, not {timeout_ms}"),
+            ));
         }
         let mut retry = RetryPolicy::default();
         if let Some(policy) = reader.object("retry")? {
-            policy.deny_unknown(&["max_attempts", "on_status", "initial_backoff_ms", "max_backoff_ms"])?;
+            policy.deny_unknown(&[
+                "max_attempts",
+                "on_status",
+                "initial_backoff_ms",
+                "max_backoff_ms",
+            ])?;
             if let Some(n) = policy.integer("max_attempts")? {
                 if !(1..=100).contains(&n) {
-                    return Err(Error::invalid(&policy.field_path("max_attempts"), format!("must be between 1 and 100, not {n}")));
+                    return Err(Error::invalid(
+                        &policy.field_path("max_attempts"),
+                        format!("must be between 1 and 100, not {n}"),
+                    ));
                 }
                 retry.max_attempts = n as u32;
             }
             if let Some(codes) = policy.array("on_status")? {
                 retry.on_status = codes
                     .iter()
-                    .map(|c| c.as_u64().filter(|c| (100..=599).contains(c)).map(|c| c as u16))
+                    .map(|c| {
+                        c.as_u64()
+                            .filter(|c| (100..=599).contains(c))
+                            .map(|c| c as u16)
+                    })
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| Error::invalid(&policy.field_path("on_status"), "must be a list of HTTP status codes"))?;
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            &policy.field_path("on_status"),
+                            "must be a list of HTTP status codes",
+                        )
+                    })?;
             }
             if let Some(ms) = policy.integer("initial_backoff_ms")? {
                 if !(1..=600_000).contains(&ms) {
-                    return Err(Error::invalid(&policy.field_path("initial_backoff_ms"), "must be between 1 and 600000"));
+                    return Err(Error::invalid(
+                        &policy.field_path("initial_backoff_ms"),
+                        "must be between 1 and 600000",
+                    ));
                 }
                 retry.initial_backoff = Duration::from_millis(ms as u64);
             }
             if let Some(ms) = policy.integer("max_backoff_ms")? {
                 if !(1..=3_600_000).contains(&ms) {
-                    return Err(Error::invalid(&policy.field_path("max_backoff_ms"), "must be between 1 and 3600000"));
+                    return Err(Error::invalid(
+                        &policy.field_path("max_backoff_ms"),
+                        "must be between 1 and 3600000",
+                    ));
                 }
                 retry.max_backoff = Duration::from_millis(ms as u64);
             }
@@ -151,7 +206,9 @@ impl HttpConnection {
         self.headers
             .iter()
             .filter_map(|(name, value)| match value {
-                HeaderValue::Secret(secret) => Some((format!("config.headers.{name}.secret"), secret.clone())),
+                HeaderValue::Secret(secret) => {
+                    Some((format!("config.headers.{name}.secret"), secret.clone()))
+                }
                 HeaderValue::Plain(_) => None,
             })
             .collect()
@@ -206,27 +263,46 @@ pub struct RecordErrors {
 
 pub fn parse_requests(value: Option<&Value>) -> Result<HttpRequests> {
     let Some(value) = value else {
-        return Err(Error::invalid("requests", "is required: {\"added\": {\"method\": \"POST\", \"path\": \"/contacts\"}, …}"));
+        return Err(Error::invalid(
+            "requests",
+            "is required: {\"added\": {\"method\": \"POST\", \"path\": \"/contacts\"}, …}",
+        ));
     };
     let reader = ObjectReader::new("requests", value)?;
     reader.deny_unknown(&["added", "changed", "removed"])?;
     let spec = |key: &str| -> Result<Option<RequestSpec>> {
-        let Some(item) = reader.object(key)? else { return Ok(None) };
+        let Some(item) = reader.object(key)? else {
+            return Ok(None);
+        };
         item.deny_unknown(&["method", "path", "body"])?;
         let method = item.required_string("method")?.to_ascii_uppercase();
         if !METHODS.contains(&method.as_str()) {
             return Err(Error::invalid(
                 &item.field_path("method"),
-                format!("unknown method \"{method}\" (expected one of: {})", METHODS.join(", ")),
+                format!(
+                    "unknown method \"{method}\" (expected one of: {})",
+                    METHODS.join(", ")
+                ),
             ));
         }
         let path = item.string("path")?.unwrap_or_default();
         if !path.is_empty() && !path.starts_with('/') && !path.starts_with("{{") {
-            return Err(Error::invalid(&item.field_path("path"), "must start with \"/\" (it is appended to the destination's url)"));
+            return Err(Error::invalid(
+                &item.field_path("path"),
+                "must start with \"/\" (it is appended to the destination's url)",
+            ));
         }
-        Ok(Some(RequestSpec { method, path, body: item.string("body")? }))
+        Ok(Some(RequestSpec {
+            method,
+            path,
+            body: item.string("body")?,
+        }))
     };
-    Ok(HttpRequests { added: spec("added")?, changed: spec("changed")?, removed: spec("removed")? })
+    Ok(HttpRequests {
+        added: spec("added")?,
+        changed: spec("changed")?,
+        removed: spec("removed")?,
+    })
 }
 
 pub fn parse_record_errors(value: Option<&Value>) -> Result<Option<RecordErrors>> {
@@ -236,7 +312,9 @@ pub fn parse_record_errors(value: Option<&Value>) -> Result<Option<RecordErrors>
     Ok(Some(RecordErrors {
         path: reader.required_string("path")?,
         index: reader.string("index")?.unwrap_or_else(|| "index".into()),
-        message: reader.string("message")?.unwrap_or_else(|| "message".into()),
+        message: reader
+            .string("message")?
+            .unwrap_or_else(|| "message".into()),
     }))
 }
 
@@ -256,22 +334,52 @@ mod tests {
         assert_eq!(c.concurrency, 8);
         assert_eq!(c.requests_per_second, Some(50.0));
         assert_eq!(c.retry.max_attempts, 3);
-        assert_eq!(c.secret_names(), vec![("config.headers.Authorization.secret".to_string(), "tok".to_string())]);
+        assert_eq!(
+            c.secret_names(),
+            vec![(
+                "config.headers.Authorization.secret".to_string(),
+                "tok".to_string()
+            )]
+        );
     }
 
     #[test]
     fn bad_connection_configs_name_the_field() {
         let cases = [
             (json!({}), "config.url: is required"),
-            (json!({"url": "not a url"}), "config.url: \"not a url\" is not a valid URL"),
+            (
+                json!({"url": "not a url"}),
+                "config.url: \"not a url\" is not a valid URL",
+            ),
             (json!({"url": "ftp://x"}), "config.url: scheme \"ftp\""),
-            (json!({"url": "http://x", "concurrency": 0}), "config.concurrency: must be between 1 and 64, not 0"),
-            (json!({"url": "http://x", "rate_limit": {"requests_per_second": 0}}), "config.rate_limit.requests_per_second: must be greater than 0"),
-            (json!({"url": "http://x", "rate_limit": {"requests_per_second": -1}}), "config.rate_limit.requests_per_second: must be greater than 0"),
-            (json!({"url": "http://x", "timeout_ms": 0}), "config.timeout_ms: must be between"),
-            (json!({"url": "http://x", "headers": {"A": 1}}), "config.headers.A: must be a string"),
-            (json!({"url": "http://x", "retry": {"tries": 1}}), "config.retry.tries: unknown key"),
-            (json!({"url": "http://x", "colour": 1}), "config.colour: unknown key"),
+            (
+                json!({"url": "http://x", "concurrency": 0}),
+                "config.concurrency: must be between 1 and 64, not 0",
+            ),
+            (
+                json!({"url": "http://x", "rate_limit": {"requests_per_second": 0}}),
+                "config.rate_limit.requests_per_second: must be greater than 0",
+            ),
+            (
+                json!({"url": "http://x", "rate_limit": {"requests_per_second": -1}}),
+                "config.rate_limit.requests_per_second: must be greater than 0",
+            ),
+            (
+                json!({"url": "http://x", "timeout_ms": 0}),
+                "config.timeout_ms: must be between",
+            ),
+            (
+                json!({"url": "http://x", "headers": {"A": 1}}),
+                "config.headers.A: must be a string",
+            ),
+            (
+                json!({"url": "http://x", "retry": {"tries": 1}}),
+                "config.retry.tries: unknown key",
+            ),
+            (
+                json!({"url": "http://x", "colour": 1}),
+                "config.colour: unknown key",
+            ),
         ];
         for (doc, expected) in cases {
             let e = HttpConnection::parse(&doc).unwrap_err();
@@ -290,11 +398,20 @@ mod tests {
 
     #[test]
     fn requests() {
-        let r = parse_requests(Some(&json!({"added": {"method": "post", "path": "/contacts"}}))).unwrap();
+        let r = parse_requests(Some(
+            &json!({"added": {"method": "post", "path": "/contacts"}}),
+        ))
+        .unwrap();
         assert_eq!(r.added.unwrap().method, "POST");
-        let e = parse_requests(Some(&json!({"added": {"method": "FETCH", "path": "/c"}}))).unwrap_err();
-        assert!(e.message.starts_with("requests.added.method: unknown method \"FETCH\""));
-        assert!(parse_requests(None).unwrap_err().message.starts_with("requests: is required"));
+        let e =
+            parse_requests(Some(&json!({"added": {"method": "FETCH", "path": "/c"}}))).unwrap_err();
+        assert!(e
+            .message
+            .starts_with("requests.added.method: unknown method \"FETCH\""));
+        assert!(parse_requests(None)
+            .unwrap_err()
+            .message
+            .starts_with("requests: is required"));
         let e = parse_requests(Some(&json!({"upserted": {}}))).unwrap_err();
         assert!(e.message.starts_with("requests.upserted: unknown key"));
     }

@@ -5,13 +5,15 @@
 //! a 429 wait does not use up the retry budget), split a rejected batch in
 //! halves to isolate the bad records, or stop when the destination stays
 //! down or the run is cancelled. Nothing sent is ever forgotten: a request
-//! in flight when the run stops is waited for and its outcome recorded.
+//! in flight when the run stops is waited for and its outcome recorded, and
+//! queued requests that were not sent yet are reported as not attempted.
 
 use super::{HttpDestination, OpRow};
 use crate::destinations::{BatchOutcome, Rejection};
 use crate::error::{Error, SqlState};
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,11 +25,18 @@ const REASON_BODY_LIMIT: usize = 500;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
-    Status { code: u16, retry_after: Option<Duration>, body: String },
+    Status {
+        code: u16,
+        retry_after: Option<Duration>,
+        body: String,
+    },
     Transport(String),
+    /// The run stopped before this request was sent.
+    NotSent,
 }
 
 struct Unit {
+    window: u64,
     rows: Vec<OpRow>,
     attempts: u32,
     throttles: u32,
@@ -55,11 +64,14 @@ pub fn decide(
     let policy = &destination.connection.retry;
     let backoff = |attempt: u32| {
         let exponential = policy.initial_backoff.as_secs_f64() * 2f64.powi(attempt.min(30) as i32);
-        Duration::from_secs_f64(exponential.min(policy.max_backoff.as_secs_f64()) * (0.5 + 0.5 * jitter))
+        Duration::from_secs_f64(
+            exponential.min(policy.max_backoff.as_secs_f64()) * (0.5 + 0.5 * jitter),
+        )
     };
     let describe = |reply: &Reply| match reply {
         Reply::Status { code, body, .. } => format!("HTTP {code}: {}", truncate(body)),
         Reply::Transport(error) => error.clone(),
+        Reply::NotSent => "not sent".to_string(),
     };
     match reply {
         Reply::Status { code, body, .. } if (200..300).contains(code) => Decision::Delivered {
@@ -69,21 +81,42 @@ pub fn decide(
                 .map(|spec| record_errors(body, &spec.path, &spec.index, &spec.message, records))
                 .unwrap_or_default(),
         },
-        Reply::Status { code: 429, retry_after, .. } if throttles < MAX_THROTTLES && policy.on_status.contains(&429) => {
-            Decision::Retry { after: retry_after.unwrap_or_else(|| backoff(throttles)), counts: false }
-        }
-        Reply::Status { code, retry_after, .. } if policy.on_status.contains(code) => {
+        Reply::Status {
+            code: 429,
+            retry_after,
+            ..
+        } if throttles < MAX_THROTTLES && policy.on_status.contains(&429) => Decision::Retry {
+            after: retry_after.unwrap_or_else(|| backoff(throttles)),
+            counts: false,
+        },
+        Reply::Status {
+            code, retry_after, ..
+        } if policy.on_status.contains(code) => {
             if attempts + 1 >= policy.max_attempts {
-                Decision::Unavailable(format!("{} (after {} attempts)", describe(reply), attempts + 1))
+                Decision::Unavailable(format!(
+                    "{} (after {} attempts)",
+                    describe(reply),
+                    attempts + 1
+                ))
             } else {
-                Decision::Retry { after: retry_after.unwrap_or_else(|| backoff(attempts)), counts: true }
+                Decision::Retry {
+                    after: retry_after.unwrap_or_else(|| backoff(attempts)),
+                    counts: true,
+                }
             }
         }
-        Reply::Transport(_) => {
+        Reply::Transport(_) | Reply::NotSent => {
             if attempts + 1 >= policy.max_attempts {
-                Decision::Unavailable(format!("{} (after {} attempts)", describe(reply), attempts + 1))
+                Decision::Unavailable(format!(
+                    "{} (after {} attempts)",
+                    describe(reply),
+                    attempts + 1
+                ))
             } else {
-                Decision::Retry { after: backoff(attempts), counts: true }
+                Decision::Retry {
+                    after: backoff(attempts),
+                    counts: true,
+                }
             }
         }
         Reply::Status { .. } if records > 1 => Decision::Split,
@@ -104,8 +137,16 @@ fn truncate(body: &str) -> String {
 }
 
 /// Per-record errors in a 2xx batch response, as (record index, message).
-pub fn record_errors(body: &str, path: &str, index: &str, message: &str, records: usize) -> Vec<(usize, String)> {
-    let Ok(document) = serde_json::from_str::<Value>(body) else { return Vec::new() };
+pub fn record_errors(
+    body: &str,
+    path: &str,
+    index: &str,
+    message: &str,
+    records: usize,
+) -> Vec<(usize, String)> {
+    let Ok(document) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
     let list = path
         .split('.')
         .filter(|p| !p.is_empty())
@@ -139,7 +180,9 @@ fn execute(agent: &ureq::Agent, request: &super::PreparedRequest) -> Reply {
     };
     let response = match result {
         Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-        Err(ureq::Error::Transport(error)) => return Reply::Transport(format!("network error: {error}")),
+        Err(ureq::Error::Transport(error)) => {
+            return Reply::Transport(format!("network error: {error}"))
+        }
     };
     let code = response.status();
     let retry_after = response
@@ -147,7 +190,11 @@ fn execute(agent: &ureq::Agent, request: &super::PreparedRequest) -> Reply {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     let body = response.into_string().unwrap_or_default();
-    Reply::Status { code, retry_after, body }
+    Reply::Status {
+        code,
+        retry_after,
+        body,
+    }
 }
 
 /// A small xorshift generator for backoff jitter.
@@ -162,179 +209,344 @@ impl Jitter {
     }
 }
 
-/// Send every unit (rows of one kind, at most batch_size each). `interrupted`
-/// is polled by the calling thread; once it says so, nothing new is sent.
-pub fn send_all(
-    destination: &HttpDestination,
-    agent: &ureq::Agent,
-    units: Vec<Vec<OpRow>>,
-    requests_per_second: Option<f64>,
-    interrupted: &dyn Fn() -> bool,
-) -> Result<BatchOutcome, Error> {
-    let base_url = destination.connection.url.as_str().trim_end_matches('/').to_string();
-    let concurrency = destination.connection.concurrency;
-    let interval = requests_per_second.map(|rps| Duration::from_secs_f64(1.0 / rps));
-    let mut jitter = Jitter(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            | 1,
-    );
-    let now = Instant::now();
-    let mut units: Vec<Option<Unit>> = units
-        .into_iter()
-        .map(|rows| Some(Unit { rows, attempts: 0, throttles: 0, not_before: now }))
-        .collect();
-    let mut pending: VecDeque<usize> = (0..units.len()).collect();
-    let mut outcome = BatchOutcome::default();
+struct Job {
+    unit: usize,
+    request: super::PreparedRequest,
+    send_at: Instant,
+}
 
-    let (job_sender, job_receiver) = mpsc::channel::<(usize, super::PreparedRequest)>();
-    let job_receiver = Arc::new(Mutex::new(job_receiver));
-    let (reply_sender, replies) = mpsc::channel::<(usize, Reply)>();
+/// Requests queued per sending thread: enough that the threads keep sending
+/// while the calling thread records the previous window.
+const QUEUE_PER_THREAD: usize = 3;
 
-    std::thread::scope(|scope| -> Result<(), Error> {
-        for _ in 0..concurrency {
-            let jobs = Arc::clone(&job_receiver);
-            let reply_sender = reply_sender.clone();
-            scope.spawn(move || loop {
-                let job = match jobs.lock() {
-                    Ok(receiver) => receiver.recv(),
-                    Err(_) => return,
-                };
-                let Ok((unit, request)) = job else { return };
-                if reply_sender.send((unit, execute(agent, &request))).is_err() {
-                    return;
-                }
-            });
+/// The sending threads and every unit not yet settled, across windows: the
+/// engine submits window k+1 before it waits for (and records) window k, so
+/// the threads never run dry while PostgreSQL work is done.
+pub struct Dispatcher {
+    jobs: Option<mpsc::Sender<Job>>,
+    replies: mpsc::Receiver<(usize, Reply)>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    halt: Arc<AtomicBool>,
+    units: Vec<Option<Unit>>,
+    pending: VecDeque<usize>,
+    queued: usize,
+    next_send: Instant,
+    jitter: Jitter,
+    open: HashMap<u64, usize>,
+    outcomes: HashMap<u64, BatchOutcome>,
+    stop: Option<Error>,
+}
+
+impl Dispatcher {
+    pub fn new(agent: ureq::Agent, concurrency: usize) -> Dispatcher {
+        let (job_sender, job_receiver) = mpsc::channel::<Job>();
+        let job_receiver = Arc::new(Mutex::new(job_receiver));
+        let (reply_sender, replies) = mpsc::channel::<(usize, Reply)>();
+        let halt = Arc::new(AtomicBool::new(false));
+        let threads = (0..concurrency)
+            .map(|_| {
+                let jobs = Arc::clone(&job_receiver);
+                let reply_sender = reply_sender.clone();
+                let agent = agent.clone();
+                let halt = Arc::clone(&halt);
+                std::thread::spawn(move || loop {
+                    let job = match jobs.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let reply = if halt.load(Ordering::SeqCst) {
+                        Reply::NotSent
+                    } else {
+                        std::thread::sleep(job.send_at.saturating_duration_since(Instant::now()));
+                        execute(&agent, &job.request)
+                    };
+                    if reply_sender.send((job.unit, reply)).is_err() {
+                        return;
+                    }
+                })
+            })
+            .collect();
+        Dispatcher {
+            jobs: Some(job_sender),
+            replies,
+            threads,
+            halt,
+            units: Vec::new(),
+            pending: VecDeque::new(),
+            queued: 0,
+            next_send: Instant::now(),
+            jitter: Jitter(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+                    | 1,
+            ),
+            open: HashMap::new(),
+            outcomes: HashMap::new(),
+            stop: None,
         }
-        drop(reply_sender);
+    }
 
-        let mut in_flight = 0usize;
-        let mut next_send = Instant::now();
-        let result = (|| -> Result<(), Error> {
-            loop {
-                if outcome.stop.is_none() && interrupted() {
-                    outcome.stop = Some(Error::new(SqlState::Other(*b"57014"), "run cancelled"));
-                }
-                // Dispatch what is due, within concurrency and rate.
-                while outcome.stop.is_none() && in_flight < concurrency {
-                    let now = Instant::now();
-                    let Some(position) = pending.iter().position(|&u| units[u].as_ref().is_some_and(|u| u.not_before <= now)) else { break };
-                    if interval.is_some() && now < next_send {
-                        break;
-                    }
-                    let id = pending.remove(position).expect("position is in range");
-                    let unit = units[id].as_ref().expect("pending units exist");
-                    match destination.prepare(&unit.rows, &base_url) {
-                        Ok(request) => {
-                            let host_ok = url::Url::parse(&request.url)
-                                .map(|u| super::config::host_allowed(u.host_str().unwrap_or_default(), &destination.allowed_hosts))
-                                .unwrap_or(false);
-                            if !host_ok {
-                                return Err(Error::new(
-                                    SqlState::InsufficientPrivilege,
-                                    format!("request url {} is not on reverse_etl.http_allowed_hosts", request.url),
-                                ));
-                            }
-                            if let Some(interval) = interval {
-                                next_send = next_send.max(now) + interval;
-                            }
-                            job_sender.send((id, request)).map_err(|_| Error::new(SqlState::InternalError, "http threads stopped"))?;
-                            in_flight += 1;
-                        }
-                        Err(error) => {
-                            let unit = units[id].take().expect("unit exists");
-                            for row in unit.rows {
-                                outcome.rejections.push(Rejection { pos: row.pos, reason: format!("could not build the request: {}", error.message) });
-                            }
-                        }
-                    }
-                }
-                if in_flight == 0 && (pending.is_empty() || outcome.stop.is_some()) {
-                    return Ok(());
-                }
-                let wait = pending
+    /// Queue a window's units (rows of one kind, at most batch_size each).
+    pub fn submit(&mut self, window: u64, units: Vec<Vec<OpRow>>) {
+        self.outcomes.entry(window).or_default();
+        *self.open.entry(window).or_default() += units.len();
+        let now = Instant::now();
+        for rows in units {
+            self.units.push(Some(Unit {
+                window,
+                rows,
+                attempts: 0,
+                throttles: 0,
+                not_before: now,
+            }));
+            self.pending.push_back(self.units.len() - 1);
+        }
+    }
+
+    fn settle(&mut self, id: usize) -> Unit {
+        let unit = self.units[id].take().expect("a unit settles once");
+        if let Some(open) = self.open.get_mut(&unit.window) {
+            *open -= 1;
+        }
+        unit
+    }
+
+    fn outcome(&mut self, window: u64) -> &mut BatchOutcome {
+        self.outcomes.entry(window).or_default()
+    }
+
+    /// Stop: nothing more is sent; pending units count as not attempted.
+    pub fn halt_with(&mut self, error: Error) {
+        if self.stop.is_none() {
+            self.stop = Some(error);
+        }
+        self.halt.store(true, Ordering::SeqCst);
+        for id in std::mem::take(&mut self.pending) {
+            let unit = self.settle(id);
+            let positions: Vec<i64> = unit.rows.iter().map(|r| r.pos).collect();
+            self.outcome(unit.window).unattempted.extend(positions);
+        }
+    }
+
+    /// Send and settle until every unit of `window` is settled; return what
+    /// became of it. Units of later windows are sent meanwhile.
+    pub fn wait(
+        &mut self,
+        destination: &HttpDestination,
+        window: u64,
+        requests_per_second: Option<f64>,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<BatchOutcome, Error> {
+        let base_url = destination
+            .connection
+            .url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
+        let depth = destination.connection.concurrency * QUEUE_PER_THREAD;
+        let interval = requests_per_second.map(|rps| Duration::from_secs_f64(1.0 / rps));
+        loop {
+            if self.stop.is_none() && interrupted() {
+                self.halt_with(Error::new(SqlState::Other(*b"57014"), "run cancelled"));
+            }
+            while self.stop.is_none() && self.queued < depth {
+                let now = Instant::now();
+                let Some(position) = self
+                    .pending
                     .iter()
-                    .filter_map(|&u| units[u].as_ref().map(|u| u.not_before))
-                    .min()
-                    .map(|due| due.saturating_duration_since(Instant::now()))
-                    .unwrap_or(Duration::from_millis(20))
-                    .min(Duration::from_millis(20))
-                    .max(if interval.is_some() { next_send.saturating_duration_since(Instant::now()).min(Duration::from_millis(20)) } else { Duration::ZERO });
-                let Ok((id, reply)) = replies.recv_timeout(wait.max(Duration::from_millis(1))) else { continue };
-                in_flight -= 1;
-                let unit = units[id].as_mut().expect("replied units exist");
-                match decide(destination, &reply, unit.rows.len(), unit.attempts, unit.throttles, jitter.next()) {
-                    Decision::Delivered { record_errors } => {
-                        let unit = units[id].take().expect("unit exists");
-                        for (index, reason) in record_errors {
-                            outcome.rejections.push(Rejection { pos: unit.rows[index].pos, reason });
-                        }
-                    }
-                    Decision::Retry { after, counts } => {
-                        if counts {
-                            unit.attempts += 1;
-                        } else {
-                            unit.throttles += 1;
-                        }
-                        unit.not_before = Instant::now() + after;
-                        pending.push_back(id);
-                    }
-                    Decision::Split => {
-                        let mut unit = units[id].take().expect("unit exists");
-                        let second = unit.rows.split_off(unit.rows.len() / 2);
-                        for rows in [unit.rows, second] {
-                            units.push(Some(Unit { rows, attempts: 0, throttles: 0, not_before: Instant::now() }));
-                            pending.push_front(units.len() - 1);
-                        }
-                    }
-                    Decision::Reject(reason) => {
-                        let unit = units[id].take().expect("unit exists");
-                        for row in unit.rows {
-                            outcome.rejections.push(Rejection { pos: row.pos, reason: reason.clone() });
-                        }
-                    }
-                    Decision::Unavailable(reason) => {
-                        let unit = units[id].take().expect("unit exists");
-                        outcome.unattempted.extend(unit.rows.iter().map(|r| r.pos));
-                        if outcome.stop.is_none() {
-                            outcome.stop = Some(Error::new(
-                                SqlState::Other(*b"08000"),
-                                format!("destination unavailable: {reason}"),
+                    .position(|&u| self.units[u].as_ref().is_some_and(|u| u.not_before <= now))
+                else {
+                    break;
+                };
+                let id = self.pending.remove(position).expect("position is in range");
+                let unit = self.units[id].as_ref().expect("pending units exist");
+                match destination.prepare(&unit.rows, &base_url) {
+                    Ok(request) => {
+                        let host_ok = url::Url::parse(&request.url)
+                            .map(|u| {
+                                super::config::host_allowed(
+                                    u.host_str().unwrap_or_default(),
+                                    &destination.allowed_hosts,
+                                )
+                            })
+                            .unwrap_or(false);
+                        if !host_ok {
+                            self.halt_with(Error::new(SqlState::InsufficientPrivilege, "stopped"));
+                            return Err(Error::new(
+                                SqlState::InsufficientPrivilege,
+                                format!(
+                                    "request url {} is not on reverse_etl.http_allowed_hosts",
+                                    request.url
+                                ),
                             ));
                         }
+                        let send_at = match interval {
+                            Some(interval) => {
+                                let at = self.next_send.max(now);
+                                self.next_send = at + interval;
+                                at
+                            }
+                            None => now,
+                        };
+                        let sender = self.jobs.as_ref().expect("jobs open until drop");
+                        sender
+                            .send(Job {
+                                unit: id,
+                                request,
+                                send_at,
+                            })
+                            .map_err(|_| {
+                                Error::new(SqlState::InternalError, "http sending threads stopped")
+                            })?;
+                        self.queued += 1;
+                    }
+                    Err(error) => {
+                        let unit = self.settle(id);
+                        let reason = format!("could not build the request: {}", error.message);
+                        let rejections: Vec<Rejection> = unit
+                            .rows
+                            .iter()
+                            .map(|r| Rejection {
+                                pos: r.pos,
+                                reason: reason.clone(),
+                            })
+                            .collect();
+                        self.outcome(unit.window).rejections.extend(rejections);
                     }
                 }
             }
-        })();
-        drop(job_sender);
-        // Never leave a request unaccounted for: wait for what is in flight.
-        while in_flight > 0 {
-            match replies.recv() {
-                Ok((id, reply)) => {
-                    in_flight -= 1;
-                    if let Some(unit) = units[id].take() {
-                        match decide(destination, &reply, unit.rows.len(), u32::MAX - 1, MAX_THROTTLES, 0.0) {
-                            Decision::Delivered { record_errors } => {
-                                for (index, reason) in record_errors {
-                                    outcome.rejections.push(Rejection { pos: unit.rows[index].pos, reason });
-                                }
-                            }
-                            Decision::Reject(reason) => outcome.rejections.extend(unit.rows.iter().map(|r| Rejection { pos: r.pos, reason: reason.clone() })),
-                            _ => outcome.unattempted.extend(unit.rows.iter().map(|r| r.pos)),
-                        }
-                    }
+            let settled = self.open.get(&window).copied().unwrap_or(0) == 0;
+            if settled && (self.stop.is_none() || self.queued == 0) {
+                let mut outcome = self.outcomes.remove(&window).unwrap_or_default();
+                self.open.remove(&window);
+                if outcome.stop.is_none() {
+                    outcome.stop = self.stop.clone();
                 }
-                Err(_) => break,
+                return Ok(outcome);
+            }
+            let wait = self
+                .pending
+                .iter()
+                .filter_map(|&u| self.units[u].as_ref().map(|u| u.not_before))
+                .min()
+                .map(|due| due.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_millis(20))
+                .clamp(Duration::from_millis(1), Duration::from_millis(20));
+            let Ok((id, reply)) = self.replies.recv_timeout(wait) else {
+                continue;
+            };
+            self.queued -= 1;
+            self.handle(destination, id, reply);
+        }
+    }
+
+    fn handle(&mut self, destination: &HttpDestination, id: usize, reply: Reply) {
+        let unit = self.units[id].as_mut().expect("replied units exist");
+        if reply == Reply::NotSent {
+            let unit = self.settle(id);
+            let positions: Vec<i64> = unit.rows.iter().map(|r| r.pos).collect();
+            self.outcome(unit.window).unattempted.extend(positions);
+            return;
+        }
+        let (attempts, throttles) = if self.stop.is_some() {
+            // Stopping: no more retries or splits; settle as is.
+            (u32::MAX - 1, MAX_THROTTLES)
+        } else {
+            (unit.attempts, unit.throttles)
+        };
+        let decision = decide(
+            destination,
+            &reply,
+            unit.rows.len(),
+            attempts,
+            throttles,
+            self.jitter.next(),
+        );
+        match decision {
+            Decision::Delivered { record_errors } => {
+                let unit = self.settle(id);
+                let rejections: Vec<Rejection> = record_errors
+                    .into_iter()
+                    .map(|(index, reason)| Rejection {
+                        pos: unit.rows[index].pos,
+                        reason,
+                    })
+                    .collect();
+                self.outcome(unit.window).rejections.extend(rejections);
+            }
+            Decision::Retry { after, counts } => {
+                if counts {
+                    unit.attempts += 1;
+                } else {
+                    unit.throttles += 1;
+                }
+                unit.not_before = Instant::now() + after;
+                self.pending.push_back(id);
+            }
+            Decision::Split if self.stop.is_none() => {
+                let mut unit = self.settle(id);
+                let second = unit.rows.split_off(unit.rows.len() / 2);
+                for rows in [second, unit.rows] {
+                    *self.open.entry(unit.window).or_default() += 1;
+                    self.units.push(Some(Unit {
+                        window: unit.window,
+                        rows,
+                        attempts: 0,
+                        throttles: 0,
+                        not_before: Instant::now(),
+                    }));
+                    self.pending.push_front(self.units.len() - 1);
+                }
+            }
+            Decision::Reject(reason) => {
+                let unit = self.settle(id);
+                let rejections: Vec<Rejection> = unit
+                    .rows
+                    .iter()
+                    .map(|r| Rejection {
+                        pos: r.pos,
+                        reason: reason.clone(),
+                    })
+                    .collect();
+                self.outcome(unit.window).rejections.extend(rejections);
+            }
+            Decision::Unavailable(_) | Decision::Split => {
+                let unit = self.settle(id);
+                let positions: Vec<i64> = unit.rows.iter().map(|r| r.pos).collect();
+                self.outcome(unit.window).unattempted.extend(positions);
+                if let Decision::Unavailable(reason) = decision {
+                    self.halt_with(Error::new(
+                        SqlState::Other(*b"08000"),
+                        format!("destination unavailable: {reason}"),
+                    ));
+                }
             }
         }
-        result
-    })?;
-    for unit in units.into_iter().flatten() {
-        outcome.unattempted.extend(unit.rows.iter().map(|r| r.pos));
     }
-    Ok(outcome)
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Dispatcher({} threads, {} pending)",
+            self.threads.len(),
+            self.pending.len()
+        )
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        self.halt.store(true, Ordering::SeqCst);
+        self.jobs = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -347,37 +559,87 @@ mod tests {
 
     fn destination() -> HttpDestination {
         let connection = HttpConnection::parse(&json!({"url": "http://127.0.0.1:9",
-            "retry": {"max_attempts": 3, "initial_backoff_ms": 100, "max_backoff_ms": 1000}})).unwrap();
+            "retry": {"max_attempts": 3, "initial_backoff_ms": 100, "max_backoff_ms": 1000}}))
+        .unwrap();
         let config = SyncConfig::parse(
             &json!({"mode": "upsert", "batch_size": 10, "requests": {"added": {"method": "POST", "path": "/b"}},
                     "record_errors": {"path": "errors"}}),
             super::super::SYNC_KEYS,
         )
         .unwrap();
-        let columns = [ModelColumn { name: "email".into(), type_sql: "text".into(), hashable: true }];
+        let columns = [ModelColumn {
+            name: "email".into(),
+            type_sql: "text".into(),
+            hashable: true,
+        }];
         HttpDestination::new(connection, &config, &columns, "s").unwrap()
     }
 
     fn status(code: u16, body: &str) -> Reply {
-        Reply::Status { code, retry_after: None, body: body.into() }
+        Reply::Status {
+            code,
+            retry_after: None,
+            body: body.into(),
+        }
     }
 
     #[test]
     fn decisions() {
         let d = destination();
-        assert_eq!(decide(&d, &status(200, "{}"), 2, 0, 0, 0.5), Decision::Delivered { record_errors: vec![] });
         assert_eq!(
-            decide(&d, &status(200, r#"{"errors": [{"index": 1, "message": "bad email"}, {"index": 9}]}"#), 2, 0, 0, 0.5),
-            Decision::Delivered { record_errors: vec![(1, "record error: bad email".into())] }
+            decide(&d, &status(200, "{}"), 2, 0, 0, 0.5),
+            Decision::Delivered {
+                record_errors: vec![]
+            }
         );
-        assert_eq!(decide(&d, &status(400, "no"), 4, 0, 0, 0.5), Decision::Split);
-        assert_eq!(decide(&d, &status(400, "no"), 1, 0, 0, 0.5), Decision::Reject("HTTP 400: no".into()));
-        assert!(matches!(decide(&d, &status(503, ""), 1, 0, 0, 1.0), Decision::Retry { counts: true, .. }));
-        assert!(matches!(decide(&d, &status(503, "down"), 1, 2, 0, 1.0), Decision::Unavailable(r) if r == "HTTP 503: down (after 3 attempts)"));
-        assert!(matches!(decide(&d, &Reply::Transport("reset".into()), 1, 2, 0, 1.0), Decision::Unavailable(_)));
+        assert_eq!(
+            decide(
+                &d,
+                &status(
+                    200,
+                    r#"{"errors": [{"index": 1, "message": "bad email"}, {"index": 9}]}"#
+                ),
+                2,
+                0,
+                0,
+                0.5
+            ),
+            Decision::Delivered {
+                record_errors: vec![(1, "record error: bad email".into())]
+            }
+        );
+        assert_eq!(
+            decide(&d, &status(400, "no"), 4, 0, 0, 0.5),
+            Decision::Split
+        );
+        assert_eq!(
+            decide(&d, &status(400, "no"), 1, 0, 0, 0.5),
+            Decision::Reject("HTTP 400: no".into())
+        );
+        assert!(matches!(
+            decide(&d, &status(503, ""), 1, 0, 0, 1.0),
+            Decision::Retry { counts: true, .. }
+        ));
+        assert!(
+            matches!(decide(&d, &status(503, "down"), 1, 2, 0, 1.0), Decision::Unavailable(r) if r == "HTTP 503: down (after 3 attempts)")
+        );
+        assert!(matches!(
+            decide(&d, &Reply::Transport("reset".into()), 1, 2, 0, 1.0),
+            Decision::Unavailable(_)
+        ));
         // A 429 waits as long as asked and does not use up the retry budget.
-        let throttled = Reply::Status { code: 429, retry_after: Some(Duration::from_secs(2)), body: String::new() };
-        assert_eq!(decide(&d, &throttled, 1, 2, 0, 1.0), Decision::Retry { after: Duration::from_secs(2), counts: false });
+        let throttled = Reply::Status {
+            code: 429,
+            retry_after: Some(Duration::from_secs(2)),
+            body: String::new(),
+        };
+        assert_eq!(
+            decide(&d, &throttled, 1, 2, 0, 1.0),
+            Decision::Retry {
+                after: Duration::from_secs(2),
+                counts: false
+            }
+        );
     }
 
     #[test]
@@ -391,7 +653,10 @@ mod tests {
         assert_eq!(after(1), Duration::from_millis(200));
         let mut d = destination();
         d.connection.retry.max_attempts = 50;
-        let capped = match decide(&d, &status(503, ""), 1, 20, 0, 1.0) { Decision::Retry { after, .. } => after, _ => unreachable!() };
+        let capped = match decide(&d, &status(503, ""), 1, 20, 0, 1.0) {
+            Decision::Retry { after, .. } => after,
+            _ => unreachable!(),
+        };
         assert_eq!(capped, Duration::from_millis(1000));
     }
 

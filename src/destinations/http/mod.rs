@@ -79,7 +79,10 @@ pub struct HttpDestination {
     pub removed: Option<CompiledRequest>,
     pub record_errors: Option<RecordErrors>,
     pub allowed_hosts: String,
-    agent: Option<ureq::Agent>,
+    /// The sending threads, from start_run to the end of the run.
+    dispatcher: Option<deliver::Dispatcher>,
+    /// Batches submitted and not yet delivered (by first position).
+    submitted: std::collections::HashSet<i64>,
 }
 
 #[derive(Debug)]
@@ -99,10 +102,14 @@ impl HttpDestination {
         model_columns: &[ModelColumn],
         sync_name: &str,
     ) -> Result<HttpDestination> {
-        let requests: HttpRequests = config::parse_requests(config.destination_keys.get("requests"))?;
-        let record_errors = config::parse_record_errors(config.destination_keys.get("record_errors"))?;
+        let requests: HttpRequests =
+            config::parse_requests(config.destination_keys.get("requests"))?;
+        let record_errors =
+            config::parse_record_errors(config.destination_keys.get("record_errors"))?;
         let compile = |key: &str, spec: &Option<RequestSpec>| -> Result<Option<CompiledRequest>> {
-            spec.as_ref().map(|s| CompiledRequest::compile(&format!("requests.{key}"), s)).transpose()
+            spec.as_ref()
+                .map(|s| CompiledRequest::compile(&format!("requests.{key}"), s))
+                .transpose()
         };
         let column = |field: &str, name: &str| -> Result<String> {
             if model_columns.iter().any(|c| c.name == name) {
@@ -118,9 +125,13 @@ impl HttpDestination {
         for (index, mapping) in config.mappings.iter().enumerate() {
             let field = format!("mappings[{index}]");
             let value = match &mapping.source {
-                MappingSource::Column(name) => MappingValue::Column(column(&format!("{field}.from"), name)?),
+                MappingSource::Column(name) => {
+                    MappingValue::Column(column(&format!("{field}.from"), name)?)
+                }
                 MappingSource::Static(value) => MappingValue::Static(value.clone()),
-                MappingSource::Template(text) => MappingValue::Template(Template::parse(&format!("{field}.template"), text)?),
+                MappingSource::Template(text) => {
+                    MappingValue::Template(Template::parse(&format!("{field}.template"), text)?)
+                }
             };
             mappings.push((mapping.to.clone(), value));
         }
@@ -145,33 +156,49 @@ impl HttpDestination {
             removed: compile("removed", &requests.removed)?,
             record_errors,
             allowed_hosts: String::new(),
-            agent: None,
+            dispatcher: None,
+            submitted: Default::default(),
         };
         for op in Op::DELIVERY_ORDER {
             if destination.sends(op) && destination.request_for(op).is_none() {
                 let needed = match op {
-                    Op::Removed if destination.delete_behavior == DeleteBehavior::Delete => "requests.removed",
+                    Op::Removed if destination.delete_behavior == DeleteBehavior::Delete => {
+                        "requests.removed"
+                    }
                     Op::Removed | Op::Changed => "requests.changed (or requests.added)",
-                    Op::Added if destination.mode == SyncMode::Update => "requests.changed (or requests.added)",
+                    Op::Added if destination.mode == SyncMode::Update => {
+                        "requests.changed (or requests.added)"
+                    }
                     Op::Added => "requests.added",
                 };
                 return Err(Error::invalid(
                     needed.split(' ').next().unwrap_or("requests"),
                     format!(
                         "is required: mode \"{}\" with delete behavior \"{}\" sends {} rows",
-                        destination.mode, destination.delete_behavior, op.as_str()
+                        destination.mode,
+                        destination.delete_behavior,
+                        op.as_str()
                     ),
                 ));
             }
         }
         // Render every template once with every model column present (as
         // null): a name that is not a column fails here, not mid-run.
-        let sample_row: Map<String, Value> = model_columns.iter().map(|c| (c.name.clone(), Value::Null)).collect();
+        let sample_row: Map<String, Value> = model_columns
+            .iter()
+            .map(|c| (c.name.clone(), Value::Null))
+            .collect();
         for op in Op::DELIVERY_ORDER {
             if destination.request_for(op).is_none() {
                 continue;
             }
-            let rows = vec![OpRow { pos: 1, op, row_id: "1".into(), row_hash: Some(0), row: sample_row.clone() }];
+            let rows = vec![OpRow {
+                pos: 1,
+                op,
+                row_id: "1".into(),
+                row_hash: Some(0),
+                row: sample_row.clone(),
+            }];
             destination.prepare(&rows, "http://127.0.0.1")?;
         }
         Ok(destination)
@@ -190,7 +217,9 @@ impl HttpDestination {
         match (op, self.mode, self.delete_behavior) {
             (Op::Removed, _, DeleteBehavior::Delete) => self.removed.as_ref(),
             (Op::Removed, _, _) => self.changed.as_ref().or(self.added.as_ref()),
-            (Op::Changed, _, _) | (Op::Added, SyncMode::Update, _) => self.changed.as_ref().or(self.added.as_ref()),
+            (Op::Changed, _, _) | (Op::Added, SyncMode::Update, _) => {
+                self.changed.as_ref().or(self.added.as_ref())
+            }
             (Op::Added, _, _) => self.added.as_ref(),
         }
     }
@@ -213,7 +242,10 @@ impl HttpDestination {
     fn record(&self, row: &OpRow, context: &Value) -> Result<Map<String, Value>> {
         let mut record = Map::new();
         if let (Some(from), Some(to)) = (&self.match_from, &self.match_to) {
-            record.insert(to.clone(), row.row.get(from).cloned().unwrap_or(Value::Null));
+            record.insert(
+                to.clone(),
+                row.row.get(from).cloned().unwrap_or(Value::Null),
+            );
         }
         let clearing = row.op == Op::Removed;
         for (index, (to, value)) in self.mappings.iter().enumerate() {
@@ -223,7 +255,9 @@ impl HttpDestination {
                 match value {
                     MappingValue::Column(name) => row.row.get(name).cloned().unwrap_or(Value::Null),
                     MappingValue::Static(v) => v.clone(),
-                    MappingValue::Template(t) => Value::String(t.render(&format!("mappings[{index}].template"), context)?),
+                    MappingValue::Template(t) => {
+                        Value::String(t.render(&format!("mappings[{index}].template"), context)?)
+                    }
                 }
             };
             record.insert(to.clone(), value);
@@ -236,7 +270,10 @@ impl HttpDestination {
     pub fn prepare(&self, rows: &[OpRow], base_url: &str) -> Result<PreparedRequest> {
         let op = rows[0].op;
         let request = self.request_for(op).ok_or_else(|| {
-            Error::invalid("requests", format!("no request is configured for {} rows", op.as_str()))
+            Error::invalid(
+                "requests",
+                format!("no request is configured for {} rows", op.as_str()),
+            )
         })?;
         let run = json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name});
         let mut headers = self.resolved_headers.clone();
@@ -269,14 +306,22 @@ impl HttpDestination {
             });
             (context, json!({"records": records}))
         };
-        let path = request.path.render(&format!("{}.path", request.field), &context)?;
+        let path = request
+            .path
+            .render(&format!("{}.path", request.field), &context)?;
         let body = match (&request.body, request.method.as_str()) {
-            (Some(template), _) => Some(template.render(&format!("{}.body", request.field), &context)?),
+            (Some(template), _) => {
+                Some(template.render(&format!("{}.body", request.field), &context)?)
+            }
             (None, "GET") => None,
             (None, "DELETE") if self.batch_size <= 1 => None,
             (None, _) => Some(default_body.to_string()),
         };
-        if body.is_some() && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
             headers.push(("Content-Type".into(), "application/json".into()));
         }
         Ok(PreparedRequest {
@@ -333,13 +378,12 @@ impl crate::destinations::Destination for HttpDestination {
                 .unwrap_or("config.headers");
             crate::catalog::secret_value(field, secret)
         })?;
-        self.agent = Some(
-            ureq::AgentBuilder::new()
-                .timeout(self.connection.timeout)
-                .redirects(0)
-                .max_idle_connections_per_host(self.connection.concurrency * 2)
-                .build(),
-        );
+        let agent = ureq::AgentBuilder::new()
+            .timeout(self.connection.timeout)
+            .redirects(0)
+            .max_idle_connections_per_host(self.connection.concurrency * 2)
+            .build();
+        self.dispatcher = Some(deliver::Dispatcher::new(agent, self.connection.concurrency));
         Ok(())
     }
 
@@ -349,11 +393,93 @@ impl crate::destinations::Destination for HttpDestination {
         batch_size * self.connection.concurrency as i64 * 4
     }
 
-    fn deliver(&mut self, batch: &crate::destinations::Batch) -> Result<crate::destinations::BatchOutcome> {
+    fn submit(&mut self, batch: &crate::destinations::Batch) -> Result<()> {
+        if !self.submitted.insert(batch.after) || !self.sends(batch.op) {
+            return Ok(());
+        }
+        let rows = self.load(batch)?;
+        let units: Vec<Vec<OpRow>> = rows
+            .chunks(self.batch_size.max(1))
+            .map(<[OpRow]>::to_vec)
+            .collect();
+        self.dispatcher
+            .as_mut()
+            .ok_or_else(|| {
+                Error::new(
+                    crate::error::SqlState::InternalError,
+                    "http destination used before start_run",
+                )
+            })?
+            .submit(batch.after as u64, units);
+        Ok(())
+    }
+
+    fn cancel(&mut self, reason: &Error) -> bool {
+        match self.dispatcher.as_mut() {
+            Some(dispatcher) => {
+                dispatcher.halt_with(reason.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        batch: &crate::destinations::Batch,
+    ) -> Result<crate::destinations::BatchOutcome> {
+        use crate::postgres::spi;
+        self.submit(batch)?;
+        self.submitted.remove(&batch.after);
+        if !self.sends(batch.op) {
+            return Ok(crate::destinations::BatchOutcome::default());
+        }
+        // The rate limit is shared by every run sending to this destination.
+        let share: i64 = spi::one(
+            "SELECT count(*) FROM reverse_etl.sync_runs r JOIN reverse_etl.syncs s ON s.id = r.sync_id \
+             WHERE s.destination_id = (SELECT destination_id FROM reverse_etl.syncs WHERE id = $1) \
+               AND r.status = 'in_progress'",
+            &[self.sync_id.into()],
+        )?
+        .unwrap_or(1)
+        .max(1);
+        let rate = self
+            .connection
+            .requests_per_second
+            .map(|rps| rps / share as f64);
+        let interrupted = || {
+            // SAFETY: reading and clearing this backend's interrupt flags from
+            // its own (main) thread. The run honours the request itself: it
+            // stops sending, records what was sent, and ends incomplete.
+            unsafe {
+                let pending =
+                    pgrx::pg_sys::QueryCancelPending != 0 || pgrx::pg_sys::ProcDiePending != 0;
+                if pending {
+                    pgrx::pg_sys::QueryCancelPending = 0;
+                    pgrx::pg_sys::ProcDiePending = 0;
+                }
+                pending
+            }
+        };
+        let mut dispatcher = self.dispatcher.take().ok_or_else(|| {
+            Error::new(
+                crate::error::SqlState::InternalError,
+                "http destination used before start_run",
+            )
+        })?;
+        let outcome = dispatcher.wait(self, batch.after as u64, rate, &interrupted);
+        self.dispatcher = Some(dispatcher);
+        outcome
+    }
+}
+
+impl HttpDestination {
+    /// A batch's operations from the run's ops table, with the model's values.
+    fn load(&self, batch: &crate::destinations::Batch) -> Result<Vec<OpRow>> {
         use crate::postgres::spi;
         let plan = batch.plan;
         let match_from = self.match_from.clone();
-        let rows = spi::rows(
+        spi::rows(
             &format!(
                 "SELECT o.pos, o.row_id, o.row_hash, o.match_key, {} FROM {} o \
                  WHERE o.pos > $1 AND o.pos <= $2 ORDER BY o.pos",
@@ -370,7 +496,12 @@ impl crate::destinations::Destination for HttpDestination {
                     // A removed row is gone from the model: only its match value is known.
                     values = Map::new();
                     if let Some(from) = &match_from {
-                        values.insert(from.clone(), row.get::<String>(4)?.map(Value::String).unwrap_or(Value::Null));
+                        values.insert(
+                            from.clone(),
+                            row.get::<String>(4)?
+                                .map(Value::String)
+                                .unwrap_or(Value::Null),
+                        );
                     }
                 }
                 Ok(OpRow {
@@ -381,36 +512,7 @@ impl crate::destinations::Destination for HttpDestination {
                     row: values,
                 })
             },
-        )?;
-        if !self.sends(batch.op) {
-            return Ok(crate::destinations::BatchOutcome::default());
-        }
-        // The rate limit is shared by every run sending to this destination.
-        let share: i64 = spi::one(
-            "SELECT count(*) FROM reverse_etl.sync_runs r JOIN reverse_etl.syncs s ON s.id = r.sync_id \
-             WHERE s.destination_id = (SELECT destination_id FROM reverse_etl.syncs WHERE id = $1) \
-               AND r.status = 'in_progress'",
-            &[self.sync_id.into()],
-        )?
-        .unwrap_or(1)
-        .max(1);
-        let rate = self.connection.requests_per_second.map(|rps| rps / share as f64);
-        let units: Vec<Vec<OpRow>> = rows.chunks(self.batch_size.max(1)).map(<[OpRow]>::to_vec).collect();
-        let agent = self.agent.clone().ok_or_else(|| Error::new(crate::error::SqlState::InternalError, "http destination used before start_run"))?;
-        let interrupted = || {
-            // SAFETY: reading and clearing this backend's interrupt flags from
-            // its own (main) thread. The run honours the request itself: it
-            // stops sending, records what was sent, and ends incomplete.
-            unsafe {
-                let pending = pgrx::pg_sys::QueryCancelPending != 0 || pgrx::pg_sys::ProcDiePending != 0;
-                if pending {
-                    pgrx::pg_sys::QueryCancelPending = 0;
-                    pgrx::pg_sys::ProcDiePending = 0;
-                }
-                pending
-            }
-        };
-        deliver::send_all(self, &agent, units, rate, &interrupted)
+        )
     }
 }
 
@@ -421,7 +523,11 @@ mod tests {
     fn columns() -> Vec<ModelColumn> {
         ["id", "email", "plan"]
             .iter()
-            .map(|n| ModelColumn { name: n.to_string(), type_sql: "text".into(), hashable: true })
+            .map(|n| ModelColumn {
+                name: n.to_string(),
+                type_sql: "text".into(),
+                hashable: true,
+            })
             .collect()
     }
 
@@ -435,7 +541,13 @@ mod tests {
         let mut row = Map::new();
         row.insert("email".into(), json!(email));
         row.insert("plan".into(), json!("pro"));
-        OpRow { pos: 1, op, row_id: email.into(), row_hash: Some(7), row }
+        OpRow {
+            pos: 1,
+            op,
+            row_id: email.into(),
+            row_hash: Some(7),
+            row,
+        }
     }
 
     #[test]
@@ -446,48 +558,105 @@ mod tests {
         .unwrap();
         let added = d.prepare(&[row(Op::Added, "a@x.io")], "http://h").unwrap();
         assert_eq!(added.url, "http://h/contacts");
-        assert_eq!(added.body.as_deref(), Some(r#"{"email":"a@x.io","plan_name":"pro","source":"dwh"}"#));
-        let key = added.headers.iter().find(|(n, _)| n == "Idempotency-Key").unwrap().1.clone();
-        assert_eq!(key, d.prepare(&[row(Op::Added, "a@x.io")], "http://h").unwrap().headers.iter().find(|(n, _)| n == "Idempotency-Key").unwrap().1);
-        let changed = d.prepare(&[row(Op::Changed, "a@x.io")], "http://h").unwrap();
-        assert_eq!((changed.method.as_str(), changed.url.as_str()), ("PATCH", "http://h/contacts/a@x.io"));
+        assert_eq!(
+            added.body.as_deref(),
+            Some(r#"{"email":"a@x.io","plan_name":"pro","source":"dwh"}"#)
+        );
+        let key = added
+            .headers
+            .iter()
+            .find(|(n, _)| n == "Idempotency-Key")
+            .unwrap()
+            .1
+            .clone();
+        assert_eq!(
+            key,
+            d.prepare(&[row(Op::Added, "a@x.io")], "http://h")
+                .unwrap()
+                .headers
+                .iter()
+                .find(|(n, _)| n == "Idempotency-Key")
+                .unwrap()
+                .1
+        );
+        let changed = d
+            .prepare(&[row(Op::Changed, "a@x.io")], "http://h")
+            .unwrap();
+        assert_eq!(
+            (changed.method.as_str(), changed.url.as_str()),
+            ("PATCH", "http://h/contacts/a@x.io")
+        );
     }
 
     #[test]
     fn batches_send_records_with_their_keys() {
-        let d = destination(json!({"mode": "upsert", "batch_size": 10, "match": {"from": "email", "to": "email"},
-            "requests": {"added": {"method": "POST", "path": "/contacts/batch"}}})).unwrap();
-        let request = d.prepare(&[row(Op::Added, "a@x.io"), row(Op::Added, "b@x.io")], "http://h").unwrap();
+        let d = destination(
+            json!({"mode": "upsert", "batch_size": 10, "match": {"from": "email", "to": "email"},
+            "requests": {"added": {"method": "POST", "path": "/contacts/batch"}}}),
+        )
+        .unwrap();
+        let request = d
+            .prepare(
+                &[row(Op::Added, "a@x.io"), row(Op::Added, "b@x.io")],
+                "http://h",
+            )
+            .unwrap();
         let body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
         assert_eq!(body["records"].as_array().unwrap().len(), 2);
-        assert!(body["records"][0]["idempotency_key"].as_str().unwrap().starts_with("0-"));
+        assert!(body["records"][0]["idempotency_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("0-"));
     }
 
     #[test]
     fn clear_sends_nulls_and_templates_render() {
-        let d = destination(json!({"mode": "upsert", "batch_size": 1, "delete_behavior": "clear", "match": {"from": "email", "to": "email"},
+        let d = destination(
+            json!({"mode": "upsert", "batch_size": 1, "delete_behavior": "clear", "match": {"from": "email", "to": "email"},
             "mappings": [{"from": "plan", "to": "plan_name"}],
-            "requests": {"added": {"method": "PUT", "path": "/contacts/{{ row.email }}", "body": "{\"p\": {{ record.plan_name | json }}}"}}}));
+            "requests": {"added": {"method": "PUT", "path": "/contacts/{{ row.email }}", "body": "{\"p\": {{ record.plan_name | json }}}"}}}),
+        );
         // liquid has no json filter: a clear error naming the field
         let e = d.unwrap_err();
-        assert!(e.message.starts_with("requests.added.body: template"), "{}", e.message);
+        assert!(
+            e.message.starts_with("requests.added.body: template"),
+            "{}",
+            e.message
+        );
         let d = destination(json!({"mode": "upsert", "batch_size": 1, "delete_behavior": "clear", "match": {"from": "email", "to": "email"},
             "mappings": [{"from": "plan", "to": "plan_name"}],
             "requests": {"added": {"method": "PUT", "path": "/contacts/{{ row.email }}"}}})).unwrap();
         let mut removed = row(Op::Removed, "a@x.io");
         removed.row.remove("plan");
         let request = d.prepare(&[removed], "http://h").unwrap();
-        assert_eq!(request.body.as_deref(), Some(r#"{"email":"a@x.io","plan_name":null}"#));
+        assert_eq!(
+            request.body.as_deref(),
+            Some(r#"{"email":"a@x.io","plan_name":null}"#)
+        );
     }
 
     #[test]
     fn missing_requests_and_unknown_columns_are_refused() {
         let e = destination(json!({"mode": "upsert", "delete_behavior": "delete", "match": {"from": "email", "to": "email"},
             "requests": {"added": {"method": "POST", "path": "/c"}}})).unwrap_err();
-        assert!(e.message.starts_with("requests.removed: is required"), "{}", e.message);
+        assert!(
+            e.message.starts_with("requests.removed: is required"),
+            "{}",
+            e.message
+        );
         let e = destination(json!({"mode": "upsert", "requests": {"added": {"method": "POST", "path": "/c/{{ row.nope }}"}}})).unwrap_err();
-        assert!(e.message.starts_with("requests.added.path: template failed"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("requests.added.path: template failed"),
+            "{}",
+            e.message
+        );
         let e = destination(json!({"mode": "upsert", "requests": {"added": {"method": "POST", "path": "/c/{{ row.email "}}})).unwrap_err();
-        assert!(e.message.starts_with("requests.added.path: template does not parse"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("requests.added.path: template does not parse"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -30,10 +30,16 @@ impl Template {
         let compiled = parser().parse(source).map_err(|e| {
             Error::new(
                 SqlState::SyntaxError,
-                format!("{field}: template does not parse: {}", first_line(&e.to_string())),
+                format!(
+                    "{field}: template does not parse: {}",
+                    first_line(&e.to_string())
+                ),
             )
         })?;
-        Ok(Template { source: source.to_string(), compiled })
+        Ok(Template {
+            source: source.to_string(),
+            compiled,
+        })
     }
 
     /// Render with `context` (a JSON object). Unknown variables are errors.
@@ -41,7 +47,10 @@ impl Template {
         let globals = liquid::model::to_object(context)
             .map_err(|e| Error::invalid(field, format!("template context: {e}")))?;
         self.compiled.render(&globals).map_err(|e| {
-            Error::invalid(field, format!("template failed: {}", first_line(&e.to_string())))
+            Error::invalid(
+                field,
+                format!("template failed: {}", first_line(&e.to_string())),
+            )
         })
     }
 
@@ -86,24 +95,47 @@ mod tests {
     #[test]
     fn renders_rows_and_loops() {
         let t = Template::parse("p", "/contacts/{{ row.email | url_encode }}").unwrap();
-        assert_eq!(t.render("p", &json!({"row": {"email": "a b@x.io"}})).unwrap(), "/contacts/a%20b%40x.io");
+        assert_eq!(
+            t.render("p", &json!({"row": {"email": "a b@x.io"}}))
+                .unwrap(),
+            "/contacts/a%20b%40x.io"
+        );
         let b = Template::parse("b", "[{% for r in records %}{{ r.id }}{% unless forloop.last %},{% endunless %}{% endfor %}]").unwrap();
-        assert_eq!(b.render("b", &json!({"records": [{"id": 1}, {"id": 2}]})).unwrap(), "[1,2]");
+        assert_eq!(
+            b.render("b", &json!({"records": [{"id": 1}, {"id": 2}]}))
+                .unwrap(),
+            "[1,2]"
+        );
     }
 
     #[test]
     fn errors_name_the_field() {
         let e = Template::parse("requests.added.path", "{{ row.email ").unwrap_err();
-        assert!(e.message.starts_with("requests.added.path: template does not parse"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("requests.added.path: template does not parse"),
+            "{}",
+            e.message
+        );
         let t = Template::parse("requests.added.path", "{{ row.nope }}").unwrap();
-        let e = t.render("requests.added.path", &json!({"row": {"email": null}})).unwrap_err();
-        assert!(e.message.starts_with("requests.added.path: template failed"), "{}", e.message);
+        let e = t
+            .render("requests.added.path", &json!({"row": {"email": null}}))
+            .unwrap_err();
+        assert!(
+            e.message
+                .starts_with("requests.added.path: template failed"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn finds_referenced_columns() {
         let cols = ["email", "email_verified", "name", "plan"];
-        let found = referenced_columns("/c/{{ row.email }}?n={{ row[\"name\"] }}", cols.iter().copied());
+        let found = referenced_columns(
+            "/c/{{ row.email }}?n={{ row[\"name\"] }}",
+            cols.iter().copied(),
+        );
         assert_eq!(found, vec!["email".to_string(), "name".to_string()]);
     }
 }
