@@ -26,7 +26,8 @@ fn setup(db: &mut TestDb, crm: &FakeCrm, rows: i64, destination_extra: &str) {
 }
 
 const PER_ROW: &str = r#"{"mode": "upsert", "batch_size": 1, "delete_behavior": "delete",
-    "match": {"from": "email", "to": "email"}, "mappings": [{"from": "plan", "to": "plan"}],
+    "match": {"from": "email", "to": "email"},
+    "mappings": [{"from": "plan", "to": "plan"}, {"template": "{{ row.plan | upcase }}-{{ row.id }}", "to": "tier"}],
     "requests": {"added": {"method": "POST", "path": "/contacts"},
                  "changed": {"method": "PATCH", "path": "/contacts/{{ row.email | url_encode }}"},
                  "removed": {"method": "DELETE", "path": "/contacts/{{ row.email | url_encode }}"}}}"#;
@@ -105,6 +106,7 @@ fn per_row_requests_make_the_crm_equal_to_the_model() {
         .collect();
     assert_eq!(keys.len(), 20, "one distinct idempotency key per row");
     assert_eq!(requests[0].json()["plan"], json!("free"));
+    assert_eq!(crm.contacts()["u7@x.io"]["tier"], json!("FREE-7"), "template mappings see every model column they name");
 
     crm.clear_requests();
     db.exec("UPDATE users SET plan = 'pro' WHERE id <= 3; DELETE FROM users WHERE id > 18; INSERT INTO users VALUES (100, 'new+1@x.io', 'team')");

@@ -213,6 +213,18 @@ impl RunPlan {
         chunks.join(" || ")
     }
 
+    /// The same object as JSON text, built without jsonb where the column
+    /// count allows (cheaper for rows that are only serialised and sent).
+    pub fn fields_json_text(&self, alias: &str) -> String {
+        if self.columns.len() > 50 {
+            return format!("({})::text", self.fields_json(alias));
+        }
+        let pairs = self.columns.iter().enumerate().map(|(i, c)| {
+            format!("{}, {alias}.{}", quote_literal(&c.name), RunPlan::field(i))
+        });
+        format!("json_build_object({})::text", list(pairs))
+    }
+
     /// The diff, as one statement creating the ops table. `mode` decides which
     /// differences are operations; `extra_removals`, when given, is a query of
     /// `(row_id text, match_key text)` for destination records that must go

@@ -483,13 +483,14 @@ impl HttpDestination {
             &format!(
                 "SELECT o.pos, o.row_id, o.row_hash, o.match_key, {} FROM {} o \
                  WHERE o.pos > $1 AND o.pos <= $2 ORDER BY o.pos",
-                plan.fields_json("o"),
+                plan.fields_json_text("o"),
                 plan.ops_table
             ),
             &[batch.after.into(), batch.upto.into()],
             |row| {
-                let mut values = match spi::get::<pgrx::JsonB>(row, 5)?.0 {
-                    Value::Object(map) => map,
+                let text: String = spi::get(row, 5)?;
+                let mut values = match serde_json::from_str(&text) {
+                    Ok(Value::Object(map)) => map,
                     _ => Map::new(),
                 };
                 if batch.op == Op::Removed {
