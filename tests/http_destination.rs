@@ -106,7 +106,11 @@ fn per_row_requests_make_the_crm_equal_to_the_model() {
         .collect();
     assert_eq!(keys.len(), 20, "one distinct idempotency key per row");
     assert_eq!(requests[0].json()["plan"], json!("free"));
-    assert_eq!(crm.contacts()["u7@x.io"]["tier"], json!("FREE-7"), "template mappings see every model column they name");
+    assert_eq!(
+        crm.contacts()["u7@x.io"]["tier"],
+        json!("FREE-7"),
+        "template mappings see every model column they name"
+    );
 
     crm.clear_requests();
     db.exec("UPDATE users SET plan = 'pro' WHERE id <= 3; DELETE FROM users WHERE id > 18; INSERT INTO users VALUES (100, 'new+1@x.io', 'team')");

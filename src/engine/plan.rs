@@ -219,9 +219,11 @@ impl RunPlan {
         if self.columns.len() > 50 {
             return format!("({})::text", self.fields_json(alias));
         }
-        let pairs = self.columns.iter().enumerate().map(|(i, c)| {
-            format!("{}, {alias}.{}", quote_literal(&c.name), RunPlan::field(i))
-        });
+        let pairs = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}, {alias}.{}", quote_literal(&c.name), RunPlan::field(i)));
         format!("json_build_object({})::text", list(pairs))
     }
 
