@@ -41,7 +41,9 @@ CREATE TABLE reverse_etl.syncs (
     owner          regrole NOT NULL DEFAULT current_user::regrole,
     created_at     timestamptz NOT NULL DEFAULT now(),
     created_by     name NOT NULL DEFAULT session_user,
-    updated_at     timestamptz NOT NULL DEFAULT now()
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    folder         text,
+    labels         text[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX ON reverse_etl.syncs (model_id);
 CREATE INDEX ON reverse_etl.syncs (destination_id);
@@ -100,6 +102,40 @@ CREATE TABLE reverse_etl.sync_changelog (
 CREATE INDEX ON reverse_etl.sync_changelog (run_id, status);
 CREATE INDEX ON reverse_etl.sync_changelog (sync_id, row_id);
 
+-- Every change to a sync: who, when, what, old → new.
+CREATE TABLE reverse_etl.sync_activity (
+    id         bigserial PRIMARY KEY,
+    sync_id    bigint NOT NULL,
+    at         timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor      name NOT NULL DEFAULT session_user,
+    action     text NOT NULL,
+    old_value  jsonb,
+    new_value  jsonb
+);
+CREATE INDEX ON reverse_etl.sync_activity (sync_id, at);
+
+-- The syncs overview: one row per sync with its derived status.
+CREATE VIEW reverse_etl.sync_overview AS
+SELECT s.id, s.name,
+       CASE WHEN NOT s.enabled THEN 'Disabled'
+            WHEN r.id IS NULL THEN 'Pending'
+            ELSE CASE r.status
+                WHEN 'queued' THEN 'Queued' WHEN 'querying' THEN 'Querying'
+                WHEN 'preparing' THEN 'Preparing' WHEN 'in_progress' THEN 'In Progress'
+                WHEN 'succeeded' THEN 'Healthy' WHEN 'warning' THEN 'Warning'
+                WHEN 'incomplete' THEN 'Incomplete' WHEN 'failed' THEN 'Failed' END
+       END AS status,
+       m.name AS model, d.name AS destination, d.kind AS destination_kind,
+       s.config->>'type' AS type, s.config->>'mode' AS mode, s.config->'schedule' AS schedule,
+       s.enabled, s.folder, s.labels,
+       r.id AS last_run_id, coalesce(r.finished_at, r.started_at, r.queued_at) AS last_run_at,
+       r.status AS last_run_status, r.error AS last_run_error,
+       s.created_at, s.created_by, s.owner
+FROM reverse_etl.syncs s
+JOIN reverse_etl.models m ON m.id = s.model_id
+JOIN reverse_etl.destinations d ON d.id = s.destination_id
+LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r WHERE r.sync_id = s.id ORDER BY r.id DESC LIMIT 1) r ON true;
+
 -- Write-only: set_secret writes here; nothing returns a value to a user.
 CREATE TABLE reverse_etl._secrets (
     name       text PRIMARY KEY CHECK (name <> ''),
@@ -121,3 +157,5 @@ SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_runs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_changelog', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl._secrets', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_activity', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_activity_id_seq', '');

@@ -49,8 +49,10 @@ fn create_sync_impl(
     let model_id = catalog::model_id(&model)?;
     let destination_id = catalog::destination_id(&destination)?;
     let valid = validate::sync_config(model_id, destination_id, &config.0, current_user(), name)?;
-    let id = catalog::insert_sync(name, model_id, destination_id, &valid.config.to_json())?;
+    let document = valid.config.to_json();
+    let id = catalog::insert_sync(name, model_id, destination_id, &document)?;
     catalog::create_snapshot_table(id)?;
+    catalog::record_activity(id, "created", None, Some(document))?;
     Ok(id)
 }
 
@@ -101,7 +103,9 @@ fn update_sync_impl(sync: ObjectRef, config: &JsonB) -> Result<()> {
         row.owner,
         &row.name,
     )?;
-    catalog::update_sync_config(id, &valid.config.to_json())
+    let document = valid.config.to_json();
+    catalog::update_sync_config(id, &document)?;
+    catalog::record_activity(id, "updated", Some(row.config), Some(document))
 }
 
 #[pg_extern(name = "update_sync")]
@@ -115,7 +119,61 @@ fn update_sync_by_id(sync: i64, config: JsonB) {
 }
 
 fn set_enabled(sync: ObjectRef, enabled: bool) -> Result<()> {
-    catalog::set_sync_enabled(catalog::sync_id(&sync)?, enabled)
+    let id = catalog::sync_id(&sync)?;
+    catalog::set_sync_enabled(id, enabled)?;
+    catalog::record_activity(id, if enabled { "enabled" } else { "disabled" }, None, None)
+}
+
+fn set_folder(sync: ObjectRef, folder: Option<&str>) -> Result<()> {
+    let id = catalog::sync_id(&sync)?;
+    let folder = folder.map(str::trim).filter(|f| !f.is_empty());
+    let old = catalog::set_sync_folder(id, folder)?;
+    catalog::record_activity(
+        id,
+        "folder",
+        Some(serde_json::json!(old)),
+        Some(serde_json::json!(folder)),
+    )
+}
+
+/// Put a sync in a folder (NULL or '' takes it out).
+#[pg_extern(name = "set_sync_folder")]
+fn set_sync_folder_by_name(sync: &str, folder: Option<&str>) {
+    set_folder(ObjectRef::Name(sync.into()), folder).or_raise()
+}
+
+#[pg_extern(name = "set_sync_folder")]
+fn set_sync_folder_by_id(sync: i64, folder: Option<&str>) {
+    set_folder(ObjectRef::Id(sync), folder).or_raise()
+}
+
+fn set_labels(sync: ObjectRef, labels: Vec<String>) -> Result<()> {
+    let id = catalog::sync_id(&sync)?;
+    let mut labels: Vec<String> = labels
+        .into_iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    labels.sort();
+    labels.dedup();
+    let old = catalog::set_sync_labels(id, &labels)?;
+    catalog::record_activity(
+        id,
+        "labels",
+        Some(serde_json::json!(old)),
+        Some(serde_json::json!(labels)),
+    )
+}
+
+/// Replace a sync's labels.
+#[pg_extern(name = "set_sync_labels")]
+fn set_sync_labels_by_name(sync: &str, labels: Vec<String>) {
+    set_labels(ObjectRef::Name(sync.into()), labels).or_raise()
+}
+
+#[pg_extern(name = "set_sync_labels")]
+fn set_sync_labels_by_id(sync: i64, labels: Vec<String>) {
+    set_labels(ObjectRef::Id(sync), labels).or_raise()
 }
 
 #[pg_extern(name = "enable_sync")]
@@ -138,9 +196,9 @@ fn disable_sync_by_id(sync: i64) {
     set_enabled(ObjectRef::Id(sync), false).or_raise()
 }
 
-fn sync_run_impl(sync: ObjectRef, full_resync: bool, wait: bool) -> Result<i64> {
+fn sync_run_impl(sync: ObjectRef, options: launch::RunOptions) -> Result<i64> {
     let id = catalog::sync_id(&sync)?;
-    launch::start_run(id, full_resync, "manual", wait)
+    launch::start_run(id, &options, "manual")
 }
 
 #[pg_extern(name = "sync_run")]
@@ -148,8 +206,15 @@ fn sync_run_by_name(
     sync: &str,
     full_resync: default!(bool, false),
     wait: default!(bool, true),
+    allow_mass_removal: default!(bool, false),
 ) -> i64 {
-    sync_run_impl(ObjectRef::Name(sync.into()), full_resync, wait).or_raise()
+    let options = launch::RunOptions {
+        full_resync,
+        wait,
+        allow_mass_removal,
+        reset_cdc: false,
+    };
+    sync_run_impl(ObjectRef::Name(sync.into()), options).or_raise()
 }
 
 #[pg_extern(name = "sync_run")]
@@ -157,8 +222,40 @@ fn sync_run_by_id(
     sync: i64,
     full_resync: default!(bool, false),
     wait: default!(bool, true),
+    allow_mass_removal: default!(bool, false),
 ) -> i64 {
-    sync_run_impl(ObjectRef::Id(sync), full_resync, wait).or_raise()
+    let options = launch::RunOptions {
+        full_resync,
+        wait,
+        allow_mass_removal,
+        reset_cdc: false,
+    };
+    sync_run_impl(ObjectRef::Id(sync), options).or_raise()
+}
+
+/// Take the model's current result as what was sent, sending nothing: later
+/// runs send only later changes. Runs like a sync run (recorded in
+/// sync_runs with trigger 'reset_cdc'); returns its run id.
+fn reset_cdc_impl(sync: ObjectRef) -> Result<i64> {
+    let id = catalog::sync_id(&sync)?;
+    let options = launch::RunOptions {
+        reset_cdc: true,
+        wait: true,
+        ..Default::default()
+    };
+    let run_id = launch::start_run(id, &options, "reset_cdc")?;
+    catalog::record_activity(id, "reset_cdc", None, None)?;
+    Ok(run_id)
+}
+
+#[pg_extern(name = "sync_reset_cdc")]
+fn sync_reset_cdc_by_name(sync: &str) -> i64 {
+    reset_cdc_impl(ObjectRef::Name(sync.into())).or_raise()
+}
+
+#[pg_extern(name = "sync_reset_cdc")]
+fn sync_reset_cdc_by_id(sync: i64) -> i64 {
+    reset_cdc_impl(ObjectRef::Id(sync)).or_raise()
 }
 
 /// Returns true when the run was still going and has been asked to stop.

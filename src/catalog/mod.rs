@@ -271,6 +271,44 @@ pub fn sync_written_by_this_transaction(sync_id: i64) -> Result<bool> {
     }))
 }
 
+/// One line of a sync's activity log.
+pub fn record_activity(
+    sync_id: i64,
+    action: &str,
+    old: Option<Value>,
+    new: Option<Value>,
+) -> Result<()> {
+    spi::execute(
+        "INSERT INTO reverse_etl.sync_activity (sync_id, action, old_value, new_value) VALUES ($1, $2, $3, $4)",
+        &[sync_id.into(), action.into(), old.map(JsonB).into(), new.map(JsonB).into()],
+    )?;
+    Ok(())
+}
+
+pub fn set_sync_folder(id: i64, folder: Option<&str>) -> Result<Option<String>> {
+    let old: Option<String> = spi::one(
+        "SELECT folder FROM reverse_etl.syncs WHERE id = $1",
+        &[id.into()],
+    )?;
+    spi::execute(
+        "UPDATE reverse_etl.syncs SET folder = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), folder.map(str::to_string).into()],
+    )?;
+    Ok(old)
+}
+
+pub fn set_sync_labels(id: i64, labels: &[String]) -> Result<Vec<String>> {
+    let old: Option<Vec<String>> = spi::one(
+        "SELECT labels FROM reverse_etl.syncs WHERE id = $1",
+        &[id.into()],
+    )?;
+    spi::execute(
+        "UPDATE reverse_etl.syncs SET labels = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), labels.to_vec().into()],
+    )?;
+    Ok(old.unwrap_or_default())
+}
+
 pub fn set_secret(name: &str, value: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::invalid("name", "a secret needs a name"));

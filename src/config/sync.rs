@@ -108,7 +108,12 @@ pub const COMMON_KEYS: &[&str] = &[
     "delete_behavior",
     "batch_size",
     "schedule",
+    "max_removed_share",
+    "allow_empty_model",
 ];
+
+/// Share of the previously synced rows a run may remove before it refuses.
+pub const DEFAULT_MAX_REMOVED_SHARE: f64 = 0.5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncConfig {
@@ -119,6 +124,11 @@ pub struct SyncConfig {
     pub delete_behavior: DeleteBehavior,
     pub batch_size: i64,
     pub schedule: Schedule,
+    /// A run that would remove more than this share of the rows last synced
+    /// fails instead (1 turns the guard off).
+    pub max_removed_share: f64,
+    /// Whether a model returning no rows at all may remove everything.
+    pub allow_empty_model: bool,
     /// Keys that belong to the destination kind (`object`, `requests`, …),
     /// validated by that kind.
     pub destination_keys: Map<String, Value>,
@@ -182,6 +192,27 @@ impl SyncConfig {
             None => Schedule::Manual,
         };
 
+        let max_removed_share = match reader.value("max_removed_share") {
+            None => DEFAULT_MAX_REMOVED_SHARE,
+            Some(Value::Number(n)) => {
+                n.as_f64()
+                    .filter(|v| (0.0..=1.0).contains(v))
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "max_removed_share",
+                            format!("must be between 0 and 1, not {n}"),
+                        )
+                    })?
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    "max_removed_share",
+                    "must be a number between 0 and 1",
+                ))
+            }
+        };
+        let allow_empty_model = reader.boolean("allow_empty_model")?.unwrap_or(false);
+
         let destination_keys = destination_keys
             .iter()
             .filter_map(|key| reader.value(key).map(|v| (key.to_string(), v.clone())))
@@ -195,6 +226,8 @@ impl SyncConfig {
             delete_behavior,
             batch_size,
             schedule,
+            max_removed_share,
+            allow_empty_model,
             destination_keys,
         };
         config.check_consistency()?;
@@ -291,6 +324,8 @@ impl SyncConfig {
         );
         document.insert("batch_size".into(), json!(self.batch_size));
         document.insert("schedule".into(), self.schedule.to_json());
+        document.insert("max_removed_share".into(), json!(self.max_removed_share));
+        document.insert("allow_empty_model".into(), json!(self.allow_empty_model));
         for (key, value) in &self.destination_keys {
             document.insert(key.clone(), value.clone());
         }
@@ -422,6 +457,14 @@ mod tests {
                 "delete_behavior: mode \"all\" mirrors",
             ),
             (json!({}), "mode: is required"),
+            (
+                json!({"mode": "upsert", "max_removed_share": 1.5}),
+                "max_removed_share: must be between 0 and 1",
+            ),
+            (
+                json!({"mode": "upsert", "allow_empty_model": "yes"}),
+                "allow_empty_model: must be true or false",
+            ),
             (json!([1]), "config: must be a JSON object"),
         ];
         for (document, expected) in cases {

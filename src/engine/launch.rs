@@ -9,7 +9,17 @@ use pgrx::bgworkers::BackgroundWorkerBuilder;
 use pgrx::prelude::*;
 use std::time::{Duration, Instant};
 
-pub fn start_run(sync_id: i64, full_resync: bool, trigger: &str, wait: bool) -> Result<i64> {
+/// How a run was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub full_resync: bool,
+    pub reset_cdc: bool,
+    pub allow_mass_removal: bool,
+    pub wait: bool,
+}
+
+pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i64> {
+    let wait = options.wait;
     let sync = catalog::load_sync(sync_id)?;
     if !sync.enabled {
         return Err(Error::new(
@@ -38,7 +48,8 @@ pub fn start_run(sync_id: i64, full_resync: bool, trigger: &str, wait: bool) -> 
          ORDER BY r.id LIMIT 1",
         &[sync_id.into()],
     )?;
-    if let Some(run_id) = queued {
+    let plain = !options.full_resync && !options.reset_cdc && !options.allow_mass_removal;
+    if let (Some(run_id), true) = (queued, plain) {
         if wait {
             wait_for_end(run_id)?;
         }
@@ -50,7 +61,9 @@ pub fn start_run(sync_id: i64, full_resync: bool, trigger: &str, wait: bool) -> 
     let request = RunRequest {
         database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
         sync_id,
-        full_resync,
+        full_resync: options.full_resync,
+        reset_cdc: options.reset_cdc,
+        allow_mass_removal: options.allow_mass_removal,
         trigger: trigger.to_string(),
     };
     let worker = BackgroundWorkerBuilder::new(&format!("pg_reverse_etl run {run_id}"))

@@ -26,26 +26,40 @@ pub struct RunRequest {
     pub database: u32,
     pub sync_id: i64,
     pub full_resync: bool,
+    /// Take the model's current result as the snapshot and send nothing.
+    pub reset_cdc: bool,
+    /// Let this run remove more than the sync's max_removed_share.
+    pub allow_mass_removal: bool,
     pub trigger: String,
 }
 
 impl RunRequest {
     pub fn encode(&self) -> String {
         format!(
-            "{} {} {} {}",
+            "{} {} {}{}{} {}",
             self.database,
             self.sync_id,
             u8::from(self.full_resync),
+            u8::from(self.reset_cdc),
+            u8::from(self.allow_mass_removal),
             self.trigger
         )
     }
 
     pub fn decode(text: &str) -> Option<RunRequest> {
         let mut parts = text.split(' ');
+        let database = parts.next()?.parse().ok()?;
+        let sync_id = parts.next()?.parse().ok()?;
+        let flags = parts.next()?.as_bytes();
+        if flags.len() != 3 {
+            return None;
+        }
         Some(RunRequest {
-            database: parts.next()?.parse().ok()?,
-            sync_id: parts.next()?.parse().ok()?,
-            full_resync: parts.next()? == "1",
+            database,
+            sync_id,
+            full_resync: flags[0] == b'1',
+            reset_cdc: flags[1] == b'1',
+            allow_mass_removal: flags[2] == b'1',
             trigger: parts.next()?.to_string(),
         })
     }
@@ -82,10 +96,19 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         batch_size: 100,
         mode: SyncMode::Upsert,
         rows_queried: 0,
+        guard: RemovalGuard::default(),
     };
     if let Err(error) = run.execute() {
         run.finish_with_error(&error);
     }
+}
+
+#[derive(Debug, Default)]
+struct RemovalGuard {
+    max_removed_share: f64,
+    allow_empty_model: bool,
+    /// Removed rows act on the destination (delete behavior is not "nothing").
+    removes_records: bool,
 }
 
 struct Run {
@@ -96,6 +119,7 @@ struct Run {
     batch_size: i64,
     mode: SyncMode,
     rows_queried: i64,
+    guard: RemovalGuard,
 }
 
 /// Run `body` in a transaction of its own: committed when it returns `Ok`,
@@ -176,6 +200,10 @@ impl Run {
         })?;
         in_transaction(|| close_interrupted_runs(request.sync_id))?;
         timed(run_id, "querying", || in_transaction(|| self.query_model()))?;
+        if self.request.reset_cdc {
+            in_transaction(|| self.reset_snapshot())?;
+            return in_transaction(|| self.finish());
+        }
         timed(run_id, "preparing", || in_transaction(|| self.prepare()))?;
         timed(run_id, "delivering", || self.deliver_all())?;
         in_transaction(|| self.finish())
@@ -225,6 +253,11 @@ impl Run {
         )?;
         self.rows_queried = queried as i64;
         self.batch_size = valid.config.batch_size;
+        self.guard = RemovalGuard {
+            max_removed_share: valid.config.max_removed_share,
+            allow_empty_model: valid.config.allow_empty_model,
+            removes_records: valid.config.delete_behavior != crate::config::DeleteBehavior::Nothing,
+        };
         self.mode = valid.config.mode;
         let mut target = valid.target;
         target.start_run(self.id, sync.id)?;
@@ -274,6 +307,17 @@ impl Run {
                 &[],
             )?;
         }
+        if self.guard.removes_records {
+            let all_removed: i64 = spi::one(
+                &format!(
+                    "SELECT count(*) FROM {} WHERE op = 'removed'",
+                    plan.ops_table
+                ),
+                &[],
+            )?
+            .unwrap_or(0);
+            self.check_removal_guard(all_removed, snapshot_rows)?;
+        }
         spi::execute(&plan.record_null_key_rows(self.id, sync_id), &[])?;
         spi::execute(
             "UPDATE reverse_etl.sync_runs SET rows_invalid = $2 WHERE id = $1",
@@ -304,6 +348,85 @@ impl Run {
                 planned(Op::Removed).into(),
             ],
         )?;
+        Ok(())
+    }
+
+    /// Reset CDC: the snapshot becomes the model's current (valid) result;
+    /// nothing is planned or sent.
+    fn reset_snapshot(&mut self) -> Result<()> {
+        let plan = self.plan.as_ref().expect("query_model sets the plan");
+        let match_key = plan
+            .match_column
+            .map(|i| format!("(w.{})::text", RunPlan::field(i)))
+            .unwrap_or_else(|| "NULL".into());
+        spi::execute(&format!("TRUNCATE {}", plan.snapshot_table), &[])?;
+        // Rows sharing a key are left out: they are invalid, and the next
+        // run reports them.
+        let kept = spi::execute(
+            &format!(
+                "INSERT INTO {snapshot} (row_id, row_hash, match_key)
+                 SELECT w.row_id, w.row_hash, {match_key} FROM {work} w
+                 WHERE w.row_id IN (SELECT row_id FROM {work} WHERE row_id IS NOT NULL GROUP BY row_id HAVING count(*) = 1)",
+                snapshot = plan.snapshot_table,
+                work = plan.work_table,
+            ),
+            &[],
+        )?;
+        let sync_id = self.request.sync_id;
+        let duplicates = spi::execute(&plan.record_duplicate_rows(self.id, sync_id), &[])?;
+        let null_keys = spi::execute(
+            &format!(
+                "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+                 SELECT {}, {sync_id}, NULL, NULL, 'invalid', 'primary key is null', {} FROM {} w WHERE w.row_id IS NULL",
+                self.id,
+                plan.fields_json("w"),
+                plan.work_table
+            ),
+            &[],
+        )?;
+        debug_assert_eq!(kept + duplicates + null_keys, self.rows_queried as u64);
+        spi::execute(
+            "UPDATE reverse_etl.sync_runs SET rows_invalid = $2 WHERE id = $1",
+            &[self.id.into(), ((duplicates + null_keys) as i64).into()],
+        )?;
+        Ok(())
+    }
+
+    /// The guard against accidental mass removal: refuse a run that would
+    /// remove more than the allowed share of what was synced, or everything
+    /// because the model suddenly returns nothing.
+    fn check_removal_guard(&self, removed: i64, snapshot_rows: i64) -> Result<()> {
+        if self.request.allow_mass_removal
+            || self.request.full_resync
+            || snapshot_rows == 0
+            || removed == 0
+        {
+            return Ok(());
+        }
+        let guard = &self.guard;
+        let hint = "if this is intended, run once with sync_run(…, allow_mass_removal => true), \
+                    or change the sync's max_removed_share / allow_empty_model";
+        if self.rows_queried == 0 && !guard.allow_empty_model {
+            return Err(Error::new(
+                SqlState::ObjectNotInPrerequisiteState,
+                format!(
+                    "removal guard: the model returned no rows, which would remove all {snapshot_rows} rows synced so far; nothing was sent"
+                ),
+            )
+            .with_hint(hint));
+        }
+        let share = removed as f64 / snapshot_rows as f64;
+        if share > guard.max_removed_share {
+            return Err(Error::new(
+                SqlState::ObjectNotInPrerequisiteState,
+                format!(
+                    "removal guard: this run would remove {removed} of the {snapshot_rows} rows synced so far ({:.0}%, more than max_removed_share {:.0}%); nothing was sent",
+                    share * 100.0,
+                    guard.max_removed_share * 100.0
+                ),
+            )
+            .with_hint(hint));
+        }
         Ok(())
     }
 
@@ -577,6 +700,8 @@ mod tests {
             database: 16384,
             sync_id: 42,
             full_resync: true,
+            reset_cdc: false,
+            allow_mass_removal: true,
             trigger: "manual".into(),
         };
         assert_eq!(RunRequest::decode(&request.encode()), Some(request));
