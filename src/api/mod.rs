@@ -212,7 +212,7 @@ fn sync_run_by_name(
         full_resync,
         wait,
         allow_mass_removal,
-        reset_cdc: false,
+        ..Default::default()
     };
     sync_run_impl(ObjectRef::Name(sync.into()), options).or_raise()
 }
@@ -228,7 +228,7 @@ fn sync_run_by_id(
         full_resync,
         wait,
         allow_mass_removal,
-        reset_cdc: false,
+        ..Default::default()
     };
     sync_run_impl(ObjectRef::Id(sync), options).or_raise()
 }
@@ -246,6 +246,40 @@ fn reset_cdc_impl(sync: ObjectRef) -> Result<i64> {
     let run_id = launch::start_run(id, &options, "reset_cdc")?;
     catalog::record_activity(id, "reset_cdc", None, None)?;
     Ok(run_id)
+}
+
+/// Clear and fill: empty the sync's list at the destination, then send
+/// every current row (a full resync). Only list syncs to a postgres table.
+fn clear_and_fill_impl(sync: ObjectRef) -> Result<i64> {
+    let id = catalog::sync_id(&sync)?;
+    let row = catalog::load_sync(id)?;
+    let kind = catalog::load_destination(row.destination_id)?.kind;
+    if row.config.get("type").and_then(|t| t.as_str()) != Some("list") || kind != "postgres" {
+        return Err(crate::error::Error::new(
+            crate::error::SqlState::FeatureNotSupported,
+            format!("sync: clear and fill needs a list sync to a postgres destination; sync \"{}\" is a {} sync to a {kind} destination",
+                row.name, row.config.get("type").and_then(|t| t.as_str()).unwrap_or("?")),
+        ));
+    }
+    let options = launch::RunOptions {
+        full_resync: true,
+        clear_first: true,
+        wait: true,
+        ..Default::default()
+    };
+    let run_id = launch::start_run(id, &options, "clear_and_fill")?;
+    catalog::record_activity(id, "clear_and_fill", None, None)?;
+    Ok(run_id)
+}
+
+#[pg_extern(name = "sync_clear_and_fill")]
+fn sync_clear_and_fill_by_name(sync: &str) -> i64 {
+    clear_and_fill_impl(ObjectRef::Name(sync.into())).or_raise()
+}
+
+#[pg_extern(name = "sync_clear_and_fill")]
+fn sync_clear_and_fill_by_id(sync: i64) -> i64 {
+    clear_and_fill_impl(ObjectRef::Id(sync)).or_raise()
 }
 
 #[pg_extern(name = "sync_reset_cdc")]

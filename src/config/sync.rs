@@ -176,6 +176,8 @@ impl SyncConfig {
             Some(text) => DeleteBehavior::parse("delete_behavior", &text)?,
             // Mirroring means records that leave the model leave the destination.
             None if mode == SyncMode::All => DeleteBehavior::Delete,
+            // A row leaving a list's model leaves the list.
+            None if sync_type == SyncType::List && mode == SyncMode::Add => DeleteBehavior::Delete,
             None => DeleteBehavior::Nothing,
         };
 
@@ -258,6 +260,12 @@ impl SyncConfig {
             return Err(Error::invalid(
                 "delete_behavior",
                 "event syncs are insert only and cannot delete or clear; use \"nothing\"",
+            ));
+        }
+        if self.sync_type == SyncType::List && self.delete_behavior == DeleteBehavior::Clear {
+            return Err(Error::invalid(
+                "delete_behavior",
+                "list syncs add and remove memberships: use \"delete\" (leave the list) or \"nothing\"",
             ));
         }
         if self.mode == SyncMode::All && self.delete_behavior != DeleteBehavior::Delete {

@@ -71,6 +71,15 @@ pub trait Destination {
     /// the destination itself failed (the run fails); recoverable stops come
     /// back in `BatchOutcome::stop`.
     fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome>;
+
+    /// Empty the list or audience the sync fills (clear and fill). Returns
+    /// an error naming what is not possible where the destination cannot.
+    fn clear(&mut self) -> Result<()> {
+        Err(Error::new(
+            SqlState::FeatureNotSupported,
+            "sync: clear and fill needs a list sync to a destination that can empty the list",
+        ))
+    }
 }
 
 /// The destination kinds this build knows, and the sync config keys each adds.
@@ -101,6 +110,9 @@ pub fn check_supported(kind: &str, config: &SyncConfig) -> Result<()> {
             SyncMode::All,
         ],
         ("http", SyncType::Object) => &[SyncMode::Upsert, SyncMode::Insert, SyncMode::Update],
+        // Events are sent once and never updated.
+        ("postgres" | "http", SyncType::Event) => &[SyncMode::Insert],
+        ("postgres" | "http", SyncType::List) => &[SyncMode::Add, SyncMode::Remove],
         _ => &[],
     };
     if modes.is_empty() {
@@ -156,7 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn postgres_supports_object_modes_only() {
+    fn the_support_matrix() {
         assert!(check_supported("postgres", &config(json!({"mode": "upsert"}))).is_ok());
         assert!(check_supported("postgres", &config(json!({"mode": "all"}))).is_ok());
         let error = check_supported("postgres", &config(json!({"mode": "add"}))).unwrap_err();
@@ -164,12 +176,23 @@ mod tests {
         assert!(error
             .message
             .starts_with("mode: sync mode \"add\" is not supported"));
-        let error = check_supported(
+        assert!(check_supported(
             "postgres",
-            &config(json!({"mode": "insert", "type": "event"})),
+            &config(json!({"mode": "insert", "type": "event"}))
         )
-        .unwrap_err();
-        assert!(error.message.starts_with("type: sync type \"event\""));
+        .is_ok());
+        let error = check_supported("http", &config(json!({"mode": "upsert", "type": "event"})))
+            .unwrap_err();
+        assert!(error
+            .message
+            .starts_with("mode: sync mode \"upsert\" is not supported for type \"event\""));
+        assert!(
+            check_supported("http", &config(json!({"mode": "remove", "type": "list"}))).is_ok()
+        );
+        let error = check_supported("http", &config(json!({"mode": "all"}))).unwrap_err();
+        assert!(error
+            .message
+            .starts_with("mode: sync mode \"all\" is not supported"));
     }
 
     #[test]

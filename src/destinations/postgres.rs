@@ -12,8 +12,16 @@ use crate::sql::{list, quote_ident, quote_literal};
 use pgrx::prelude::*;
 use serde_json::Value;
 
-/// Sync config keys of this kind: `object` is the target table.
-pub const SYNC_KEYS: &[&str] = &["object"];
+/// Sync config keys of this kind: `object` is the target table; list syncs
+/// name the list (`list`) and the column holding list names (`list_field`).
+pub const SYNC_KEYS: &[&str] = &["object", "list", "list_field"];
+
+/// Membership rows of one list: `column = value` identifies the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListTarget {
+    pub column: TargetColumn,
+    pub name: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetColumn {
@@ -41,6 +49,8 @@ pub struct PostgresTarget {
     pub assignments: Vec<Assignment>,
     /// Writes run with this role's privileges (the sync's owner).
     pub owner: pg_sys::Oid,
+    /// For list syncs: which list the rows are members of.
+    pub list: Option<ListTarget>,
 }
 
 /// A statement delivering a batch; `$1`/`$2` bound the positions.
@@ -67,6 +77,9 @@ impl PostgresTarget {
     /// settings say nothing is done at the destination (delete behavior
     /// "nothing", or "clear" with no mapped fields).
     pub fn statement(&self, op: Op, ops_table: &str) -> Option<Statement> {
+        if let Some(list) = &self.list {
+            return self.list_statement(list, op, ops_table);
+        }
         let table = &self.table;
         let match_column = quote_ident(&self.match_column.name);
         match op {
@@ -143,6 +156,66 @@ impl PostgresTarget {
         }
     }
 
+    /// List syncs: mode add inserts memberships for rows entering the model
+    /// and (delete behavior "delete") removes them for rows leaving it; mode
+    /// remove removes the memberships of rows entering the model.
+    fn list_statement(&self, target: &ListTarget, op: Op, ops_table: &str) -> Option<Statement> {
+        let table = &self.table;
+        let match_column = quote_ident(&self.match_column.name);
+        let list_column = quote_ident(&target.column.name);
+        let list_value = format!(
+            "{}::{}",
+            quote_literal(&target.name),
+            target.column.type_sql
+        );
+        let leave = |member: String| {
+            Statement {
+            sql: format!(
+                "DELETE FROM {table} AS t USING {ops_table} AS o \
+                 WHERE {BATCH_FILTER} AND t.{list_column} = {list_value} AND t.{match_column} = {member}"
+            ),
+            returns_found: false,
+        }
+        };
+        match (self.mode, op) {
+            (SyncMode::Add, Op::Added) => {
+                let columns = [list_column.clone(), match_column.clone()]
+                    .into_iter()
+                    .chain(self.assignments.iter().map(|a| quote_ident(&a.column.name)));
+                let values = [list_value.clone(), self.match_value_from_field()]
+                    .into_iter()
+                    .chain(self.assignments.iter().map(|a| a.value.clone()));
+                Some(Statement {
+                    sql: format!(
+                        "INSERT INTO {table} AS t ({}) SELECT {} FROM {ops_table} AS o \
+                         WHERE {BATCH_FILTER} ORDER BY o.pos ON CONFLICT ({list_column}, {match_column}) DO NOTHING",
+                        list(columns),
+                        list(values)
+                    ),
+                    returns_found: false,
+                })
+            }
+            (SyncMode::Add, Op::Removed) if self.delete_behavior == DeleteBehavior::Delete => {
+                Some(leave(self.match_value_from_key()))
+            }
+            (SyncMode::Remove, Op::Added) => Some(leave(self.match_value_from_field())),
+            _ => None,
+        }
+    }
+
+    /// Clear and fill: every member of the list leaves it.
+    pub fn clear_sql(&self) -> Option<String> {
+        self.list.as_ref().map(|list| {
+            format!(
+                "DELETE FROM {} WHERE {} = {}::{}",
+                self.table,
+                quote_ident(&list.column.name),
+                quote_literal(&list.name),
+                list.column.type_sql
+            )
+        })
+    }
+
     /// Mirror mode: records in the table whose match value the model no
     /// longer has and the snapshot does not already remove.
     pub fn mirror_removals_sql(&self, plan: &RunPlan) -> String {
@@ -173,6 +246,18 @@ impl Destination for PostgresTarget {
                 rejections,
                 ..BatchOutcome::default()
             })
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        let sql = self.clear_sql().ok_or_else(|| {
+            Error::new(
+                SqlState::FeatureNotSupported,
+                "sync: clear and fill is for list syncs (type \"list\")",
+            )
+        })?;
+        as_role(self.owner, || spi::execute(&sql, &[]))
+            .map_err(|e| e.context(format!("clearing the list in {}", self.table)))?;
+        Ok(())
     }
 }
 
@@ -341,11 +426,59 @@ pub fn resolve(
         )
     })?;
     let (match_column, match_attnum) = target_column("match.to", &record_match.to)?;
-    let unique: Option<bool> = spi::one(
-        "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique \
-         AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = $2)",
-        &[table_oid.into(), match_attnum.into()],
-    )?;
+    let is_list = config.sync_type == crate::config::SyncType::List;
+    for key in ["list", "list_field"] {
+        if !is_list && config.destination_keys.contains_key(key) {
+            return Err(Error::invalid(
+                key,
+                "is only for list syncs (type \"list\")",
+            ));
+        }
+    }
+    let list = if is_list {
+        let name = config.destination_string("list")?.ok_or_else(|| {
+            Error::invalid(
+                "list",
+                "is required for list syncs: the name of the list, e.g. \"vip\"",
+            )
+        })?;
+        let field = config
+            .destination_string("list_field")?
+            .unwrap_or_else(|| "list".into());
+        let (column, attnum) = target_column("list_field", &field)?;
+        let unique: Option<bool> = spi::one(
+            "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique \
+             AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 2 \
+             AND i.indkey::int2[] @> ARRAY[$2, $3]::int2[])",
+            &[table_oid.into(), attnum.into(), match_attnum.into()],
+        )?;
+        if unique != Some(true) {
+            return Err(Error::new(
+                SqlState::InvalidColumnReference,
+                format!(
+                    "match.to: {table} has no unique index on ({field}, {}); list membership needs one",
+                    record_match.to
+                ),
+            )
+            .with_hint(format!(
+                "CREATE UNIQUE INDEX ON {table} ({}, {})",
+                quote_ident(&field),
+                quote_ident(&record_match.to)
+            )));
+        }
+        Some(ListTarget { column, name })
+    } else {
+        None
+    };
+    let unique: Option<bool> = if is_list {
+        Some(true)
+    } else {
+        spi::one(
+            "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique \
+             AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = $2)",
+            &[table_oid.into(), match_attnum.into()],
+        )?
+    };
     if unique != Some(true) {
         return Err(Error::new(
             SqlState::InvalidColumnReference,
@@ -411,7 +544,8 @@ pub fn resolve(
     let mut privileges = vec![];
     match config.mode {
         SyncMode::Update => privileges.extend(["SELECT", "UPDATE"]),
-        SyncMode::Insert => privileges.extend(["SELECT", "INSERT"]),
+        SyncMode::Insert | SyncMode::Add => privileges.extend(["SELECT", "INSERT"]),
+        SyncMode::Remove => privileges.extend(["SELECT", "DELETE"]),
         _ => privileges.extend(["SELECT", "INSERT", "UPDATE"]),
     }
     match config.delete_behavior {
@@ -446,6 +580,7 @@ pub fn resolve(
         match_column,
         assignments,
         owner,
+        list,
     })
 }
 
@@ -488,7 +623,51 @@ mod tests {
                 value: "(o.c2)::text".into(),
             }],
             owner: pg_sys::Oid::INVALID,
+            list: None,
         }
+    }
+
+    #[test]
+    fn lists_add_and_remove_memberships() {
+        let mut add = target(SyncMode::Add, DeleteBehavior::Delete);
+        add.list = Some(ListTarget {
+            column: TargetColumn {
+                name: "list".into(),
+                type_sql: "text".into(),
+            },
+            name: "vip".into(),
+        });
+        let join = add.statement(Op::Added, "ops").unwrap();
+        assert!(
+            join.sql
+                .contains("(\"list\", \"email\", \"plan\") SELECT 'vip'::text, (o.c1)::text"),
+            "{}",
+            join.sql
+        );
+        assert!(join
+            .sql
+            .ends_with("ON CONFLICT (\"list\", \"email\") DO NOTHING"));
+        let leave = add.statement(Op::Removed, "ops").unwrap();
+        assert!(
+            leave
+                .sql
+                .ends_with("t.\"list\" = 'vip'::text AND t.\"email\" = (o.match_key)::text"),
+            "{}",
+            leave.sql
+        );
+        assert!(add.statement(Op::Changed, "ops").is_none());
+        assert_eq!(
+            add.clear_sql().unwrap(),
+            "DELETE FROM crm.contacts WHERE \"list\" = 'vip'::text"
+        );
+        let mut remove = add.clone();
+        remove.mode = SyncMode::Remove;
+        assert!(remove
+            .statement(Op::Added, "ops")
+            .unwrap()
+            .sql
+            .ends_with("t.\"email\" = (o.c1)::text"));
+        assert!(remove.statement(Op::Removed, "ops").is_none());
     }
 
     #[test]

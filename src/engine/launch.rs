@@ -15,6 +15,7 @@ pub struct RunOptions {
     pub full_resync: bool,
     pub reset_cdc: bool,
     pub allow_mass_removal: bool,
+    pub clear_first: bool,
     pub wait: bool,
 }
 
@@ -48,7 +49,10 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
          ORDER BY r.id LIMIT 1",
         &[sync_id.into()],
     )?;
-    let plain = !options.full_resync && !options.reset_cdc && !options.allow_mass_removal;
+    let plain = !options.full_resync
+        && !options.reset_cdc
+        && !options.allow_mass_removal
+        && !options.clear_first;
     if let (Some(run_id), true) = (queued, plain) {
         if wait {
             wait_for_end(run_id)?;
@@ -64,6 +68,7 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
         full_resync: options.full_resync,
         reset_cdc: options.reset_cdc,
         allow_mass_removal: options.allow_mass_removal,
+        clear_first: options.clear_first,
         trigger: trigger.to_string(),
     };
     let worker = BackgroundWorkerBuilder::new(&format!("pg_reverse_etl run {run_id}"))

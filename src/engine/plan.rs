@@ -256,8 +256,9 @@ impl RunPlan {
             (String::new(), String::new())
         };
         let changed = match mode {
-            // An insert never touches a record it already sent.
-            SyncMode::Insert => "false",
+            // An insert never touches a record it already sent; list
+            // membership does not change when a member's fields do.
+            SyncMode::Insert | SyncMode::Add | SyncMode::Remove => "false",
             // No CDC: every current row is sent each run.
             SyncMode::All | SyncMode::Archive | SyncMode::Snapshot => "true",
             _ => "w.row_hash IS DISTINCT FROM s.row_hash",

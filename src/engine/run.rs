@@ -30,18 +30,21 @@ pub struct RunRequest {
     pub reset_cdc: bool,
     /// Let this run remove more than the sync's max_removed_share.
     pub allow_mass_removal: bool,
+    /// Empty the destination's list before a full resync (clear and fill).
+    pub clear_first: bool,
     pub trigger: String,
 }
 
 impl RunRequest {
     pub fn encode(&self) -> String {
         format!(
-            "{} {} {}{}{} {}",
+            "{} {} {}{}{}{} {}",
             self.database,
             self.sync_id,
             u8::from(self.full_resync),
             u8::from(self.reset_cdc),
             u8::from(self.allow_mass_removal),
+            u8::from(self.clear_first),
             self.trigger
         )
     }
@@ -51,7 +54,7 @@ impl RunRequest {
         let database = parts.next()?.parse().ok()?;
         let sync_id = parts.next()?.parse().ok()?;
         let flags = parts.next()?.as_bytes();
-        if flags.len() != 3 {
+        if flags.len() != 4 {
             return None;
         }
         Some(RunRequest {
@@ -60,6 +63,7 @@ impl RunRequest {
             full_resync: flags[0] == b'1',
             reset_cdc: flags[1] == b'1',
             allow_mass_removal: flags[2] == b'1',
+            clear_first: flags[3] == b'1',
             trigger: parts.next()?.to_string(),
         })
     }
@@ -269,16 +273,23 @@ impl Run {
     /// Preparing: one set-based diff against the snapshot writes the ops table.
     fn prepare(&mut self) -> Result<()> {
         let plan = self.plan.as_ref().expect("query_model sets the plan");
-        let destination = self
-            .destination
-            .as_ref()
-            .expect("query_model sets the destination");
         let sync_id = self.request.sync_id;
         if self.request.full_resync {
             // Every current row is sent as added; rows gone from the model are
             // forgotten, not removed (a full resync does not delete).
             spi::execute(&format!("TRUNCATE {}", plan.snapshot_table), &[])?;
         }
+        if self.request.clear_first {
+            self.destination
+                .as_mut()
+                .expect("query_model sets the destination")
+                .clear()?;
+        }
+        let plan = self.plan.as_ref().expect("query_model sets the plan");
+        let destination = self
+            .destination
+            .as_ref()
+            .expect("query_model sets the destination");
         let mirror = destination.mirror_removals(plan);
         spi::execute(
             &plan.create_ops_table(self.mode, self.id, false, mirror.as_deref()),
@@ -702,6 +713,7 @@ mod tests {
             full_resync: true,
             reset_cdc: false,
             allow_mass_removal: true,
+            clear_first: false,
             trigger: "manual".into(),
         };
         assert_eq!(RunRequest::decode(&request.encode()), Some(request));

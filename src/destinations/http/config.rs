@@ -16,7 +16,7 @@ pub const DESTINATION_KEYS: &[&str] = &[
     "retry",
 ];
 /// Sync config keys of this kind.
-pub const SYNC_KEYS: &[&str] = &["requests", "record_errors"];
+pub const SYNC_KEYS: &[&str] = &["requests", "record_errors", "list"];
 pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

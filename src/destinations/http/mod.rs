@@ -70,6 +70,8 @@ pub struct HttpDestination {
     pub run_id: i64,
     pub mode: SyncMode,
     pub delete_behavior: DeleteBehavior,
+    /// For list syncs, the list's name (`{{ list }}` in templates).
+    pub list: Option<String>,
     pub batch_size: usize,
     pub match_from: Option<String>,
     pub match_to: Option<String>,
@@ -139,7 +141,24 @@ impl HttpDestination {
             Some(m) => (Some(column("match.from", &m.from)?), Some(m.to.clone())),
             None => (None, None),
         };
+        let list = config.destination_string("list")?;
+        match (config.sync_type, &list) {
+            (crate::config::SyncType::List, None) => {
+                return Err(Error::invalid(
+                    "list",
+                    "is required for list syncs: the name of the list, e.g. \"vip\"",
+                ))
+            }
+            (crate::config::SyncType::List, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(Error::invalid(
+                    "list",
+                    "is only for list syncs (type \"list\")",
+                ))
+            }
+        }
         let destination = HttpDestination {
+            list,
             connection,
             resolved_headers: Vec::new(),
             sync_id: 0,
@@ -208,13 +227,20 @@ impl HttpDestination {
     pub fn sends(&self, op: Op) -> bool {
         match op {
             Op::Added => true,
-            Op::Changed => self.mode != SyncMode::Insert,
-            Op::Removed => self.delete_behavior != DeleteBehavior::Nothing,
+            Op::Changed => !matches!(
+                self.mode,
+                SyncMode::Insert | SyncMode::Add | SyncMode::Remove
+            ),
+            Op::Removed => {
+                self.mode != SyncMode::Remove && self.delete_behavior != DeleteBehavior::Nothing
+            }
         }
     }
 
     fn request_for(&self, op: Op) -> Option<&CompiledRequest> {
         match (op, self.mode, self.delete_behavior) {
+            // List mode remove: rows in the model leave the list.
+            (Op::Added, SyncMode::Remove, _) => self.removed.as_ref(),
             (Op::Removed, _, DeleteBehavior::Delete) => self.removed.as_ref(),
             (Op::Removed, _, _) => self.changed.as_ref().or(self.added.as_ref()),
             (Op::Changed, _, _) | (Op::Added, SyncMode::Update, _) => {
@@ -275,12 +301,12 @@ impl HttpDestination {
                 format!("no request is configured for {} rows", op.as_str()),
             )
         })?;
-        let run = json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name});
+        let run = json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name, "list": self.list});
         let mut headers = self.resolved_headers.clone();
         let (context, default_body) = if self.batch_size <= 1 {
             let row = &rows[0];
             let key = self.idempotency_key(row);
-            let base = json!({"row": row.row, "row_id": row.row_id, "op": op.as_str(), "run": run, "idempotency_key": key});
+            let base = json!({"row": row.row, "row_id": row.row_id, "op": op.as_str(), "run": run, "list": self.list, "idempotency_key": key});
             let record = self.record(row, &base)?;
             headers.push(("Idempotency-Key".into(), key));
             let mut context = base;
@@ -302,7 +328,7 @@ impl HttpDestination {
             let context = json!({
                 "records": records,
                 "rows": rows.iter().map(|r| Value::Object(r.row.clone())).collect::<Vec<_>>(),
-                "op": op.as_str(), "run": run, "idempotency_key": batch_key,
+                "op": op.as_str(), "run": run, "list": self.list, "idempotency_key": batch_key,
             });
             (context, json!({"records": records}))
         };
