@@ -304,3 +304,40 @@ fn cancel_run(run: i64) -> bool {
 fn set_secret(name: &str, value: &str) {
     catalog::set_secret(name, value).or_raise()
 }
+
+fn test_row_impl(
+    sync: ObjectRef,
+    row_id: &str,
+    op: &str,
+    values: Option<JsonB>,
+    dry_run: bool,
+) -> Result<JsonB> {
+    let id = catalog::sync_id(&sync)?;
+    crate::engine::test_row::test_row(id, row_id, op, values.as_ref().map(|v| &v.0), dry_run)
+        .map(JsonB)
+}
+
+/// Send one row as a run would (op 'added', 'changed' or 'removed'),
+/// optionally with `values` edited, and return the request and response
+/// (secrets masked). `dry_run` returns the request without sending it.
+#[pg_extern(name = "sync_test_row")]
+fn sync_test_row_by_name(
+    sync: &str,
+    row_id: &str,
+    op: default!(&str, "'added'"),
+    values: default!(Option<JsonB>, NULL),
+    dry_run: default!(bool, false),
+) -> JsonB {
+    test_row_impl(ObjectRef::Name(sync.into()), row_id, op, values, dry_run).or_raise()
+}
+
+#[pg_extern(name = "sync_test_row")]
+fn sync_test_row_by_id(
+    sync: i64,
+    row_id: &str,
+    op: default!(&str, "'added'"),
+    values: default!(Option<JsonB>, NULL),
+    dry_run: default!(bool, false),
+) -> JsonB {
+    test_row_impl(ObjectRef::Id(sync), row_id, op, values, dry_run).or_raise()
+}

@@ -24,6 +24,16 @@ pub struct Rejection {
     pub reason: String,
 }
 
+/// One row for `sync_test_row`: its id, the kind of operation, the model's
+/// values (only the match value for a removal) and the snapshot's match key.
+#[derive(Debug, Clone)]
+pub struct TestRow {
+    pub row_id: String,
+    pub op: Op,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub match_key: Option<String>,
+}
+
 /// What became of a batch: every operation not rejected and not unattempted
 /// was delivered.
 #[derive(Debug, Default)]
@@ -71,6 +81,16 @@ pub trait Destination {
     /// the destination itself failed (the run fails); recoverable stops come
     /// back in `BatchOutcome::stop`.
     fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome>;
+
+    /// Build what a run would send for one row and, unless `dry_run`, send
+    /// it; returns `{"requests": [...], "responses": [...]}` with secrets
+    /// masked. Touches no snapshot and no run.
+    fn test_row(
+        &mut self,
+        plan: &RunPlan,
+        row: &TestRow,
+        dry_run: bool,
+    ) -> Result<serde_json::Value>;
 
     /// Empty the list or audience the sync fills (clear and fill). Returns
     /// an error naming what is not possible where the destination cannot.

@@ -248,6 +248,58 @@ impl Destination for PostgresTarget {
             })
     }
 
+    fn test_row(&mut self, plan: &RunPlan, row: &super::TestRow, dry_run: bool) -> Result<Value> {
+        // The run's statement, reading one row from a literal instead of the ops table.
+        let literal = |value: Option<&Value>, type_sql: &str| match value {
+            None | Some(Value::Null) => format!("NULL::{type_sql}"),
+            Some(Value::String(s)) => format!("{}::{type_sql}", quote_literal(s)),
+            Some(other) => format!("{}::{type_sql}", quote_literal(&other.to_string())),
+        };
+        let fields = plan.columns.iter().enumerate().map(|(i, c)| {
+            format!(
+                "{} AS {}",
+                literal(row.fields.get(&c.name), &c.type_sql),
+                RunPlan::field(i)
+            )
+        });
+        let one_row = format!(
+            "(SELECT 1::bigint AS pos, {} AS op, {} AS row_id, {} AS match_key{}{})",
+            quote_literal(row.op.as_str()),
+            quote_literal(&row.row_id),
+            row.match_key
+                .as_deref()
+                .map(quote_literal)
+                .unwrap_or_else(|| "NULL::text".into()),
+            if plan.columns.is_empty() { "" } else { ", " },
+            list(fields)
+        );
+        let Some(statement) = self.statement(row.op, &one_row) else {
+            return Ok(serde_json::json!({
+                "requests": [],
+                "responses": [],
+                "note": format!("nothing is sent for {} rows with mode \"{}\" and delete behavior \"{}\"", row.op.as_str(), self.mode, self.delete_behavior)
+            }));
+        };
+        let request = serde_json::json!({"statement": statement.sql.replace("$1", "0").replace("$2", "1"), "table": self.table});
+        if dry_run {
+            return Ok(serde_json::json!({"requests": [request], "responses": []}));
+        }
+        let outcome = as_role(self.owner, || {
+            in_subtransaction(|| {
+                if statement.returns_found {
+                    run_statement(&statement, 0, 1).map(|found| found.len() as u64)
+                } else {
+                    spi::execute(&statement.sql, &[0i64.into(), 1i64.into()])
+                }
+            })
+        });
+        let response = match outcome {
+            Ok(rows) => serde_json::json!({"rows_affected": rows}),
+            Err(error) => serde_json::json!({"error": describe(&error)}),
+        };
+        Ok(serde_json::json!({"requests": [request], "responses": [response]}))
+    }
+
     fn clear(&mut self) -> Result<()> {
         let sql = self.clear_sql().ok_or_else(|| {
             Error::new(

@@ -5,4 +5,5 @@ pub mod launch;
 pub mod model;
 pub mod plan;
 pub mod run;
+pub mod test_row;
 pub mod validate;

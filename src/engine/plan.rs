@@ -94,7 +94,7 @@ impl RunPlan {
 
     /// A row id is the key as text (`42`), or the key's row text for a
     /// composite key (`(42,eu)`); NULL when any key part is NULL.
-    fn row_id_expression(&self) -> String {
+    pub fn row_id_expression(&self) -> String {
         match self.primary_key.as_slice() {
             [single] => format!("(m.{})::text", quote_ident(single)),
             parts => {

@@ -169,7 +169,7 @@ pub fn record_errors(
         .unwrap_or_default()
 }
 
-fn execute(agent: &ureq::Agent, request: &super::PreparedRequest) -> Reply {
+pub fn execute(agent: &ureq::Agent, request: &super::PreparedRequest) -> Reply {
     let mut call = agent.request(&request.method, &request.url);
     for (name, value) in &request.headers {
         call = call.set(name, value);

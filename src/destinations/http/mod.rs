@@ -440,6 +440,78 @@ impl crate::destinations::Destination for HttpDestination {
         Ok(())
     }
 
+    fn test_row(
+        &mut self,
+        _plan: &crate::engine::plan::RunPlan,
+        row: &crate::destinations::TestRow,
+        dry_run: bool,
+    ) -> Result<Value> {
+        let op_row = OpRow {
+            pos: 1,
+            op: row.op,
+            row_id: row.row_id.clone(),
+            row_hash: None,
+            row: row.fields.clone(),
+        };
+        if !self.sends(row.op) {
+            return Ok(json!({"requests": [], "responses": [],
+                "note": format!("nothing is sent for {} rows with mode \"{}\" and delete behavior \"{}\"", row.op.as_str(), self.mode, self.delete_behavior)}));
+        }
+        let request = self.prepare(
+            &[op_row],
+            self.connection.url.as_str().trim_end_matches('/'),
+        )?;
+        let secret_headers: Vec<&str> = self
+            .connection
+            .headers
+            .iter()
+            .filter(|(_, v)| matches!(v, HeaderValue::Secret(_)))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let shown_headers: Map<String, Value> = request
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let value = if secret_headers.iter().any(|s| s.eq_ignore_ascii_case(n)) {
+                    "********".to_string()
+                } else {
+                    v.clone()
+                };
+                (n.clone(), Value::String(value))
+            })
+            .collect();
+        let shown = json!({"method": request.method, "url": request.url, "headers": shown_headers,
+                           "body": request.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or(Value::String(b.to_string())))});
+        if dry_run {
+            return Ok(json!({"requests": [shown], "responses": []}));
+        }
+        let host = url::Url::parse(&request.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        if !config::host_allowed(&host, &self.allowed_hosts) {
+            return Err(Error::new(
+                crate::error::SqlState::InsufficientPrivilege,
+                format!(
+                    "request url {} is not on reverse_etl.http_allowed_hosts",
+                    request.url
+                ),
+            ));
+        }
+        let agent = ureq::AgentBuilder::new()
+            .timeout(self.connection.timeout)
+            .redirects(0)
+            .build();
+        let response = match deliver::execute(&agent, &request) {
+            deliver::Reply::Status { code, body, .. } => {
+                json!({"status": code, "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body))})
+            }
+            deliver::Reply::Transport(error) => json!({"error": error}),
+            deliver::Reply::NotSent => json!({"error": "not sent"}),
+        };
+        Ok(json!({"requests": [shown], "responses": [response]}))
+    }
+
     fn cancel(&mut self, reason: &Error) -> bool {
         match self.dispatcher.as_mut() {
             Some(dispatcher) => {
