@@ -136,6 +136,16 @@ JOIN reverse_etl.models m ON m.id = s.model_id
 JOIN reverse_etl.destinations d ON d.id = s.destination_id
 LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r WHERE r.sync_id = s.id ORDER BY r.id DESC LIMIT 1) r ON true;
 
+-- sync_plan's results, handed from the preview worker to the caller and
+-- deleted by it.
+CREATE TABLE reverse_etl._plan_previews (
+    id         bigserial PRIMARY KEY,
+    sync_id    bigint NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    result     jsonb NOT NULL
+);
+REVOKE ALL ON reverse_etl._plan_previews FROM PUBLIC;
+
 -- Write-only: set_secret writes here; nothing returns a value to a user.
 CREATE TABLE reverse_etl._secrets (
     name       text PRIMARY KEY CHECK (name <> ''),

@@ -170,3 +170,63 @@ fn folders_labels_and_the_activity_log() {
         before
     );
 }
+
+#[test]
+fn sync_plan_previews_the_next_run_without_sending_anything() {
+    let mut db = TestDb::new("plan");
+    db.exec(SETUP);
+    db.run("s");
+    db.exec("UPDATE src SET plan = 'pro' WHERE id IN (1, 2); DELETE FROM src WHERE id = 10; INSERT INTO src VALUES (11, 'u11@x.io', 'free'), (NULL, 'x@x.io', 'free')");
+    let before = (
+        db.catalog_counts(),
+        db.rows("SELECT * FROM target ORDER BY 1"),
+        db.rows("SELECT * FROM reverse_etl_state.snapshot_1 ORDER BY 1"),
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&db.text("SELECT reverse_etl.sync_plan('s')::text").unwrap()).unwrap();
+    assert_eq!(
+        (
+            plan["added"].as_i64(),
+            plan["changed"].as_i64(),
+            plan["removed"].as_i64()
+        ),
+        (Some(1), Some(2), Some(1)),
+        "{plan}"
+    );
+    assert_eq!(
+        (plan["rows_queried"].as_i64(), plan["invalid_rows"].as_i64()),
+        (Some(11), Some(1))
+    );
+    assert_eq!(
+        plan["sample"]["added"][0],
+        serde_json::json!({"row_id": "11", "fields": {"email": "u11@x.io", "plan": "free"}})
+    );
+    assert_eq!(
+        plan["sample"]["removed"][0],
+        serde_json::json!({"row_id": "10", "fields": {"match_key": "u10@x.io"}})
+    );
+    assert_eq!(plan["removal_guard"], serde_json::Value::Null);
+    let after = (
+        db.catalog_counts(),
+        db.rows("SELECT * FROM target ORDER BY 1"),
+        db.rows("SELECT * FROM reverse_etl_state.snapshot_1 ORDER BY 1"),
+    );
+    assert_eq!(after, before, "a plan sends and records nothing");
+    assert_eq!(db.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'reverse_etl_state' AND tablename LIKE 'preview%'"), 0);
+
+    db.exec("DELETE FROM src WHERE id < 9");
+    let plan: serde_json::Value =
+        serde_json::from_str(&db.text("SELECT reverse_etl.sync_plan('s')::text").unwrap()).unwrap();
+    assert!(
+        plan["removal_guard"]
+            .as_str()
+            .unwrap()
+            .starts_with("removal guard: this run would remove 9 of the 10 rows"),
+        "{plan}"
+    );
+    let (code, message) = db.error("SELECT reverse_etl.sync_plan('nosuch')");
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("42704", "sync: sync \"nosuch\" does not exist")
+    );
+}

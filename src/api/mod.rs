@@ -341,3 +341,21 @@ fn sync_test_row_by_id(
 ) -> JsonB {
     test_row_impl(ObjectRef::Id(sync), row_id, op, values, dry_run).or_raise()
 }
+
+fn plan_impl(sync: ObjectRef) -> Result<JsonB> {
+    let id = catalog::sync_id(&sync)?;
+    launch::preview(id).map(JsonB)
+}
+
+/// What the next run would do: counts of added, changed and removed rows,
+/// invalid rows, a sample of up to 10 rows of each kind, and whether the
+/// removal guard would stop it. Nothing is sent or recorded.
+#[pg_extern(name = "sync_plan")]
+fn sync_plan_by_name(sync: &str) -> JsonB {
+    plan_impl(ObjectRef::Name(sync.into())).or_raise()
+}
+
+#[pg_extern(name = "sync_plan")]
+fn sync_plan_by_id(sync: i64) -> JsonB {
+    plan_impl(ObjectRef::Id(sync)).or_raise()
+}

@@ -356,6 +356,33 @@ pub fn secret_value(field: &str, name: &str) -> Result<String> {
     })
 }
 
+/// A plan preview's id, reserved before its worker starts.
+pub fn next_preview_id() -> Result<i64> {
+    crate::postgres::as_role(extension_owner()?, || {
+        spi::one::<i64>("SELECT nextval('reverse_etl._plan_previews_id_seq')", &[])
+    })?
+    .ok_or_else(|| Error::new(SqlState::InternalError, "no preview id"))
+}
+
+pub fn save_preview(id: i64, sync_id: i64, result: Value) -> Result<()> {
+    spi::execute(
+        "INSERT INTO reverse_etl._plan_previews (id, sync_id, result) VALUES ($1, $2, $3)",
+        &[id.into(), sync_id.into(), JsonB(result).into()],
+    )?;
+    Ok(())
+}
+
+/// Read and delete a preview (as the extension's owner: the table is private).
+pub fn take_preview(id: i64) -> Result<Option<Value>> {
+    let result: Option<JsonB> = crate::postgres::as_role(extension_owner()?, || {
+        spi::one(
+            "DELETE FROM reverse_etl._plan_previews WHERE id = $1 RETURNING result",
+            &[id.into()],
+        )
+    })?;
+    Ok(result.map(|j| j.0))
+}
+
 /// The per-sync snapshot: what was last delivered, per row id.
 pub fn snapshot_table(sync_id: i64) -> String {
     format!("reverse_etl_state.snapshot_{sync_id}")

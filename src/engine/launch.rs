@@ -69,8 +69,39 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
         reset_cdc: options.reset_cdc,
         allow_mass_removal: options.allow_mass_removal,
         clear_first: options.clear_first,
+        preview: false,
         trigger: trigger.to_string(),
     };
+    let (worker, pid) = spawn_worker(run_id, &request)?;
+    if !wait {
+        wait_until_recorded(run_id);
+        return Ok(run_id);
+    }
+    wait_for_worker(worker, pid);
+    match run_status(run_id)? {
+        Some((status, error)) => {
+            if matches!(status.as_str(), "failed" | "incomplete" | "warning") {
+                pgrx::warning!(
+                    "sync \"{}\" run {run_id} ended {status}{}",
+                    sync.name,
+                    error.map(|e| format!(": {e}")).unwrap_or_default()
+                );
+            }
+            Ok(run_id)
+        }
+        None => Err(Error::new(
+            SqlState::InternalError,
+            format!(
+                "the worker of run {run_id} stopped before recording the run; see the server log"
+            ),
+        )),
+    }
+}
+
+fn spawn_worker(
+    run_id: i64,
+    request: &RunRequest,
+) -> Result<(pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
     let worker = BackgroundWorkerBuilder::new(&format!("pg_reverse_etl run {run_id}"))
         .set_type("pg_reverse_etl run")
         .set_library("pg_reverse_etl")
@@ -93,12 +124,12 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
             format!("the run worker did not start ({status:?})"),
         )
     })?;
-    if !wait {
-        wait_until_recorded(run_id);
-        return Ok(run_id);
-    }
-    // A cancelled wait cancels the run: the worker gets a query cancel and
-    // stops at once, recording what it delivered.
+    Ok((worker, pid))
+}
+
+/// Wait for a worker to end. A cancelled wait cancels the worker's run: it
+/// gets a query cancel and stops at once, recording what it delivered.
+fn wait_for_worker(worker: pgrx::bgworkers::DynamicBackgroundWorker, pid: i32) {
     PgTryBuilder::new(|| worker.wait_for_shutdown())
         .catch_others(move |caught| {
             // SAFETY: signalling our own worker; SIGINT is its query-cancel signal.
@@ -107,24 +138,50 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
         })
         .execute()
         .ok();
-    match run_status(run_id)? {
-        Some((status, error)) => {
-            if matches!(status.as_str(), "failed" | "incomplete" | "warning") {
-                pgrx::warning!(
-                    "sync \"{}\" run {run_id} ended {status}{}",
-                    sync.name,
-                    error.map(|e| format!(": {e}")).unwrap_or_default()
-                );
-            }
-            Ok(run_id)
-        }
-        None => Err(Error::new(
-            SqlState::InternalError,
-            format!(
-                "the worker of run {run_id} stopped before recording the run; see the server log"
-            ),
-        )),
+}
+
+/// What the next run of a sync would do, without sending or recording
+/// anything: counts, a sample of rows per kind, the removal guard's verdict.
+pub fn preview(sync_id: i64) -> Result<serde_json::Value> {
+    if catalog::sync_written_by_this_transaction(sync_id)? {
+        return Err(Error::new(
+            SqlState::ObjectNotInPrerequisiteState,
+            "sync: the sync (or its model or destination) was created or changed in this transaction",
+        )
+        .with_hint("the preview runs in a background worker, which only sees committed work: commit first"));
     }
+    let id = catalog::next_preview_id()?;
+    let request = RunRequest {
+        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        sync_id,
+        full_resync: false,
+        reset_cdc: false,
+        allow_mass_removal: false,
+        clear_first: false,
+        preview: true,
+        trigger: "plan".into(),
+    };
+    let (worker, pid) = spawn_worker(id, &request)?;
+    wait_for_worker(worker, pid);
+    let result = catalog::take_preview(id)?.ok_or_else(|| {
+        Error::new(
+            SqlState::InternalError,
+            "the plan preview worker stopped without a result; see the server log",
+        )
+    })?;
+    if let Some(message) = result.get("error").and_then(|e| e.as_str()) {
+        let code = result
+            .get("sqlstate")
+            .and_then(|c| c.as_str())
+            .unwrap_or("XX000");
+        let state = code
+            .as_bytes()
+            .try_into()
+            .map(SqlState::Other)
+            .unwrap_or(SqlState::InternalError);
+        return Err(Error::new(state, message.to_string()));
+    }
+    Ok(result)
 }
 
 /// With wait => false, return once the run row is visible to the caller

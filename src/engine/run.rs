@@ -32,19 +32,23 @@ pub struct RunRequest {
     pub allow_mass_removal: bool,
     /// Empty the destination's list before a full resync (clear and fill).
     pub clear_first: bool,
+    /// Only work out what a run would do (sync_plan): nothing is sent or
+    /// recorded; the result goes to reverse_etl._plan_previews.
+    pub preview: bool,
     pub trigger: String,
 }
 
 impl RunRequest {
     pub fn encode(&self) -> String {
         format!(
-            "{} {} {}{}{}{} {}",
+            "{} {} {}{}{}{}{} {}",
             self.database,
             self.sync_id,
             u8::from(self.full_resync),
             u8::from(self.reset_cdc),
             u8::from(self.allow_mass_removal),
             u8::from(self.clear_first),
+            u8::from(self.preview),
             self.trigger
         )
     }
@@ -54,7 +58,7 @@ impl RunRequest {
         let database = parts.next()?.parse().ok()?;
         let sync_id = parts.next()?.parse().ok()?;
         let flags = parts.next()?.as_bytes();
-        if flags.len() != 4 {
+        if flags.len() != 5 {
             return None;
         }
         Some(RunRequest {
@@ -64,6 +68,7 @@ impl RunRequest {
             reset_cdc: flags[1] == b'1',
             allow_mass_removal: flags[2] == b'1',
             clear_first: flags[3] == b'1',
+            preview: flags[4] == b'1',
             trigger: parts.next()?.to_string(),
         })
     }
@@ -102,7 +107,9 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         rows_queried: 0,
         guard: RemovalGuard::default(),
     };
-    if let Err(error) = run.execute() {
+    if run.request.preview {
+        run.preview();
+    } else if let Err(error) = run.execute() {
         run.finish_with_error(&error);
     }
 }
@@ -236,8 +243,8 @@ impl Run {
             columns,
             match_column,
             hash_seed: hash_seed(&valid.config),
-            work_table: format!("reverse_etl_state.run_{}_rows", self.id),
-            ops_table: format!("reverse_etl_state.run_{}_ops", self.id),
+            work_table: format!("reverse_etl_state.{}_{}_rows", self.table_prefix(), self.id),
+            ops_table: format!("reverse_etl_state.{}_{}_ops", self.table_prefix(), self.id),
             snapshot_table: catalog::snapshot_table(sync.id),
         };
         let owner: String =
@@ -360,6 +367,113 @@ impl Run {
             ],
         )?;
         Ok(())
+    }
+
+    fn table_prefix(&self) -> &'static str {
+        if self.request.preview {
+            "preview"
+        } else {
+            "run"
+        }
+    }
+
+    /// sync_plan: query and diff as a run would, then describe the plan
+    /// (counts, a sample of rows per kind, whether the removal guard would
+    /// stop it) instead of delivering. Writes nothing but the result.
+    fn preview(&mut self) {
+        let outcome = in_transaction(|| self.query_model())
+            .and_then(|_| in_transaction(|| self.describe_plan()));
+        let result = outcome.unwrap_or_else(
+            |error| serde_json::json!({"error": error.to_string(), "sqlstate": error.state.code()}),
+        );
+        let (run_id, sync_id) = (self.id, self.request.sync_id);
+        let saved = in_transaction(|| {
+            spi::execute(
+                &format!(
+                    "DROP TABLE IF EXISTS reverse_etl_state.preview_{run_id}_rows, reverse_etl_state.preview_{run_id}_ops"
+                ),
+                &[],
+            )?;
+            catalog::save_preview(run_id, sync_id, result.clone())
+        });
+        if let Err(error) = saved {
+            pgrx::warning!("pg_reverse_etl: plan preview {run_id} could not be saved: {error}");
+        }
+    }
+
+    fn describe_plan(&mut self) -> Result<serde_json::Value> {
+        const SAMPLE: i64 = 10;
+        let plan = self.plan.as_ref().expect("query_model sets the plan");
+        let destination = self
+            .destination
+            .as_ref()
+            .expect("query_model sets the destination");
+        let mirror = destination.mirror_removals(plan);
+        spi::execute(
+            &plan.create_ops_table(self.mode, self.id, false, mirror.as_deref()),
+            &[],
+        )?;
+        let (null_keys, added, snapshot_rows, removed, new_keys_repeated) =
+            spi::rows(&plan.duplicate_check(), &[], |row| {
+                Ok((
+                    spi::get::<i64>(row, 1)?,
+                    spi::get::<i64>(row, 2)?,
+                    spi::get::<i64>(row, 3)?,
+                    spi::get::<i64>(row, 4)?,
+                    spi::get::<bool>(row, 5)?,
+                ))
+            })?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let duplicates = if new_keys_repeated
+            || self.rows_queried - null_keys - added != snapshot_rows - removed
+        {
+            spi::one::<i64>(
+                &format!(
+                    "SELECT coalesce(sum(copies), 0)::bigint FROM (SELECT count(*) AS copies FROM {} \
+                     WHERE row_id IS NOT NULL GROUP BY row_id HAVING count(*) > 1) d",
+                    plan.work_table
+                ),
+                &[],
+            )?
+            .unwrap_or(0)
+        } else {
+            0
+        };
+        let counts = self.op_ranges()?;
+        let count = |op: Op| counts.get(&op).map(|r| r.2).unwrap_or(0);
+        let guard = if self.guard.removes_records {
+            self.check_removal_guard(count(Op::Removed), snapshot_rows)
+                .err()
+                .map(|e| e.message)
+        } else {
+            None
+        };
+        let mut sample = serde_json::Map::new();
+        for op in Op::DELIVERY_ORDER {
+            let rows = spi::rows(
+                &format!(
+                    "SELECT jsonb_build_object('row_id', o.row_id, 'fields', CASE WHEN o.op = 'removed' THEN jsonb_build_object('match_key', o.match_key) ELSE {} END) \
+                     FROM {} o WHERE o.op = $1 ORDER BY o.pos LIMIT {SAMPLE}",
+                    plan.fields_json("o"),
+                    plan.ops_table
+                ),
+                &[op.as_str().into()],
+                |row| Ok(spi::get::<pgrx::JsonB>(row, 1)?.0),
+            )?;
+            sample.insert(op.as_str().into(), serde_json::Value::Array(rows));
+        }
+        Ok(serde_json::json!({
+            "rows_queried": self.rows_queried,
+            "invalid_rows": null_keys + duplicates,
+            "added": count(Op::Added),
+            "changed": count(Op::Changed),
+            "removed": count(Op::Removed),
+            "removal_guard": guard,
+            "sample": sample,
+            "note": if duplicates > 0 { "rows sharing a key are counted above; the run will leave them out as invalid" } else { "" },
+        }))
     }
 
     /// Reset CDC: the snapshot becomes the model's current (valid) result;
@@ -714,6 +828,7 @@ mod tests {
             reset_cdc: false,
             allow_mass_removal: true,
             clear_first: false,
+            preview: false,
             trigger: "manual".into(),
         };
         assert_eq!(RunRequest::decode(&request.encode()), Some(request));
