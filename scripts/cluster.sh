@@ -30,9 +30,17 @@ log_min_messages = warning
 CONF
 }
 
+# Settings the tests rely on, added to clusters made before they existed.
+settings() {
+  grep -q "^reverse_etl.file_allowed_directories" "$DATA/postgresql.conf" ||
+    echo "reverse_etl.file_allowed_directories = '/tmp/pg_reverse_etl_files'" >> "$DATA/postgresql.conf"
+  mkdir -p /tmp/pg_reverse_etl_files && chmod 1777 /tmp/pg_reverse_etl_files
+}
+
 case "${1:-}" in
   start)
     init
+    settings
     as_postgres "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1 ||
       as_postgres "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 start >/dev/null
     echo "postgres running on 127.0.0.1:$PORT (data $DATA)";;

@@ -13,7 +13,19 @@ pub static RUN_WORK_MEM: GucSetting<Option<CString>> =
 pub static HTTP_ALLOWED_HOSTS: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"127.0.0.1,localhost,::1"));
 
+/// Directories (and their subdirectories) file destinations may write to.
+pub static FILE_ALLOWED_DIRECTORIES: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c""));
+
 pub fn register() {
+    GucRegistry::define_string_guc(
+        c"reverse_etl.file_allowed_directories",
+        c"Directories file destinations may write to (comma-separated; empty: none).",
+        c"Checked when a destination is created and when a run starts. Only superusers can change it.",
+        &FILE_ALLOWED_DIRECTORIES,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"reverse_etl.http_allowed_hosts",
         c"Hosts that http destinations may send to (comma-separated; * allows any).",
@@ -41,6 +53,13 @@ pub fn run_work_mem() -> String {
 
 pub fn http_allowed_hosts() -> String {
     HTTP_ALLOWED_HOSTS
+        .get()
+        .and_then(|value| value.into_string().ok())
+        .unwrap_or_default()
+}
+
+pub fn file_allowed_directories() -> String {
+    FILE_ALLOWED_DIRECTORIES
         .get()
         .and_then(|value| value.into_string().ok())
         .unwrap_or_default()

@@ -2,6 +2,7 @@
 //! configuration and delivers one batch of operations at a time, telling the
 //! engine which operations the destination rejected and why.
 
+pub mod file;
 pub mod http;
 pub mod postgres;
 
@@ -107,11 +108,7 @@ pub fn kind_keys(kind: &str) -> Result<&'static [&'static str]> {
     match kind {
         "postgres" => Ok(postgres::SYNC_KEYS),
         "http" => Ok(http::SYNC_KEYS),
-        "file" => Err(Error::new(
-            SqlState::FeatureNotSupported,
-            format!("kind: destination kind \"{kind}\" is not available in this version"),
-        )
-        .with_hint("available kinds: postgres, http")),
+        "file" => Ok(file::SYNC_KEYS),
         other => Err(Error::invalid(
             "kind",
             format!("unknown destination kind \"{other}\" (expected one of: postgres, http, file)"),
@@ -133,6 +130,7 @@ pub fn check_supported(kind: &str, config: &SyncConfig) -> Result<()> {
         // Events are sent once and never updated.
         ("postgres" | "http", SyncType::Event) => &[SyncMode::Insert],
         ("postgres" | "http", SyncType::List) => &[SyncMode::Add, SyncMode::Remove],
+        ("file", SyncType::Object | SyncType::Event) => &[SyncMode::Snapshot, SyncMode::Diff],
         _ => &[],
     };
     if modes.is_empty() {

@@ -18,6 +18,10 @@ pub fn destination_config(kind: &str, config: &Value) -> Result<()> {
     match kind {
         // The table is chosen per sync ("object"); the destination is this database.
         "postgres" => reader.deny_unknown(&[]),
+        "file" => {
+            destinations::file::check_directory(config, &crate::gucs::file_allowed_directories())?;
+            Ok(())
+        }
         "http" => {
             let connection = http::config::HttpConnection::parse(config)?;
             http::config::check_host(
@@ -96,6 +100,19 @@ pub fn sync_config(
         .map_err(|e| e.context(format!("model \"{}\"", model.name)))?;
     let target: Box<dyn Destination> = match destination.kind.as_str() {
         "postgres" => Box::new(postgres::resolve(&config, &model_columns, owner)?),
+        "file" => {
+            let directory = destinations::file::check_directory(
+                &destination.config,
+                &crate::gucs::file_allowed_directories(),
+            )
+            .map_err(|e| e.context(format!("destination \"{}\"", destination.name)))?;
+            Box::new(destinations::file::FileDestination::new(
+                directory,
+                &config,
+                &model_columns,
+                sync_name,
+            )?)
+        }
         "http" => {
             let connection = http::config::HttpConnection::parse(&destination.config)
                 .map_err(|e| e.context(format!("destination \"{}\"", destination.name)))?;
@@ -115,7 +132,16 @@ pub fn sync_config(
             }))
         }
     };
-    let sent_columns = sent_columns(&config, &model_columns)
+    // A file without mappings holds every column of the model.
+    let wanted = if destination.kind == "file"
+        && config.mappings.is_empty()
+        && config.record_match.is_none()
+    {
+        model_columns.iter().map(|c| c.name.clone()).collect()
+    } else {
+        sent_columns(&config, &model_columns)
+    };
+    let sent_columns = wanted
         .iter()
         .filter_map(|name| model_columns.iter().find(|c| &c.name == name).cloned())
         .collect();

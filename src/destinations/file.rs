@@ -1,0 +1,482 @@
+//! The `file` destination: snapshot files (the model's full result each run)
+//! and diff files (added, changed, removed), as CSV (RFC 4180, with header)
+//! or JSON lines. Each file is written under a temporary name, flushed to
+//! disk and renamed, so a reader never sees half a file; the rows count as
+//! delivered only once every file of the run is in place.
+
+use super::{Batch, BatchOutcome, Destination, TestRow};
+use crate::config::json::ObjectReader;
+use crate::config::{SyncConfig, SyncMode};
+use crate::destinations::http::template::Template;
+use crate::engine::plan::{Op, RunPlan};
+use crate::error::{Error, Result, SqlState};
+use crate::postgres::spi;
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const SYNC_KEYS: &[&str] = &["format", "file"];
+/// Rows read from the ops table at a time while writing.
+const CHUNK: i64 = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+}
+
+impl Format {
+    fn extension(&self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::JsonLines => "jsonl",
+        }
+    }
+}
+
+/// The destination's directory, checked against the superuser's allow-list
+/// (`reverse_etl.file_allowed_directories`): it must exist and, with every
+/// symlink resolved, lie inside an allowed directory.
+pub fn check_directory(config: &Value, allowed: &str) -> Result<PathBuf> {
+    let reader = ObjectReader::new("config", config)?;
+    reader.deny_unknown(&["directory"])?;
+    let directory = reader.required_string("directory")?;
+    let resolved = std::fs::canonicalize(&directory).map_err(|e| {
+        Error::invalid(
+            "config.directory",
+            format!("\"{directory}\" cannot be used: {e}"),
+        )
+    })?;
+    if !resolved.is_dir() {
+        return Err(Error::invalid(
+            "config.directory",
+            format!("\"{directory}\" is not a directory"),
+        ));
+    }
+    let inside = allowed
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .filter_map(|a| std::fs::canonicalize(a).ok())
+        .any(|root| resolved.starts_with(root));
+    if !inside {
+        return Err(Error::new(
+            SqlState::InsufficientPrivilege,
+            format!("config.directory: \"{directory}\" is not inside reverse_etl.file_allowed_directories"),
+        )
+        .with_hint("a superuser can allow a directory: ALTER SYSTEM SET reverse_etl.file_allowed_directories = '/srv/exports'; SELECT pg_reload_conf()"));
+    }
+    Ok(resolved)
+}
+
+/// A file name from the template: one path component, no escape from the directory.
+pub fn file_name(
+    template: &Template,
+    context: &Value,
+    format: Format,
+    suffix: &str,
+) -> Result<String> {
+    let rendered = template.render("file", context)?;
+    let name = rendered.trim();
+    if name.is_empty()
+        || name.contains('/')
+        || name.contains('\\')
+        || name.contains('\0')
+        || name == "."
+        || name == ".."
+        || name.starts_with('.')
+    {
+        return Err(Error::invalid(
+            "file",
+            format!("\"{name}\" is not a plain file name inside the destination's directory"),
+        ));
+    }
+    let extension = format!(".{}", format.extension());
+    let stem = name.strip_suffix(&extension).unwrap_or(name);
+    Ok(format!("{stem}{suffix}{extension}"))
+}
+
+/// One CSV field, quoted when it must be (RFC 4180).
+pub fn csv_field(value: &Value) -> String {
+    let text = match value {
+        Value::Null => return String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.contains([',', '"', '\r', '\n']) || text.starts_with(' ') || text.ends_with(' ') {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+pub fn csv_line(values: impl Iterator<Item = Value>) -> String {
+    let mut line = values.map(|v| csv_field(&v)).collect::<Vec<_>>().join(",");
+    line.push_str("\r\n");
+    line
+}
+
+#[derive(Debug)]
+pub struct FileDestination {
+    pub directory: PathBuf,
+    pub format: Format,
+    pub file: Template,
+    pub mode: SyncMode,
+    /// Destination fields, in column order: (field, model column).
+    pub fields: Vec<(String, FieldSource)>,
+    pub match_to: Option<String>,
+    sync_name: String,
+    run_id: i64,
+    /// The files of this run are written (by the first batch).
+    written: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum FieldSource {
+    Column(String),
+    Static(Value),
+}
+
+impl FileDestination {
+    pub fn new(
+        directory: PathBuf,
+        config: &SyncConfig,
+        model_columns: &[crate::engine::plan::ModelColumn],
+        sync_name: &str,
+    ) -> Result<FileDestination> {
+        let format = match config.destination_string("format")?.as_deref() {
+            None | Some("csv") => Format::Csv,
+            Some("jsonl") | Some("json_lines") => Format::JsonLines,
+            Some(other) => {
+                return Err(Error::invalid(
+                    "format",
+                    format!("unknown format \"{other}\" (expected csv or jsonl)"),
+                ))
+            }
+        };
+        let file_text = config
+            .destination_string("file")?
+            .unwrap_or_else(|| format!("{}-{{{{ run.id }}}}", sync_name));
+        let file = Template::parse("file", &file_text)?;
+        let mut fields = Vec::new();
+        if let Some(m) = &config.record_match {
+            fields.push((m.to.clone(), FieldSource::Column(m.from.clone())));
+        }
+        for (index, mapping) in config.mappings.iter().enumerate() {
+            let source = match &mapping.source {
+                crate::config::MappingSource::Column(c) => FieldSource::Column(c.clone()),
+                crate::config::MappingSource::Static(v) => FieldSource::Static(v.clone()),
+                crate::config::MappingSource::Template(_) => {
+                    return Err(Error::new(
+                        SqlState::FeatureNotSupported,
+                        format!("mappings[{index}].template: template mappings are not supported by the file destination"),
+                    ))
+                }
+            };
+            fields.push((mapping.to.clone(), source));
+        }
+        if fields.is_empty() {
+            // No mappings: every column of the model, under its own name.
+            fields = model_columns
+                .iter()
+                .map(|c| (c.name.clone(), FieldSource::Column(c.name.clone())))
+                .collect();
+        }
+        for (field, source) in &fields {
+            if let FieldSource::Column(c) = source {
+                if !model_columns.iter().any(|m| &m.name == c) {
+                    return Err(Error::new(
+                        SqlState::UndefinedColumn,
+                        format!(
+                            "mappings: column \"{c}\" (for {field}) is not in the model's result"
+                        ),
+                    ));
+                }
+            }
+        }
+        let destination = FileDestination {
+            directory,
+            format,
+            file,
+            mode: config.mode,
+            fields,
+            match_to: config.record_match.as_ref().map(|m| m.to.clone()),
+            sync_name: sync_name.to_string(),
+            run_id: 0,
+            written: false,
+        };
+        // The name must come out as a plain file name.
+        destination.names()?;
+        Ok(destination)
+    }
+
+    fn context(&self) -> Value {
+        let timestamp = chrono_like_now();
+        json!({"run": {"id": self.run_id}, "sync": self.sync_name, "timestamp": timestamp})
+    }
+
+    /// The files of a run: (op written to it, or None for the snapshot file; file name).
+    fn names(&self) -> Result<Vec<(Option<Op>, String)>> {
+        let context = self.context();
+        match self.mode {
+            SyncMode::Diff => Op::DELIVERY_ORDER
+                .iter()
+                .rev()
+                .map(|op| {
+                    Ok((
+                        Some(*op),
+                        file_name(
+                            &self.file,
+                            &context,
+                            self.format,
+                            &format!("-{}", op.as_str()),
+                        )?,
+                    ))
+                })
+                .collect(),
+            _ => Ok(vec![(
+                None,
+                file_name(&self.file, &context, self.format, "")?,
+            )]),
+        }
+    }
+
+    fn record(
+        &self,
+        op: Op,
+        row_id: &str,
+        match_key: Option<&str>,
+        fields: &Map<String, Value>,
+    ) -> Vec<(String, Value)> {
+        if op == Op::Removed {
+            let mut out = vec![("row_id".to_string(), Value::String(row_id.into()))];
+            if let Some(to) = &self.match_to {
+                out.push((
+                    to.clone(),
+                    match_key
+                        .map(|k| Value::String(k.into()))
+                        .unwrap_or(Value::Null),
+                ));
+            }
+            return out;
+        }
+        self.fields
+            .iter()
+            .map(|(field, source)| {
+                let value = match source {
+                    FieldSource::Column(c) => fields.get(c).cloned().unwrap_or(Value::Null),
+                    FieldSource::Static(v) => v.clone(),
+                };
+                (field.clone(), value)
+            })
+            .collect()
+    }
+
+    fn write_line(&self, out: &mut impl Write, record: &[(String, Value)]) -> std::io::Result<()> {
+        match self.format {
+            Format::Csv => {
+                out.write_all(csv_line(record.iter().map(|(_, v)| v.clone())).as_bytes())
+            }
+            Format::JsonLines => {
+                let object: Map<String, Value> = record.iter().cloned().collect();
+                writeln!(out, "{}", Value::Object(object))
+            }
+        }
+    }
+
+    fn header(&self, op: Option<Op>) -> Vec<String> {
+        match op {
+            Some(Op::Removed) => std::iter::once("row_id".to_string())
+                .chain(self.match_to.clone())
+                .collect(),
+            _ => self.fields.iter().map(|(f, _)| f.clone()).collect(),
+        }
+    }
+
+    /// Write every file of the run from the ops table, each under a temporary
+    /// name, then rename them all into place.
+    fn write_all(&self, plan: &RunPlan) -> Result<()> {
+        let io = |e: std::io::Error, path: &Path| {
+            Error::new(
+                SqlState::Other(*b"58030"),
+                format!("file {}: {e}", path.display()),
+            )
+        };
+        let mut finished = Vec::new();
+        for (op, name) in self.names()? {
+            let path = self.directory.join(&name);
+            let temporary = self
+                .directory
+                .join(format!(".{name}.tmp-{}", std::process::id()));
+            let file = std::fs::File::create(&temporary).map_err(|e| io(e, &temporary))?;
+            let mut out = std::io::BufWriter::new(file);
+            if self.format == Format::Csv {
+                out.write_all(csv_line(self.header(op).into_iter().map(Value::String)).as_bytes())
+                    .map_err(|e| io(e, &temporary))?;
+            }
+            let ops: Vec<&str> = match op {
+                Some(op) => vec![op.as_str()],
+                None => vec!["added", "changed"],
+            };
+            let mut after = 0i64;
+            loop {
+                let rows = spi::rows(
+                    &format!(
+                        "SELECT o.pos, o.op, o.row_id, o.match_key, {} FROM {} o \
+                         WHERE o.pos > $1 AND o.op = ANY($2) ORDER BY o.pos LIMIT {CHUNK}",
+                        plan.fields_json_text("o"),
+                        plan.ops_table
+                    ),
+                    &[
+                        after.into(),
+                        ops.iter().map(|s| s.to_string()).collect::<Vec<_>>().into(),
+                    ],
+                    |row| {
+                        Ok((
+                            spi::get::<i64>(row, 1)?,
+                            spi::get::<String>(row, 2)?,
+                            spi::get::<String>(row, 3)?,
+                            row.get::<String>(4)?,
+                            spi::get::<String>(row, 5)?,
+                        ))
+                    },
+                )?;
+                let Some(last) = rows.last().map(|r| r.0) else {
+                    break;
+                };
+                for (_, op_text, row_id, match_key, fields) in &rows {
+                    let op = Op::parse(op_text).unwrap_or(Op::Added);
+                    let fields: Map<String, Value> =
+                        serde_json::from_str(fields).unwrap_or_default();
+                    let record = self.record(op, row_id, match_key.as_deref(), &fields);
+                    self.write_line(&mut out, &record)
+                        .map_err(|e| io(e, &temporary))?;
+                }
+                after = last;
+            }
+            let file = out
+                .into_inner()
+                .map_err(|e| io(e.into_error(), &temporary))?;
+            file.sync_all().map_err(|e| io(e, &temporary))?;
+            finished.push((temporary, path));
+        }
+        for (temporary, path) in finished {
+            std::fs::rename(&temporary, &path).map_err(|e| io(e, &path))?;
+        }
+        if let Ok(directory) = std::fs::File::open(&self.directory) {
+            let _ = directory.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// UTC time as 20261122T044500Z, for file names.
+fn chrono_like_now() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+impl Destination for FileDestination {
+    fn mirror_removals(&self, _plan: &RunPlan) -> Option<String> {
+        None
+    }
+
+    fn start_run(&mut self, run_id: i64, _sync_id: i64) -> Result<()> {
+        self.run_id = run_id;
+        // The directory is checked again: the allow-list may have changed.
+        let allowed = crate::gucs::file_allowed_directories();
+        check_directory(
+            &json!({"directory": self.directory.to_string_lossy()}),
+            &allowed,
+        )?;
+        Ok(())
+    }
+
+    fn rows_per_transaction(&self, _batch_size: i64) -> i64 {
+        // All files are written before any row counts as delivered.
+        i64::MAX / 4
+    }
+
+    fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome> {
+        if !self.written {
+            self.write_all(batch.plan)?;
+            self.written = true;
+        }
+        Ok(BatchOutcome::default())
+    }
+
+    fn test_row(&mut self, _plan: &RunPlan, row: &TestRow, _dry_run: bool) -> Result<Value> {
+        let record: Map<String, Value> = self
+            .record(row.op, &row.row_id, row.match_key.as_deref(), &row.fields)
+            .into_iter()
+            .collect();
+        Ok(
+            json!({"requests": [{"files": self.names()?.into_iter().map(|(_, n)| n).collect::<Vec<_>>(), "record": record}],
+                  "responses": [], "note": "file syncs write whole files per run; a single row is shown, not written"}),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_follows_rfc_4180() {
+        assert_eq!(csv_field(&json!("plain")), "plain");
+        assert_eq!(csv_field(&json!("a,b")), "\"a,b\"");
+        assert_eq!(csv_field(&json!("say \"hi\"")), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field(&json!("two\nlines")), "\"two\nlines\"");
+        assert_eq!(csv_field(&Value::Null), "");
+        assert_eq!(csv_field(&json!(1.5)), "1.5");
+        assert_eq!(
+            csv_line([json!("a"), Value::Null, json!(true)].into_iter()),
+            "a,,true\r\n"
+        );
+    }
+
+    #[test]
+    fn file_names_stay_in_the_directory() {
+        let t = |s: &str| Template::parse("file", s).unwrap();
+        let context = json!({"run": {"id": 7}, "sync": "s", "timestamp": "20260101T000000Z"});
+        assert_eq!(
+            file_name(&t("users-{{ run.id }}"), &context, Format::Csv, "").unwrap(),
+            "users-7.csv"
+        );
+        assert_eq!(
+            file_name(&t("users.jsonl"), &context, Format::JsonLines, "-added").unwrap(),
+            "users-added.jsonl"
+        );
+        for bad in ["../etc/passwd", "a/b", "..", ".hidden", "  "] {
+            let e = file_name(&t(bad), &context, Format::Csv, "").unwrap_err();
+            assert!(e.message.starts_with("file: "), "{bad}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn timestamps_are_utc_compact() {
+        let now = chrono_like_now();
+        assert_eq!(now.len(), 16);
+        assert!(now.ends_with('Z') && now.as_bytes()[8] == b'T');
+    }
+}
