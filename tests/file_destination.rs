@@ -18,7 +18,7 @@ fn directory(name: &str) -> PathBuf {
     path
 }
 
-fn setup(db: &mut TestDb, dir: &PathBuf) {
+fn setup(db: &mut TestDb, dir: &std::path::Path) {
     db.exec(&format!(
         "CREATE TABLE users (id int PRIMARY KEY, email text, note text);
          INSERT INTO users VALUES (1, 'a@x.io', 'plain'), (2, 'b@x.io', 'has, comma'), (3, 'c@x.io', E'say \"hi\"\\nbye');
@@ -28,7 +28,7 @@ fn setup(db: &mut TestDb, dir: &PathBuf) {
     ));
 }
 
-fn files(dir: &PathBuf) -> Vec<String> {
+fn files(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
