@@ -368,3 +368,94 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
     );
     let _ = Value::Null;
 }
+
+#[test]
+fn archive_sends_every_row_on_every_run() {
+    let crm = FakeCrm::start();
+    let mut db = TestDb::new("http_archive");
+    setup(&mut db, &crm, 3, "");
+    create_sync(
+        &mut db,
+        r#"{"mode": "archive", "batch_size": 1, "match": {"from": "email", "to": "email"},
+        "requests": {"added": {"method": "PUT", "path": "/contacts/{{ row.email | url_encode }}", "body": "{\"email\": \"{{ row.email }}\", \"archived\": true}"}}}"#,
+    );
+    let first = db.run("s");
+    assert_eq!(db.run_summary(first).succeeded, [3, 0, 0]);
+    let second = db.run("s");
+    assert_eq!(
+        db.run_summary(second).succeeded,
+        [0, 3, 0],
+        "no change tracking: every row again"
+    );
+    assert_eq!(
+        crm.requests().iter().filter(|r| r.method == "PUT").count(),
+        6
+    );
+    assert!(crm.contacts().values().all(|c| c["archived"] == true));
+    let (code, message) = db.error(r#"SELECT reverse_etl.create_sync('a2', 'users', 'crm', '{"mode": "archive", "delete_behavior": "delete", "requests": {"added": {"method": "PUT", "path": "/x"}, "removed": {"method": "DELETE", "path": "/x"}}}')"#);
+    assert_eq!(code, "22023");
+    assert!(
+        message.starts_with("delete_behavior: mode \"archive\""),
+        "{message}"
+    );
+}
+
+/// Every other mode × delete behavior of the object type, end to end: run,
+/// change the source, run again, compare the CRM with what the mode implies.
+#[test]
+fn object_modes_and_delete_behaviors() {
+    for (mode, behavior) in [
+        ("upsert", "nothing"),
+        ("upsert", "clear"),
+        ("insert", "nothing"),
+        ("insert", "delete"),
+        ("update", "nothing"),
+        ("update", "delete"),
+    ] {
+        let crm = FakeCrm::start();
+        let mut db = TestDb::new("http_modes");
+        setup(&mut db, &crm, 4, "");
+        if mode == "update" {
+            for i in 1..=4 {
+                crm.insert_contact(
+                    &format!("u{i}@x.io"),
+                    json!({"email": format!("u{i}@x.io"), "plan": "old"}),
+                );
+            }
+        }
+        create_sync(
+            &mut db,
+            &format!(
+                r#"{{"mode": "{mode}", "batch_size": 1, "delete_behavior": "{behavior}",
+            "match": {{"from": "email", "to": "email"}}, "mappings": [{{"from": "plan", "to": "plan"}}],
+            "requests": {{"added": {{"method": "POST", "path": "/contacts"}},
+                         "changed": {{"method": "PATCH", "path": "/contacts/{{{{ row.email | url_encode }}}}"}},
+                         "removed": {{"method": "DELETE", "path": "/contacts/{{{{ row.email | url_encode }}}}"}}}}}}"#
+            ),
+        );
+        let first = db.run("s");
+        let s1 = db.run_summary(first);
+        assert_eq!(s1.succeeded, [4, 0, 0], "{mode}/{behavior}: {s1:?}");
+        db.exec("UPDATE users SET plan = 'pro' WHERE id = 1; DELETE FROM users WHERE id = 2");
+        let second = db.run("s");
+        let s2 = db.run_summary(second);
+        assert_eq!(s2.status, "succeeded", "{mode}/{behavior}: {s2:?}");
+        let state = crm_state(&crm);
+        let u1 = state.get("u1@x.io").cloned();
+        let u2 = state.get("u2@x.io").cloned();
+        match mode {
+            "insert" => assert_eq!(u1.as_deref(), Some("free"), "insert never updates"),
+            _ => assert_eq!(u1.as_deref(), Some("pro"), "{mode} updates"),
+        }
+        match behavior {
+            "nothing" => assert!(u2.is_some(), "{mode}/{behavior} keeps the record"),
+            "delete" => assert!(u2.is_none(), "{mode}/{behavior} deletes the record"),
+            _ => assert_eq!(
+                u2.as_deref(),
+                Some("∅"),
+                "{mode}/{behavior} clears the fields"
+            ),
+        }
+        assert_eq!(state.len(), if behavior == "delete" { 3 } else { 4 });
+    }
+}

@@ -268,6 +268,12 @@ impl SyncConfig {
                 "list syncs add and remove memberships: use \"delete\" (leave the list) or \"nothing\"",
             ));
         }
+        if self.mode == SyncMode::Archive && self.delete_behavior != DeleteBehavior::Nothing {
+            return Err(Error::invalid(
+                "delete_behavior",
+                "mode \"archive\" archives the rows in the model each run; rows leaving it are not acted on (use \"nothing\")",
+            ));
+        }
         if self.mode == SyncMode::All && self.delete_behavior != DeleteBehavior::Delete {
             return Err(Error::invalid(
                 "delete_behavior",

@@ -126,7 +126,12 @@ pub fn check_supported(kind: &str, config: &SyncConfig) -> Result<()> {
             SyncMode::Update,
             SyncMode::All,
         ],
-        ("http", SyncType::Object) => &[SyncMode::Upsert, SyncMode::Insert, SyncMode::Update],
+        ("http", SyncType::Object) => &[
+            SyncMode::Upsert,
+            SyncMode::Insert,
+            SyncMode::Update,
+            SyncMode::Archive,
+        ],
         // Events are sent once and never updated.
         ("postgres" | "http", SyncType::Event) => &[SyncMode::Insert],
         ("postgres" | "http", SyncType::List) => &[SyncMode::Add, SyncMode::Remove],

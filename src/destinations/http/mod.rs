@@ -241,6 +241,8 @@ impl HttpDestination {
         match (op, self.mode, self.delete_behavior) {
             // List mode remove: rows in the model leave the list.
             (Op::Added, SyncMode::Remove, _) => self.removed.as_ref(),
+            // Archive: every row of the model, each run, with one request.
+            (Op::Added | Op::Changed, SyncMode::Archive, _) => self.added.as_ref(),
             (Op::Removed, _, DeleteBehavior::Delete) => self.removed.as_ref(),
             (Op::Removed, _, _) => self.changed.as_ref().or(self.added.as_ref()),
             (Op::Changed, _, _) | (Op::Added, SyncMode::Update, _) => {
