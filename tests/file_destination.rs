@@ -125,3 +125,29 @@ fn files_stay_inside_the_allowed_directory() {
         assert_eq!(db.catalog_counts(), before);
     }
 }
+
+#[test]
+fn event_files_hold_each_event_once() {
+    let dir = directory("events");
+    let mut db = TestDb::new("file_events");
+    setup(&mut db, &dir);
+    db.exec(r#"SELECT reverse_etl.create_sync('e', 'users', 'exports', '{"type": "event", "mode": "diff", "format": "jsonl", "file": "events-{{ run.id }}"}')"#);
+    let first = db.run("e");
+    assert_eq!(db.run_summary(first).succeeded, [3, 0, 0]);
+    let added = std::fs::read_to_string(dir.join(format!("events-{first}-added.jsonl"))).unwrap();
+    assert_eq!(
+        added.lines().next().unwrap(),
+        r#"{"id":1,"email":"a@x.io","note":"plain"}"#,
+        "without mappings: every model column"
+    );
+    db.exec("INSERT INTO users VALUES (5, 'e@x.io', 'new')");
+    let second = db.run("e");
+    assert_eq!(db.run_summary(second).succeeded, [1, 0, 0]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join(format!("events-{second}-added.jsonl")))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+}

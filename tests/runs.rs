@@ -252,3 +252,21 @@ fn a_terminated_worker_leaves_no_run_stuck_and_the_next_run_resumes() {
     );
     assert_eq!(db.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'reverse_etl_state' AND tablename LIKE 'run_%'"), 0);
 }
+
+#[test]
+fn the_overview_shows_runs_in_progress_and_incomplete() {
+    let mut db = TestDb::new("overview_live");
+    db.exec(SETUP);
+    let run_id = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    db.wait_for(
+        "in progress",
+        "SELECT status = 'In Progress' FROM reverse_etl.sync_overview WHERE name = 's'",
+        Duration::from_secs(30),
+    );
+    db.exec(&format!("SELECT reverse_etl.cancel_run({run_id})"));
+    db.wait_for(
+        "incomplete",
+        "SELECT status = 'Incomplete' FROM reverse_etl.sync_overview WHERE name = 's'",
+        Duration::from_secs(30),
+    );
+}

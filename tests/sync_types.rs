@@ -252,3 +252,57 @@ fn http_lists_and_events() {
     db.run("h_events");
     assert_eq!(crm.requests().len(), before, "an event is sent once");
 }
+
+#[test]
+fn list_add_with_delete_behavior_nothing_keeps_members() {
+    let mut db = TestDb::new("list_keep");
+    db.exec(LISTS);
+    db.exec(r#"SELECT reverse_etl.update_sync('vip_list', reverse_etl.sync_config('vip_list') || '{"delete_behavior": "nothing"}')"#);
+    db.run("vip_list");
+    db.exec("UPDATE users SET vip = (id IN (1, 4))");
+    let run_id = db.run("vip_list");
+    assert_eq!(db.run_summary(run_id).succeeded, [1, 0, 2]);
+    assert_eq!(
+        members(&mut db),
+        [
+            "other|u1@x.io",
+            "other|u5@x.io",
+            "vip|u1@x.io",
+            "vip|u2@x.io",
+            "vip|u3@x.io",
+            "vip|u4@x.io"
+        ]
+    );
+}
+
+#[test]
+fn http_list_remove_mode() {
+    let crm = FakeCrm::start();
+    let mut db = TestDb::new("http_list_remove");
+    db.exec(LISTS);
+    for i in 1..=3 {
+        crm.insert_contact(
+            &format!("u{i}@x.io"),
+            serde_json::json!({"email": format!("u{i}@x.io")}),
+        );
+    }
+    db.exec(&format!(
+        "SELECT reverse_etl.create_destination('crm', 'http', '{{\"url\": \"{}\"}}')",
+        crm.url()
+    ));
+    db.exec(r#"SELECT reverse_etl.create_sync('leave', 'churned', 'crm', '{"type": "list", "mode": "remove", "list": "vip", "batch_size": 1,
+        "match": {"from": "email", "to": "email"},
+        "requests": {"removed": {"method": "DELETE", "path": "/contacts/{{ row.email | url_encode }}"}}}')"#);
+    db.exec("UPDATE users SET churned = (id = 2)");
+    let first = db.run("leave");
+    assert_eq!(db.run_summary(first).succeeded, [1, 0, 0]);
+    assert_eq!(
+        crm.contacts().keys().cloned().collect::<Vec<_>>(),
+        ["u1@x.io", "u3@x.io"]
+    );
+    // Leaving the "remove" model does nothing.
+    db.exec("UPDATE users SET churned = false");
+    let second = db.run("leave");
+    assert_eq!(db.run_summary(second).planned, [0, 0, 1]);
+    assert_eq!(crm.contacts().len(), 2);
+}
