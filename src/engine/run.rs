@@ -114,6 +114,40 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
     }
 }
 
+/// The numbers `RunPlan::duplicate_check` reads from a fresh diff.
+#[derive(Debug, Default, Clone, Copy)]
+struct DiffCounts {
+    null_keys: i64,
+    added: i64,
+    snapshot_rows: i64,
+    /// Removed rows that were in the snapshot (not mirror removals).
+    removed: i64,
+    new_keys_repeated: bool,
+}
+
+impl DiffCounts {
+    fn read(plan: &RunPlan) -> Result<DiffCounts> {
+        let counts = spi::rows(&plan.duplicate_check(), &[], |row| {
+            Ok(DiffCounts {
+                null_keys: spi::get(row, 1)?,
+                added: spi::get(row, 2)?,
+                snapshot_rows: spi::get(row, 3)?,
+                removed: spi::get(row, 4)?,
+                new_keys_repeated: spi::get(row, 5)?,
+            })
+        })?;
+        Ok(counts.into_iter().next().unwrap_or_default())
+    }
+
+    /// Exact, without grouping the result: the keyed rows that matched the
+    /// snapshot equal the snapshot rows still present only when no snapshot
+    /// row was matched twice; repeated new keys show among the added.
+    fn has_duplicates(&self, rows_queried: i64) -> bool {
+        self.new_keys_repeated
+            || rows_queried - self.null_keys - self.added != self.snapshot_rows - self.removed
+    }
+}
+
 #[derive(Debug, Default)]
 struct RemovalGuard {
     max_removed_share: f64,
@@ -302,22 +336,10 @@ impl Run {
             &plan.create_ops_table(self.mode, self.id, false, mirror.as_deref()),
             &[],
         )?;
-        let (null_keys, added, snapshot_rows, removed, new_keys_repeated) =
-            spi::rows(&plan.duplicate_check(), &[], |row| {
-                Ok((
-                    spi::get::<i64>(row, 1)?,
-                    spi::get::<i64>(row, 2)?,
-                    spi::get::<i64>(row, 3)?,
-                    spi::get::<i64>(row, 4)?,
-                    spi::get::<bool>(row, 5)?,
-                ))
-            })?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let matched_rows = self.rows_queried - null_keys - added;
+        let counts = DiffCounts::read(plan)?;
+        let (null_keys, snapshot_rows) = (counts.null_keys, counts.snapshot_rows);
         let mut duplicates = 0;
-        if new_keys_repeated || matched_rows != snapshot_rows - removed {
+        if counts.has_duplicates(self.rows_queried) {
             duplicates = spi::execute(&plan.record_duplicate_rows(self.id, sync_id), &[])? as i64;
             spi::execute(&format!("DROP TABLE {}", plan.ops_table), &[])?;
             spi::execute(
@@ -413,22 +435,9 @@ impl Run {
             &plan.create_ops_table(self.mode, self.id, false, mirror.as_deref()),
             &[],
         )?;
-        let (null_keys, added, snapshot_rows, removed, new_keys_repeated) =
-            spi::rows(&plan.duplicate_check(), &[], |row| {
-                Ok((
-                    spi::get::<i64>(row, 1)?,
-                    spi::get::<i64>(row, 2)?,
-                    spi::get::<i64>(row, 3)?,
-                    spi::get::<i64>(row, 4)?,
-                    spi::get::<bool>(row, 5)?,
-                ))
-            })?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let duplicates = if new_keys_repeated
-            || self.rows_queried - null_keys - added != snapshot_rows - removed
-        {
+        let diff = DiffCounts::read(plan)?;
+        let (null_keys, snapshot_rows) = (diff.null_keys, diff.snapshot_rows);
+        let duplicates = if diff.has_duplicates(self.rows_queried) {
             spi::one::<i64>(
                 &format!(
                     "SELECT coalesce(sum(copies), 0)::bigint FROM (SELECT count(*) AS copies FROM {} \

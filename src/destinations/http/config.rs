@@ -76,7 +76,7 @@ impl HttpConnection {
             return Err(Error::invalid("config.url", "has no host"));
         }
         let mut headers = Vec::new();
-        if let Some(object) = reader.object("headers")? {
+        if reader.object("headers")?.is_some() {
             let path = reader.field_path("headers");
             if let Some(Value::Object(map)) = reader.value("headers") {
                 for (name, value) in map {
@@ -105,7 +105,6 @@ impl HttpConnection {
                     headers.push((name.clone(), header));
                 }
             }
-            drop(object);
         }
         let concurrency = reader.integer("concurrency")?.unwrap_or(4);
         if !(1..=64).contains(&concurrency) {
