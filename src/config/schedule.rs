@@ -1,67 +1,243 @@
-//! When a sync runs on its own. Parsing and validation only; the launcher
-//! that acts on schedules lives in `crate::schedule`.
+//! When a sync runs on its own: parsing and validation of the schedule
+//! document. The arithmetic of due times is in `crate::schedule::next`.
 
 use super::json::ObjectReader;
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     Manual,
-    /// Every `seconds`, as written by the user in `text` ("15 minutes").
+    /// Every `seconds` (as the user wrote it in `text`), counted from `start`
+    /// (default: the Unix epoch, so "15 minutes" falls on :00, :15, …),
+    /// never after `end`.
     Interval {
         seconds: i64,
         text: String,
+        start: Option<chrono::DateTime<chrono::Utc>>,
+        end: Option<chrono::DateTime<chrono::Utc>>,
     },
-    /// A standard 5-field cron expression.
+    /// A standard 5-field cron expression, in UTC or `timezone`.
     Cron {
         expression: String,
+        cron: Cron,
+        timezone: Option<chrono_tz::Tz>,
     },
+    /// Custom recurrence: on these days at these times, in `timezone`.
+    At {
+        times: Vec<AtTime>,
+        timezone: Option<chrono_tz::Tz>,
+    },
+}
+
+/// One entry of a custom recurrence: weekdays (0 = Sunday) and a time of day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtTime {
+    pub days: Vec<u32>,
+    pub hour: u32,
+    pub minute: u32,
 }
 
 /// The shortest interval a schedule may have.
 pub const MIN_INTERVAL_SECONDS: i64 = 60;
 
+const DAY_NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// A parsed cron expression: the allowed values of each field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cron {
+    pub minutes: Vec<u32>,
+    pub hours: Vec<u32>,
+    pub days_of_month: Vec<u32>,
+    pub months: Vec<u32>,
+    /// 0 = Sunday … 6 = Saturday (7 is read as 0).
+    pub days_of_week: Vec<u32>,
+    /// Whether day-of-month / day-of-week were restricted (not `*`): when
+    /// both are, a day matches if either does (as in Vixie cron).
+    pub dom_restricted: bool,
+    pub dow_restricted: bool,
+}
+
 impl Schedule {
     pub fn parse(field: &str, value: &Value) -> Result<Schedule> {
         let reader = ObjectReader::new(field, value)?;
-        reader.deny_unknown(&["manual", "interval", "cron"])?;
-        let kinds = ["manual", "interval", "cron"]
+        reader.deny_unknown(&[
+            "manual", "interval", "start", "end", "cron", "at", "timezone",
+        ])?;
+        let kinds = ["manual", "interval", "cron", "at"]
             .iter()
             .filter(|k| reader.has(k))
             .count();
         if kinds != 1 {
             return Err(Error::invalid(
                 field,
-                "needs exactly one of \"manual\", \"interval\" or \"cron\"",
+                "needs exactly one of \"manual\", \"interval\", \"cron\" or \"at\"",
             ));
         }
+        let timezone = match reader.string("timezone")? {
+            None => None,
+            Some(name) => Some(name.parse::<chrono_tz::Tz>().map_err(|_| {
+                Error::invalid(
+                    &reader.field_path("timezone"),
+                    format!(
+                        "unknown time zone \"{name}\" (use an IANA name such as \"Europe/Berlin\")"
+                    ),
+                )
+            })?),
+        };
+        let only_for = |key: &str, kind: &str| -> Result<()> {
+            if reader.has(key) {
+                return Err(Error::invalid(
+                    &reader.field_path(key),
+                    format!("is only used with \"{kind}\""),
+                ));
+            }
+            Ok(())
+        };
         if let Some(manual) = reader.boolean("manual")? {
             if !manual {
                 return Err(Error::invalid(
                     &reader.field_path("manual"),
-                    "must be true (to run on a timer use \"interval\" or \"cron\")",
+                    "must be true (to run on a timer use \"interval\", \"cron\" or \"at\")",
                 ));
+            }
+            for key in ["start", "end", "timezone"] {
+                only_for(key, "interval, cron or at")?;
             }
             return Ok(Schedule::Manual);
         }
         if reader.has("interval") {
+            only_for("timezone", "cron or at")?;
             let path = reader.field_path("interval");
             let text = reader.required_string("interval")?;
             let seconds = parse_interval(&path, &text)?;
-            return Ok(Schedule::Interval { seconds, text });
+            let timestamp = |key: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+                reader
+                    .string(key)?
+                    .map(|t| {
+                        chrono::DateTime::parse_from_rfc3339(&t)
+                            .map(|d| d.with_timezone(&chrono::Utc))
+                            .map_err(|_| Error::invalid(&reader.field_path(key), format!("\"{t}\" is not an RFC 3339 timestamp like \"2026-01-01T09:00:00Z\"")))
+                    })
+                    .transpose()
+            };
+            let (start, end) = (timestamp("start")?, timestamp("end")?);
+            if let (Some(s), Some(e)) = (start, end) {
+                if e <= s {
+                    return Err(Error::invalid(
+                        &reader.field_path("end"),
+                        "is not after start",
+                    ));
+                }
+            }
+            return Ok(Schedule::Interval {
+                seconds,
+                text,
+                start,
+                end,
+            });
         }
-        let path = reader.field_path("cron");
-        let expression = reader.required_string("cron")?;
-        validate_cron(&path, &expression)?;
-        Ok(Schedule::Cron { expression })
+        only_for("start", "interval")?;
+        only_for("end", "interval")?;
+        if reader.has("cron") {
+            let path = reader.field_path("cron");
+            let expression = reader.required_string("cron")?;
+            let cron = parse_cron(&path, &expression)?;
+            return Ok(Schedule::Cron {
+                expression,
+                cron,
+                timezone,
+            });
+        }
+        let path = reader.field_path("at");
+        let items = reader
+            .array("at")?
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                Error::invalid(
+                    &path,
+                    "must be a non-empty list like [{\"days\": [\"mon\"], \"time\": \"09:00\"}]",
+                )
+            })?;
+        let mut times = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let entry = ObjectReader::new(&format!("{path}[{index}]"), item)?;
+            entry.deny_unknown(&["days", "time"])?;
+            let time = entry.required_string("time")?;
+            let (hour, minute) = time
+                .split_once(':')
+                .and_then(|(h, m)| Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)))
+                .filter(|(h, m)| *h < 24 && *m < 60)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        &entry.field_path("time"),
+                        format!("\"{time}\" is not a time like \"09:30\""),
+                    )
+                })?;
+            let days = match entry.array("days")? {
+                None => (0..7).collect(),
+                Some(days) => days
+                    .iter()
+                    .map(|d| {
+                        d.as_str()
+                            .and_then(|d| {
+                                DAY_NAMES
+                                    .iter()
+                                    .position(|n| d.to_ascii_lowercase().starts_with(n))
+                            })
+                            .map(|p| p as u32)
+                            .ok_or_else(|| {
+                                Error::invalid(
+                                    &entry.field_path("days"),
+                                    format!("{d} is not a day (mon, tue, wed, thu, fri, sat, sun)"),
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            };
+            times.push(AtTime { days, hour, minute });
+        }
+        Ok(Schedule::At { times, timezone })
     }
 
     pub fn to_json(&self) -> Value {
+        let zone = |tz: &Option<chrono_tz::Tz>| tz.map(|t| t.name().to_string());
         match self {
             Schedule::Manual => json!({"manual": true}),
-            Schedule::Interval { text, .. } => json!({"interval": text}),
-            Schedule::Cron { expression } => json!({"cron": expression}),
+            Schedule::Interval {
+                text, start, end, ..
+            } => {
+                let mut v = json!({"interval": text});
+                if let Some(s) = start {
+                    v["start"] = json!(s.to_rfc3339());
+                }
+                if let Some(e) = end {
+                    v["end"] = json!(e.to_rfc3339());
+                }
+                v
+            }
+            Schedule::Cron {
+                expression,
+                timezone,
+                ..
+            } => {
+                let mut v = json!({"cron": expression});
+                if let Some(tz) = zone(timezone) {
+                    v["timezone"] = json!(tz);
+                }
+                v
+            }
+            Schedule::At { times, timezone } => {
+                let items: Vec<Value> = times
+                    .iter()
+                    .map(|t| json!({"days": t.days.iter().map(|d| DAY_NAMES[*d as usize]).collect::<Vec<_>>(), "time": format!("{:02}:{:02}", t.hour, t.minute)}))
+                    .collect();
+                let mut v = json!({"at": items});
+                if let Some(tz) = zone(timezone) {
+                    v["timezone"] = json!(tz);
+                }
+                v
+            }
         }
     }
 }
@@ -105,9 +281,10 @@ pub fn parse_interval(field: &str, text: &str) -> Result<i64> {
     Ok(seconds)
 }
 
-/// Checks a 5-field cron expression: minute hour day-of-month month day-of-week,
-/// each `*`, a number, a range `a-b`, a list `a,b` and an optional step `/n`.
-pub fn validate_cron(field: &str, expression: &str) -> Result<()> {
+/// Parses a 5-field cron expression: minute hour day-of-month month
+/// day-of-week, each `*`, a number, a range `a-b`, a list `a,b` and an
+/// optional step `/n`.
+pub fn parse_cron(field: &str, expression: &str) -> Result<Cron> {
     const FIELDS: [(&str, u32, u32); 5] = [
         ("minute", 0, 59),
         ("hour", 0, 23),
@@ -119,42 +296,72 @@ pub fn validate_cron(field: &str, expression: &str) -> Result<()> {
     if parts.len() != 5 {
         return Err(Error::invalid(
             field,
-            format!(
-                "\"{expression}\" has {} fields; cron needs 5 (minute hour day-of-month month day-of-week)",
-                parts.len()
-            ),
+            format!("\"{expression}\" has {} fields; cron needs 5 (minute hour day-of-month month day-of-week)", parts.len()),
         ));
     }
+    let mut sets: Vec<Vec<u32>> = Vec::new();
     for (part, (name, low, high)) in parts.iter().zip(FIELDS) {
+        let mut values = Vec::new();
         for item in part.split(',') {
-            let (range, step) = match item.split_once('/') {
-                Some((range, step)) => (range, Some(step)),
-                None => (item, None),
-            };
             let bad = || {
                 Error::invalid(
                     field,
                     format!("\"{item}\" is not a valid {name} (allowed {low}-{high})"),
                 )
             };
-            if let Some(step) = step {
-                match step.parse::<u32>() {
-                    Ok(n) if n > 0 => {}
-                    _ => return Err(bad()),
-                }
-            }
-            if range == "*" {
-                continue;
-            }
-            let (start, end) = range.split_once('-').unwrap_or((range, range));
-            let start: u32 = start.parse().map_err(|_| bad())?;
-            let end: u32 = end.parse().map_err(|_| bad())?;
+            let (range, step) = match item.split_once('/') {
+                Some((range, step)) => (
+                    range,
+                    step.parse::<u32>()
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .ok_or_else(bad)?,
+                ),
+                None => (item, 1),
+            };
+            let (start, end) = if range == "*" {
+                (low, high)
+            } else {
+                let (a, b) = range.split_once('-').unwrap_or((range, range));
+                let a: u32 = a.parse().map_err(|_| bad())?;
+                let b: u32 = b.parse().map_err(|_| bad())?;
+                // "5/15" means from 5 to the end in steps of 15.
+                let b = if item.contains('/') && !range.contains('-') {
+                    high
+                } else {
+                    b
+                };
+                (a, b)
+            };
             if start < low || end > high || start > end {
                 return Err(bad());
             }
+            values.extend((start..=end).step_by(step as usize));
         }
+        values.sort_unstable();
+        values.dedup();
+        sets.push(values);
     }
-    Ok(())
+    let days_of_week: Vec<u32> = {
+        let mut d: Vec<u32> = sets[4].iter().map(|d| d % 7).collect();
+        d.sort_unstable();
+        d.dedup();
+        d
+    };
+    Ok(Cron {
+        minutes: sets[0].clone(),
+        hours: sets[1].clone(),
+        days_of_month: sets[2].clone(),
+        months: sets[3].clone(),
+        days_of_week,
+        dom_restricted: parts[2] != "*",
+        dow_restricted: parts[4] != "*",
+    })
+}
+
+/// Kept for callers that only validate.
+pub fn validate_cron(field: &str, expression: &str) -> Result<()> {
+    parse_cron(field, expression).map(|_| ())
 }
 
 #[cfg(test)]
@@ -184,7 +391,11 @@ mod tests {
     #[test]
     fn cron_expressions() {
         assert!(validate_cron("c", "0 9 * * 1").is_ok());
-        assert!(validate_cron("c", "*/15 0-6,22 1 1-12/2 0").is_ok());
+        let c = parse_cron("c", "*/15 0-6,22 1 1-12/2 7").unwrap();
+        assert_eq!(c.minutes, vec![0, 15, 30, 45]);
+        assert_eq!(c.hours, vec![0, 1, 2, 3, 4, 5, 6, 22]);
+        assert_eq!(c.months, vec![1, 3, 5, 7, 9, 11]);
+        assert_eq!(c.days_of_week, vec![0]);
         assert!(validate_cron("c", "60 * * * *").is_err());
         assert!(validate_cron("c", "* * * *").is_err());
         assert!(validate_cron("c", "*/0 * * * *").is_err());
@@ -202,5 +413,57 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.message.contains("exactly one"));
+        let at = Schedule::parse("schedule", &json!({"at": [{"days": ["mon", "wed"], "time": "09:00"}], "timezone": "Europe/Berlin"})).unwrap();
+        assert_eq!(
+            at.to_json(),
+            json!({"at": [{"days": ["mon", "wed"], "time": "09:00"}], "timezone": "Europe/Berlin"})
+        );
+    }
+
+    #[test]
+    fn bad_schedules_name_the_field() {
+        let cases = [
+            (
+                json!({"interval": "5 fortnights"}),
+                "schedule.interval: unknown unit \"fortnights\"",
+            ),
+            (
+                json!({"interval": "0 minutes"}),
+                "schedule.interval: the interval must be greater than zero",
+            ),
+            (
+                json!({"cron": "0 25 * * *"}),
+                "schedule.cron: \"25\" is not a valid hour",
+            ),
+            (
+                json!({"cron": "0 9 * * 1", "timezone": "Mars/Olympus"}),
+                "schedule.timezone: unknown time zone \"Mars/Olympus\"",
+            ),
+            (
+                json!({"interval": "1 hour", "start": "2026-02-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}),
+                "schedule.end: is not after start",
+            ),
+            (
+                json!({"interval": "1 hour", "start": "tomorrow"}),
+                "schedule.start: \"tomorrow\" is not an RFC 3339 timestamp",
+            ),
+            (
+                json!({"at": [{"days": ["someday"], "time": "09:00"}]}),
+                "schedule.at[0].days: \"someday\" is not a day",
+            ),
+            (
+                json!({"at": [{"time": "25:00"}]}),
+                "schedule.at[0].time: \"25:00\" is not a time",
+            ),
+            (json!({"at": []}), "schedule.at: must be a non-empty list"),
+            (
+                json!({"cron": "0 9 * * 1", "start": "2026-01-01T00:00:00Z"}),
+                "schedule.start: is only used with \"interval\"",
+            ),
+        ];
+        for (doc, expected) in cases {
+            let e = Schedule::parse("schedule", &doc).unwrap_err();
+            assert!(e.message.starts_with(expected), "{doc}: {}", e.message);
+        }
     }
 }

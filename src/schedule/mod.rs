@@ -1,1 +1,4 @@
-//! Schedules: the launcher worker that runs syncs on their own (not yet built).
+//! Schedules: when syncs are due. The launcher worker that acts on them is
+//! not built yet (issue 4); pg_cron can call sync_run meanwhile.
+
+pub mod next;

@@ -1,0 +1,234 @@
+//! Due times of schedules: pure arithmetic, unit-tested.
+//!
+//! Cron and custom recurrences are evaluated in their time zone: a local
+//! time that does not exist (the hour skipped when clocks go forward) is
+//! skipped, and a local time that happens twice (when clocks go back) fires
+//! once, at its first occurrence.
+
+use crate::config::schedule::{Cron, Schedule};
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+/// The first due time strictly after `after`, or None (manual, or past the end).
+pub fn next_due(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match schedule {
+        Schedule::Manual => None,
+        Schedule::Interval {
+            seconds,
+            start,
+            end,
+            ..
+        } => {
+            let anchor = start.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+            let due = if after < anchor {
+                anchor
+            } else {
+                let elapsed = (after - anchor).num_seconds();
+                anchor + Duration::seconds((elapsed / seconds + 1) * seconds)
+            };
+            match end {
+                Some(end) if due > *end => None,
+                _ => Some(due),
+            }
+        }
+        Schedule::Cron { cron, timezone, .. } => {
+            next_cron(cron, timezone.unwrap_or(Tz::UTC), after)
+        }
+        Schedule::At { times, timezone } => times
+            .iter()
+            .filter_map(|t| {
+                let cron = Cron {
+                    minutes: vec![t.minute],
+                    hours: vec![t.hour],
+                    days_of_month: (1..=31).collect(),
+                    months: (1..=12).collect(),
+                    days_of_week: t.days.clone(),
+                    dom_restricted: false,
+                    dow_restricted: true,
+                };
+                next_cron(&cron, timezone.unwrap_or(Tz::UTC), after)
+            })
+            .min(),
+    }
+}
+
+fn day_matches(cron: &Cron, local: &NaiveDateTime) -> bool {
+    let dom = cron.days_of_month.contains(&local.day());
+    let dow = cron
+        .days_of_week
+        .contains(&local.weekday().num_days_from_sunday());
+    match (cron.dom_restricted, cron.dow_restricted) {
+        (true, true) => dom || dow,
+        (true, false) => dom,
+        (false, true) => dow,
+        (false, false) => true,
+    }
+}
+
+fn next_cron(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let start = after.with_timezone(&zone).naive_local();
+    let mut local = start.with_second(0)?.with_nanosecond(0)? + Duration::minutes(1);
+    // Five years is enough for any valid expression (e.g. 29 February on a Monday).
+    let limit = start + Duration::days(5 * 366);
+    while local <= limit {
+        if !cron.months.contains(&local.month()) {
+            let (year, month) = if local.month() == 12 {
+                (local.year() + 1, 1)
+            } else {
+                (local.year(), local.month() + 1)
+            };
+            local = chrono::NaiveDate::from_ymd_opt(year, month, 1)?.and_hms_opt(0, 0, 0)?;
+            continue;
+        }
+        if !day_matches(cron, &local) {
+            local = (local.date() + Duration::days(1)).and_hms_opt(0, 0, 0)?;
+            continue;
+        }
+        if !cron.hours.contains(&local.hour()) {
+            local = local.with_minute(0)? + Duration::hours(1);
+            continue;
+        }
+        if !cron.minutes.contains(&local.minute()) {
+            local += Duration::minutes(1);
+            continue;
+        }
+        match zone.from_local_datetime(&local) {
+            LocalResult::Single(t) if t.with_timezone(&Utc) > after => {
+                return Some(t.with_timezone(&Utc))
+            }
+            LocalResult::Ambiguous(first, _) if first.with_timezone(&Utc) > after => {
+                return Some(first.with_timezone(&Utc))
+            }
+            // A time in the skipped hour, a second occurrence, or already past.
+            _ => {}
+        }
+        local += Duration::minutes(1);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schedule(doc: serde_json::Value) -> Schedule {
+        Schedule::parse("schedule", &doc).unwrap()
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn due(s: &Schedule, after: &str) -> String {
+        next_due(s, at(after))
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_else(|| "never".into())
+    }
+
+    #[test]
+    fn intervals_count_from_their_start_and_stop_at_their_end() {
+        let every15 = schedule(json!({"interval": "15 minutes"}));
+        assert_eq!(
+            due(&every15, "2026-03-01T10:07:00Z"),
+            "2026-03-01T10:15:00+00:00"
+        );
+        assert_eq!(
+            due(&every15, "2026-03-01T10:15:00Z"),
+            "2026-03-01T10:30:00+00:00"
+        );
+        let bounded = schedule(
+            json!({"interval": "1 day", "start": "2026-03-01T06:30:00Z", "end": "2026-03-03T06:30:00Z"}),
+        );
+        assert_eq!(
+            due(&bounded, "2026-01-01T00:00:00Z"),
+            "2026-03-01T06:30:00+00:00"
+        );
+        assert_eq!(
+            due(&bounded, "2026-03-02T07:00:00Z"),
+            "2026-03-03T06:30:00+00:00"
+        );
+        assert_eq!(due(&bounded, "2026-03-03T06:30:00Z"), "never");
+        assert_eq!(
+            due(&schedule(json!({"manual": true})), "2026-03-01T00:00:00Z"),
+            "never"
+        );
+    }
+
+    #[test]
+    fn cron_in_utc() {
+        let monday9 = schedule(json!({"cron": "0 9 * * 1"}));
+        assert_eq!(
+            due(&monday9, "2026-11-22T12:00:00Z"),
+            "2026-11-23T09:00:00+00:00"
+        ); // a Sunday → Monday
+        let quarter = schedule(json!({"cron": "*/15 * * * *"}));
+        assert_eq!(
+            due(&quarter, "2026-11-22T12:14:59Z"),
+            "2026-11-22T12:15:00+00:00"
+        );
+        let leap = schedule(json!({"cron": "0 0 29 2 *"}));
+        assert_eq!(
+            due(&leap, "2026-03-01T00:00:00Z"),
+            "2028-02-29T00:00:00+00:00"
+        );
+        // Both day fields restricted: either matches (the 1st, or any Friday).
+        let either = schedule(json!({"cron": "0 8 1 * 5"}));
+        assert_eq!(
+            due(&either, "2026-11-22T00:00:00Z"),
+            "2026-11-27T08:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn cron_follows_the_time_zone_across_daylight_saving_changes() {
+        // 9:00 in New York is 14:00 UTC in winter and 13:00 UTC in summer.
+        let ny = schedule(json!({"cron": "0 9 * * 1", "timezone": "America/New_York"}));
+        assert_eq!(
+            due(&ny, "2026-03-01T00:00:00Z"),
+            "2026-03-02T14:00:00+00:00"
+        );
+        assert_eq!(
+            due(&ny, "2026-03-10T00:00:00Z"),
+            "2026-03-16T13:00:00+00:00"
+        );
+        // Berlin skips 02:00–03:00 on 29 March 2026: 02:30 does not happen that day.
+        let half_past_two = schedule(json!({"cron": "30 2 * * *", "timezone": "Europe/Berlin"}));
+        assert_eq!(
+            due(&half_past_two, "2026-03-28T02:00:00Z"),
+            "2026-03-30T00:30:00+00:00"
+        );
+        // 25 October 2026 has 02:30 twice in Berlin: it fires once, at the first.
+        assert_eq!(
+            due(&half_past_two, "2026-10-24T02:00:00Z"),
+            "2026-10-25T00:30:00+00:00"
+        );
+        assert_eq!(
+            due(&half_past_two, "2026-10-25T00:30:00Z"),
+            "2026-10-26T01:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn custom_recurrence() {
+        let mon_wed = schedule(
+            json!({"at": [{"days": ["mon", "wed"], "time": "09:00"}, {"days": ["fri"], "time": "17:30"}],
+                                      "timezone": "Europe/Berlin"}),
+        );
+        assert_eq!(
+            due(&mon_wed, "2026-11-23T08:30:00Z"),
+            "2026-11-25T08:00:00+00:00"
+        ); // Monday 09:30 local passed → Wednesday
+        assert_eq!(
+            due(&mon_wed, "2026-11-26T00:00:00Z"),
+            "2026-11-27T16:30:00+00:00"
+        ); // Friday 17:30 CET
+        let daily = schedule(json!({"at": [{"time": "06:00"}]}));
+        assert_eq!(
+            due(&daily, "2026-11-22T06:00:00Z"),
+            "2026-11-23T06:00:00+00:00"
+        );
+    }
+}
