@@ -270,3 +270,38 @@ fn the_overview_shows_runs_in_progress_and_incomplete() {
         Duration::from_secs(30),
     );
 }
+
+#[test]
+fn a_time_limit_ends_the_run_incomplete_and_the_next_run_resumes() {
+    let mut db = TestDb::new("time_limit");
+    db.exec(SETUP);
+    db.exec(r#"SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') || '{"time_limit": "1 second"}')"#);
+    let run_id = db.run("s");
+    let summary = db.run_summary(run_id);
+    assert_eq!(summary.status, "incomplete", "{summary:?}");
+    assert!(
+        summary.error.starts_with("time limit of 1 second reached"),
+        "{}",
+        summary.error
+    );
+    assert!(
+        summary.succeeded[0] > 0 && summary.aborted[0] > 0,
+        "{summary:?}"
+    );
+    assert_eq!(db.i64("SELECT count(*) FROM target"), summary.succeeded[0]);
+    db.exec(r#"SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') - 'time_limit')"#);
+    let next = db.run("s");
+    assert_eq!(
+        db.run_summary(next).succeeded[0],
+        200 - summary.succeeded[0]
+    );
+    let (code, message) = db.error(r#"SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') || '{"time_limit": "soon"}')"#);
+    assert_eq!(
+        (
+            code.as_str(),
+            message.starts_with("time_limit: \"soon\" is not")
+        ),
+        ("22023", true),
+        "{message}"
+    );
+}

@@ -242,8 +242,17 @@ impl Schedule {
     }
 }
 
-/// "15 minutes", "1 hour", "2 days", "1 week" → seconds.
+/// "15 minutes", "1 hour", "2 days", "1 week" → seconds (at least a minute).
 pub fn parse_interval(field: &str, text: &str) -> Result<i64> {
+    let seconds = parse_duration(field, text)?;
+    if seconds < MIN_INTERVAL_SECONDS {
+        return Err(Error::invalid(field, "the shortest interval is 1 minute"));
+    }
+    Ok(seconds)
+}
+
+/// "30 seconds", "15 minutes", "2 hours", … → seconds.
+pub fn parse_duration(field: &str, text: &str) -> Result<i64> {
     let mut parts = text.split_whitespace();
     let (Some(count), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(Error::invalid(
@@ -261,6 +270,7 @@ pub fn parse_interval(field: &str, text: &str) -> Result<i64> {
         ));
     }
     let unit_seconds = match unit.to_ascii_lowercase().trim_end_matches('s') {
+        "second" | "sec" => 1,
         "minute" | "min" => 60,
         "hour" => 3_600,
         "day" => 86_400,
@@ -268,17 +278,15 @@ pub fn parse_interval(field: &str, text: &str) -> Result<i64> {
         _ => {
             return Err(Error::invalid(
                 field,
-                format!("unknown unit \"{unit}\" (expected minutes, hours, days or weeks)"),
+                format!(
+                    "unknown unit \"{unit}\" (expected seconds, minutes, hours, days or weeks)"
+                ),
             ))
         }
     };
-    let seconds = count
+    count
         .checked_mul(unit_seconds)
-        .ok_or_else(|| Error::invalid(field, "the interval is too long"))?;
-    if seconds < MIN_INTERVAL_SECONDS {
-        return Err(Error::invalid(field, "the shortest interval is 1 minute"));
-    }
-    Ok(seconds)
+        .ok_or_else(|| Error::invalid(field, "the duration is too long"))
 }
 
 /// Parses a 5-field cron expression: minute hour day-of-month month
@@ -386,6 +394,11 @@ mod tests {
             .message
             .contains("unknown unit"));
         assert!(parse_interval("s", "soon").is_err());
+        assert!(parse_interval("s", "30 seconds")
+            .unwrap_err()
+            .message
+            .contains("shortest interval is 1 minute"));
+        assert_eq!(parse_duration("s", "30 seconds").unwrap(), 30);
     }
 
     #[test]

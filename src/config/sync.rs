@@ -110,6 +110,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "schedule",
     "max_removed_share",
     "allow_empty_model",
+    "time_limit",
 ];
 
 /// Share of the previously synced rows a run may remove before it refuses.
@@ -129,6 +130,9 @@ pub struct SyncConfig {
     pub max_removed_share: f64,
     /// Whether a model returning no rows at all may remove everything.
     pub allow_empty_model: bool,
+    /// A run still going after this long stops and ends incomplete (the
+    /// text as written, and in seconds).
+    pub time_limit: Option<(String, i64)>,
     /// Keys that belong to the destination kind (`object`, `requests`, …),
     /// validated by that kind.
     pub destination_keys: Map<String, Value>,
@@ -214,6 +218,13 @@ impl SyncConfig {
             }
         };
         let allow_empty_model = reader.boolean("allow_empty_model")?.unwrap_or(false);
+        let time_limit = match reader.string("time_limit")? {
+            None => None,
+            Some(text) => Some((
+                text.clone(),
+                super::schedule::parse_duration("time_limit", &text)?,
+            )),
+        };
 
         let destination_keys = destination_keys
             .iter()
@@ -230,6 +241,7 @@ impl SyncConfig {
             schedule,
             max_removed_share,
             allow_empty_model,
+            time_limit,
             destination_keys,
         };
         config.check_consistency()?;
@@ -340,6 +352,9 @@ impl SyncConfig {
         document.insert("schedule".into(), self.schedule.to_json());
         document.insert("max_removed_share".into(), json!(self.max_removed_share));
         document.insert("allow_empty_model".into(), json!(self.allow_empty_model));
+        if let Some((text, _)) = &self.time_limit {
+            document.insert("time_limit".into(), json!(text));
+        }
         for (key, value) in &self.destination_keys {
             document.insert(key.clone(), value.clone());
         }

@@ -106,6 +106,8 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         mode: SyncMode::Upsert,
         rows_queried: 0,
         guard: RemovalGuard::default(),
+        deadline: None,
+        started: std::time::Instant::now(),
     };
     if run.request.preview {
         run.preview();
@@ -165,6 +167,9 @@ struct Run {
     mode: SyncMode,
     rows_queried: i64,
     guard: RemovalGuard,
+    /// When the sync's time limit runs out, and the limit as written.
+    deadline: Option<(std::time::Instant, String)>,
+    started: std::time::Instant,
 }
 
 /// Run `body` in a transaction of its own: committed when it returns `Ok`,
@@ -237,6 +242,7 @@ impl Run {
                 "SELECT pg_advisory_lock($1, $2::int)",
                 &[RUN_LOCK_CLASS.into(), (request.sync_id as i32).into()],
             )?;
+            self.started = std::time::Instant::now();
             spi::execute(
                 "UPDATE reverse_etl.sync_runs SET status = 'querying', started_at = clock_timestamp() WHERE id = $1",
                 &[run_id.into()],
@@ -281,6 +287,12 @@ impl Run {
             ops_table: format!("reverse_etl_state.{}_{}_ops", self.table_prefix(), self.id),
             snapshot_table: catalog::snapshot_table(sync.id),
         };
+        if let Some((text, seconds)) = &valid.config.time_limit {
+            self.deadline = Some((
+                self.started + std::time::Duration::from_secs(*seconds as u64),
+                text.clone(),
+            ));
+        }
         let owner: String =
             spi::one("SELECT $1::regrole::text", &[sync.owner.into()])?.unwrap_or_default();
         spi::execute(&plan.create_work_table(), &[])?;
@@ -288,9 +300,18 @@ impl Run {
             &format!("ALTER TABLE {} OWNER TO {owner}", plan.work_table),
             &[],
         )?;
-        let queried = with_settings(&[("search_path", &valid.model.search_path)], || {
-            as_role(sync.owner, || spi::execute(&plan.materialize(), &[]))
-        })
+        // The model's query may not outlast the time limit either.
+        let timeout_ms = self
+            .remaining_ms()
+            .map(|ms| ms.to_string())
+            .unwrap_or_else(|| "0".into());
+        let queried = with_settings(
+            &[
+                ("search_path", &valid.model.search_path),
+                ("statement_timeout", &timeout_ms),
+            ],
+            || as_role(sync.owner, || spi::execute(&plan.materialize(), &[])),
+        )
         .map_err(|e| e.context(format!("model \"{}\"", valid.model.name)))?;
         spi::execute(
             "UPDATE reverse_etl.sync_runs SET rows_queried = $2, status = 'preparing' WHERE id = $1",
@@ -389,6 +410,15 @@ impl Run {
             ],
         )?;
         Ok(())
+    }
+
+    /// Milliseconds left before the time limit (at least 1), if there is one.
+    fn remaining_ms(&self) -> Option<u64> {
+        self.deadline.as_ref().map(|(at, _)| {
+            at.saturating_duration_since(std::time::Instant::now())
+                .as_millis()
+                .max(1) as u64
+        })
     }
 
     fn table_prefix(&self) -> &'static str {
@@ -652,8 +682,18 @@ impl Run {
         )?;
         let plan = self.plan.as_ref().expect("plan exists");
         let destination = self.destination.as_mut().expect("destination exists");
-        if cancelled == Some(true) {
-            let reason = Error::new(SqlState::Other(*b"57014"), "run cancelled by cancel_run");
+        let out_of_time = self
+            .deadline
+            .as_ref()
+            .filter(|(at, _)| std::time::Instant::now() >= *at);
+        if cancelled == Some(true) || out_of_time.is_some() {
+            let reason = match out_of_time {
+                Some((_, limit)) => Error::new(
+                    SqlState::Other(*b"57014"),
+                    format!("time limit of {limit} reached"),
+                ),
+                None => Error::new(SqlState::Other(*b"57014"), "run cancelled by cancel_run"),
+            };
             // With requests in flight, the destination settles them and
             // reports the stop with this batch's outcome.
             if !destination.cancel(&reason) {
