@@ -119,6 +119,11 @@ CREATE VIEW reverse_etl.sync_overview AS
 SELECT s.id, s.name,
        CASE WHEN NOT s.enabled THEN 'Disabled'
             WHEN r.id IS NULL THEN 'Pending'
+            -- a run marked as going whose worker is gone (killed, restart)
+            WHEN r.status IN ('queued', 'querying', 'preparing', 'in_progress')
+                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                 WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')
+                 THEN 'Incomplete'
             ELSE CASE r.status
                 WHEN 'queued' THEN 'Queued' WHEN 'querying' THEN 'Querying'
                 WHEN 'preparing' THEN 'Preparing' WHEN 'in_progress' THEN 'In Progress'

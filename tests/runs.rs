@@ -232,6 +232,12 @@ fn a_terminated_worker_leaves_no_run_stuck_and_the_next_run_resumes() {
         ),
         Duration::from_secs(30),
     );
+    assert_eq!(
+        db.text("SELECT status FROM reverse_etl.sync_overview WHERE name = 's'")
+            .as_deref(),
+        Some("Incomplete"),
+        "a run whose worker is gone is not shown as going"
+    );
     let next = db.run("s");
     let interrupted = db.run_summary(run_id);
     assert_eq!(interrupted.status, "incomplete");
@@ -304,4 +310,76 @@ fn a_time_limit_ends_the_run_incomplete_and_the_next_run_resumes() {
         ("22023", true),
         "{message}"
     );
+}
+
+#[test]
+fn a_run_asked_for_while_one_is_going_is_queued_once() {
+    let mut db = TestDb::new("queue_once");
+    db.exec(SETUP);
+    let first = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    db.wait_for(
+        "first running",
+        &format!("SELECT status = 'in_progress' FROM reverse_etl.sync_runs WHERE id = {first}"),
+        Duration::from_secs(30),
+    );
+    let second = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    let third = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    assert_ne!(first, second);
+    assert_eq!(second, third, "a second ask joins the queued run");
+    assert_eq!(
+        db.text(&format!(
+            "SELECT status FROM reverse_etl.sync_runs WHERE id = {second}"
+        ))
+        .as_deref(),
+        Some("queued")
+    );
+    db.wait_for("both done", &format!("SELECT bool_and(finished_at IS NOT NULL) FROM reverse_etl.sync_runs WHERE id IN ({first}, {second})"), Duration::from_secs(60));
+    assert_eq!(db.run_summary(first).succeeded[0], 200);
+    let queued = db.run_summary(second);
+    assert_eq!(
+        (queued.status.as_str(), queued.planned),
+        ("succeeded", [0, 0, 0]),
+        "it ran after the first, with nothing left to send"
+    );
+    assert_eq!(db.i64("SELECT count(*) FROM reverse_etl.sync_runs"), 2);
+}
+
+#[test]
+fn pg_cron_can_schedule_a_sync() {
+    let mut db = TestDb::new("pg_cron");
+    db.exec(SETUP);
+    let job = format!("sync {}", db.name);
+    let mut cron = common::connect("postgres", "postgres");
+    cron.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        .unwrap();
+    let job_id: i64 = cron
+        .query_one(
+            "SELECT cron.schedule_in_database($1, '* * * * *', $$SELECT reverse_etl.sync_run('s', wait => false)$$, $2)",
+            &[&job, &db.name],
+        )
+        .unwrap()
+        .get(0);
+    // pg_cron 1.4 (Debian bookworm) fires at most once a minute.
+    db.wait_for(
+        "a run started by pg_cron",
+        "SELECT count(*) > 0 FROM reverse_etl.sync_runs",
+        Duration::from_secs(90),
+    );
+    cron.execute("SELECT cron.unschedule($1::bigint)", &[&job_id])
+        .unwrap();
+    db.wait_for(
+        "the run ends",
+        "SELECT bool_and(finished_at IS NOT NULL) FROM reverse_etl.sync_runs",
+        Duration::from_secs(60),
+    );
+    let run_id = db.i64("SELECT min(id) FROM reverse_etl.sync_runs");
+    assert_eq!(db.run_summary(run_id).succeeded[0], 200);
+    let status: String = cron
+        .query_one(
+            "SELECT status FROM cron.job_run_details WHERE jobid = $1 ORDER BY runid LIMIT 1",
+            &[&job_id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "succeeded");
 }
