@@ -99,6 +99,15 @@ fn diff_files_split_added_changed_and_removed_as_json_lines() {
         "{\"row_id\":\"2\",\"email\":\"b@x.io\"}\n"
     );
     assert_eq!(files(&dir).len(), 6);
+    // A run with nothing to report still makes its three (empty) files.
+    let third = db.run("d");
+    assert_eq!(db.run_summary(third).planned, [0, 0, 0]);
+    for kind in ["added", "changed", "removed"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(format!("d-{third}-{kind}.jsonl"))).unwrap(),
+            ""
+        );
+    }
 }
 
 #[test]

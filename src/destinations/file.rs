@@ -425,6 +425,15 @@ impl Destination for FileDestination {
         Ok(BatchOutcome::default())
     }
 
+    fn end_of_run(&mut self, plan: &RunPlan) -> Result<()> {
+        // Every run makes its files, even with nothing in them.
+        if !self.written {
+            self.write_all(plan)?;
+            self.written = true;
+        }
+        Ok(())
+    }
+
     fn test_row(&mut self, _plan: &RunPlan, row: &TestRow, _dry_run: bool) -> Result<Value> {
         let record: Map<String, Value> = self
             .record(row.op, &row.row_id, row.match_key.as_deref(), &row.fields)

@@ -93,6 +93,11 @@ pub trait Destination {
         dry_run: bool,
     ) -> Result<serde_json::Value>;
 
+    /// Called once after the last batch (also when there was none).
+    fn end_of_run(&mut self, _plan: &RunPlan) -> Result<()> {
+        Ok(())
+    }
+
     /// Empty the list or audience the sync fills (clear and fill). Returns
     /// an error naming what is not possible where the destination cannot.
     fn clear(&mut self) -> Result<()> {

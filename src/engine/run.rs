@@ -661,7 +661,13 @@ impl Run {
                 return Err(stop);
             }
         }
-        Ok(())
+        in_transaction(|| {
+            let plan = self.plan.as_ref().expect("plan exists");
+            self.destination
+                .as_mut()
+                .expect("destination exists")
+                .end_of_run(plan)
+        })
     }
 
     fn submit(&mut self, op: Op, after: i64, upto: i64) -> Result<()> {
