@@ -141,6 +141,53 @@ JOIN reverse_etl.models m ON m.id = s.model_id
 JOIN reverse_etl.destinations d ON d.id = s.destination_id
 LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r WHERE r.sync_id = s.id ORDER BY r.id DESC LIMIT 1) r ON true;
 
+-- Sequences: syncs run one after another.
+CREATE TABLE reverse_etl.sequences (
+    id         bigserial PRIMARY KEY,
+    name       text NOT NULL UNIQUE CHECK (name <> ''),
+    -- [{"sync_id": …, "on_failure": "stop" | "continue", "max_rejected_share": …}]
+    steps      jsonb NOT NULL,
+    schedule   jsonb NOT NULL DEFAULT '{"manual": true}',
+    enabled    boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by name NOT NULL DEFAULT session_user
+);
+
+CREATE TABLE reverse_etl.sequence_runs (
+    id          bigserial PRIMARY KEY,
+    sequence_id bigint NOT NULL REFERENCES reverse_etl.sequences (id),
+    status      text NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+    trigger     text NOT NULL DEFAULT 'manual',
+    queued_at   timestamptz NOT NULL DEFAULT now(),
+    started_at  timestamptz,
+    finished_at timestamptz,
+    error       text,
+    worker_pid  integer
+);
+
+CREATE TABLE reverse_etl.sequence_run_steps (
+    sequence_run_id bigint NOT NULL REFERENCES reverse_etl.sequence_runs (id),
+    position        int NOT NULL,
+    sync_id         bigint NOT NULL,
+    run_id          bigint,
+    -- succeeded | failed (and the sequence stopped) | failed_continued | skipped
+    status          text NOT NULL,
+    reason          text,
+    PRIMARY KEY (sequence_run_id, position)
+);
+
+-- Sequence runs with their steps, by name.
+CREATE VIEW reverse_etl.sequence_run_details AS
+SELECT q.name AS sequence, r.id AS sequence_run_id, r.status AS sequence_status,
+       r.started_at, r.finished_at, st.position, s.name AS sync, st.run_id,
+       st.status AS step_status, st.reason, sr.status AS run_status
+FROM reverse_etl.sequence_runs r
+JOIN reverse_etl.sequences q ON q.id = r.sequence_id
+LEFT JOIN reverse_etl.sequence_run_steps st ON st.sequence_run_id = r.id
+LEFT JOIN reverse_etl.syncs s ON s.id = st.sync_id
+LEFT JOIN reverse_etl.sync_runs sr ON sr.id = st.run_id;
+
 -- sync_plan's results, handed from the preview worker to the caller and
 -- deleted by it.
 CREATE TABLE reverse_etl._plan_previews (
@@ -173,4 +220,9 @@ SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_runs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_changelog', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl._secrets', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_activity', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequences', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequences_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_run_steps', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_activity_id_seq', '');

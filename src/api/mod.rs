@@ -359,3 +359,36 @@ fn sync_plan_by_name(sync: &str) -> JsonB {
 fn sync_plan_by_id(sync: i64) -> JsonB {
     plan_impl(ObjectRef::Id(sync)).or_raise()
 }
+
+/// A sequence: syncs run one after another. `steps` is a list of sync names
+/// or ids, or objects `{"sync": …, "on_failure": "stop" | "continue",
+/// "max_rejected_share": 0.1}`.
+#[pg_extern]
+fn create_sequence(
+    name: &str,
+    steps: JsonB,
+    schedule: default!(JsonB, "'{\"manual\": true}'"),
+) -> i64 {
+    (|| -> Result<i64> {
+        let parsed = crate::config::sequence::parse_steps(&steps.0)?;
+        let schedule = crate::config::Schedule::parse("schedule", &schedule.0)?;
+        catalog::insert_sequence(name, &parsed, &schedule.to_json())
+    })()
+    .or_raise()
+}
+
+fn sequence_run_impl(sequence: ObjectRef, wait: bool) -> Result<i64> {
+    let id = catalog::sequence_id(&sequence)?;
+    crate::engine::sequence::start(id, wait)
+}
+
+/// Run a sequence's syncs one after another; returns the sequence run id.
+#[pg_extern(name = "sequence_run")]
+fn sequence_run_by_name(sequence: &str, wait: default!(bool, true)) -> i64 {
+    sequence_run_impl(ObjectRef::Name(sequence.into()), wait).or_raise()
+}
+
+#[pg_extern(name = "sequence_run")]
+fn sequence_run_by_id(sequence: i64, wait: default!(bool, true)) -> i64 {
+    sequence_run_impl(ObjectRef::Id(sequence), wait).or_raise()
+}

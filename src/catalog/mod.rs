@@ -309,6 +309,52 @@ pub fn set_sync_labels(id: i64, labels: &[String]) -> Result<Vec<String>> {
     Ok(old.unwrap_or_default())
 }
 
+pub fn sequence_id(reference: &ObjectRef) -> Result<i64> {
+    lookup("sequences", "sequence", reference)
+}
+
+/// A new sequence; each step's sync is resolved to its id, and a sync may
+/// appear only once.
+pub fn insert_sequence(
+    name: &str,
+    steps: &[crate::config::sequence::Step],
+    schedule: &Value,
+) -> Result<i64> {
+    ensure_name_free("sequences", "sequence", name)?;
+    let mut ids: Vec<i64> = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let reference = match &step.sync {
+            Value::Number(n) => ObjectRef::Id(n.as_i64().unwrap_or(-1)),
+            Value::String(s) => ObjectRef::Name(s.clone()),
+            _ => {
+                return Err(Error::invalid(
+                    &format!("steps[{index}].sync"),
+                    "must be a sync's name or id",
+                ))
+            }
+        };
+        let id = sync_id(&reference).map_err(|e| Error {
+            message: format!("steps[{index}].sync: sync {reference} does not exist"),
+            ..e
+        })?;
+        if let Some(first) = ids.iter().position(|i| *i == id) {
+            return Err(Error::invalid(
+                &format!("steps[{index}].sync"),
+                format!(
+                    "sync {reference} is already step {}; a sequence runs each sync once",
+                    first + 1
+                ),
+            ));
+        }
+        ids.push(id);
+    }
+    spi::one::<i64>(
+        "INSERT INTO reverse_etl.sequences (name, steps, schedule) VALUES ($1, $2, $3) RETURNING id",
+        &[name.into(), JsonB(crate::config::sequence::stored(steps, &ids)).into(), JsonB(schedule.clone()).into()],
+    )?
+    .ok_or_else(|| Error::new(SqlState::InternalError, "sequence insert returned no id"))
+}
+
 pub fn set_secret(name: &str, value: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::invalid("name", "a secret needs a name"));

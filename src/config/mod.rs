@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod schedule;
+pub mod sequence;
 pub mod sync;
 
 pub use schedule::Schedule;

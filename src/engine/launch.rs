@@ -102,12 +102,32 @@ fn spawn_worker(
     run_id: i64,
     request: &RunRequest,
 ) -> Result<(pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
-    let worker = BackgroundWorkerBuilder::new(&format!("pg_reverse_etl run {run_id}"))
-        .set_type("pg_reverse_etl run")
+    spawn(
+        "reverse_etl_run_worker",
+        &format!("pg_reverse_etl run {run_id}"),
+        run_id,
+        &request.encode(),
+    )
+}
+
+/// Start a dynamic worker running `function` with `argument` and `extra`.
+pub fn spawn(
+    function: &str,
+    name: &str,
+    argument: i64,
+    extra: &str,
+) -> Result<(pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
+    let worker_type = if function == "reverse_etl_run_worker" {
+        "pg_reverse_etl run"
+    } else {
+        "pg_reverse_etl sequence"
+    };
+    let worker = BackgroundWorkerBuilder::new(name)
+        .set_type(worker_type)
         .set_library("pg_reverse_etl")
-        .set_function("reverse_etl_run_worker")
-        .set_argument(run_id.into_datum())
-        .set_extra(&request.encode())
+        .set_function(function)
+        .set_argument(argument.into_datum())
+        .set_extra(extra)
         .enable_spi_access()
         .set_notify_pid(unsafe { pg_sys::MyProcPid })
         .load_dynamic()
@@ -129,7 +149,7 @@ fn spawn_worker(
 
 /// Wait for a worker to end. A cancelled wait cancels the worker's run: it
 /// gets a query cancel and stops at once, recording what it delivered.
-fn wait_for_worker(worker: pgrx::bgworkers::DynamicBackgroundWorker, pid: i32) {
+pub fn wait_for_worker(worker: pgrx::bgworkers::DynamicBackgroundWorker, pid: i32) {
     PgTryBuilder::new(|| worker.wait_for_shutdown())
         .catch_others(move |caught| {
             // SAFETY: signalling our own worker; SIGINT is its query-cancel signal.

@@ -5,5 +5,6 @@ pub mod launch;
 pub mod model;
 pub mod plan;
 pub mod run;
+pub mod sequence;
 pub mod test_row;
 pub mod validate;

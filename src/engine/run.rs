@@ -174,7 +174,7 @@ struct Run {
 
 /// Run `body` in a transaction of its own: committed when it returns `Ok`,
 /// rolled back when it returns `Err` or raises.
-fn in_transaction<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn in_transaction<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
     // SAFETY: the standard worker transaction bracket; on error the
     // transaction is aborted exactly as PostgresMain does after an ERROR.
     unsafe {
