@@ -322,10 +322,29 @@ fn a_run_asked_for_while_one_is_going_is_queued_once() {
         &format!("SELECT status = 'in_progress' FROM reverse_etl.sync_runs WHERE id = {first}"),
         Duration::from_secs(30),
     );
-    let second = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
-    let third = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    // Four asks at the same instant from four sessions: one queued run.
+    let asks: Vec<i64> = (0..4)
+        .map(|_| {
+            let mut client = db.connect_as("postgres");
+            std::thread::spawn(move || -> i64 {
+                client
+                    .query_one("SELECT reverse_etl.sync_run('s', wait => false)", &[])
+                    .unwrap()
+                    .get(0)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|handle| handle.join().unwrap())
+        .collect();
+    let second = asks[0];
     assert_ne!(first, second);
-    assert_eq!(second, third, "a second ask joins the queued run");
+    assert!(
+        asks.iter().all(|id| *id == second),
+        "every ask joins the one queued run: {asks:?}"
+    );
+    let third = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    assert_eq!(second, third, "a later ask joins it too");
     assert_eq!(
         db.text(&format!(
             "SELECT status FROM reverse_etl.sync_runs WHERE id = {second}"

@@ -9,6 +9,30 @@ use pgrx::bgworkers::BackgroundWorkerBuilder;
 use pgrx::prelude::*;
 use std::time::{Duration, Instant};
 
+/// pg_advisory_unlock(QUEUE_LOCK_CLASS, sync_id) without SQL, so that it
+/// also works while an error is being raised.
+fn release_queue_lock(sync_id: i64) {
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        locktag_field2: QUEUE_LOCK_CLASS as u32,
+        locktag_field3: sync_id as i32 as u32,
+        locktag_field4: 2, // two int4 keys, as pg_advisory_lock(int, int)
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    };
+    // SAFETY: releasing a session lock this backend took in start_run.
+    unsafe { pg_sys::LockRelease(&tag, pg_sys::ExclusiveLock as i32, true) };
+}
+
+/// Advisory-lock class serialising "is a run queued? else start one" per sync.
+const QUEUE_LOCK_CLASS: i32 = 0x5245_5451; // "RETQ"
+
+enum Started {
+    /// A run was already queued: this ask joins it.
+    Joined(i64),
+    New(i64, pgrx::bgworkers::DynamicBackgroundWorker, i32),
+}
+
 /// How a run was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -42,39 +66,54 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
         )
         .with_hint("runs execute in a background worker, which only sees committed work: commit first"));
     }
-    // A run asked for while one is waiting joins the waiting one.
-    let queued: Option<i64> = spi::one(
-        "SELECT r.id FROM reverse_etl.sync_runs r WHERE r.sync_id = $1 AND r.status = 'queued' \
-           AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run') \
-         ORDER BY r.id LIMIT 1",
-        &[sync_id.into()],
-    )?;
+    // A run asked for while one is waiting joins the waiting one. Checking
+    // for a queued run and starting one is serialised per sync (a session
+    // lock, held until the new run is recorded), so two asks at the same
+    // instant cannot both start a run.
     let plain = !options.full_resync
         && !options.reset_cdc
         && !options.allow_mass_removal
         && !options.clear_first;
-    if let (Some(run_id), true) = (queued, plain) {
-        if wait {
-            wait_for_end(run_id)?;
+    let lock_args = || [QUEUE_LOCK_CLASS.into(), (sync_id as i32).into()];
+    spi::execute("SELECT pg_advisory_lock($1, $2::int)", &lock_args())?;
+    let started = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| -> Result<Started> {
+        let queued: Option<i64> = spi::one(
+            "SELECT r.id FROM reverse_etl.sync_runs r WHERE r.sync_id = $1 AND r.status = 'queued' \
+               AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run') \
+             ORDER BY r.id LIMIT 1",
+            &[sync_id.into()],
+        )?;
+        if let (Some(run_id), true) = (queued, plain) {
+            return Ok(Started::Joined(run_id));
         }
-        return Ok(run_id);
-    }
-
-    let run_id: i64 = spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
-        .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))?;
-    let request = RunRequest {
-        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
-        sync_id,
-        full_resync: options.full_resync,
-        reset_cdc: options.reset_cdc,
-        allow_mass_removal: options.allow_mass_removal,
-        clear_first: options.clear_first,
-        preview: false,
-        trigger: trigger.to_string(),
-    };
-    let (worker, pid) = spawn_worker(run_id, &request)?;
-    if !wait {
+        let run_id: i64 = spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
+            .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))?;
+        let request = RunRequest {
+            database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+            sync_id,
+            full_resync: options.full_resync,
+            reset_cdc: options.reset_cdc,
+            allow_mass_removal: options.allow_mass_removal,
+            clear_first: options.clear_first,
+            preview: false,
+            trigger: trigger.to_string(),
+        };
+        let (worker, pid) = spawn_worker(run_id, &request)?;
         wait_until_recorded(run_id);
+        Ok(Started::New(run_id, worker, pid))
+    }))
+    .finally(|| release_queue_lock(sync_id))
+    .execute()?;
+    let (run_id, worker, pid) = match started {
+        Started::Joined(run_id) => {
+            if wait {
+                wait_for_end(run_id)?;
+            }
+            return Ok(run_id);
+        }
+        Started::New(run_id, worker, pid) => (run_id, worker, pid),
+    };
+    if !wait {
         return Ok(run_id);
     }
     wait_for_worker(worker, pid);
