@@ -1,0 +1,165 @@
+//! A run interrupted by `kill -9` of its worker (the server restarts every
+//! backend) or by a fast shutdown: no run stays "in progress", and the next
+//! run resumes from the snapshot so the destination ends equal to the model.
+//! These tests restart their server, so they use a private cluster.
+
+use postgres::{Client, NoTls};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const PORT: u16 = 28825;
+
+fn cluster(action: &str) {
+    let status = Command::new("scripts/cluster.sh")
+        .arg(action)
+        .env("PGRE_PORT", PORT.to_string())
+        .env("PGRE_DATA", format!("/var/tmp/pg_reverse_etl/data-{PORT}"))
+        .status()
+        .expect("scripts/cluster.sh runs");
+    assert!(status.success(), "cluster {action}");
+}
+
+fn connect(database: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match Client::connect(
+            &format!("host=127.0.0.1 port={PORT} user=postgres dbname={database}"),
+            NoTls,
+        ) {
+            Ok(client) => return client,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("cannot connect to the private cluster: {e}"),
+        }
+    }
+}
+
+fn wait_for(client: &mut Client, sql: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !client
+        .query_one(sql, &[])
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "timed out: {sql}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn setup(database: &str) -> Client {
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .unwrap();
+    let mut db = connect(database);
+    db.batch_execute(
+        "CREATE EXTENSION pg_reverse_etl;
+         CREATE TABLE src (id int PRIMARY KEY, email text);
+         INSERT INTO src SELECT g, 'u' || g || '@x.io' FROM generate_series(1, 300) g;
+         CREATE TABLE target (email text PRIMARY KEY);
+         CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
+         CREATE TRIGGER slow AFTER INSERT ON target FOR EACH STATEMENT EXECUTE FUNCTION slow();
+         SELECT reverse_etl.create_model('m', 'SELECT id, email FROM src', ARRAY['id']);
+         SELECT reverse_etl.create_destination('local', 'postgres');
+         SELECT reverse_etl.create_sync('s', 'm', 'local', '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 10,
+             \"match\": {\"from\": \"email\", \"to\": \"email\"}}');",
+    )
+    .unwrap();
+    db
+}
+
+/// Start a run, wait until some batches are delivered, interrupt it with
+/// `interrupt`, then check the next run resumes and reconciles.
+fn interrupted_then_resumed(database: &str, interrupt: impl FnOnce(i32)) {
+    let mut db = setup(database);
+    let run_id: i64 = db
+        .query_one("SELECT reverse_etl.sync_run('s', wait => false)", &[])
+        .unwrap()
+        .get(0);
+    wait_for(
+        &mut db,
+        &format!("SELECT succeeded_added >= 30 FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+    );
+    let pid: i32 = db
+        .query_one(
+            "SELECT worker_pid FROM reverse_etl.sync_runs WHERE id = $1",
+            &[&run_id],
+        )
+        .unwrap()
+        .get(0);
+    drop(db);
+    interrupt(pid);
+    let mut db = connect(database);
+    // The overview does not claim a dead run is going.
+    let status: String = db
+        .query_one("SELECT status FROM reverse_etl.sync_overview", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "Incomplete");
+    let next: i64 = db
+        .query_one("SELECT reverse_etl.sync_run('s')", &[])
+        .unwrap()
+        .get(0);
+    let row = db
+        .query_one("SELECT status, coalesce(error, ''), succeeded_added, aborted_added, planned_added FROM reverse_etl.sync_runs WHERE id = $1", &[&run_id])
+        .unwrap();
+    let (status, error, succeeded, aborted, planned): (String, String, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert_eq!(status, "incomplete");
+    assert!(
+        error.starts_with("interrupted: the run's worker exited"),
+        "{error}"
+    );
+    assert_eq!(
+        planned,
+        succeeded + aborted,
+        "the interrupted run's counts reconcile"
+    );
+    let delivered: i64 = db
+        .query_one("SELECT count(*) FROM target", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(delivered, 300, "the destination equals the model");
+    let resumed: i64 = db
+        .query_one(
+            "SELECT planned_added FROM reverse_etl.sync_runs WHERE id = $1",
+            &[&next],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        resumed + succeeded,
+        300,
+        "only what was not recorded as delivered is sent again, and nothing is lost"
+    );
+    let stuck: i64 = db
+        .query_one("SELECT count(*) FROM reverse_etl.sync_runs WHERE status IN ('queued', 'querying', 'preparing', 'in_progress')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(stuck, 0);
+}
+
+#[test]
+fn kill_9_and_fast_shutdown_mid_run_are_resumed() {
+    cluster("start");
+    // kill -9 of the worker: the postmaster restarts every backend.
+    interrupted_then_resumed("killed", |pid| {
+        let status = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    // A fast shutdown while the run is delivering, then a start.
+    interrupted_then_resumed("shutdown", |_| {
+        cluster("stop");
+        cluster("start");
+    });
+    cluster("stop");
+}
