@@ -347,17 +347,8 @@ impl Run {
                 .expect("query_model sets the destination")
                 .clear()?;
         }
+        let (mirror, counts) = self.diff()?;
         let plan = self.plan.as_ref().expect("query_model sets the plan");
-        let destination = self
-            .destination
-            .as_ref()
-            .expect("query_model sets the destination");
-        let mirror = destination.mirror_removals(plan);
-        spi::execute(
-            &plan.create_ops_table(self.mode, self.id, false, mirror.as_deref()),
-            &[],
-        )?;
-        let counts = DiffCounts::read(plan)?;
         let (null_keys, snapshot_rows) = (counts.null_keys, counts.snapshot_rows);
         let mut duplicates = 0;
         if counts.has_duplicates(self.rows_queried) {
@@ -412,6 +403,22 @@ impl Run {
         Ok(())
     }
 
+    /// The diff (one statement writing the ops table) and the counts that
+    /// reveal duplicate keys; returns the mirror-removal query used, if any.
+    fn diff(&self) -> Result<(Option<String>, DiffCounts)> {
+        let plan = self.plan.as_ref().expect("query_model sets the plan");
+        let destination = self
+            .destination
+            .as_ref()
+            .expect("query_model sets the destination");
+        let mirror = destination.mirror_removals(plan);
+        spi::execute(
+            &plan.create_ops_table(self.mode, self.id, false, mirror.as_deref()),
+            &[],
+        )?;
+        Ok((mirror, DiffCounts::read(plan)?))
+    }
+
     /// Milliseconds left before the time limit (at least 1), if there is one.
     fn remaining_ms(&self) -> Option<u64> {
         self.deadline.as_ref().map(|(at, _)| {
@@ -455,17 +462,8 @@ impl Run {
 
     fn describe_plan(&mut self) -> Result<serde_json::Value> {
         const SAMPLE: i64 = 10;
+        let (_, diff) = self.diff()?;
         let plan = self.plan.as_ref().expect("query_model sets the plan");
-        let destination = self
-            .destination
-            .as_ref()
-            .expect("query_model sets the destination");
-        let mirror = destination.mirror_removals(plan);
-        spi::execute(
-            &plan.create_ops_table(self.mode, self.id, false, mirror.as_deref()),
-            &[],
-        )?;
-        let diff = DiffCounts::read(plan)?;
         let (null_keys, snapshot_rows) = (diff.null_keys, diff.snapshot_rows);
         let duplicates = if diff.has_duplicates(self.rows_queried) {
             spi::one::<i64>(

@@ -314,6 +314,28 @@ impl Dispatcher {
         unit
     }
 
+    /// Settle a unit: every row of it rejected with `reason`.
+    fn reject(&mut self, id: usize, reason: &str) {
+        let unit = self.settle(id);
+        let rejections: Vec<Rejection> = unit
+            .rows
+            .iter()
+            .map(|r| Rejection {
+                pos: r.pos,
+                reason: reason.to_string(),
+            })
+            .collect();
+        self.outcome(unit.window).rejections.extend(rejections);
+    }
+
+    /// Settle a unit: none of its rows counts as delivered (they are
+    /// aborted and sent again by the next run).
+    fn unattempted(&mut self, id: usize) {
+        let unit = self.settle(id);
+        let positions: Vec<i64> = unit.rows.iter().map(|r| r.pos).collect();
+        self.outcome(unit.window).unattempted.extend(positions);
+    }
+
     fn outcome(&mut self, window: u64) -> &mut BatchOutcome {
         self.outcomes.entry(window).or_default()
     }
@@ -325,9 +347,7 @@ impl Dispatcher {
         }
         self.halt.store(true, Ordering::SeqCst);
         for id in std::mem::take(&mut self.pending) {
-            let unit = self.settle(id);
-            let positions: Vec<i64> = unit.rows.iter().map(|r| r.pos).collect();
-            self.outcome(unit.window).unattempted.extend(positions);
+            self.unattempted(id);
         }
     }
 
@@ -404,17 +424,10 @@ impl Dispatcher {
                         self.queued += 1;
                     }
                     Err(error) => {
-                        let unit = self.settle(id);
-                        let reason = format!("could not build the request: {}", error.message);
-                        let rejections: Vec<Rejection> = unit
-                            .rows
-                            .iter()
-                            .map(|r| Rejection {
-                                pos: r.pos,
-                                reason: reason.clone(),
-                            })
-                            .collect();
-                        self.outcome(unit.window).rejections.extend(rejections);
+                        self.reject(
+                            id,
+                            &format!("could not build the request: {}", error.message),
+                        );
                     }
                 }
             }
@@ -446,9 +459,7 @@ impl Dispatcher {
     fn handle(&mut self, destination: &HttpDestination, id: usize, reply: Reply) {
         let unit = self.units[id].as_mut().expect("replied units exist");
         if reply == Reply::NotSent {
-            let unit = self.settle(id);
-            let positions: Vec<i64> = unit.rows.iter().map(|r| r.pos).collect();
-            self.outcome(unit.window).unattempted.extend(positions);
+            self.unattempted(id);
             return;
         }
         let (attempts, throttles) = if self.stop.is_some() {
@@ -501,22 +512,9 @@ impl Dispatcher {
                     self.pending.push_front(self.units.len() - 1);
                 }
             }
-            Decision::Reject(reason) => {
-                let unit = self.settle(id);
-                let rejections: Vec<Rejection> = unit
-                    .rows
-                    .iter()
-                    .map(|r| Rejection {
-                        pos: r.pos,
-                        reason: reason.clone(),
-                    })
-                    .collect();
-                self.outcome(unit.window).rejections.extend(rejections);
-            }
+            Decision::Reject(reason) => self.reject(id, &reason),
             Decision::Unavailable(_) | Decision::Split => {
-                let unit = self.settle(id);
-                let positions: Vec<i64> = unit.rows.iter().map(|r| r.pos).collect();
-                self.outcome(unit.window).unattempted.extend(positions);
+                self.unattempted(id);
                 if let Decision::Unavailable(reason) = decision {
                     self.halt_with(Error::new(
                         SqlState::Other(*b"08000"),
