@@ -182,7 +182,8 @@ struct Line {
     memory: Memory,
 }
 
-fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
+/// A new, empty benchmark database: (a connection to `postgres`, one to it).
+fn fresh_database() -> (Client, Client) {
     let mut admin = connect("postgres");
     admin
         .batch_execute("DROP DATABASE IF EXISTS reverse_etl_bench WITH (FORCE)")
@@ -190,7 +191,11 @@ fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
     admin
         .batch_execute("CREATE DATABASE reverse_etl_bench")
         .unwrap();
-    let mut client = connect("reverse_etl_bench");
+    (admin, connect("reverse_etl_bench"))
+}
+
+fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
+    let (mut admin, mut client) = fresh_database();
     client
         .batch_execute("CREATE EXTENSION pg_reverse_etl")
         .unwrap();
@@ -245,14 +250,7 @@ fn http_scenario(rows: i64) {
     let latency = Duration::from_millis(20);
     let (batch_size, concurrency) = (100i64, 8i64);
     let crm = fake_crm::FakeCrm::start();
-    let mut admin = connect("postgres");
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS reverse_etl_bench WITH (FORCE)")
-        .unwrap();
-    admin
-        .batch_execute("CREATE DATABASE reverse_etl_bench")
-        .unwrap();
-    let mut client = connect("reverse_etl_bench");
+    let (mut admin, mut client) = fresh_database();
     client
         .batch_execute(&format!(
             "CREATE EXTENSION pg_reverse_etl;

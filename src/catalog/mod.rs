@@ -83,6 +83,12 @@ pub fn sync_id(reference: &ObjectRef) -> Result<i64> {
     lookup("syncs", "sync", reference)
 }
 
+/// Run an INSERT … RETURNING id.
+fn insert_returning_id(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<i64> {
+    spi::one::<i64>(sql, args)?
+        .ok_or_else(|| Error::new(SqlState::InternalError, format!("no id returned by: {sql}")))
+}
+
 fn ensure_name_free(table: &str, what: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::invalid("name", format!("a {what} needs a name")));
@@ -117,7 +123,7 @@ pub fn insert_model(
     columns: &[ModelColumn],
 ) -> Result<i64> {
     ensure_name_free("models", "model", name)?;
-    spi::one::<i64>(
+    insert_returning_id(
         "INSERT INTO reverse_etl.models (name, query, primary_key, search_path, columns) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
         &[
@@ -127,8 +133,7 @@ pub fn insert_model(
             search_path.into(),
             JsonB(columns_to_json(columns)).into(),
         ],
-    )?
-    .ok_or_else(|| Error::new(SqlState::InternalError, "model insert returned no id"))
+    )
 }
 
 pub fn load_model(id: i64) -> Result<Model> {
@@ -171,11 +176,10 @@ pub fn load_model(id: i64) -> Result<Model> {
 
 pub fn insert_destination(name: &str, kind: &str, config: &Value) -> Result<i64> {
     ensure_name_free("destinations", "destination", name)?;
-    spi::one::<i64>(
+    insert_returning_id(
         "INSERT INTO reverse_etl.destinations (name, kind, config) VALUES ($1, $2, $3) RETURNING id",
         &[name.into(), kind.into(), JsonB(config.clone()).into()],
-    )?
-    .ok_or_else(|| Error::new(SqlState::InternalError, "destination insert returned no id"))
+        )
 }
 
 pub fn load_destination(id: i64) -> Result<DestinationRow> {
@@ -201,7 +205,7 @@ pub fn load_destination(id: i64) -> Result<DestinationRow> {
 
 pub fn insert_sync(name: &str, model_id: i64, destination_id: i64, config: &Value) -> Result<i64> {
     ensure_name_free("syncs", "sync", name)?;
-    spi::one::<i64>(
+    insert_returning_id(
         "INSERT INTO reverse_etl.syncs (name, model_id, destination_id, config) \
          VALUES ($1, $2, $3, $4) RETURNING id",
         &[
@@ -210,8 +214,7 @@ pub fn insert_sync(name: &str, model_id: i64, destination_id: i64, config: &Valu
             destination_id.into(),
             JsonB(config.clone()).into(),
         ],
-    )?
-    .ok_or_else(|| Error::new(SqlState::InternalError, "sync insert returned no id"))
+    )
 }
 
 pub fn load_sync(id: i64) -> Result<SyncRow> {
@@ -348,11 +351,10 @@ pub fn insert_sequence(
         }
         ids.push(id);
     }
-    spi::one::<i64>(
+    insert_returning_id(
         "INSERT INTO reverse_etl.sequences (name, steps, schedule) VALUES ($1, $2, $3) RETURNING id",
         &[name.into(), JsonB(crate::config::sequence::stored(steps, &ids)).into(), JsonB(schedule.clone()).into()],
-    )?
-    .ok_or_else(|| Error::new(SqlState::InternalError, "sequence insert returned no id"))
+        )
 }
 
 pub fn set_secret(name: &str, value: &str) -> Result<()> {
