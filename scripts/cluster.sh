@@ -19,7 +19,7 @@ port = $PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '/tmp'
 max_worker_processes = 64
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = 'pg_cron,pg_reverse_etl'
 cron.database_name = 'postgres'
 shared_buffers = 512MB
 work_mem = 64MB
@@ -35,6 +35,9 @@ settings() {
   grep -q "^reverse_etl.file_allowed_directories" "$DATA/postgresql.conf" ||
     echo "reverse_etl.file_allowed_directories = '/tmp/pg_reverse_etl_files'" >> "$DATA/postgresql.conf"
   mkdir -p /tmp/pg_reverse_etl_files && chmod 1777 /tmp/pg_reverse_etl_files
+  # The launcher runs schedules only when the library is preloaded.
+  grep -q "^shared_preload_libraries = 'pg_cron,pg_reverse_etl'" "$DATA/postgresql.conf" ||
+    echo "shared_preload_libraries = 'pg_cron,pg_reverse_etl'" >> "$DATA/postgresql.conf"
 }
 
 case "${1:-}" in

@@ -53,7 +53,9 @@ CREATE TABLE reverse_etl.sync_runs (
     sync_id           bigint NOT NULL REFERENCES reverse_etl.syncs (id),
     status            text NOT NULL DEFAULT 'queued' CHECK (status IN (
                           'queued', 'querying', 'preparing', 'in_progress',
-                          'succeeded', 'warning', 'failed', 'incomplete')),
+                          'succeeded', 'warning', 'failed', 'incomplete',
+                          -- a schedule tick that found the previous run still going
+                          'skipped')),
     trigger           text NOT NULL DEFAULT 'manual',
     full_resync       boolean NOT NULL DEFAULT false,
     queued_at         timestamptz NOT NULL DEFAULT now(),
@@ -78,6 +80,8 @@ CREATE TABLE reverse_etl.sync_runs (
     phase_seconds     jsonb NOT NULL DEFAULT '{}',
     worker_pid        integer,
     cancel_requested_at timestamptz,
+    -- when the schedule said the run was due (trigger 'schedule')
+    due_at            timestamptz,
     -- a finished run's counts always reconcile
     CONSTRAINT sync_runs_counts_reconcile CHECK (
         status NOT IN ('succeeded', 'warning', 'failed', 'incomplete') OR (
@@ -87,6 +91,7 @@ CREATE TABLE reverse_etl.sync_runs (
 );
 CREATE INDEX ON reverse_etl.sync_runs (sync_id, id DESC);
 CREATE INDEX ON reverse_etl.sync_runs (status) WHERE status IN ('queued', 'querying', 'preparing', 'in_progress');
+CREATE INDEX ON reverse_etl.sync_runs (sync_id, queued_at) WHERE due_at IS NOT NULL;
 
 CREATE TABLE reverse_etl.sync_changelog (
     -- no foreign key: a check per logged row would cost more than the row
@@ -114,33 +119,6 @@ CREATE TABLE reverse_etl.sync_activity (
 );
 CREATE INDEX ON reverse_etl.sync_activity (sync_id, at);
 
--- The syncs overview: one row per sync with its derived status.
-CREATE VIEW reverse_etl.sync_overview AS
-SELECT s.id, s.name,
-       CASE WHEN NOT s.enabled THEN 'Disabled'
-            WHEN r.id IS NULL THEN 'Pending'
-            -- a run marked as going whose worker is gone (killed, restart)
-            WHEN r.status IN ('queued', 'querying', 'preparing', 'in_progress')
-                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
-                                 WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')
-                 THEN 'Incomplete'
-            ELSE CASE r.status
-                WHEN 'queued' THEN 'Queued' WHEN 'querying' THEN 'Querying'
-                WHEN 'preparing' THEN 'Preparing' WHEN 'in_progress' THEN 'In Progress'
-                WHEN 'succeeded' THEN 'Healthy' WHEN 'warning' THEN 'Warning'
-                WHEN 'incomplete' THEN 'Incomplete' WHEN 'failed' THEN 'Failed' END
-       END AS status,
-       m.name AS model, d.name AS destination, d.kind AS destination_kind,
-       s.config->>'type' AS type, s.config->>'mode' AS mode, s.config->'schedule' AS schedule,
-       s.enabled, s.folder, s.labels,
-       r.id AS last_run_id, coalesce(r.finished_at, r.started_at, r.queued_at) AS last_run_at,
-       r.status AS last_run_status, r.error AS last_run_error,
-       s.created_at, s.created_by, s.owner
-FROM reverse_etl.syncs s
-JOIN reverse_etl.models m ON m.id = s.model_id
-JOIN reverse_etl.destinations d ON d.id = s.destination_id
-LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r WHERE r.sync_id = s.id ORDER BY r.id DESC LIMIT 1) r ON true;
-
 -- Sequences: syncs run one after another.
 CREATE TABLE reverse_etl.sequences (
     id         bigserial PRIMARY KEY,
@@ -150,21 +128,24 @@ CREATE TABLE reverse_etl.sequences (
     schedule   jsonb NOT NULL DEFAULT '{"manual": true}',
     enabled    boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT now(),
-    created_by name NOT NULL DEFAULT session_user
+    created_by name NOT NULL DEFAULT session_user,
+    updated_at timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE reverse_etl.sequence_runs (
     id          bigserial PRIMARY KEY,
     sequence_id bigint NOT NULL REFERENCES reverse_etl.sequences (id),
     status      text NOT NULL DEFAULT 'queued'
-                CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+                CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'incomplete', 'skipped')),
     trigger     text NOT NULL DEFAULT 'manual',
+    due_at      timestamptz,
     queued_at   timestamptz NOT NULL DEFAULT now(),
     started_at  timestamptz,
     finished_at timestamptz,
     error       text,
     worker_pid  integer
 );
+CREATE INDEX ON reverse_etl.sequence_runs (sequence_id, queued_at) WHERE due_at IS NOT NULL;
 
 CREATE TABLE reverse_etl.sequence_run_steps (
     sequence_run_id bigint NOT NULL REFERENCES reverse_etl.sequence_runs (id),

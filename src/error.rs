@@ -16,6 +16,8 @@ pub enum SqlState {
     ObjectNotInPrerequisiteState,
     InsufficientPrivilege,
     SyntaxError,
+    /// No background worker slot free (53000).
+    InsufficientResources,
     InternalError,
     /// Any code reported by PostgreSQL itself, kept verbatim.
     Other([u8; 5]),
@@ -34,6 +36,7 @@ impl SqlState {
             SqlState::ObjectNotInPrerequisiteState => "55000",
             SqlState::InsufficientPrivilege => "42501",
             SqlState::SyntaxError => "42601",
+            SqlState::InsufficientResources => "53000",
             SqlState::InternalError => "XX000",
             SqlState::Other(code) => std::str::from_utf8(code).unwrap_or("XX000"),
         }
@@ -77,6 +80,11 @@ impl Error {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// The server had no background worker slot for a run: try again later.
+    pub fn is_out_of_workers(&self) -> bool {
+        self.state == SqlState::InsufficientResources
     }
 
     /// Prefix the message with where it happened, keeping code, detail and hint.

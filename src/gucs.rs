@@ -17,7 +17,20 @@ pub static HTTP_ALLOWED_HOSTS: GucSetting<Option<CString>> =
 pub static FILE_ALLOWED_DIRECTORIES: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c""));
 
+/// Scheduled runs going at once, in the whole server.
+pub static MAX_PARALLEL_RUNS: GucSetting<i32> = GucSetting::<i32>::new(8);
+
 pub fn register() {
+    GucRegistry::define_int_guc(
+        c"reverse_etl.max_parallel_runs",
+        c"Scheduled sync runs going at once in the whole server.",
+        c"Due runs beyond it wait for a run to end. Runs asked for with sync_run start at once.",
+        &MAX_PARALLEL_RUNS,
+        1,
+        1024,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"reverse_etl.file_allowed_directories",
         c"Directories file destinations may write to (comma-separated; empty: none).",
@@ -63,4 +76,8 @@ pub fn file_allowed_directories() -> String {
         .get()
         .and_then(|value| value.into_string().ok())
         .unwrap_or_default()
+}
+
+pub fn max_parallel_runs() -> i32 {
+    MAX_PARALLEL_RUNS.get()
 }

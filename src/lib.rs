@@ -20,8 +20,14 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!();
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", bootstrap);
+pgrx::extension_sql_file!("../sql/views.sql", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
+    // SAFETY: read in the process loading the library.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        schedule::registry::init();
+        schedule::launcher::register();
+    }
 }

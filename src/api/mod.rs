@@ -5,6 +5,8 @@
 //! Syncs, models and destinations are taken by id (bigint) or name (text):
 //! each such function exists twice, once per argument type.
 
+mod schedule;
+
 use crate::catalog::{self, ObjectRef};
 use crate::engine::{launch, model, validate};
 use crate::error::Result;
@@ -391,4 +393,62 @@ fn sequence_run_by_name(sequence: &str, wait: default!(bool, true)) -> i64 {
 #[pg_extern(name = "sequence_run")]
 fn sequence_run_by_id(sequence: i64, wait: default!(bool, true)) -> i64 {
     sequence_run_impl(ObjectRef::Id(sequence), wait).or_raise()
+}
+
+fn update_sequence_impl(
+    sequence: ObjectRef,
+    steps: Option<JsonB>,
+    schedule: Option<JsonB>,
+) -> Result<()> {
+    let id = catalog::sequence_id(&sequence)?;
+    let steps = steps
+        .map(|s| crate::config::sequence::parse_steps(&s.0))
+        .transpose()?;
+    let schedule = schedule
+        .map(|s| crate::config::Schedule::parse("schedule", &s.0))
+        .transpose()?;
+    catalog::update_sequence(id, steps.as_deref(), schedule.map(|s| s.to_json()).as_ref())
+}
+
+/// Change a sequence's steps and/or schedule; a NULL argument keeps it.
+#[pg_extern(name = "update_sequence")]
+fn update_sequence_by_name(
+    sequence: &str,
+    steps: default!(Option<JsonB>, "NULL"),
+    schedule: default!(Option<JsonB>, "NULL"),
+) {
+    update_sequence_impl(ObjectRef::Name(sequence.into()), steps, schedule).or_raise()
+}
+
+#[pg_extern(name = "update_sequence")]
+fn update_sequence_by_id(
+    sequence: i64,
+    steps: default!(Option<JsonB>, "NULL"),
+    schedule: default!(Option<JsonB>, "NULL"),
+) {
+    update_sequence_impl(ObjectRef::Id(sequence), steps, schedule).or_raise()
+}
+
+fn set_sequence_enabled(sequence: ObjectRef, enabled: bool) -> Result<()> {
+    catalog::set_sequence_enabled(catalog::sequence_id(&sequence)?, enabled)
+}
+
+#[pg_extern(name = "enable_sequence")]
+fn enable_sequence_by_name(sequence: &str) {
+    set_sequence_enabled(ObjectRef::Name(sequence.into()), true).or_raise()
+}
+
+#[pg_extern(name = "enable_sequence")]
+fn enable_sequence_by_id(sequence: i64) {
+    set_sequence_enabled(ObjectRef::Id(sequence), true).or_raise()
+}
+
+#[pg_extern(name = "disable_sequence")]
+fn disable_sequence_by_name(sequence: &str) {
+    set_sequence_enabled(ObjectRef::Name(sequence.into()), false).or_raise()
+}
+
+#[pg_extern(name = "disable_sequence")]
+fn disable_sequence_by_id(sequence: i64) {
+    set_sequence_enabled(ObjectRef::Id(sequence), false).or_raise()
 }

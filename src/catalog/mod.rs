@@ -7,6 +7,8 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
 
+pub mod schedules;
+
 /// How a user names a model, destination or sync: by id or by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectRef {
@@ -316,14 +318,8 @@ pub fn sequence_id(reference: &ObjectRef) -> Result<i64> {
     lookup("sequences", "sequence", reference)
 }
 
-/// A new sequence; each step's sync is resolved to its id, and a sync may
-/// appear only once.
-pub fn insert_sequence(
-    name: &str,
-    steps: &[crate::config::sequence::Step],
-    schedule: &Value,
-) -> Result<i64> {
-    ensure_name_free("sequences", "sequence", name)?;
+/// Each step's sync resolved to its id; a sync may appear only once.
+fn resolve_steps(steps: &[crate::config::sequence::Step]) -> Result<Vec<i64>> {
     let mut ids: Vec<i64> = Vec::new();
     for (index, step) in steps.iter().enumerate() {
         let reference = match &step.sync {
@@ -351,10 +347,50 @@ pub fn insert_sequence(
         }
         ids.push(id);
     }
+    Ok(ids)
+}
+
+/// A new sequence.
+pub fn insert_sequence(
+    name: &str,
+    steps: &[crate::config::sequence::Step],
+    schedule: &Value,
+) -> Result<i64> {
+    ensure_name_free("sequences", "sequence", name)?;
+    let ids = resolve_steps(steps)?;
     insert_returning_id(
         "INSERT INTO reverse_etl.sequences (name, steps, schedule) VALUES ($1, $2, $3) RETURNING id",
         &[name.into(), JsonB(crate::config::sequence::stored(steps, &ids)).into(), JsonB(schedule.clone()).into()],
         )
+}
+
+/// Change a sequence's steps and/or schedule (None: keep).
+pub fn update_sequence(
+    id: i64,
+    steps: Option<&[crate::config::sequence::Step]>,
+    schedule: Option<&Value>,
+) -> Result<()> {
+    let steps = match steps {
+        Some(steps) => Some(JsonB(crate::config::sequence::stored(
+            steps,
+            &resolve_steps(steps)?,
+        ))),
+        None => None,
+    };
+    spi::execute(
+        "UPDATE reverse_etl.sequences SET steps = coalesce($2, steps), schedule = coalesce($3, schedule), \
+         updated_at = now() WHERE id = $1",
+        &[id.into(), steps.into(), schedule.map(|s| JsonB(s.clone())).into()],
+    )?;
+    Ok(())
+}
+
+pub fn set_sequence_enabled(id: i64, enabled: bool) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sequences SET enabled = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), enabled.into()],
+    )?;
+    Ok(())
 }
 
 pub fn set_secret(name: &str, value: &str) -> Result<()> {

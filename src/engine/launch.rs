@@ -96,6 +96,7 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
             allow_mass_removal: options.allow_mass_removal,
             clear_first: options.clear_first,
             preview: false,
+            due_at_ms: None,
             trigger: trigger.to_string(),
         };
         let (worker, pid) = spawn_worker(run_id, &request)?;
@@ -142,25 +143,61 @@ fn spawn_worker(
     request: &RunRequest,
 ) -> Result<(pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
     spawn(
-        "reverse_etl_run_worker",
+        WorkerKind::Run,
         &format!("pg_reverse_etl run {run_id}"),
         run_id,
         &request.encode(),
     )
 }
 
-/// Start a dynamic worker running `function` with `argument` and `extra`.
+/// A run the schedule asked for: started, not waited for. The worker tells
+/// the scheduler (its notify pid) when it ends, which frees a parallel slot.
+pub fn start_scheduled_run(sync_id: i64, due_ms: i64) -> Result<i64> {
+    let run_id: i64 = spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
+        .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))?;
+    let request = RunRequest {
+        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        sync_id,
+        full_resync: false,
+        reset_cdc: false,
+        allow_mass_removal: false,
+        clear_first: false,
+        preview: false,
+        due_at_ms: Some(due_ms),
+        trigger: "schedule".into(),
+    };
+    spawn_worker(run_id, &request)?;
+    Ok(run_id)
+}
+
+/// The background workers of this extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerKind {
+    Run,
+    Sequence,
+    Scheduler,
+}
+
+impl WorkerKind {
+    /// The entry point, and the backend_type shown in pg_stat_activity.
+    fn function_and_type(self) -> (&'static str, &'static str) {
+        match self {
+            WorkerKind::Run => ("reverse_etl_run_worker", "pg_reverse_etl run"),
+            WorkerKind::Sequence => ("reverse_etl_sequence_worker", "pg_reverse_etl sequence"),
+            WorkerKind::Scheduler => ("reverse_etl_scheduler_main", "pg_reverse_etl scheduler"),
+        }
+    }
+}
+
+/// Start a dynamic worker with `argument` and `extra`; this process is told
+/// (SIGUSR1) when it starts and ends.
 pub fn spawn(
-    function: &str,
+    kind: WorkerKind,
     name: &str,
     argument: i64,
     extra: &str,
 ) -> Result<(pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
-    let worker_type = if function == "reverse_etl_run_worker" {
-        "pg_reverse_etl run"
-    } else {
-        "pg_reverse_etl sequence"
-    };
+    let (function, worker_type) = kind.function_and_type();
     let worker = BackgroundWorkerBuilder::new(name)
         .set_type(worker_type)
         .set_library("pg_reverse_etl")
@@ -172,15 +209,15 @@ pub fn spawn(
         .load_dynamic()
         .map_err(|_| {
             Error::new(
-                SqlState::Other(*b"53000"),
-                "could not start a run worker: all background worker slots are in use",
+                SqlState::InsufficientResources,
+                "could not start a background worker: all background worker slots are in use",
             )
             .with_hint("raise max_worker_processes, or run fewer syncs at once")
         })?;
     let pid = worker.wait_for_startup().map_err(|status| {
         Error::new(
-            SqlState::Other(*b"53000"),
-            format!("the run worker did not start ({status:?})"),
+            SqlState::InsufficientResources,
+            format!("the background worker did not start ({status:?})"),
         )
     })?;
     Ok((worker, pid))
@@ -218,6 +255,7 @@ pub fn preview(sync_id: i64) -> Result<serde_json::Value> {
         allow_mass_removal: false,
         clear_first: false,
         preview: true,
+        due_at_ms: None,
         trigger: "plan".into(),
     };
     let (worker, pid) = spawn_worker(id, &request)?;

@@ -35,13 +35,15 @@ pub struct RunRequest {
     /// Only work out what a run would do (sync_plan): nothing is sent or
     /// recorded; the result goes to reverse_etl._plan_previews.
     pub preview: bool,
+    /// When the schedule said the run was due (Unix ms).
+    pub due_at_ms: Option<i64>,
     pub trigger: String,
 }
 
 impl RunRequest {
     pub fn encode(&self) -> String {
         format!(
-            "{} {} {}{}{}{}{} {}",
+            "{} {} {}{}{}{}{} {} {}",
             self.database,
             self.sync_id,
             u8::from(self.full_resync),
@@ -49,6 +51,7 @@ impl RunRequest {
             u8::from(self.allow_mass_removal),
             u8::from(self.clear_first),
             u8::from(self.preview),
+            self.due_at_ms.map_or("-".to_string(), |ms| ms.to_string()),
             self.trigger
         )
     }
@@ -69,6 +72,10 @@ impl RunRequest {
             allow_mass_removal: flags[2] == b'1',
             clear_first: flags[3] == b'1',
             preview: flags[4] == b'1',
+            due_at_ms: match parts.next()? {
+                "-" => None,
+                ms => Some(ms.parse().ok()?),
+            },
             trigger: parts.next()?.to_string(),
         })
     }
@@ -225,13 +232,14 @@ impl Run {
                 &[memory.as_str().into()],
             )?;
             spi::execute(
-                "INSERT INTO reverse_etl.sync_runs (id, sync_id, status, trigger, full_resync, worker_pid) \
-                 VALUES ($1, $2, 'queued', $3, $4, pg_backend_pid())",
+                "INSERT INTO reverse_etl.sync_runs (id, sync_id, status, trigger, full_resync, worker_pid, due_at) \
+                 VALUES ($1, $2, 'queued', $3, $4, pg_backend_pid(), to_timestamp($5::float8 / 1000))",
                 &[
                     run_id.into(),
                     request.sync_id.into(),
                     request.trigger.as_str().into(),
                     request.full_resync.into(),
+                    request.due_at_ms.into(),
                 ],
             )?;
             Ok(())
@@ -882,9 +890,16 @@ mod tests {
             allow_mass_removal: true,
             clear_first: false,
             preview: false,
+            due_at_ms: None,
             trigger: "manual".into(),
         };
-        assert_eq!(RunRequest::decode(&request.encode()), Some(request));
+        assert_eq!(RunRequest::decode(&request.encode()), Some(request.clone()));
+        let scheduled = RunRequest {
+            due_at_ms: Some(1_790_000_000_000),
+            trigger: "schedule".into(),
+            ..request
+        };
+        assert_eq!(RunRequest::decode(&scheduled.encode()), Some(scheduled));
         assert_eq!(RunRequest::decode("garbage"), None);
     }
 }

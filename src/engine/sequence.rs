@@ -13,16 +13,17 @@ use serde_json::Value;
 pub const SEQUENCE_LOCK_CLASS: i32 = 0x5245_5453; // "RETS"
 
 /// The worker's entry point; the argument is the sequence run id, the
-/// extra "<database oid> <sequence id> <trigger>".
+/// extra "<database oid> <sequence id> <due Unix ms or -> <trigger>".
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn reverse_etl_sequence_worker(argument: pg_sys::Datum) {
     let sequence_run = argument.value() as i64;
     let extra = BackgroundWorker::get_extra().to_string();
     let mut parts = extra.split(' ');
-    let (Some(Ok(database)), Some(Ok(sequence_id)), Some(trigger)) = (
+    let (Some(Ok(database)), Some(Ok(sequence_id)), Some(due), Some(trigger)) = (
         parts.next().map(str::parse::<u32>),
         parts.next().map(str::parse::<i64>),
+        parts.next().map(|due| due.parse::<i64>().ok()),
         parts.next(),
     ) else {
         pgrx::warning!("pg_reverse_etl: sequence run {sequence_run}: malformed worker request");
@@ -30,7 +31,7 @@ pub extern "C-unwind" fn reverse_etl_sequence_worker(argument: pg_sys::Datum) {
     };
     unsafe { pg_sys::BackgroundWorkerUnblockSignals() };
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database)), None);
-    if let Err(error) = execute(sequence_run, sequence_id, trigger) {
+    if let Err(error) = execute(sequence_run, sequence_id, due, trigger) {
         let recorded = super::run::in_transaction(|| {
             spi::execute(
                 "UPDATE reverse_etl.sequence_runs SET status = 'failed', error = $2, finished_at = clock_timestamp() WHERE id = $1",
@@ -50,12 +51,18 @@ struct Step {
     max_rejected_share: Option<f64>,
 }
 
-fn execute(sequence_run: i64, sequence_id: i64, trigger: &str) -> Result<()> {
+fn execute(sequence_run: i64, sequence_id: i64, due_ms: Option<i64>, trigger: &str) -> Result<()> {
     use super::run::in_transaction;
     in_transaction(|| {
         spi::execute(
-            "INSERT INTO reverse_etl.sequence_runs (id, sequence_id, trigger, worker_pid) VALUES ($1, $2, $3, pg_backend_pid())",
-            &[sequence_run.into(), sequence_id.into(), trigger.into()],
+            "INSERT INTO reverse_etl.sequence_runs (id, sequence_id, trigger, worker_pid, due_at) \
+             VALUES ($1, $2, $3, pg_backend_pid(), to_timestamp($4::float8 / 1000))",
+            &[
+                sequence_run.into(),
+                sequence_id.into(),
+                trigger.into(),
+                due_ms.into(),
+            ],
         )?;
         Ok(())
     })?;
@@ -217,20 +224,35 @@ pub fn start(sequence_id: i64, wait: bool) -> Result<i64> {
             "sequence: the sequence is disabled",
         ));
     }
-    let id: i64 = spi::one("SELECT nextval('reverse_etl.sequence_runs_id_seq')", &[])?
-        .ok_or_else(|| Error::new(SqlState::InternalError, "no sequence run id"))?;
-    let extra = format!(
-        "{} {sequence_id} manual",
-        unsafe { pg_sys::MyDatabaseId }.to_u32()
-    );
-    let (worker, pid) = launch::spawn(
-        "reverse_etl_sequence_worker",
-        &format!("pg_reverse_etl sequence {id}"),
-        id,
-        &extra,
-    )?;
+    let (id, worker, pid) = spawn(sequence_id, None, "manual")?;
     if wait {
         launch::wait_for_worker(worker, pid);
     }
     Ok(id)
+}
+
+/// A sequence run its schedule asked for: started, not waited for.
+pub fn start_scheduled(sequence_id: i64, due_ms: i64) -> Result<i64> {
+    spawn(sequence_id, Some(due_ms), "schedule").map(|(id, _, _)| id)
+}
+
+fn spawn(
+    sequence_id: i64,
+    due_ms: Option<i64>,
+    trigger: &str,
+) -> Result<(i64, pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
+    let id: i64 = spi::one("SELECT nextval('reverse_etl.sequence_runs_id_seq')", &[])?
+        .ok_or_else(|| Error::new(SqlState::InternalError, "no sequence run id"))?;
+    let extra = format!(
+        "{} {sequence_id} {} {trigger}",
+        unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        due_ms.map_or("-".to_string(), |ms| ms.to_string()),
+    );
+    let (worker, pid) = launch::spawn(
+        launch::WorkerKind::Sequence,
+        &format!("pg_reverse_etl sequence {id}"),
+        id,
+        &extra,
+    )?;
+    Ok((id, worker, pid))
 }

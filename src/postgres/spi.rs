@@ -16,10 +16,12 @@ pub fn execute(sql: &str, args: &[DatumWithOid]) -> Result<u64, Error> {
     Spi::connect_mut(|client| Ok(client.update(sql, None, args)?.len() as u64))
 }
 
-/// Run a statement that returns at most one row of one column.
+/// Run a statement that returns at most one row of one column. No row
+/// limit is passed to the executor: with one, an INSERT … RETURNING stops
+/// early and its statement-level AFTER triggers never fire.
 pub fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Result<Option<T>, Error> {
     Spi::connect_mut(|client| {
-        let table = client.update(sql, Some(1), args)?;
+        let table = client.update(sql, None, args)?;
         if table.is_empty() {
             return Ok(None);
         }

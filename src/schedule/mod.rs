@@ -1,4 +1,9 @@
-//! Schedules: when syncs are due. The launcher worker that acts on them is
-//! not built yet (issue 4); pg_cron can call sync_run meanwhile.
+//! Schedules: when syncs and sequences are due (`next`, pure arithmetic),
+//! and the workers that act on them when the library is preloaded: one
+//! `launcher` for the server, a `scheduler` per database while something is
+//! due there, coordinated through the shared-memory `registry`.
 
+pub mod launcher;
 pub mod next;
+pub mod registry;
+pub mod scheduler;
