@@ -95,6 +95,12 @@ fn interrupted_then_resumed(database: &str, interrupt: impl FnOnce(i32)) {
     drop(db);
     interrupt(pid);
     let mut db = connect(database);
+    // On start-up the database's scheduler closes the run, with the reason,
+    // before anything else runs.
+    wait_for(
+        &mut db,
+        &format!("SELECT status = 'incomplete' FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+    );
     // The overview does not claim a dead run is going.
     let status: String = db
         .query_one("SELECT status FROM reverse_etl.sync_overview", &[])
@@ -144,8 +150,12 @@ fn interrupted_then_resumed(database: &str, interrupt: impl FnOnce(i32)) {
     assert_eq!(stuck, 0);
 }
 
+/// The tests here restart or reconfigure their server: one at a time.
+static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn kill_9_and_fast_shutdown_mid_run_are_resumed() {
+    let _cluster = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     cluster("start");
     // kill -9 of the worker: the postmaster restarts every backend.
     interrupted_then_resumed("killed", |pid| {
@@ -162,4 +172,73 @@ fn kill_9_and_fast_shutdown_mid_run_are_resumed() {
         cluster("start");
     });
     cluster("stop");
+}
+
+/// reverse_etl.max_parallel_runs caps scheduled runs in the whole server:
+/// with a cap of 1, three syncs due at the same instant run one after
+/// another, none skipped or lost.
+#[test]
+fn scheduled_runs_stay_within_the_parallel_cap() {
+    let _cluster = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    cluster("start");
+    let mut admin = connect("postgres");
+    for sql in [
+        "ALTER SYSTEM SET reverse_etl.max_parallel_runs = 1",
+        "SELECT pg_reload_conf()",
+    ] {
+        admin.batch_execute(sql).unwrap();
+    }
+    let reset = ResetSetting;
+    let mut db = setup("capped");
+    db.batch_execute(
+        "CREATE TABLE t2 (email text PRIMARY KEY); CREATE TABLE t3 (email text PRIMARY KEY);
+         SELECT reverse_etl.create_model('slow', 'SELECT id, email FROM src WHERE id <= 20 AND pg_sleep(0.1) IS NOT NULL', ARRAY['id']);
+         SELECT reverse_etl.create_sync(name, 'slow', 'local', format('{\"mode\": \"upsert\", \"object\": \"%s\",
+             \"match\": {\"from\": \"email\", \"to\": \"email\"}, \"schedule\": {\"interval\": \"1 hour\"}}', object)::jsonb)
+         FROM (VALUES ('c1', 'target'), ('c2', 't2'), ('c3', 't3')) v(name, object);
+         -- due now: the schedule is settled only up to an hour ago
+         UPDATE reverse_etl.syncs SET updated_at = now() - interval '1 hour' WHERE name LIKE 'c_';",
+    )
+    .unwrap();
+    wait_for(
+        &mut db,
+        "SELECT count(*) = 3 FROM reverse_etl.sync_runs WHERE trigger = 'schedule' AND status = 'succeeded'",
+    );
+    let overlapping: i64 = db
+        .query_one(
+            "SELECT count(*) FROM reverse_etl.sync_runs a JOIN reverse_etl.sync_runs b ON a.id < b.id \
+             WHERE b.started_at < a.finished_at AND a.started_at < b.finished_at",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        overlapping, 0,
+        "scheduled runs overlapped despite a cap of 1"
+    );
+    let due: i64 = db
+        .query_one(
+            "SELECT count(DISTINCT due_at) FROM reverse_etl.sync_runs WHERE trigger = 'schedule'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(due, 1, "all three were due at the same time");
+    drop(reset);
+    cluster("stop");
+}
+
+/// Puts the parallel-run cap back, even when the test fails.
+struct ResetSetting;
+
+impl Drop for ResetSetting {
+    fn drop(&mut self) {
+        let mut admin = connect("postgres");
+        for sql in [
+            "ALTER SYSTEM RESET reverse_etl.max_parallel_runs",
+            "SELECT pg_reload_conf()",
+        ] {
+            let _ = admin.batch_execute(sql);
+        }
+    }
 }

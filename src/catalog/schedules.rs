@@ -81,13 +81,13 @@ pub fn load_scheduled() -> Result<Vec<Scheduled>> {
     Ok(scheduled)
 }
 
-/// Run workers going now, in every database.
-pub fn running_run_workers() -> Result<i64> {
-    Ok(spi::one::<i64>(
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_reverse_etl run'",
+/// Pids of the run workers going now, in every database.
+pub fn running_run_workers() -> Result<Vec<i32>> {
+    spi::rows(
+        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_reverse_etl run'",
         &[],
-    )?
-    .unwrap_or(0))
+        |row| spi::get(row, 1),
+    )
 }
 
 /// A schedule tick that found the sync or sequence still running.

@@ -150,9 +150,10 @@ fn spawn_worker(
     )
 }
 
-/// A run the schedule asked for: started, not waited for. The worker tells
-/// the scheduler (its notify pid) when it ends, which frees a parallel slot.
-pub fn start_scheduled_run(sync_id: i64, due_ms: i64) -> Result<i64> {
+/// A run the schedule asked for: started, not waited for; returns the
+/// worker's pid. The worker tells the scheduler (its notify pid) when it
+/// ends, which frees a parallel slot.
+pub fn start_scheduled_run(sync_id: i64, due_ms: i64) -> Result<i32> {
     let run_id: i64 = spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
         .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))?;
     let request = RunRequest {
@@ -166,8 +167,7 @@ pub fn start_scheduled_run(sync_id: i64, due_ms: i64) -> Result<i64> {
         due_at_ms: Some(due_ms),
         trigger: "schedule".into(),
     };
-    spawn_worker(run_id, &request)?;
-    Ok(run_id)
+    Ok(spawn_worker(run_id, &request)?.1)
 }
 
 /// The background workers of this extension.

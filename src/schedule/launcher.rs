@@ -10,6 +10,7 @@ use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, DynamicBackgroundWorker, SignalWakeFlags,
 };
 use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -169,12 +170,20 @@ fn start_due(schedulers: &mut HashMap<u32, Scheduler>) -> (i64, bool) {
     }
     let started = !to_start.is_empty();
     for database in to_start {
-        match launch::spawn(
-            launch::WorkerKind::Scheduler,
-            &format!("pg_reverse_etl scheduler {database}"),
-            i64::from(database),
-            "",
-        ) {
+        // The worker's handle must outlive this loop: keep it in the
+        // process's top memory context.
+        // SAFETY: nothing allocated here is freed while the launcher lives.
+        let spawned = unsafe {
+            PgMemoryContexts::TopMemoryContext.switch_to(|_| {
+                launch::spawn(
+                    launch::WorkerKind::Scheduler,
+                    &format!("pg_reverse_etl scheduler {database}"),
+                    i64::from(database),
+                    "",
+                )
+            })
+        };
+        match spawned {
             Ok((worker, pid)) => {
                 schedulers.insert(database, Scheduler { worker, pid });
             }

@@ -132,6 +132,8 @@ struct Scheduler {
     /// What this process has started or skipped: the catalog may not show a
     /// run until its worker has recorded it.
     settled: HashMap<(Kind, i64), i64>,
+    /// Run workers this scheduler started that may still be going.
+    started_workers: Vec<i32>,
 }
 
 impl Scheduler {
@@ -141,8 +143,16 @@ impl Scheduler {
         }
         close_interrupted_runs()?;
         let now = now_ms();
-        let mut capacity =
-            i64::from(crate::gucs::max_parallel_runs()) - schedules::running_run_workers()?;
+        // A worker shows in pg_stat_activity only once it has connected,
+        // so the ones this scheduler just started are counted by pid.
+        // (Worker handles live in the transaction that started them.)
+        let mut running: std::collections::HashSet<i32> =
+            schedules::running_run_workers()?.into_iter().collect();
+        // SAFETY: signal 0 only checks that the process exists.
+        self.started_workers
+            .retain(|pid| unsafe { libc::kill(*pid, 0) } == 0);
+        running.extend(self.started_workers.iter().copied());
+        let mut capacity = i64::from(crate::gucs::max_parallel_runs()) - running.len() as i64;
         let mut items: Vec<(i64, Schedule, Scheduled)> = Vec::new();
         let mut next_due_ms = NEVER;
         for item in schedules::load_scheduled()? {
@@ -175,8 +185,9 @@ impl Scheduler {
                 continue;
             } else {
                 let started = match item.kind {
-                    Kind::Sync => launch::start_scheduled_run(item.id, due),
-                    Kind::Sequence => sequence::start_scheduled(item.id, due),
+                    Kind::Sync => launch::start_scheduled_run(item.id, due)
+                        .map(|pid| self.started_workers.push(pid)),
+                    Kind::Sequence => sequence::start_scheduled(item.id, due).map(drop),
                 };
                 match started {
                     Ok(_) => capacity -= 1,
