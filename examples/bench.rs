@@ -295,10 +295,101 @@ fn http_scenario(rows: i64) {
         .unwrap();
 }
 
+/// CPU time (user + system, ms) a process has used, from /proc/<pid>/stat.
+fn cpu_ms(pid: i32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = text
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    (ticks(11) + ticks(12)) * 1000 / per_second
+}
+
+/// 200 syncs on 1-minute schedules for a few minutes: how late runs start
+/// compared with their due time, and the launcher's CPU time.
+fn schedule_scenario(minutes: u64) {
+    let syncs = 200;
+    let (mut admin, mut client) = fresh_database();
+    let launcher: i32 = admin
+        .query_one(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_reverse_etl launcher'",
+            &[],
+        )
+        .expect("the launcher runs: pg_reverse_etl must be in shared_preload_libraries")
+        .get(0);
+    let cap: String = admin
+        .query_one("SHOW reverse_etl.max_parallel_runs", &[])
+        .unwrap()
+        .get(0);
+    // Idle: nothing scheduled anywhere.
+    let idle_start = cpu_ms(launcher);
+    std::thread::sleep(Duration::from_secs(60));
+    let idle_ms = cpu_ms(launcher) - idle_start;
+    client
+        .batch_execute(&format!(
+            "CREATE EXTENSION pg_reverse_etl;
+             CREATE TABLE users AS SELECT g AS id, 'user' || g || '@example.com' AS email FROM generate_series(1, 100) g;
+             SELECT reverse_etl.create_model('users', 'SELECT id, email FROM users', ARRAY['id']);
+             SELECT reverse_etl.create_destination('local', 'postgres');
+             DO $$ BEGIN FOR i IN 1..{syncs} LOOP
+               EXECUTE format('CREATE TABLE target_%s (email text PRIMARY KEY)', i);
+               PERFORM reverse_etl.create_sync('sync_' || i, 'users', 'local', format(
+                 '{{\"mode\": \"upsert\", \"object\": \"target_%s\", \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"schedule\": {{\"interval\": \"1 minute\"}}}}', i)::jsonb);
+             END LOOP; END $$;"
+        ))
+        .unwrap();
+    // Measure whole minutes, from the next minute boundary on.
+    let now: f64 = client
+        .query_one("SELECT extract(epoch FROM now())::float8", &[])
+        .unwrap()
+        .get(0);
+    let first_due = (now / 60.0).floor() * 60.0 + 60.0;
+    let busy_start = cpu_ms(launcher);
+    let last_due = first_due + 60.0 * (minutes - 1) as f64;
+    std::thread::sleep(Duration::from_secs_f64(last_due - now + 30.0));
+    let busy_ms = cpu_ms(launcher) - busy_start;
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'skipped'),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - due_at))::float8,
+                    max(extract(epoch FROM started_at - due_at))::float8,
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM queued_at - due_at))::float8
+             FROM reverse_etl.sync_runs
+             WHERE trigger = 'schedule' AND due_at BETWEEN to_timestamp($1) AND to_timestamp($2)",
+            &[&first_due, &last_due],
+        )
+        .unwrap();
+    let (succeeded, skipped, median, max, worker_median): (i64, i64, f64, f64, f64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    println!(
+        "| schedules: {syncs} syncs every minute for {minutes} min (max_parallel_runs {cap}) | {succeeded} runs succeeded of {} due, {skipped} skipped | start lateness median {:.0} ms, max {:.0} ms (worker up: median {:.0} ms) | launcher CPU {idle_ms} ms per idle minute, {busy_ms} ms over the {minutes} busy minutes |",
+        syncs as u64 * minutes,
+        median * 1000.0,
+        max * 1000.0,
+        worker_median * 1000.0,
+    );
+    client
+        .batch_execute("UPDATE reverse_etl.syncs SET enabled = false")
+        .unwrap();
+    drop(client);
+    admin
+        .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
+        .unwrap();
+}
+
 fn main() {
     let sizes: Vec<i64> = std::env::var("BENCH_ROWS")
         .unwrap_or_else(|_| "100000,1000000".into())
         .split(',')
+        .filter(|s| !s.trim().is_empty())
         .map(|s| {
             s.trim()
                 .parse()
@@ -317,6 +408,13 @@ fn main() {
         .unwrap_or(100_000);
     if http_rows > 0 {
         http_scenario(http_rows);
+    }
+    let schedule_minutes: u64 = std::env::var("BENCH_SCHEDULE_MINUTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    if schedule_minutes > 0 {
+        schedule_scenario(schedule_minutes);
     }
     for rows in sizes {
         for line in scenario(rows, batch_size) {

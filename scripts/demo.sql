@@ -50,3 +50,14 @@ SELECT row_id, op, reason, fields FROM reverse_etl.sync_changelog WHERE run_id =
 
 \echo '== the destination now'
 SELECT count(*) AS contacts, count(*) FILTER (WHERE plan_name = 'team') AS team FROM crm.contacts;
+
+\echo '== on a schedule: every 5 seconds, run by the launcher (no sync_run call)'
+UPDATE users SET plan = 'pro' WHERE id = 1003;
+SELECT reverse_etl.update_sync('users_to_crm',
+       reverse_etl.sync_config('users_to_crm') || '{"schedule": {"interval": "5 seconds"}}');
+SELECT pg_sleep(7);
+SELECT id, status, trigger, due_at, round(extract(epoch FROM started_at - due_at)::numeric, 3) AS late_seconds,
+       planned_added AS added, planned_changed AS changed, succeeded_added + succeeded_changed AS succeeded
+FROM reverse_etl.sync_runs WHERE trigger = 'schedule' ORDER BY id LIMIT 1;
+SELECT reverse_etl.update_sync('users_to_crm',
+       reverse_etl.sync_config('users_to_crm') || '{"schedule": {"manual": true}}');

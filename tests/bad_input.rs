@@ -110,6 +110,12 @@ fn bad_sync_configs() {
         (format!(r#"{{"mode": "upsert", "delete_behavior": "purge", {base}}}"#), "22023", "delete_behavior: unknown delete behavior \"purge\""),
         (format!(r#"{{"mode": "upsert", "schedule": {{"interval": "0 minutes"}}, {base}}}"#), "22023", "schedule.interval: the interval must be greater than zero"),
         (format!(r#"{{"mode": "upsert", "schedule": {{"cron": "61 * * * *"}}, {base}}}"#), "22023", "schedule.cron: \"61\" is not a valid minute"),
+        (format!(r#"{{"mode": "upsert", "schedule": {{"interval": "5 fortnights"}}, {base}}}"#), "22023", "schedule.interval: unknown unit \"fortnights\""),
+        (format!(r#"{{"mode": "upsert", "schedule": {{"interval": "-5 minutes"}}, {base}}}"#), "22023", "schedule.interval: the interval must be greater than zero"),
+        (format!(r#"{{"mode": "upsert", "schedule": {{"interval": "4 seconds"}}, {base}}}"#), "22023", "schedule.interval: the shortest interval is 5 seconds"),
+        (format!(r#"{{"mode": "upsert", "schedule": {{"cron": "0 9 * *"}}, {base}}}"#), "22023", "schedule.cron: "),
+        (format!(r#"{{"mode": "upsert", "schedule": {{"cron": "0 9 * * 1", "timezone": "Europe/Atlantis"}}, {base}}}"#), "22023", "schedule.timezone: unknown time zone \"Europe/Atlantis\""),
+        (format!(r#"{{"mode": "upsert", "schedule": {{"interval": "1 hour", "start": "2027-01-02T00:00:00Z", "end": "2027-01-01T00:00:00Z"}}, {base}}}"#), "22023", "schedule.end: is not after start"),
         ("[1, 2]".into(), "22023", "config: must be a JSON object"),
     ];
     for (config, code, message) in &cases {
