@@ -361,20 +361,39 @@ fn schedule_scenario(minutes: u64) {
             "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'skipped'),
                     percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - due_at))::float8,
                     max(extract(epoch FROM started_at - due_at))::float8,
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM queued_at - due_at))::float8
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM queued_at - due_at))::float8,
+                    min(extract(epoch FROM started_at - due_at))::float8,
+                    max(extract(epoch FROM finished_at - due_at))::float8
              FROM reverse_etl.sync_runs
              WHERE trigger = 'schedule' AND due_at BETWEEN to_timestamp($1) AND to_timestamp($2)",
             &[&first_due, &last_due],
         )
         .unwrap();
-    let (succeeded, skipped, median, max, worker_median): (i64, i64, f64, f64, f64) =
-        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    let (succeeded, skipped, median, max, worker_median, min, all_done): (
+        i64,
+        i64,
+        f64,
+        f64,
+        f64,
+        f64,
+        f64,
+    ) = (
+        row.get(0),
+        row.get(1),
+        row.get(2),
+        row.get(3),
+        row.get(4),
+        row.get(5),
+        row.get(6),
+    );
     println!(
-        "| schedules: {syncs} syncs every minute for {minutes} min (max_parallel_runs {cap}) | {succeeded} runs succeeded of {} due, {skipped} skipped | start lateness median {:.0} ms, max {:.0} ms (worker up: median {:.0} ms) | launcher CPU {idle_ms} ms per idle minute, {busy_ms} ms over the {minutes} busy minutes |",
+        "| schedules: {syncs} syncs every minute for {minutes} min (max_parallel_runs {cap}) | {succeeded} runs succeeded of {} due, {skipped} skipped | start lateness min {:.0} ms, median {:.0} ms, max {:.0} ms (worker up: median {:.0} ms); all of a minute's runs done {:.1} s after due | launcher CPU {idle_ms} ms in an idle minute, {busy_ms} ms over the {minutes} busy minutes |",
         syncs as u64 * minutes,
+        min * 1000.0,
         median * 1000.0,
         max * 1000.0,
         worker_median * 1000.0,
+        all_done,
     );
     client
         .batch_execute("UPDATE reverse_etl.syncs SET enabled = false")
