@@ -315,3 +315,31 @@ fn sequence_updates_with_bad_input_change_nothing() {
         before
     );
 }
+
+#[test]
+fn ticks_missed_while_nothing_ran_them_run_once() {
+    let mut db = TestDb::new("schedule_catch_up");
+    setup(
+        &mut db,
+        "SELECT id, email FROM src",
+        r#"{"interval": "10 minutes"}"#,
+    );
+    // As if the server had been down for an hour: six ticks were missed.
+    db.exec("UPDATE reverse_etl.syncs SET updated_at = now() - interval '1 hour'");
+    db.wait_for(
+        "the catch-up run",
+        "SELECT count(*) = 1 FROM reverse_etl.sync_runs WHERE trigger = 'schedule' AND status = 'succeeded'",
+        Duration::from_secs(20),
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        db.i64("SELECT count(*) FROM reverse_etl.sync_runs"),
+        1,
+        "missed ticks run once, not once each"
+    );
+    assert_eq!(
+        db.i64("SELECT count(*) FROM reverse_etl.sync_runs WHERE due_at < now() - interval '40 minutes'"),
+        1,
+        "the run records the first due time it stands for"
+    );
+}
