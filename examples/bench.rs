@@ -369,23 +369,10 @@ fn schedule_scenario(minutes: u64) {
             &[&first_due, &last_due],
         )
         .unwrap();
-    let (succeeded, skipped, median, max, worker_median, min, all_done): (
-        i64,
-        i64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-    ) = (
-        row.get(0),
-        row.get(1),
-        row.get(2),
-        row.get(3),
-        row.get(4),
-        row.get(5),
-        row.get(6),
-    );
+    let succeeded: i64 = row.get(0);
+    let skipped: i64 = row.get(1);
+    let [median, max, worker_median, min, all_done]: [f64; 5] =
+        std::array::from_fn(|i| row.get(i + 2));
     println!(
         "| schedules: {syncs} syncs every minute for {minutes} min (max_parallel_runs {cap}) | {succeeded} runs succeeded of {} due, {skipped} skipped | start lateness min {:.0} ms, median {:.0} ms, max {:.0} ms (worker up: median {:.0} ms); all of a minute's runs done {:.1} s after due | launcher CPU {idle_ms} ms in an idle minute, {busy_ms} ms over the {minutes} busy minutes |",
         syncs as u64 * minutes,

@@ -9,6 +9,15 @@ use serde_json::{json, Value};
 
 pub mod schedules;
 
+/// SQL condition: the run `r` (a `sync_runs` row) has a live worker. A run
+/// marked as going without one was interrupted (crash, restart, kill).
+pub const RUN_WORKER_ALIVE: &str = "EXISTS (SELECT 1 FROM pg_stat_activity a \
+     WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')";
+
+/// The same for a sequence run `r` (a `sequence_runs` row).
+pub const SEQUENCE_WORKER_ALIVE: &str = "EXISTS (SELECT 1 FROM pg_stat_activity a \
+     WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl sequence')";
+
 /// How a user names a model, destination or sync: by id or by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectRef {

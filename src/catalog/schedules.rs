@@ -1,6 +1,7 @@
 //! What the scheduler reads and writes: scheduled syncs and sequences, the
 //! runs a schedule tick skipped, and runs a restart left behind.
 
+use super::{RUN_WORKER_ALIVE, SEQUENCE_WORKER_ALIVE};
 use crate::error::Result;
 use crate::postgres::spi;
 use serde_json::Value;
@@ -32,10 +33,9 @@ pub fn extension_installed() -> Result<bool> {
     .unwrap_or(false))
 }
 
-const EPOCH_MS: &str = "(extract(epoch FROM {})::float8 * 1000)::int8";
-
+/// SQL: a timestamptz expression as Unix milliseconds.
 fn epoch_ms(expression: &str) -> String {
-    EPOCH_MS.replace("{}", expression)
+    format!("(extract(epoch FROM {expression})::float8 * 1000)::int8")
 }
 
 /// Enabled syncs and sequences whose schedule is not manual.
@@ -44,7 +44,7 @@ pub fn load_scheduled() -> Result<Vec<Scheduled>> {
         "SELECT s.id, s.config->'schedule', {settled}, \
            (SELECT r.id FROM reverse_etl.sync_runs r \
              WHERE r.sync_id = s.id AND r.status IN ('queued', 'querying', 'preparing', 'in_progress') \
-               AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run') \
+               AND {RUN_WORKER_ALIVE} \
              ORDER BY r.id DESC LIMIT 1) \
          FROM reverse_etl.syncs s \
          WHERE s.enabled AND s.config ? 'schedule' AND NOT s.config->'schedule' ? 'manual'",
@@ -57,7 +57,7 @@ pub fn load_scheduled() -> Result<Vec<Scheduled>> {
         "SELECT q.id, q.schedule, {settled}, \
            (SELECT r.id FROM reverse_etl.sequence_runs r \
              WHERE r.sequence_id = q.id AND r.status IN ('queued', 'running') \
-               AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl sequence') \
+               AND {SEQUENCE_WORKER_ALIVE} \
              ORDER BY r.id DESC LIMIT 1) \
          FROM reverse_etl.sequences q \
          WHERE q.enabled AND NOT q.schedule ? 'manual'",
@@ -111,10 +111,11 @@ pub fn record_skipped(kind: Kind, id: i64, due_ms: i64, running: i64) -> Result<
 /// Syncs with a run marked as going whose worker is gone.
 pub fn syncs_with_interrupted_runs() -> Result<Vec<i64>> {
     spi::rows(
-        "SELECT DISTINCT r.sync_id FROM reverse_etl.sync_runs r \
-         WHERE r.status IN ('queued', 'querying', 'preparing', 'in_progress') \
-           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
-                           WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')",
+        &format!(
+            "SELECT DISTINCT r.sync_id FROM reverse_etl.sync_runs r \
+             WHERE r.status IN ('queued', 'querying', 'preparing', 'in_progress') \
+               AND NOT {RUN_WORKER_ALIVE}"
+        ),
         &[],
         |row| spi::get(row, 1),
     )
@@ -135,11 +136,11 @@ pub fn try_lock_sync_runs(sync_id: i64) -> Result<bool> {
 /// Sequence runs marked as going whose worker is gone end `incomplete`.
 pub fn close_interrupted_sequence_runs() -> Result<u64> {
     spi::execute(
-        "UPDATE reverse_etl.sequence_runs r SET status = 'incomplete', finished_at = clock_timestamp(), \
-           error = 'interrupted: the sequence''s worker exited before finishing (server restart, crash or terminated worker)' \
-         WHERE r.status IN ('queued', 'running') \
-           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
-                           WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl sequence')",
+        &format!(
+            "UPDATE reverse_etl.sequence_runs r SET status = 'incomplete', finished_at = clock_timestamp(), \
+               error = 'interrupted: the sequence''s worker exited before finishing (server restart, crash or terminated worker)' \
+             WHERE r.status IN ('queued', 'running') AND NOT {SEQUENCE_WORKER_ALIVE}"
+        ),
         &[],
     )
 }

@@ -78,26 +78,23 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
     spi::execute("SELECT pg_advisory_lock($1, $2::int)", &lock_args())?;
     let started = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| -> Result<Started> {
         let queued: Option<i64> = spi::one(
-            "SELECT r.id FROM reverse_etl.sync_runs r WHERE r.sync_id = $1 AND r.status = 'queued' \
-               AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run') \
-             ORDER BY r.id LIMIT 1",
+            &format!(
+                "SELECT r.id FROM reverse_etl.sync_runs r WHERE r.sync_id = $1 AND r.status = 'queued' \
+                   AND {} ORDER BY r.id LIMIT 1",
+                catalog::RUN_WORKER_ALIVE
+            ),
             &[sync_id.into()],
         )?;
         if let (Some(run_id), true) = (queued, plain) {
             return Ok(Started::Joined(run_id));
         }
-        let run_id: i64 = spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
-            .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))?;
+        let run_id = next_run_id()?;
         let request = RunRequest {
-            database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
-            sync_id,
             full_resync: options.full_resync,
             reset_cdc: options.reset_cdc,
             allow_mass_removal: options.allow_mass_removal,
             clear_first: options.clear_first,
-            preview: false,
-            due_at_ms: None,
-            trigger: trigger.to_string(),
+            ..RunRequest::new(sync_id, trigger)
         };
         let (worker, pid) = spawn_worker(run_id, &request)?;
         wait_until_recorded(run_id);
@@ -154,20 +151,16 @@ fn spawn_worker(
 /// worker's pid. The worker tells the scheduler (its notify pid) when it
 /// ends, which frees a parallel slot.
 pub fn start_scheduled_run(sync_id: i64, due_ms: i64) -> Result<i32> {
-    let run_id: i64 = spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
-        .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))?;
     let request = RunRequest {
-        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
-        sync_id,
-        full_resync: false,
-        reset_cdc: false,
-        allow_mass_removal: false,
-        clear_first: false,
-        preview: false,
         due_at_ms: Some(due_ms),
-        trigger: "schedule".into(),
+        ..RunRequest::new(sync_id, "schedule")
     };
-    Ok(spawn_worker(run_id, &request)?.1)
+    Ok(spawn_worker(next_run_id()?, &request)?.1)
+}
+
+fn next_run_id() -> Result<i64> {
+    spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
+        .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))
 }
 
 /// The background workers of this extension.
@@ -248,15 +241,8 @@ pub fn preview(sync_id: i64) -> Result<serde_json::Value> {
     }
     let id = catalog::next_preview_id()?;
     let request = RunRequest {
-        database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
-        sync_id,
-        full_resync: false,
-        reset_cdc: false,
-        allow_mass_removal: false,
-        clear_first: false,
         preview: true,
-        due_at_ms: None,
-        trigger: "plan".into(),
+        ..RunRequest::new(sync_id, "plan")
     };
     let (worker, pid) = spawn_worker(id, &request)?;
     wait_for_worker(worker, pid);

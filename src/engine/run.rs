@@ -41,6 +41,21 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
+    /// A plain run of `sync_id` in this database (every option off).
+    pub fn new(sync_id: i64, trigger: &str) -> RunRequest {
+        RunRequest {
+            database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+            sync_id,
+            full_resync: false,
+            reset_cdc: false,
+            allow_mass_removal: false,
+            clear_first: false,
+            preview: false,
+            due_at_ms: None,
+            trigger: trigger.to_string(),
+        }
+    }
+
     pub fn encode(&self) -> String {
         format!(
             "{} {} {}{}{}{}{} {} {}",
@@ -819,10 +834,12 @@ impl Run {
 /// Called while holding the sync's run lock, so no live run is touched.
 pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
     let stale: Vec<i64> = spi::rows(
-        "SELECT r.id FROM reverse_etl.sync_runs r \
-         WHERE r.sync_id = $1 AND r.status IN ('queued', 'querying', 'preparing', 'in_progress') \
-           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
-                           WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')",
+        &format!(
+            "SELECT r.id FROM reverse_etl.sync_runs r \
+             WHERE r.sync_id = $1 AND r.status IN ('queued', 'querying', 'preparing', 'in_progress') \
+               AND NOT {}",
+            crate::catalog::RUN_WORKER_ALIVE
+        ),
         &[sync_id.into()],
         |row| spi::get(row, 1),
     )?;

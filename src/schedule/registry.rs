@@ -111,7 +111,8 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn signal(pid: i32) {
+/// Set the latch of another PostgreSQL process (0: nobody).
+pub fn signal(pid: i32) {
     if pid > 0 {
         // SAFETY: SIGUSR1 only sets the latch of a PostgreSQL process.
         unsafe { libc::kill(pid, libc::SIGUSR1) };
@@ -126,24 +127,22 @@ pub fn wake_scheduler(database: u32) {
     }
     let mut registry = REGISTRY.exclusive();
     let launcher = registry.launcher_pid;
-    match registry.slot_or_new(database) {
-        Some(slot) => {
-            slot.changed = true;
-            if slot.scheduler_pid != 0 {
-                let pid = slot.scheduler_pid;
-                drop(registry);
-                signal(pid);
-            } else {
-                drop(registry);
-                signal(launcher);
-            }
+    // The database's scheduler reads the change; without one, the launcher
+    // starts one.
+    let wake = registry.slot_or_new(database).map(|slot| {
+        slot.changed = true;
+        if slot.scheduler_pid != 0 {
+            slot.scheduler_pid
+        } else {
+            launcher
         }
-        None => {
-            drop(registry);
-            pgrx::warning!(
-                "pg_reverse_etl: more than {MAX_DATABASES} databases with schedules; database {database} is not served"
-            );
-        }
+    });
+    drop(registry);
+    match wake {
+        Some(pid) => signal(pid),
+        None => pgrx::warning!(
+            "pg_reverse_etl: more than {MAX_DATABASES} databases with schedules; database {database} is not served"
+        ),
     }
 }
 

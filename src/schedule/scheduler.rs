@@ -120,10 +120,7 @@ fn sign_off(database: u32, next_due_ms: i64, always: bool) -> bool {
     slot.scheduler_pid = 0;
     slot.next_due_ms = next_due_ms;
     drop(shared);
-    if launcher > 0 {
-        // SAFETY: SIGUSR1 only sets the launcher's latch.
-        unsafe { libc::kill(launcher, libc::SIGUSR1) };
-    }
+    super::registry::signal(launcher);
     true
 }
 
