@@ -19,6 +19,17 @@ CREATE TABLE reverse_etl.models (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON TABLE reverse_etl.models IS
+    'Models: a SQL query and the column(s) that identify a row. Created with create_model.';
+COMMENT ON COLUMN reverse_etl.models.id IS 'The model''s id (functions take it or the name).';
+COMMENT ON COLUMN reverse_etl.models.name IS 'The model''s name, unique.';
+COMMENT ON COLUMN reverse_etl.models.query IS 'The model''s query, as given (trailing semicolons removed).';
+COMMENT ON COLUMN reverse_etl.models.primary_key IS 'Columns of the query''s result that identify a row: unique and not null per row.';
+COMMENT ON COLUMN reverse_etl.models.search_path IS 'The search_path in force when the model was defined; every run uses it.';
+COMMENT ON COLUMN reverse_etl.models.columns IS 'The query''s result columns at definition time: [{"name": …, "type": …}].';
+COMMENT ON COLUMN reverse_etl.models.owner IS 'The role that created the model.';
+COMMENT ON COLUMN reverse_etl.models.created_at IS 'When the model was created.';
+COMMENT ON COLUMN reverse_etl.models.updated_at IS 'When the model was last changed.';
 
 CREATE TABLE reverse_etl.destinations (
     id         bigserial PRIMARY KEY,
@@ -29,6 +40,15 @@ CREATE TABLE reverse_etl.destinations (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON TABLE reverse_etl.destinations IS
+    'Destinations: where syncs send data (kind postgres, http or file) and the connection settings. Created with create_destination.';
+COMMENT ON COLUMN reverse_etl.destinations.id IS 'The destination''s id.';
+COMMENT ON COLUMN reverse_etl.destinations.name IS 'The destination''s name, unique.';
+COMMENT ON COLUMN reverse_etl.destinations.kind IS 'postgres (a table in this database), http (a JSON/REST API) or file (files on the server).';
+COMMENT ON COLUMN reverse_etl.destinations.config IS 'Connection settings of the kind; secrets appear only by name ({"secret": …}).';
+COMMENT ON COLUMN reverse_etl.destinations.owner IS 'The role that created the destination.';
+COMMENT ON COLUMN reverse_etl.destinations.created_at IS 'When the destination was created.';
+COMMENT ON COLUMN reverse_etl.destinations.updated_at IS 'When the destination was last changed.';
 
 CREATE TABLE reverse_etl.syncs (
     id             bigserial PRIMARY KEY,
@@ -45,6 +65,20 @@ CREATE TABLE reverse_etl.syncs (
     folder         text,
     labels         text[] NOT NULL DEFAULT '{}'
 );
+COMMENT ON TABLE reverse_etl.syncs IS
+    'Syncs: a model sent to a destination, configured by one JSON document (see sync_config). Created with create_sync.';
+COMMENT ON COLUMN reverse_etl.syncs.id IS 'The sync''s id.';
+COMMENT ON COLUMN reverse_etl.syncs.name IS 'The sync''s name, unique.';
+COMMENT ON COLUMN reverse_etl.syncs.model_id IS 'The model it sends (reverse_etl.models.id).';
+COMMENT ON COLUMN reverse_etl.syncs.destination_id IS 'Where it sends (reverse_etl.destinations.id).';
+COMMENT ON COLUMN reverse_etl.syncs.config IS 'The sync''s configuration with every default written out: type, mode, match, mappings, delete_behavior, batch_size, schedule, …';
+COMMENT ON COLUMN reverse_etl.syncs.enabled IS 'A disabled sync refuses to run and its schedule does not fire.';
+COMMENT ON COLUMN reverse_etl.syncs.owner IS 'The role whose privileges runs use to read the model and write the destination.';
+COMMENT ON COLUMN reverse_etl.syncs.created_at IS 'When the sync was created.';
+COMMENT ON COLUMN reverse_etl.syncs.created_by IS 'Who created the sync.';
+COMMENT ON COLUMN reverse_etl.syncs.updated_at IS 'When the sync was last changed.';
+COMMENT ON COLUMN reverse_etl.syncs.folder IS 'The folder the sync is filed in (set_sync_folder), or NULL.';
+COMMENT ON COLUMN reverse_etl.syncs.labels IS 'The sync''s labels (set_sync_labels), sorted.';
 CREATE INDEX ON reverse_etl.syncs (model_id);
 CREATE INDEX ON reverse_etl.syncs (destination_id);
 
@@ -89,6 +123,35 @@ CREATE TABLE reverse_etl.sync_runs (
             planned_changed = succeeded_changed + rejected_changed + aborted_changed AND
             planned_removed = succeeded_removed + rejected_removed + aborted_removed))
 );
+COMMENT ON TABLE reverse_etl.sync_runs IS
+    'One row per run of a sync: status, phase timings and, for added, changed and removed rows, how many were planned, succeeded, rejected and aborted. Progress is committed batch by batch.';
+COMMENT ON COLUMN reverse_etl.sync_runs.id IS 'The run''s id (what sync_run returns).';
+COMMENT ON COLUMN reverse_etl.sync_runs.sync_id IS 'The sync (reverse_etl.syncs.id).';
+COMMENT ON COLUMN reverse_etl.sync_runs.status IS 'queued, querying, preparing, in_progress; then succeeded, warning (some rows rejected), failed, incomplete (interrupted: the next run resumes) or skipped (a schedule tick that found a run still going).';
+COMMENT ON COLUMN reverse_etl.sync_runs.trigger IS 'What started it: manual, schedule, sequence, reset_cdc, clear_and_fill.';
+COMMENT ON COLUMN reverse_etl.sync_runs.full_resync IS 'Every current row was sent as added.';
+COMMENT ON COLUMN reverse_etl.sync_runs.queued_at IS 'When the run was asked for.';
+COMMENT ON COLUMN reverse_etl.sync_runs.started_at IS 'When the run got its sync''s lock and started querying.';
+COMMENT ON COLUMN reverse_etl.sync_runs.finished_at IS 'When the run ended.';
+COMMENT ON COLUMN reverse_etl.sync_runs.error IS 'Why the run failed, ended incomplete or was skipped.';
+COMMENT ON COLUMN reverse_etl.sync_runs.rows_queried IS 'Rows the model returned.';
+COMMENT ON COLUMN reverse_etl.sync_runs.rows_invalid IS 'Rows with a NULL or duplicate primary key: logged in sync_changelog, never sent.';
+COMMENT ON COLUMN reverse_etl.sync_runs.planned_added IS 'Operations planned for rows new to the sync.';
+COMMENT ON COLUMN reverse_etl.sync_runs.planned_changed IS 'Operations planned for rows whose sent fields changed.';
+COMMENT ON COLUMN reverse_etl.sync_runs.planned_removed IS 'Operations planned for rows that left the model.';
+COMMENT ON COLUMN reverse_etl.sync_runs.succeeded_added IS 'Added rows the destination took.';
+COMMENT ON COLUMN reverse_etl.sync_runs.succeeded_changed IS 'Changed rows the destination took.';
+COMMENT ON COLUMN reverse_etl.sync_runs.succeeded_removed IS 'Removed rows acted on at the destination.';
+COMMENT ON COLUMN reverse_etl.sync_runs.rejected_added IS 'Added rows the destination rejected (reason in sync_changelog); retried next run.';
+COMMENT ON COLUMN reverse_etl.sync_runs.rejected_changed IS 'Changed rows the destination rejected; retried next run.';
+COMMENT ON COLUMN reverse_etl.sync_runs.rejected_removed IS 'Removed rows the destination rejected; retried next run.';
+COMMENT ON COLUMN reverse_etl.sync_runs.aborted_added IS 'Added rows not attempted because the run stopped; sent by the next run.';
+COMMENT ON COLUMN reverse_etl.sync_runs.aborted_changed IS 'Changed rows not attempted because the run stopped; sent by the next run.';
+COMMENT ON COLUMN reverse_etl.sync_runs.aborted_removed IS 'Removed rows not attempted because the run stopped; acted on by the next run.';
+COMMENT ON COLUMN reverse_etl.sync_runs.phase_seconds IS 'Seconds spent in each phase: {"querying": …, "preparing": …, "delivering": …}.';
+COMMENT ON COLUMN reverse_etl.sync_runs.worker_pid IS 'The process id of the run''s background worker.';
+COMMENT ON COLUMN reverse_etl.sync_runs.cancel_requested_at IS 'When cancel_run asked the run to stop.';
+COMMENT ON COLUMN reverse_etl.sync_runs.due_at IS 'When the schedule said the run was due (trigger schedule).';
 CREATE INDEX ON reverse_etl.sync_runs (sync_id, id DESC);
 CREATE INDEX ON reverse_etl.sync_runs (status) WHERE status IN ('queued', 'querying', 'preparing', 'in_progress');
 CREATE INDEX ON reverse_etl.sync_runs (sync_id, queued_at) WHERE due_at IS NOT NULL;
@@ -104,6 +167,16 @@ CREATE TABLE reverse_etl.sync_changelog (
     fields  jsonb,
     at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+COMMENT ON TABLE reverse_etl.sync_changelog IS
+    'One row per planned operation or invalid row of a run: what became of each row.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.run_id IS 'The run (reverse_etl.sync_runs.id).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.sync_id IS 'The sync (reverse_etl.syncs.id).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.row_id IS 'The row''s primary key as text (42), or its row text for a composite key ((42,eu)).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.op IS 'added, changed or removed; NULL for an invalid row.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.status IS 'succeeded, rejected (by the destination), aborted (not attempted) or invalid (NULL or duplicate key).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.reason IS 'The destination''s error for a rejected row, why an aborted row was not attempted, what is wrong with an invalid row.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.fields IS 'The sent fields (keyed by model column) of rejected and invalid rows.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.at IS 'When the outcome was recorded.';
 CREATE INDEX ON reverse_etl.sync_changelog (run_id, status);
 CREATE INDEX ON reverse_etl.sync_changelog (sync_id, row_id);
 
@@ -117,6 +190,15 @@ CREATE TABLE reverse_etl.sync_activity (
     old_value  jsonb,
     new_value  jsonb
 );
+COMMENT ON TABLE reverse_etl.sync_activity IS
+    'Every change to a sync: who, when, what, the value before and after.';
+COMMENT ON COLUMN reverse_etl.sync_activity.id IS 'Order of the changes.';
+COMMENT ON COLUMN reverse_etl.sync_activity.sync_id IS 'The sync (reverse_etl.syncs.id).';
+COMMENT ON COLUMN reverse_etl.sync_activity.at IS 'When the change was made.';
+COMMENT ON COLUMN reverse_etl.sync_activity.actor IS 'Who made it.';
+COMMENT ON COLUMN reverse_etl.sync_activity.action IS 'created, updated, enabled, disabled, folder, labels, reset_cdc or clear_and_fill.';
+COMMENT ON COLUMN reverse_etl.sync_activity.old_value IS 'The value before (the whole configuration for updated).';
+COMMENT ON COLUMN reverse_etl.sync_activity.new_value IS 'The value after.';
 CREATE INDEX ON reverse_etl.sync_activity (sync_id, at);
 
 -- Sequences: syncs run one after another.
@@ -131,6 +213,16 @@ CREATE TABLE reverse_etl.sequences (
     created_by name NOT NULL DEFAULT session_user,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON TABLE reverse_etl.sequences IS
+    'Sequences: syncs run one after another (create_sequence).';
+COMMENT ON COLUMN reverse_etl.sequences.id IS 'The sequence''s id.';
+COMMENT ON COLUMN reverse_etl.sequences.name IS 'The sequence''s name, unique.';
+COMMENT ON COLUMN reverse_etl.sequences.steps IS 'The steps in order: [{"sync_id": …, "on_failure": "stop" | "continue", "max_rejected_share": …}].';
+COMMENT ON COLUMN reverse_etl.sequences.schedule IS 'When the sequence runs on its own ({"manual": true}: never).';
+COMMENT ON COLUMN reverse_etl.sequences.enabled IS 'A disabled sequence refuses to run and its schedule does not fire.';
+COMMENT ON COLUMN reverse_etl.sequences.created_at IS 'When the sequence was created.';
+COMMENT ON COLUMN reverse_etl.sequences.created_by IS 'Who created it.';
+COMMENT ON COLUMN reverse_etl.sequences.updated_at IS 'When it was last changed.';
 
 CREATE TABLE reverse_etl.sequence_runs (
     id          bigserial PRIMARY KEY,
@@ -145,6 +237,18 @@ CREATE TABLE reverse_etl.sequence_runs (
     error       text,
     worker_pid  integer
 );
+COMMENT ON TABLE reverse_etl.sequence_runs IS
+    'One row per run of a sequence.';
+COMMENT ON COLUMN reverse_etl.sequence_runs.id IS 'The sequence run''s id (what sequence_run returns).';
+COMMENT ON COLUMN reverse_etl.sequence_runs.sequence_id IS 'The sequence (reverse_etl.sequences.id).';
+COMMENT ON COLUMN reverse_etl.sequence_runs.status IS 'queued, running, succeeded, failed, incomplete or skipped.';
+COMMENT ON COLUMN reverse_etl.sequence_runs.trigger IS 'manual or schedule.';
+COMMENT ON COLUMN reverse_etl.sequence_runs.due_at IS 'When the schedule said it was due.';
+COMMENT ON COLUMN reverse_etl.sequence_runs.queued_at IS 'When it was asked for.';
+COMMENT ON COLUMN reverse_etl.sequence_runs.started_at IS 'When its first step started.';
+COMMENT ON COLUMN reverse_etl.sequence_runs.finished_at IS 'When it ended.';
+COMMENT ON COLUMN reverse_etl.sequence_runs.error IS 'Why it failed, ended incomplete or was skipped.';
+COMMENT ON COLUMN reverse_etl.sequence_runs.worker_pid IS 'The process id of its background worker.';
 CREATE INDEX ON reverse_etl.sequence_runs (sequence_id, queued_at) WHERE due_at IS NOT NULL;
 
 CREATE TABLE reverse_etl.sequence_run_steps (
@@ -157,6 +261,14 @@ CREATE TABLE reverse_etl.sequence_run_steps (
     reason          text,
     PRIMARY KEY (sequence_run_id, position)
 );
+COMMENT ON TABLE reverse_etl.sequence_run_steps IS
+    'One row per step of a sequence run: the sync''s run and what became of the step.';
+COMMENT ON COLUMN reverse_etl.sequence_run_steps.sequence_run_id IS 'The sequence run (reverse_etl.sequence_runs.id).';
+COMMENT ON COLUMN reverse_etl.sequence_run_steps.position IS 'The step''s position, from 1.';
+COMMENT ON COLUMN reverse_etl.sequence_run_steps.sync_id IS 'The step''s sync.';
+COMMENT ON COLUMN reverse_etl.sequence_run_steps.run_id IS 'The sync''s run (reverse_etl.sync_runs.id); NULL if it did not start.';
+COMMENT ON COLUMN reverse_etl.sequence_run_steps.status IS 'succeeded, failed (the sequence stopped), failed_continued or skipped.';
+COMMENT ON COLUMN reverse_etl.sequence_run_steps.reason IS 'Why the step failed or was skipped.';
 
 -- Sequence runs with their steps, by name.
 CREATE VIEW reverse_etl.sequence_run_details AS
@@ -168,6 +280,8 @@ JOIN reverse_etl.sequences q ON q.id = r.sequence_id
 LEFT JOIN reverse_etl.sequence_run_steps st ON st.sequence_run_id = r.id
 LEFT JOIN reverse_etl.syncs s ON s.id = st.sync_id
 LEFT JOIN reverse_etl.sync_runs sr ON sr.id = st.run_id;
+COMMENT ON VIEW reverse_etl.sequence_run_details IS
+    'Sequence runs with their steps, the sequence''s and syncs'' names and each step''s run status.';
 
 -- sync_plan's results, handed from the preview worker to the caller and
 -- deleted by it.
@@ -177,6 +291,8 @@ CREATE TABLE reverse_etl._plan_previews (
     created_at timestamptz NOT NULL DEFAULT now(),
     result     jsonb NOT NULL
 );
+COMMENT ON TABLE reverse_etl._plan_previews IS
+    'Private: sync_plan results handed from the preview worker to the caller, deleted by it.';
 REVOKE ALL ON reverse_etl._plan_previews FROM PUBLIC;
 
 -- Write-only: set_secret writes here; nothing returns a value to a user.
@@ -185,6 +301,8 @@ CREATE TABLE reverse_etl._secrets (
     value      text NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON TABLE reverse_etl._secrets IS
+    'Private: secrets set with set_secret; readable only by the extension''s owner.';
 REVOKE ALL ON reverse_etl._secrets FROM PUBLIC;
 -- Sync owners own their runs' work tables here; snapshots stay private.
 GRANT USAGE ON SCHEMA reverse_etl_state TO PUBLIC;

@@ -1,8 +1,9 @@
 //! pg_reverse_etl: reverse ETL inside PostgreSQL.
 //!
-//! Layout: `config` (pure parsing/validation), `engine` (run lifecycle),
-//! `destinations` (one module per kind), `catalog` (all catalog SQL),
-//! `api` (SQL-facing functions), `postgres` (server internals).
+//! Layout, from the bottom up: `error`, `sql`, `config` and `plan` (pure:
+//! configuration, and what a run works on), `postgres` (server internals),
+//! `catalog` (all catalog SQL), `destinations` (one module per kind behind
+//! one registry), `engine` (run lifecycle), `schedule`, `api` (SQL-facing).
 
 pub mod api;
 pub mod catalog;
@@ -11,6 +12,7 @@ pub mod destinations;
 pub mod engine;
 pub mod error;
 pub mod gucs;
+pub mod plan;
 pub mod postgres;
 pub mod schedule;
 pub mod sql;

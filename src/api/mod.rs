@@ -50,7 +50,14 @@ fn create_sync_impl(
 ) -> Result<i64> {
     let model_id = catalog::model_id(&model)?;
     let destination_id = catalog::destination_id(&destination)?;
-    let valid = validate::sync_config(model_id, destination_id, &config.0, current_user(), name)?;
+    let valid = validate::sync_config(&validate::SyncDefinition {
+        sync_id: 0,
+        name,
+        model_id,
+        destination_id,
+        document: &config.0,
+        owner: current_user(),
+    })?;
     let document = valid.config.to_json();
     let id = catalog::insert_sync(name, model_id, destination_id, &document)?;
     catalog::create_snapshot_table(id)?;
@@ -98,13 +105,10 @@ fn sync_config_by_id(sync: i64) -> JsonB {
 fn update_sync_impl(sync: ObjectRef, config: &JsonB) -> Result<()> {
     let id = catalog::sync_id(&sync)?;
     let row = catalog::load_sync(id)?;
-    let valid = validate::sync_config(
-        row.model_id,
-        row.destination_id,
-        &config.0,
-        row.owner,
-        &row.name,
-    )?;
+    let valid = validate::sync_config(&validate::SyncDefinition {
+        document: &config.0,
+        ..validate::SyncDefinition::stored(&row)
+    })?;
     let document = valid.config.to_json();
     catalog::update_sync_config(id, &document)?;
     catalog::record_activity(id, "updated", Some(row.config), Some(document))
@@ -256,7 +260,8 @@ fn clear_and_fill_impl(sync: ObjectRef) -> Result<i64> {
     let id = catalog::sync_id(&sync)?;
     let row = catalog::load_sync(id)?;
     let kind = catalog::load_destination(row.destination_id)?.kind;
-    if row.config.get("type").and_then(|t| t.as_str()) != Some("list") || kind != "postgres" {
+    let clears_lists = crate::destinations::kind(&kind)?.can_clear_lists();
+    if row.config.get("type").and_then(|t| t.as_str()) != Some("list") || !clears_lists {
         return Err(crate::error::Error::new(
             crate::error::SqlState::FeatureNotSupported,
             format!("sync: clear and fill needs a list sync to a postgres destination; sync \"{}\" is a {} sync to a {kind} destination",

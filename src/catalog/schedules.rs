@@ -1,7 +1,8 @@
 //! What the scheduler reads and writes: scheduled syncs and sequences, the
 //! runs a schedule tick skipped, and runs a restart left behind.
 
-use super::{RUN_WORKER_ALIVE, SEQUENCE_WORKER_ALIVE};
+use super::runs::RUN_WORKER_ALIVE;
+use super::sequence_runs::SEQUENCE_WORKER_ALIVE;
 use crate::error::Result;
 use crate::postgres::spi;
 use serde_json::Value;
@@ -119,18 +120,6 @@ pub fn syncs_with_interrupted_runs() -> Result<Vec<i64>> {
         &[],
         |row| spi::get(row, 1),
     )
-}
-
-/// Take a sync's run lock for the rest of this transaction, if free.
-pub fn try_lock_sync_runs(sync_id: i64) -> Result<bool> {
-    Ok(spi::one::<bool>(
-        "SELECT pg_try_advisory_xact_lock($1, $2::int)",
-        &[
-            crate::engine::run::RUN_LOCK_CLASS.into(),
-            (sync_id as i32).into(),
-        ],
-    )?
-    .unwrap_or(false))
 }
 
 /// Sequence runs marked as going whose worker is gone end `incomplete`.

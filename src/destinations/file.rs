@@ -4,18 +4,84 @@
 //! disk and renamed, so a reader never sees half a file; the rows count as
 //! delivered only once every file of the run is in place.
 
-use super::{Batch, BatchOutcome, Destination, TestRow};
+use super::rows::{self, Window};
+use super::template::Template;
+use super::{
+    Batch, BatchOutcome, BuildContext, Destination, DestinationKind, Support, TestRow,
+    ANY_DELETE_BEHAVIOR,
+};
 use crate::config::json::ObjectReader;
-use crate::config::{SyncConfig, SyncMode};
-use crate::destinations::http::template::Template;
-use crate::engine::plan::{Op, RunPlan};
+use crate::config::{SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result, SqlState};
-use crate::postgres::spi;
+use crate::plan::{ModelColumn, Op, RunPlan};
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const SYNC_KEYS: &[&str] = &["format", "file"];
+
+/// This kind's rows of the support matrix.
+pub const SUPPORT: &[Support] = &[
+    Support {
+        sync_type: SyncType::Object,
+        modes: &[SyncMode::Snapshot, SyncMode::Diff],
+        delete_behaviors: ANY_DELETE_BEHAVIOR,
+    },
+    Support {
+        sync_type: SyncType::Event,
+        modes: &[SyncMode::Snapshot, SyncMode::Diff],
+        delete_behaviors: ANY_DELETE_BEHAVIOR,
+    },
+];
+
+/// The `file` kind.
+pub struct File;
+
+impl DestinationKind for File {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["directory"]
+    }
+
+    fn sync_keys(&self) -> &'static [&'static str] {
+        SYNC_KEYS
+    }
+
+    fn check_config(&self, config: &Value) -> Result<()> {
+        check_directory(config, &crate::gucs::file_allowed_directories())?;
+        Ok(())
+    }
+
+    fn support(&self) -> &'static [Support] {
+        SUPPORT
+    }
+
+    /// Without match or mappings a file holds every column of the model.
+    fn sent_columns(&self, config: &SyncConfig, model_columns: &[ModelColumn]) -> Vec<String> {
+        if config.mappings.is_empty() && config.record_match.is_none() {
+            model_columns.iter().map(|c| c.name.clone()).collect()
+        } else {
+            super::columns_used(config, model_columns, &[])
+        }
+    }
+
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
+        let directory = check_directory(
+            &context.destination.config,
+            &crate::gucs::file_allowed_directories(),
+        )
+        .map_err(|e| e.context(format!("destination \"{}\"", context.destination.name)))?;
+        Ok(Box::new(FileDestination::new(
+            directory,
+            context.config,
+            context.model_columns,
+            context.sync_name,
+        )?))
+    }
+}
 /// Rows read from the ops table at a time while writing.
 const CHUNK: i64 = 10_000;
 
@@ -141,7 +207,7 @@ impl FileDestination {
     pub fn new(
         directory: PathBuf,
         config: &SyncConfig,
-        model_columns: &[crate::engine::plan::ModelColumn],
+        model_columns: &[ModelColumn],
         sync_name: &str,
     ) -> Result<FileDestination> {
         let format = match config.destination_string("format")?.as_deref() {
@@ -314,41 +380,25 @@ impl FileDestination {
                 out.write_all(csv_line(self.header(op).into_iter().map(Value::String)).as_bytes())
                     .map_err(|e| io(e, &temporary))?;
             }
-            let ops: Vec<&str> = match op {
-                Some(op) => vec![op.as_str()],
-                None => vec!["added", "changed"],
+            let ops: Vec<Op> = match op {
+                Some(op) => vec![op],
+                None => vec![Op::Added, Op::Changed],
             };
             let mut after = 0i64;
             loop {
-                let rows = spi::rows(
-                    &format!(
-                        "SELECT o.pos, o.op, o.row_id, o.match_key, {} FROM {} o \
-                         WHERE o.pos > $1 AND o.op = ANY($2) ORDER BY o.pos LIMIT {CHUNK}",
-                        plan.fields_json_text("o"),
-                        plan.ops_table
-                    ),
-                    &[
-                        after.into(),
-                        ops.iter().map(|s| s.to_string()).collect::<Vec<_>>().into(),
-                    ],
-                    |row| {
-                        Ok((
-                            spi::get::<i64>(row, 1)?,
-                            spi::get::<String>(row, 2)?,
-                            spi::get::<String>(row, 3)?,
-                            row.get::<String>(4)?,
-                            spi::get::<String>(row, 5)?,
-                        ))
-                    },
-                )?;
-                let Some(last) = rows.last().map(|r| r.0) else {
+                let window = Window {
+                    after,
+                    upto: i64::MAX,
+                    ops: &ops,
+                    limit: Some(CHUNK),
+                };
+                let rows = rows::load(plan, &window)?;
+                let Some(last) = rows.last().map(|r| r.pos) else {
                     break;
                 };
-                for (_, op_text, row_id, match_key, fields) in &rows {
-                    let op = Op::parse(op_text).unwrap_or(Op::Added);
-                    let fields: Map<String, Value> =
-                        serde_json::from_str(fields).unwrap_or_default();
-                    let record = self.record(op, row_id, match_key.as_deref(), &fields);
+                for row in &rows {
+                    let record =
+                        self.record(row.op, &row.row_id, row.match_key.as_deref(), &row.fields);
                     self.write_line(&mut out, &record)
                         .map_err(|e| io(e, &temporary))?;
                 }

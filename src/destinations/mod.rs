@@ -1,14 +1,184 @@
-//! Destination kinds behind one trait. A kind validates its part of a sync's
-//! configuration and delivers one batch of operations at a time, telling the
-//! engine which operations the destination rejected and why.
+//! Destination kinds behind two traits. A `DestinationKind` is what a
+//! kind is: its configuration keys, how a destination of it is checked, the
+//! sync types and modes it supports, and how a sync's run-time destination
+//! is built. A `Destination` is that run-time piece: it delivers one batch
+//! of operations at a time and tells the engine which ones were rejected and
+//! why. The registry (`KINDS`) is the only list of kinds: the rest of the
+//! extension never matches on a kind's name.
 
 pub mod file;
 pub mod http;
 pub mod postgres;
+pub mod rows;
+pub mod template;
 
-use crate::config::{SyncConfig, SyncMode, SyncType};
-use crate::engine::plan::{Op, RunPlan};
+use crate::catalog::DestinationRow;
+use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result, SqlState};
+use crate::plan::{ModelColumn, Op, RunPlan};
+use pgrx::pg_sys;
+use serde_json::Value;
+
+/// Every kind this build knows. Adding a kind: one module, one line here.
+static KINDS: &[&dyn DestinationKind] = &[&postgres::Postgres, &http::Http, &file::File];
+
+/// The kind called `name`.
+pub fn kind(name: &str) -> Result<&'static dyn DestinationKind> {
+    KINDS
+        .iter()
+        .copied()
+        .find(|kind| kind.name() == name)
+        .ok_or_else(|| {
+            Error::invalid(
+                "kind",
+                format!(
+                    "unknown destination kind \"{name}\" (expected one of: {})",
+                    KINDS
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+}
+
+/// One row of the support matrix: for a sync type, the modes a kind
+/// supports and the delete behaviors allowed with them.
+#[derive(Debug, Clone, Copy)]
+pub struct Support {
+    pub sync_type: SyncType,
+    pub modes: &'static [SyncMode],
+    pub delete_behaviors: &'static [DeleteBehavior],
+}
+
+/// Every delete behavior (the README writes "—" where they do not apply).
+pub const ANY_DELETE_BEHAVIOR: &[DeleteBehavior] = DeleteBehavior::ALL;
+
+/// What building a sync's run-time destination is given.
+pub struct BuildContext<'a> {
+    pub destination: &'a DestinationRow,
+    pub config: &'a SyncConfig,
+    /// Every column of the model's result.
+    pub model_columns: &'a [ModelColumn],
+    /// The sync's owner: writes and checks are done with this role's privileges.
+    pub owner: pg_sys::Oid,
+    pub sync_name: &'a str,
+}
+
+/// A kind of destination: construction, validation and the support matrix.
+pub trait DestinationKind: Sync {
+    /// The name `create_destination` takes.
+    fn name(&self) -> &'static str;
+
+    /// Keys a destination of this kind has in its config (for hints).
+    fn config_keys(&self) -> &'static [&'static str];
+
+    /// Keys this kind adds to a sync's configuration.
+    fn sync_keys(&self) -> &'static [&'static str];
+
+    /// Check a destination's config (`create_destination`): keys, values,
+    /// and what the admin allows (hosts, directories, secrets).
+    fn check_config(&self, config: &Value) -> Result<()>;
+
+    /// The kind's rows of the support matrix.
+    fn support(&self) -> &'static [Support];
+
+    /// Whether a list sync to this kind can empty its list (clear and fill).
+    fn can_clear_lists(&self) -> bool {
+        false
+    }
+
+    /// Model columns a run materialises for this sync, in order. By
+    /// default: the match column, the mapped columns, and any column a
+    /// mapping template names.
+    fn sent_columns(&self, config: &SyncConfig, model_columns: &[ModelColumn]) -> Vec<String> {
+        columns_used(config, model_columns, &[])
+    }
+
+    /// Check a sync's configuration against this destination and the
+    /// database, and build the run-time destination for it.
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>>;
+}
+
+/// The match column, the mapped columns, then any column named in a
+/// mapping template or in one of `more_templates`.
+pub fn columns_used(
+    config: &SyncConfig,
+    model_columns: &[ModelColumn],
+    more_templates: &[&str],
+) -> Vec<String> {
+    let mut columns = config.source_columns();
+    let mut texts: Vec<&str> = config
+        .mappings
+        .iter()
+        .filter_map(|m| match &m.source {
+            crate::config::MappingSource::Template(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    texts.extend_from_slice(more_templates);
+    let all_text = texts.join("\n");
+    for name in
+        template::referenced_columns(&all_text, model_columns.iter().map(|c| c.name.as_str()))
+    {
+        if !columns.contains(&name) {
+            columns.push(name);
+        }
+    }
+    columns
+}
+
+/// Which sync type × mode × delete behavior a kind supports (the README's
+/// support matrix is the kinds' `support` tables).
+pub fn check_supported(kind: &dyn DestinationKind, config: &SyncConfig) -> Result<()> {
+    check_support_rows(kind.name(), kind.support(), config)
+}
+
+fn check_support_rows(name: &str, support: &[Support], config: &SyncConfig) -> Result<()> {
+    let rows: Vec<&Support> = support
+        .iter()
+        .filter(|row| row.sync_type == config.sync_type)
+        .collect();
+    if rows.is_empty() {
+        return Err(Error::new(
+            SqlState::FeatureNotSupported,
+            format!(
+                "type: sync type \"{}\" is not supported by destination kind \"{name}\"",
+                config.sync_type
+            ),
+        ));
+    }
+    let Some(row) = rows.iter().find(|row| row.modes.contains(&config.mode)) else {
+        let names: Vec<&str> = rows
+            .iter()
+            .flat_map(|row| row.modes.iter().map(|m| m.as_str()))
+            .collect();
+        return Err(Error::new(
+            SqlState::FeatureNotSupported,
+            format!(
+                "mode: sync mode \"{}\" is not supported for type \"{}\" on destination kind \"{name}\" (supported: {})",
+                config.mode,
+                config.sync_type,
+                names.join(", ")
+            ),
+        ));
+    };
+    if !row.delete_behaviors.contains(&config.delete_behavior) {
+        let names: Vec<&str> = row.delete_behaviors.iter().map(|d| d.as_str()).collect();
+        return Err(Error::new(
+            SqlState::FeatureNotSupported,
+            format!(
+                "delete_behavior: \"{}\" does not apply to mode \"{}\" of type \"{}\" on destination kind \"{name}\" (allowed: {})",
+                config.delete_behavior,
+                config.mode,
+                config.sync_type,
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// One batch: the operations of one kind at positions `after < pos <= upto`
 /// of the run's ops table.
@@ -108,65 +278,6 @@ pub trait Destination {
     }
 }
 
-/// The destination kinds this build knows, and the sync config keys each adds.
-pub fn kind_keys(kind: &str) -> Result<&'static [&'static str]> {
-    match kind {
-        "postgres" => Ok(postgres::SYNC_KEYS),
-        "http" => Ok(http::SYNC_KEYS),
-        "file" => Ok(file::SYNC_KEYS),
-        other => Err(Error::invalid(
-            "kind",
-            format!("unknown destination kind \"{other}\" (expected one of: postgres, http, file)"),
-        )),
-    }
-}
-
-/// Which sync type × mode × delete behavior a kind supports (the README's
-/// support matrix is this table).
-pub fn check_supported(kind: &str, config: &SyncConfig) -> Result<()> {
-    let modes: &[SyncMode] = match (kind, config.sync_type) {
-        ("postgres", SyncType::Object) => &[
-            SyncMode::Upsert,
-            SyncMode::Insert,
-            SyncMode::Update,
-            SyncMode::All,
-        ],
-        ("http", SyncType::Object) => &[
-            SyncMode::Upsert,
-            SyncMode::Insert,
-            SyncMode::Update,
-            SyncMode::Archive,
-        ],
-        // Events are sent once and never updated.
-        ("postgres" | "http", SyncType::Event) => &[SyncMode::Insert],
-        ("postgres" | "http", SyncType::List) => &[SyncMode::Add, SyncMode::Remove],
-        ("file", SyncType::Object | SyncType::Event) => &[SyncMode::Snapshot, SyncMode::Diff],
-        _ => &[],
-    };
-    if modes.is_empty() {
-        return Err(Error::new(
-            SqlState::FeatureNotSupported,
-            format!(
-                "type: sync type \"{}\" is not supported by destination kind \"{kind}\"",
-                config.sync_type
-            ),
-        ));
-    }
-    if !modes.contains(&config.mode) {
-        let names: Vec<&str> = modes.iter().map(|m| m.as_str()).collect();
-        return Err(Error::new(
-            SqlState::FeatureNotSupported,
-            format!(
-                "mode: sync mode \"{}\" is not supported for type \"{}\" on destination kind \"{kind}\" (supported: {})",
-                config.mode,
-                config.sync_type,
-                names.join(", ")
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// SQLSTATE classes that describe a problem with one row's data (a bad
 /// value, a constraint) rather than with the destination as a whole.
 pub fn is_row_level_error(sqlstate: &str) -> bool {
@@ -195,41 +306,36 @@ mod tests {
         SyncConfig::parse(&document, postgres::SYNC_KEYS).unwrap()
     }
 
+    /// The kinds' tables, without the kinds themselves (whose run-time
+    /// code needs a server).
+    fn check(kind_name: &str, document: serde_json::Value) -> Result<()> {
+        let support = match kind_name {
+            "postgres" => postgres::SUPPORT,
+            "http" => http::SUPPORT,
+            _ => file::SUPPORT,
+        };
+        check_support_rows(kind_name, support, &config(document))
+    }
+
     #[test]
     fn the_support_matrix() {
-        assert!(check_supported("postgres", &config(json!({"mode": "upsert"}))).is_ok());
-        assert!(check_supported("postgres", &config(json!({"mode": "all"}))).is_ok());
-        let error = check_supported("postgres", &config(json!({"mode": "add"}))).unwrap_err();
+        assert!(check("postgres", json!({"mode": "upsert"})).is_ok());
+        assert!(check("postgres", json!({"mode": "all"})).is_ok());
+        let error = check("postgres", json!({"mode": "add"})).unwrap_err();
         assert_eq!(error.state.code(), "0A000");
         assert!(error
             .message
             .starts_with("mode: sync mode \"add\" is not supported"));
-        assert!(check_supported(
-            "postgres",
-            &config(json!({"mode": "insert", "type": "event"}))
-        )
-        .is_ok());
-        let error = check_supported("http", &config(json!({"mode": "upsert", "type": "event"})))
-            .unwrap_err();
+        assert!(check("postgres", json!({"mode": "insert", "type": "event"})).is_ok());
+        let error = check("http", json!({"mode": "upsert", "type": "event"})).unwrap_err();
         assert!(error
             .message
             .starts_with("mode: sync mode \"upsert\" is not supported for type \"event\""));
-        assert!(
-            check_supported("http", &config(json!({"mode": "remove", "type": "list"}))).is_ok()
-        );
-        let error = check_supported("http", &config(json!({"mode": "all"}))).unwrap_err();
+        assert!(check("http", json!({"mode": "remove", "type": "list"})).is_ok());
+        let error = check("http", json!({"mode": "all"})).unwrap_err();
         assert!(error
             .message
             .starts_with("mode: sync mode \"all\" is not supported"));
-    }
-
-    #[test]
-    fn unknown_kinds_are_named() {
-        assert!(kind_keys("postgres").is_ok());
-        assert!(kind_keys("ftp")
-            .unwrap_err()
-            .message
-            .contains("unknown destination kind \"ftp\""));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Starting a run: from the calling session, launch a dynamic background
 //! worker for it and, if asked, wait until it has finished.
 
-use super::run::{run_status, RunRequest};
-use crate::catalog;
+use super::worker::RunRequest;
+use crate::catalog::{self, runs};
 use crate::error::{Error, Result, SqlState};
 use crate::postgres::spi;
 use pgrx::bgworkers::BackgroundWorkerBuilder;
@@ -77,18 +77,10 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
     let lock_args = || [QUEUE_LOCK_CLASS.into(), (sync_id as i32).into()];
     spi::execute("SELECT pg_advisory_lock($1, $2::int)", &lock_args())?;
     let started = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| -> Result<Started> {
-        let queued: Option<i64> = spi::one(
-            &format!(
-                "SELECT r.id FROM reverse_etl.sync_runs r WHERE r.sync_id = $1 AND r.status = 'queued' \
-                   AND {} ORDER BY r.id LIMIT 1",
-                catalog::RUN_WORKER_ALIVE
-            ),
-            &[sync_id.into()],
-        )?;
-        if let (Some(run_id), true) = (queued, plain) {
+        if let (Some(run_id), true) = (runs::queued_run(sync_id)?, plain) {
             return Ok(Started::Joined(run_id));
         }
-        let run_id = next_run_id()?;
+        let run_id = runs::next_id()?;
         let request = RunRequest {
             full_resync: options.full_resync,
             reset_cdc: options.reset_cdc,
@@ -115,7 +107,7 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
         return Ok(run_id);
     }
     wait_for_worker(worker, pid);
-    match run_status(run_id)? {
+    match runs::status(run_id)? {
         Some((status, error)) => {
             if matches!(status.as_str(), "failed" | "incomplete" | "warning") {
                 pgrx::warning!(
@@ -155,12 +147,7 @@ pub fn start_scheduled_run(sync_id: i64, due_ms: i64) -> Result<i32> {
         due_at_ms: Some(due_ms),
         ..RunRequest::new(sync_id, "schedule")
     };
-    Ok(spawn_worker(next_run_id()?, &request)?.1)
-}
-
-fn next_run_id() -> Result<i64> {
-    spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
-        .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))
+    Ok(spawn_worker(runs::next_id()?, &request)?.1)
 }
 
 /// The background workers of this extension.
@@ -272,7 +259,7 @@ pub fn preview(sync_id: i64) -> Result<serde_json::Value> {
 fn wait_until_recorded(run_id: i64) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if matches!(run_status(run_id), Ok(Some(_))) {
+        if matches!(runs::status(run_id), Ok(Some(_))) {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -283,7 +270,7 @@ fn wait_until_recorded(run_id: i64) {
 /// Wait for a run started elsewhere (a queued run) to end.
 fn wait_for_end(run_id: i64) -> Result<()> {
     loop {
-        match run_status(run_id)? {
+        match runs::status(run_id)? {
             Some((status, _))
                 if matches!(
                     status.as_str(),
@@ -304,29 +291,16 @@ fn wait_for_end(run_id: i64) -> Result<()> {
 /// Ask a run to stop: at once if it is querying or preparing, else at the
 /// next batch boundary. Returns false when the run had already ended.
 pub fn cancel_run(run_id: i64) -> Result<bool> {
-    let row = spi::rows(
-        "UPDATE reverse_etl.sync_runs SET cancel_requested_at = coalesce(cancel_requested_at, now()) \
-         WHERE id = $1 AND status IN ('queued', 'querying', 'preparing', 'in_progress') \
-         RETURNING worker_pid",
-        &[run_id.into()],
-        |row| Ok(row.get::<i32>(1)?),
-    )?;
-    let exists: Option<bool> = spi::one(
-        "SELECT EXISTS (SELECT 1 FROM reverse_etl.sync_runs WHERE id = $1)",
-        &[run_id.into()],
-    )?;
-    if exists != Some(true) {
-        return Err(Error::new(
+    match runs::request_cancel(run_id)? {
+        runs::CancelRequest::NoSuchRun => Err(Error::new(
             SqlState::UndefinedObject,
             format!("run: run {run_id} does not exist"),
-        ));
-    }
-    match row.into_iter().next() {
-        Some(Some(pid)) => {
+        )),
+        runs::CancelRequest::Ended => Ok(false),
+        runs::CancelRequest::Going(Some(pid)) => {
             spi::execute("SELECT pg_cancel_backend($1)", &[pid.into()])?;
             Ok(true)
         }
-        Some(None) => Ok(true),
-        None => Ok(false),
+        runs::CancelRequest::Going(None) => Ok(true),
     }
 }

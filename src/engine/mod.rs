@@ -1,10 +1,14 @@
 //! The run lifecycle: describe and materialise the model, plan the diff,
 //! deliver in batches, record every outcome.
 
+mod decisions;
 pub mod launch;
 pub mod model;
-pub mod plan;
+mod preview;
+pub mod recovery;
+mod reset_cdc;
 pub mod run;
 pub mod sequence;
 pub mod test_row;
 pub mod validate;
+pub mod worker;

@@ -1,8 +1,8 @@
 //! Describing a model: its result columns and their types, found by running
 //! the query with LIMIT 0 as the role that will run it.
 
-use super::plan::ModelColumn;
 use crate::error::{Error, Result, SqlState};
+use crate::plan::ModelColumn;
 use crate::postgres::{
     as_role, format_type, in_subtransaction, type_has_extended_hash, with_settings,
 };

@@ -3,11 +3,11 @@
 //! policy says. A sequence never runs twice at once.
 
 use super::launch::{self, RunOptions};
+use crate::catalog::{runs, sequence_runs};
 use crate::error::{Error, Result, SqlState};
-use crate::postgres::{catch, spi};
+use crate::postgres::{catch, in_transaction, spi};
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
-use serde_json::Value;
 
 /// Advisory-lock class for "this sequence is running" (with the sequence id).
 pub const SEQUENCE_LOCK_CLASS: i32 = 0x5245_5453; // "RETS"
@@ -32,13 +32,7 @@ pub extern "C-unwind" fn reverse_etl_sequence_worker(argument: pg_sys::Datum) {
     unsafe { pg_sys::BackgroundWorkerUnblockSignals() };
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database)), None);
     if let Err(error) = execute(sequence_run, sequence_id, due, trigger) {
-        let recorded = super::run::in_transaction(|| {
-            spi::execute(
-                "UPDATE reverse_etl.sequence_runs SET status = 'failed', error = $2, finished_at = clock_timestamp() WHERE id = $1",
-                &[sequence_run.into(), error.to_string().into()],
-            )?;
-            Ok(())
-        });
+        let recorded = in_transaction(|| sequence_runs::fail(sequence_run, &error.to_string()));
         if let Err(second) = recorded {
             pgrx::warning!("pg_reverse_etl: sequence run {sequence_run} failed ({error}) and could not be recorded: {second}");
         }
@@ -52,35 +46,14 @@ struct Step {
 }
 
 fn execute(sequence_run: i64, sequence_id: i64, due_ms: Option<i64>, trigger: &str) -> Result<()> {
-    use super::run::in_transaction;
-    in_transaction(|| {
-        spi::execute(
-            "INSERT INTO reverse_etl.sequence_runs (id, sequence_id, trigger, worker_pid, due_at) \
-             VALUES ($1, $2, $3, pg_backend_pid(), to_timestamp($4::float8 / 1000))",
-            &[
-                sequence_run.into(),
-                sequence_id.into(),
-                trigger.into(),
-                due_ms.into(),
-            ],
-        )?;
-        Ok(())
-    })?;
+    in_transaction(|| sequence_runs::record_queued(sequence_run, sequence_id, trigger, due_ms))?;
     let steps = in_transaction(|| {
         spi::execute(
             "SELECT pg_advisory_lock($1, $2::int)",
             &[SEQUENCE_LOCK_CLASS.into(), (sequence_id as i32).into()],
         )?;
-        spi::execute(
-            "UPDATE reverse_etl.sequence_runs SET status = 'running', started_at = clock_timestamp() WHERE id = $1",
-            &[sequence_run.into()],
-        )?;
-        let steps: Option<pgrx::JsonB> = spi::one(
-            "SELECT steps FROM reverse_etl.sequences WHERE id = $1",
-            &[sequence_id.into()],
-        )?;
-        let steps = steps.map(|s| s.0).unwrap_or(Value::Null);
-        Ok(steps
+        sequence_runs::mark_running(sequence_run)?;
+        Ok(sequence_runs::steps(sequence_id)?
             .as_array()
             .map(|items| {
                 items
@@ -152,42 +125,25 @@ fn execute(sequence_run: i64, sequence_id: i64, due_ms: Option<i64>, trigger: &s
             }
         }
     }
-    in_transaction(|| {
-        spi::execute(
-            "UPDATE reverse_etl.sequence_runs SET status = $2, finished_at = clock_timestamp(), \
-             error = CASE WHEN $2 = 'failed' THEN 'a step failed; see sequence_run_steps' END WHERE id = $1",
-            &[sequence_run.into(), (if failed { "failed" } else { "succeeded" }).into()],
-        )?;
-        Ok(())
-    })
+    in_transaction(|| sequence_runs::finish(sequence_run, failed))
 }
 
 /// Why a step's run counts as failed, or None if it did not.
 fn verdict(run_id: i64, max_rejected_share: Option<f64>) -> Result<Option<String>> {
-    let rows = spi::rows(
-        "SELECT status, coalesce(error, ''), planned_added + planned_changed + planned_removed, \
-                rejected_added + rejected_changed + rejected_removed \
-         FROM reverse_etl.sync_runs WHERE id = $1",
-        &[run_id.into()],
-        |row| {
-            Ok((
-                spi::get::<String>(row, 1)?,
-                spi::get::<String>(row, 2)?,
-                spi::get::<i64>(row, 3)?,
-                spi::get::<i64>(row, 4)?,
-            ))
-        },
-    )?;
-    let Some((status, error, planned, rejected)) = rows.into_iter().next() else {
+    let Some(run) = runs::outcome(run_id)? else {
         return Ok(Some(format!("run {run_id} was not recorded")));
     };
-    if matches!(status.as_str(), "failed" | "incomplete") {
-        return Ok(Some(format!("run {run_id} ended {status}: {error}")));
+    if matches!(run.status.as_str(), "failed" | "incomplete") {
+        return Ok(Some(format!(
+            "run {run_id} ended {}: {}",
+            run.status, run.error
+        )));
     }
     if let Some(share) = max_rejected_share {
-        if planned > 0 && rejected as f64 / planned as f64 > share {
+        if run.planned > 0 && run.rejected as f64 / run.planned as f64 > share {
             return Ok(Some(format!(
-                "run {run_id} rejected {rejected} of {planned} operations, more than max_rejected_share {share}"
+                "run {run_id} rejected {} of {} operations, more than max_rejected_share {share}",
+                run.rejected, run.planned
             )));
         }
     }
@@ -202,23 +158,23 @@ fn record_step(
     status: &str,
     reason: Option<&str>,
 ) -> Result<()> {
-    super::run::in_transaction(|| {
-        spi::execute(
-            "INSERT INTO reverse_etl.sequence_run_steps (sequence_run_id, position, sync_id, run_id, status, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[sequence_run.into(), position.into(), sync_id.into(), run_id.into(), status.into(), reason.map(str::to_string).into()],
-        )?;
-        Ok(())
+    in_transaction(|| {
+        sequence_runs::record_step(
+            sequence_run,
+            &sequence_runs::StepOutcome {
+                position,
+                sync_id,
+                run_id,
+                status,
+                reason,
+            },
+        )
     })
 }
 
 /// Start a sequence run in its own worker; with `wait`, return when it ended.
 pub fn start(sequence_id: i64, wait: bool) -> Result<i64> {
-    let enabled: Option<bool> = spi::one(
-        "SELECT enabled FROM reverse_etl.sequences WHERE id = $1",
-        &[sequence_id.into()],
-    )?;
-    if enabled != Some(true) {
+    if !crate::catalog::sequences::is_enabled(sequence_id)? {
         return Err(Error::new(
             SqlState::ObjectNotInPrerequisiteState,
             "sequence: the sequence is disabled",
@@ -241,8 +197,7 @@ fn spawn(
     due_ms: Option<i64>,
     trigger: &str,
 ) -> Result<(i64, pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
-    let id: i64 = spi::one("SELECT nextval('reverse_etl.sequence_runs_id_seq')", &[])?
-        .ok_or_else(|| Error::new(SqlState::InternalError, "no sequence run id"))?;
+    let id = sequence_runs::next_id()?;
     let extra = format!(
         "{} {sequence_id} {} {trigger}",
         unsafe { pg_sys::MyDatabaseId }.to_u32(),

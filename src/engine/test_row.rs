@@ -2,11 +2,11 @@
 //! (optionally with some values edited), from the calling session, and show
 //! the request and the response. No snapshot, run or changelog is touched.
 
-use super::plan::{hash_seed, Op, RunPlan};
-use super::validate;
+use super::validate::{self, SyncDefinition};
 use crate::catalog;
 use crate::destinations::TestRow;
 use crate::error::{Error, Result, SqlState};
+use crate::plan::Op;
 use crate::postgres::{as_role, in_subtransaction, spi, with_settings};
 use pgrx::JsonB;
 use serde_json::{Map, Value};
@@ -25,27 +25,9 @@ pub fn test_row(
         )
     })?;
     let sync = catalog::load_sync(sync_id)?;
-    let valid = validate::sync_config(
-        sync.model_id,
-        sync.destination_id,
-        &sync.config,
-        sync.owner,
-        &sync.name,
-    )?;
-    let plan = RunPlan {
-        query: valid.model.query.clone(),
-        primary_key: valid.model.primary_key.clone(),
-        columns: valid.sent_columns.clone(),
-        match_column: valid
-            .config
-            .record_match
-            .as_ref()
-            .and_then(|m| valid.sent_columns.iter().position(|c| c.name == m.from)),
-        hash_seed: hash_seed(&valid.config),
-        work_table: String::new(),
-        ops_table: String::new(),
-        snapshot_table: catalog::snapshot_table(sync.id),
-    };
+    let valid = validate::sync_config(&SyncDefinition::stored(&sync))?;
+    // No work tables: the row is read from the model and sent from here.
+    let plan = valid.plan(String::new(), String::new());
 
     // The row as the model returns it now, read as the sync's owner.
     let columns = plan
@@ -75,13 +57,7 @@ pub fn test_row(
             ),
         ));
     }
-    let snapshot_key: Option<String> = spi::one(
-        &format!(
-            "SELECT match_key FROM {} WHERE row_id = $1",
-            plan.snapshot_table
-        ),
-        &[row_id.into()],
-    )?;
+    let snapshot_key = catalog::state::snapshot_match_key(sync.id, row_id)?;
     let model_row = found.into_iter().next().map(|j| j.0);
     let mut fields: Map<String, Value> = match (&model_row, op) {
         (Some(Value::Object(map)), _) => map.clone(),

@@ -2,6 +2,9 @@
 //! running as another role, and turning caught errors into `Error` values.
 
 pub mod spi;
+mod transaction;
+
+pub use transaction::in_transaction;
 
 use crate::error::{Error, SqlState};
 use pgrx::pg_sys::panic::CaughtError;

@@ -9,8 +9,9 @@ use super::next::next_due;
 use super::registry::{now_ms, NEVER, REGISTRY};
 use crate::catalog::schedules::{self, Kind, Scheduled};
 use crate::config::Schedule;
-use crate::engine::{launch, run::in_transaction, sequence};
+use crate::engine::{launch, sequence};
 use crate::error::Result;
+use crate::postgres::in_transaction;
 use chrono::{DateTime, TimeZone, Utc};
 use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
@@ -228,8 +229,8 @@ fn due_after(schedule: &Schedule, after_ms: i64) -> Option<i64> {
 /// touched; the next run resumes from the snapshot.
 fn close_interrupted_runs() -> Result<()> {
     for sync_id in schedules::syncs_with_interrupted_runs()? {
-        if schedules::try_lock_sync_runs(sync_id)? {
-            crate::engine::run::close_interrupted_runs(sync_id)?;
+        if crate::catalog::runs::try_lock_sync_runs(sync_id)? {
+            crate::engine::recovery::close_interrupted_runs(sync_id)?;
         }
     }
     schedules::close_interrupted_sequence_runs()?;

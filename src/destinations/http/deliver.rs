@@ -552,7 +552,7 @@ mod tests {
     use super::*;
     use crate::config::SyncConfig;
     use crate::destinations::http::config::HttpConnection;
-    use crate::engine::plan::ModelColumn;
+    use crate::plan::ModelColumn;
     use serde_json::json;
 
     fn destination() -> HttpDestination {

@@ -1,7 +1,10 @@
-//! The SQL of a run's data phases, built as text in plain Rust so it can be
-//! unit-tested: materialise the model once (row id + 64-bit hash of exactly
-//! the sent fields + those fields), find invalid rows, and diff against the
-//! snapshot in one set-based statement that writes the run's operations.
+//! What a run works on, shared by the engine, the catalog and the
+//! destinations: the model's columns, the kinds of operation, and the SQL of
+//! a run's data phases, built as text in plain Rust so it can be unit-tested:
+//! materialise the model once (row id + 64-bit hash of exactly the sent
+//! fields + those fields) and diff against the snapshot in one set-based
+//! statement that writes the run's operations. What is written to the
+//! changelog is `catalog::changelog`'s business.
 //!
 //! Work tables: `work` holds the model's result for this run; `ops` holds one
 //! row per planned operation, numbered by `pos` in delivery order (removed,
@@ -142,36 +145,6 @@ impl RunPlan {
         )
     }
 
-    /// Rows sharing a primary key with another row, straight into the
-    /// changelog as invalid. A full pass over the result: run only when the
-    /// cheap check (`duplicate_check`) says there are duplicates.
-    pub fn record_duplicate_rows(&self, run_id: i64, sync_id: i64) -> String {
-        format!(
-            "WITH duplicates AS (
-                 SELECT row_id, count(*) AS copies FROM {work}
-                 WHERE row_id IS NOT NULL GROUP BY row_id HAVING count(*) > 1)
-             INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
-             SELECT {run_id}, {sync_id}, w.row_id, NULL, 'invalid',
-                    'duplicate primary key ({key}): ' || d.copies || ' rows share it', {fields}
-             FROM {work} w JOIN duplicates d ON d.row_id = w.row_id",
-            work = self.work_table,
-            key = self.primary_key.join(", ").replace('\'', "''"),
-            fields = self.fields_json("w"),
-        )
-    }
-
-    /// Rows whose primary key is NULL, which the diff set aside as 'invalid'.
-    pub fn record_null_key_rows(&self, run_id: i64, sync_id: i64) -> String {
-        format!(
-            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
-             SELECT {run_id}, {sync_id}, NULL, NULL, 'invalid', 'primary key ({key}) is null', {fields}
-             FROM {ops} o WHERE o.op = 'invalid'",
-            ops = self.ops_table,
-            key = self.primary_key.join(", ").replace('\'', "''"),
-            fields = self.fields_json("o"),
-        )
-    }
-
     /// Numbers that reveal duplicate keys without grouping the whole result.
     /// With N non-null rows, A added ops, S snapshot rows and R of them
     /// removed: the N - A matched rows equal the S - R matched snapshot rows
@@ -228,14 +201,15 @@ impl RunPlan {
     }
 
     /// The diff, as one statement creating the ops table. `mode` decides which
-    /// differences are operations; `extra_removals`, when given, is a query of
-    /// `(row_id text, match_key text)` for destination records that must go
-    /// although the snapshot does not know them (mirror mode).
+    /// differences are operations; `excluded_row_ids`, when given, is a query
+    /// of row ids left out on both sides (rows found invalid); `extra_removals`,
+    /// when given, is a query of `(row_id text, match_key text)` for
+    /// destination records that must go although the snapshot does not know
+    /// them (mirror mode).
     pub fn create_ops_table(
         &self,
         mode: SyncMode,
-        run_id: i64,
-        exclude_invalid: bool,
+        excluded_row_ids: Option<&str>,
         extra_removals: Option<&str>,
     ) -> String {
         let work_fields = list((0..self.columns.len()).map(|i| format!("w.{}", RunPlan::field(i))));
@@ -243,17 +217,12 @@ impl RunPlan {
             Some(i) => format!("coalesce((w.{})::text, s.match_key)", RunPlan::field(i)),
             None => "s.match_key".to_string(),
         };
-        let invalid_ids = format!(
-            "SELECT c.row_id FROM reverse_etl.sync_changelog c \
-             WHERE c.run_id = {run_id} AND c.status = 'invalid' AND c.row_id IS NOT NULL"
-        );
-        let (work_filter, removed_filter) = if exclude_invalid {
-            (
-                format!(" WHERE row_id IS NULL OR row_id NOT IN ({invalid_ids})"),
-                format!(" AND (s.row_id IS NULL OR s.row_id NOT IN ({invalid_ids}))"),
-            )
-        } else {
-            (String::new(), String::new())
+        let (work_filter, removed_filter) = match excluded_row_ids {
+            Some(excluded) => (
+                format!(" WHERE row_id IS NULL OR row_id NOT IN ({excluded})"),
+                format!(" AND (s.row_id IS NULL OR s.row_id NOT IN ({excluded}))"),
+            ),
+            None => (String::new(), String::new()),
         };
         let changed = match mode {
             // An insert never touches a record it already sent; list
@@ -334,41 +303,6 @@ impl RunPlan {
             ),
         }
     }
-
-    /// One changelog row per operation of the batch. `$1`/`$2` bound the batch,
-    /// `$3`/`$4` are the rejected positions and their reasons, `$5` the
-    /// positions not attempted (they are logged as aborted when the run ends).
-    pub fn record_batch_outcome(&self, run_id: i64, sync_id: i64) -> String {
-        format!(
-            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
-             SELECT {run_id}, {sync_id}, o.row_id, o.op,
-                    CASE WHEN r.reason IS NULL THEN 'succeeded' ELSE 'rejected' END,
-                    r.reason,
-                    CASE WHEN r.reason IS NOT NULL THEN {fields} END
-             FROM {ops} o LEFT JOIN unnest($3::bigint[], $4::text[]) AS r(pos, reason) ON r.pos = o.pos
-             WHERE o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($5::bigint[])",
-            ops = self.ops_table,
-            fields = self.fields_json("o"),
-        )
-    }
-
-    /// Operations with no outcome yet are recorded as aborted, with reason `$1`.
-    pub fn record_aborted(&self, run_id: i64, sync_id: i64) -> String {
-        record_aborted(&self.ops_table, run_id, sync_id)
-    }
-}
-
-/// Operations of a run's ops table with no changelog row yet are recorded as
-/// aborted, with reason `$1`.
-pub fn record_aborted(ops_table: &str, run_id: i64, sync_id: i64) -> String {
-    format!(
-        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
-         SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $1
-         FROM {ops_table} o
-         WHERE o.op <> 'invalid' AND NOT EXISTS (
-             SELECT 1 FROM reverse_etl.sync_changelog c
-             WHERE c.sync_id = {sync_id} AND c.row_id = o.row_id AND c.run_id = {run_id} AND c.op = o.op)"
-    )
 }
 
 /// A seed for the row hash derived from what the sync sends (match and
@@ -432,13 +366,13 @@ mod tests {
 
     #[test]
     fn insert_mode_plans_no_changes_and_mirror_mode_plans_every_row() {
-        let insert = plan().create_ops_table(SyncMode::Insert, 1, false, None);
+        let insert = plan().create_ops_table(SyncMode::Insert, None, None);
         // A row that is gone (or invalid) is never "changed": the hash test
         // only applies where both sides exist.
         assert!(insert.contains("OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND (false))"));
-        let upsert = plan().create_ops_table(SyncMode::Upsert, 1, false, None);
+        let upsert = plan().create_ops_table(SyncMode::Upsert, None, None);
         assert!(upsert.contains("AND (w.row_hash IS DISTINCT FROM s.row_hash))"));
-        let all = plan().create_ops_table(SyncMode::All, 1, false, Some("SELECT 'k', 'k'"));
+        let all = plan().create_ops_table(SyncMode::All, None, Some("SELECT 'k', 'k'"));
         assert!(all.contains("AND (true))"));
         assert!(all.contains("UNION ALL"));
         assert!(all.contains("NULL::json"));
@@ -446,10 +380,10 @@ mod tests {
 
     #[test]
     fn invalid_rows_are_excluded_only_when_there_are_some() {
-        let clean = plan().create_ops_table(SyncMode::Upsert, 9, false, None);
-        assert!(!clean.contains("sync_changelog"));
-        let dirty = plan().create_ops_table(SyncMode::Upsert, 9, true, None);
-        assert!(dirty.contains("c.run_id = 9 AND c.status = 'invalid'"));
+        let clean = plan().create_ops_table(SyncMode::Upsert, None, None);
+        assert!(!clean.contains("NOT IN"));
+        let dirty = plan().create_ops_table(SyncMode::Upsert, Some("SELECT 'bad'"), None);
+        assert!(dirty.contains("row_id NOT IN (SELECT 'bad')"));
         assert!(dirty.contains("(s.row_id IS NULL OR s.row_id NOT IN"));
         assert!(
             dirty.contains("WHERE row_id IS NULL OR row_id NOT IN"),

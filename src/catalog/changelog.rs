@@ -1,0 +1,183 @@
+//! `sync_changelog`: one row per planned operation or invalid row of a run.
+//! Every statement that writes it is here; they read the run's work and ops
+//! tables, whose layout `plan::RunPlan` describes.
+
+use crate::error::Result;
+use crate::plan::RunPlan;
+use crate::postgres::spi;
+
+/// Rows sharing a primary key with another row, straight into the changelog
+/// as invalid. A full pass over the result: run only when the cheap check
+/// (`RunPlan::duplicate_check`) says there are duplicates. Returns how many.
+pub fn record_duplicate_keys(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
+    spi::execute(&duplicate_keys_sql(plan, run_id, sync_id), &[])
+}
+
+fn duplicate_keys_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
+    format!(
+        "WITH duplicates AS (
+             SELECT row_id, count(*) AS copies FROM {work}
+             WHERE row_id IS NOT NULL GROUP BY row_id HAVING count(*) > 1)
+         INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+         SELECT {run_id}, {sync_id}, w.row_id, NULL, 'invalid',
+                'duplicate primary key ({key}): ' || d.copies || ' rows share it', {fields}
+         FROM {work} w JOIN duplicates d ON d.row_id = w.row_id",
+        work = plan.work_table,
+        key = key_text(plan),
+        fields = plan.fields_json("w"),
+    )
+}
+
+/// Rows whose primary key is NULL, which the diff set aside in the ops
+/// table as 'invalid'.
+pub fn record_null_keys(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
+    spi::execute(
+        &format!(
+            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+             SELECT {run_id}, {sync_id}, NULL, NULL, 'invalid', 'primary key ({key}) is null', {fields}
+             FROM {ops} o WHERE o.op = 'invalid'",
+            ops = plan.ops_table,
+            key = key_text(plan),
+            fields = plan.fields_json("o"),
+        ),
+        &[],
+    )
+}
+
+/// Rows whose primary key is NULL, read from the work table (reset CDC,
+/// which builds no ops table).
+pub fn record_null_keys_of_work_table(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
+    spi::execute(
+        &format!(
+            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+             SELECT {run_id}, {sync_id}, NULL, NULL, 'invalid', 'primary key is null', {fields}
+             FROM {work} w WHERE w.row_id IS NULL",
+            work = plan.work_table,
+            fields = plan.fields_json("w"),
+        ),
+        &[],
+    )
+}
+
+/// SQL: the row ids this run found invalid (to leave them out of a diff).
+pub fn invalid_row_ids(run_id: i64) -> String {
+    format!(
+        "SELECT c.row_id FROM reverse_etl.sync_changelog c \
+         WHERE c.run_id = {run_id} AND c.status = 'invalid' AND c.row_id IS NOT NULL"
+    )
+}
+
+/// What became of one delivered window of operations.
+pub struct WindowOutcome<'a> {
+    pub after: i64,
+    pub upto: i64,
+    /// Rejected positions and, in the same order, why.
+    pub rejected: &'a [i64],
+    pub reasons: &'a [String],
+    /// Positions not attempted: logged as aborted when the run ends.
+    pub unattempted: &'a [i64],
+}
+
+/// One changelog row per operation of the window: succeeded, or rejected
+/// with its reason and the fields that were to be sent.
+pub fn record_window(
+    plan: &RunPlan,
+    run_id: i64,
+    sync_id: i64,
+    outcome: &WindowOutcome,
+) -> Result<u64> {
+    spi::execute(
+        &window_sql(plan, run_id, sync_id),
+        &[
+            outcome.after.into(),
+            outcome.upto.into(),
+            outcome.rejected.to_vec().into(),
+            outcome.reasons.to_vec().into(),
+            outcome.unattempted.to_vec().into(),
+        ],
+    )
+}
+
+fn window_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
+    format!(
+        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+         SELECT {run_id}, {sync_id}, o.row_id, o.op,
+                CASE WHEN r.reason IS NULL THEN 'succeeded' ELSE 'rejected' END,
+                r.reason,
+                CASE WHEN r.reason IS NOT NULL THEN {fields} END
+         FROM {ops} o LEFT JOIN unnest($3::bigint[], $4::text[]) AS r(pos, reason) ON r.pos = o.pos
+         WHERE o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($5::bigint[])",
+        ops = plan.ops_table,
+        fields = plan.fields_json("o"),
+    )
+}
+
+/// Operations of a run's ops table with no changelog row yet are recorded
+/// as aborted, with `reason`.
+pub fn record_aborted(ops_table: &str, run_id: i64, sync_id: i64, reason: &str) -> Result<u64> {
+    spi::execute(&aborted_sql(ops_table, run_id, sync_id), &[reason.into()])
+}
+
+fn aborted_sql(ops_table: &str, run_id: i64, sync_id: i64) -> String {
+    format!(
+        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
+         SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $1
+         FROM {ops_table} o
+         WHERE o.op <> 'invalid' AND NOT EXISTS (
+             SELECT 1 FROM reverse_etl.sync_changelog c
+             WHERE c.sync_id = {sync_id} AND c.row_id = o.row_id AND c.run_id = {run_id} AND c.op = o.op)"
+    )
+}
+
+/// The primary key's columns as the text of an SQL string literal's body.
+fn key_text(plan: &RunPlan) -> String {
+    plan.primary_key.join(", ").replace('\'', "''")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ModelColumn;
+
+    fn plan() -> RunPlan {
+        RunPlan {
+            query: "SELECT 1".into(),
+            primary_key: vec!["id".into(), "it's".into()],
+            columns: vec![ModelColumn {
+                name: "email".into(),
+                type_sql: "text".into(),
+                hashable: true,
+            }],
+            match_column: Some(0),
+            hash_seed: 1,
+            work_table: "w".into(),
+            ops_table: "o".into(),
+            snapshot_table: "s".into(),
+        }
+    }
+
+    #[test]
+    fn invalid_rows_name_the_key_and_keep_the_fields() {
+        let sql = duplicate_keys_sql(&plan(), 3, 4);
+        assert!(
+            sql.contains("'duplicate primary key (id, it''s): '"),
+            "{sql}"
+        );
+        assert!(sql.contains("jsonb_build_object('email', w.c1)"), "{sql}");
+    }
+
+    #[test]
+    fn a_window_logs_fields_of_rejected_rows_only() {
+        let sql = window_sql(&plan(), 3, 4);
+        assert!(sql
+            .contains("CASE WHEN r.reason IS NOT NULL THEN jsonb_build_object('email', o.c1) END"));
+        assert!(sql.contains("o.pos <> ALL($5::bigint[])"));
+    }
+
+    #[test]
+    fn aborted_rows_are_those_without_an_outcome() {
+        let sql = aborted_sql("o", 3, 4);
+        assert!(sql.contains("NOT EXISTS"));
+        assert!(sql.contains("c.run_id = 3 AND c.op = o.op"));
+    }
+}

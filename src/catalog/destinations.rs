@@ -1,0 +1,48 @@
+//! `destinations`: a kind and its connection settings.
+
+use super::{ensure_name_free, insert_returning_id, lookup, ObjectRef};
+use crate::error::{Error, Result, SqlState};
+use crate::postgres::spi;
+use pgrx::JsonB;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct DestinationRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub config: Value,
+}
+
+pub fn destination_id(reference: &ObjectRef) -> Result<i64> {
+    lookup("destinations", "destination", reference)
+}
+
+pub fn insert_destination(name: &str, kind: &str, config: &Value) -> Result<i64> {
+    ensure_name_free("destinations", "destination", name)?;
+    insert_returning_id(
+        "INSERT INTO reverse_etl.destinations (name, kind, config) VALUES ($1, $2, $3) RETURNING id",
+        &[name.into(), kind.into(), JsonB(config.clone()).into()],
+        )
+}
+
+pub fn load_destination(id: i64) -> Result<DestinationRow> {
+    let mut rows = spi::rows(
+        "SELECT id, name, kind, config FROM reverse_etl.destinations WHERE id = $1",
+        &[id.into()],
+        |row| {
+            Ok(DestinationRow {
+                id: spi::get(row, 1)?,
+                name: spi::get(row, 2)?,
+                kind: spi::get(row, 3)?,
+                config: spi::get::<JsonB>(row, 4)?.0,
+            })
+        },
+    )?;
+    rows.pop().ok_or_else(|| {
+        Error::new(
+            SqlState::UndefinedObject,
+            format!("destination {id} does not exist"),
+        )
+    })
+}

@@ -1,0 +1,275 @@
+//! `sync_runs`: one row per run, and one named function for each change of
+//! its state. The run worker, the launching session, the scheduler and the
+//! destinations read and write runs only through these.
+
+use crate::error::{Error, Result, SqlState};
+use crate::plan::Op;
+use crate::postgres::spi;
+
+/// SQL condition: the run `r` (a `sync_runs` row) has a live worker. A run
+/// marked as going without one was interrupted (crash, restart, kill).
+pub const RUN_WORKER_ALIVE: &str = "EXISTS (SELECT 1 FROM pg_stat_activity a \
+     WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')";
+
+/// Advisory-lock class for "a run of this sync is going" (with the sync id).
+pub const RUN_LOCK_CLASS: i32 = 0x5245_544c; // "RETL"
+
+/// Wait until no other run of the sync is going, then hold its run lock
+/// for the rest of this session (the run worker's life).
+pub fn lock_sync_runs(sync_id: i64) -> Result<()> {
+    spi::execute(
+        "SELECT pg_advisory_lock($1, $2::int)",
+        &[RUN_LOCK_CLASS.into(), (sync_id as i32).into()],
+    )?;
+    Ok(())
+}
+
+/// Take a sync's run lock for the rest of this transaction, if free.
+pub fn try_lock_sync_runs(sync_id: i64) -> Result<bool> {
+    Ok(spi::one::<bool>(
+        "SELECT pg_try_advisory_xact_lock($1, $2::int)",
+        &[RUN_LOCK_CLASS.into(), (sync_id as i32).into()],
+    )?
+    .unwrap_or(false))
+}
+
+/// Statuses of a run that has not ended.
+pub const GOING: &str = "('queued', 'querying', 'preparing', 'in_progress')";
+
+/// A run's id, reserved before its worker starts.
+pub fn next_id() -> Result<i64> {
+    spi::one("SELECT nextval('reverse_etl.sync_runs_id_seq')", &[])?
+        .ok_or_else(|| Error::new(SqlState::InternalError, "no run id"))
+}
+
+/// How a run was asked for, as its row records it.
+pub struct NewRun<'a> {
+    pub id: i64,
+    pub sync_id: i64,
+    pub trigger: &'a str,
+    pub full_resync: bool,
+    /// When the schedule said the run was due (Unix ms).
+    pub due_at_ms: Option<i64>,
+}
+
+/// The worker records its run as queued (with its own pid) before it waits
+/// for the sync's run lock.
+pub fn record_queued(run: &NewRun) -> Result<()> {
+    spi::execute(
+        "INSERT INTO reverse_etl.sync_runs (id, sync_id, status, trigger, full_resync, worker_pid, due_at) \
+         VALUES ($1, $2, 'queued', $3, $4, pg_backend_pid(), to_timestamp($5::float8 / 1000))",
+        &[
+            run.id.into(),
+            run.sync_id.into(),
+            run.trigger.into(),
+            run.full_resync.into(),
+            run.due_at_ms.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The run holds the sync's lock and starts querying the model.
+pub fn mark_querying(run_id: i64) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET status = 'querying', started_at = clock_timestamp() WHERE id = $1",
+        &[run_id.into()],
+    )?;
+    Ok(())
+}
+
+/// The model's result is materialised: the diff comes next.
+pub fn mark_preparing(run_id: i64, rows_queried: i64) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET rows_queried = $2, status = 'preparing' WHERE id = $1",
+        &[run_id.into(), rows_queried.into()],
+    )?;
+    Ok(())
+}
+
+pub fn set_rows_invalid(run_id: i64, rows_invalid: i64) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET rows_invalid = $2 WHERE id = $1",
+        &[run_id.into(), rows_invalid.into()],
+    )?;
+    Ok(())
+}
+
+/// How long a phase took, added to `phase_seconds`.
+pub fn record_phase_seconds(run_id: i64, phase: &str, seconds: f64) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET phase_seconds = phase_seconds || jsonb_build_object($2::text, $3::float8) WHERE id = $1",
+        &[run_id.into(), phase.into(), seconds.into()],
+    )?;
+    Ok(())
+}
+
+/// The plan is made: delivery starts with these operations planned.
+pub fn mark_in_progress(run_id: i64, planned: impl Fn(Op) -> i64) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET planned_added = $2, planned_changed = $3, planned_removed = $4, \
+         status = 'in_progress' WHERE id = $1",
+        &[
+            run_id.into(),
+            planned(Op::Added).into(),
+            planned(Op::Changed).into(),
+            planned(Op::Removed).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A delivered window's operations of one kind: how many went, how many
+/// the destination rejected.
+pub fn add_window_counts(run_id: i64, op: Op, succeeded: i64, rejected: i64) -> Result<()> {
+    let op = op.as_str();
+    spi::execute(
+        &format!(
+            "UPDATE reverse_etl.sync_runs SET succeeded_{op} = succeeded_{op} + $2, \
+             rejected_{op} = rejected_{op} + $3 WHERE id = $1"
+        ),
+        &[run_id.into(), succeeded.into(), rejected.into()],
+    )?;
+    Ok(())
+}
+
+/// Whether someone asked (cancel_run) for the run to stop.
+pub fn cancel_requested(run_id: i64) -> Result<bool> {
+    Ok(spi::one::<bool>(
+        "SELECT cancel_requested_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
+        &[run_id.into()],
+    )?
+    .unwrap_or(false))
+}
+
+/// Every operation has an outcome: the run ends succeeded, or warning when
+/// the destination rejected some.
+pub fn finish(run_id: i64) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET finished_at = clock_timestamp(), \
+         status = CASE WHEN rejected_added + rejected_changed + rejected_removed > 0 \
+                       THEN 'warning' ELSE 'succeeded' END \
+         WHERE id = $1",
+        &[run_id.into()],
+    )?;
+    Ok(())
+}
+
+/// A run that did not get through ends with `status` and `error`;
+/// operations not attempted count as aborted, so the counts reconcile.
+pub fn end_early(run_id: i64, status: &str, error: &str) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET status = $2, error = $3, finished_at = clock_timestamp(), \
+         aborted_added = planned_added - succeeded_added - rejected_added, \
+         aborted_changed = planned_changed - succeeded_changed - rejected_changed, \
+         aborted_removed = planned_removed - succeeded_removed - rejected_removed \
+         WHERE id = $1",
+        &[run_id.into(), status.into(), error.into()],
+    )?;
+    Ok(())
+}
+
+/// A run's status and error, None if there is no such run (yet).
+pub fn status(run_id: i64) -> Result<Option<(String, Option<String>)>> {
+    let rows = spi::rows(
+        "SELECT status, error FROM reverse_etl.sync_runs WHERE id = $1",
+        &[run_id.into()],
+        |row| Ok((spi::get::<String>(row, 1)?, row.get::<String>(2)?)),
+    )?;
+    Ok(rows.into_iter().next())
+}
+
+/// The sync's run waiting for the run lock, if there is one (and its worker lives).
+pub fn queued_run(sync_id: i64) -> Result<Option<i64>> {
+    spi::one(
+        &format!(
+            "SELECT r.id FROM reverse_etl.sync_runs r WHERE r.sync_id = $1 AND r.status = 'queued' \
+               AND {RUN_WORKER_ALIVE} ORDER BY r.id LIMIT 1"
+        ),
+        &[sync_id.into()],
+    )
+}
+
+/// What asking a run to stop found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CancelRequest {
+    NoSuchRun,
+    /// The run had already ended.
+    Ended,
+    /// The run was going; its worker's pid, if it has one.
+    Going(Option<i32>),
+}
+
+/// Mark a going run as asked to stop (cancel_run).
+pub fn request_cancel(run_id: i64) -> Result<CancelRequest> {
+    let going = spi::rows(
+        &format!(
+            "UPDATE reverse_etl.sync_runs SET cancel_requested_at = coalesce(cancel_requested_at, now()) \
+             WHERE id = $1 AND status IN {GOING} RETURNING worker_pid"
+        ),
+        &[run_id.into()],
+        |row| Ok(row.get::<i32>(1)?),
+    )?;
+    if let Some(pid) = going.into_iter().next() {
+        return Ok(CancelRequest::Going(pid));
+    }
+    let exists: Option<bool> = spi::one(
+        "SELECT EXISTS (SELECT 1 FROM reverse_etl.sync_runs WHERE id = $1)",
+        &[run_id.into()],
+    )?;
+    Ok(if exists == Some(true) {
+        CancelRequest::Ended
+    } else {
+        CancelRequest::NoSuchRun
+    })
+}
+
+/// Runs of this sync marked as going whose worker is gone.
+pub fn interrupted(sync_id: i64) -> Result<Vec<i64>> {
+    spi::rows(
+        &format!(
+            "SELECT r.id FROM reverse_etl.sync_runs r \
+             WHERE r.sync_id = $1 AND r.status IN {GOING} AND NOT {RUN_WORKER_ALIVE}"
+        ),
+        &[sync_id.into()],
+        |row| spi::get(row, 1),
+    )
+}
+
+/// How many runs are delivering to the destination of this sync now
+/// (the destination's rate limit is shared among them).
+pub fn delivering_to_same_destination(sync_id: i64) -> Result<i64> {
+    Ok(spi::one::<i64>(
+        "SELECT count(*) FROM reverse_etl.sync_runs r JOIN reverse_etl.syncs s ON s.id = r.sync_id \
+         WHERE s.destination_id = (SELECT destination_id FROM reverse_etl.syncs WHERE id = $1) \
+           AND r.status = 'in_progress'",
+        &[sync_id.into()],
+    )?
+    .unwrap_or(1))
+}
+
+/// A finished run's outcome, as a sequence step judges it.
+pub struct Outcome {
+    pub status: String,
+    pub error: String,
+    pub planned: i64,
+    pub rejected: i64,
+}
+
+pub fn outcome(run_id: i64) -> Result<Option<Outcome>> {
+    let rows = spi::rows(
+        "SELECT status, coalesce(error, ''), planned_added + planned_changed + planned_removed, \
+                rejected_added + rejected_changed + rejected_removed \
+         FROM reverse_etl.sync_runs WHERE id = $1",
+        &[run_id.into()],
+        |row| {
+            Ok(Outcome {
+                status: spi::get(row, 1)?,
+                error: spi::get(row, 2)?,
+                planned: spi::get(row, 3)?,
+                rejected: spi::get(row, 4)?,
+            })
+        },
+    )?;
+    Ok(rows.into_iter().next())
+}

@@ -1,0 +1,94 @@
+//! `sequences`: syncs run one after another.
+
+use super::{ensure_name_free, insert_returning_id, lookup, ObjectRef};
+use crate::error::{Error, Result};
+use crate::postgres::spi;
+use pgrx::JsonB;
+use serde_json::Value;
+
+pub fn sequence_id(reference: &ObjectRef) -> Result<i64> {
+    lookup("sequences", "sequence", reference)
+}
+
+/// Each step's sync resolved to its id; a sync may appear only once.
+fn resolve_steps(steps: &[crate::config::sequence::Step]) -> Result<Vec<i64>> {
+    let mut ids: Vec<i64> = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let reference = match &step.sync {
+            Value::Number(n) => ObjectRef::Id(n.as_i64().unwrap_or(-1)),
+            Value::String(s) => ObjectRef::Name(s.clone()),
+            _ => {
+                return Err(Error::invalid(
+                    &format!("steps[{index}].sync"),
+                    "must be a sync's name or id",
+                ))
+            }
+        };
+        let id = super::sync_id(&reference).map_err(|e| Error {
+            message: format!("steps[{index}].sync: sync {reference} does not exist"),
+            ..e
+        })?;
+        if let Some(first) = ids.iter().position(|i| *i == id) {
+            return Err(Error::invalid(
+                &format!("steps[{index}].sync"),
+                format!(
+                    "sync {reference} is already step {}; a sequence runs each sync once",
+                    first + 1
+                ),
+            ));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// A new sequence.
+pub fn insert_sequence(
+    name: &str,
+    steps: &[crate::config::sequence::Step],
+    schedule: &Value,
+) -> Result<i64> {
+    ensure_name_free("sequences", "sequence", name)?;
+    let ids = resolve_steps(steps)?;
+    insert_returning_id(
+        "INSERT INTO reverse_etl.sequences (name, steps, schedule) VALUES ($1, $2, $3) RETURNING id",
+        &[name.into(), JsonB(crate::config::sequence::stored(steps, &ids)).into(), JsonB(schedule.clone()).into()],
+        )
+}
+
+/// Change a sequence's steps and/or schedule (None: keep).
+pub fn update_sequence(
+    id: i64,
+    steps: Option<&[crate::config::sequence::Step]>,
+    schedule: Option<&Value>,
+) -> Result<()> {
+    let steps = match steps {
+        Some(steps) => Some(JsonB(crate::config::sequence::stored(
+            steps,
+            &resolve_steps(steps)?,
+        ))),
+        None => None,
+    };
+    spi::execute(
+        "UPDATE reverse_etl.sequences SET steps = coalesce($2, steps), schedule = coalesce($3, schedule), \
+         updated_at = now() WHERE id = $1",
+        &[id.into(), steps.into(), schedule.map(|s| JsonB(s.clone())).into()],
+    )?;
+    Ok(())
+}
+
+pub fn set_sequence_enabled(id: i64, enabled: bool) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sequences SET enabled = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), enabled.into()],
+    )?;
+    Ok(())
+}
+
+pub fn is_enabled(id: i64) -> Result<bool> {
+    Ok(spi::one::<bool>(
+        "SELECT enabled FROM reverse_etl.sequences WHERE id = $1",
+        &[id.into()],
+    )?
+    .unwrap_or(false))
+}

@@ -1,0 +1,132 @@
+//! `syncs` and their activity log (`sync_activity`).
+
+use super::{ensure_name_free, insert_returning_id, lookup, ObjectRef};
+use crate::error::{Error, Result, SqlState};
+use crate::postgres::spi;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct SyncRow {
+    pub id: i64,
+    pub name: String,
+    pub model_id: i64,
+    pub destination_id: i64,
+    pub config: Value,
+    pub enabled: bool,
+    pub owner: pg_sys::Oid,
+}
+
+pub fn sync_id(reference: &ObjectRef) -> Result<i64> {
+    lookup("syncs", "sync", reference)
+}
+
+pub fn insert_sync(name: &str, model_id: i64, destination_id: i64, config: &Value) -> Result<i64> {
+    ensure_name_free("syncs", "sync", name)?;
+    insert_returning_id(
+        "INSERT INTO reverse_etl.syncs (name, model_id, destination_id, config) \
+         VALUES ($1, $2, $3, $4) RETURNING id",
+        &[
+            name.into(),
+            model_id.into(),
+            destination_id.into(),
+            JsonB(config.clone()).into(),
+        ],
+    )
+}
+
+pub fn load_sync(id: i64) -> Result<SyncRow> {
+    let mut rows = spi::rows(
+        "SELECT id, name, model_id, destination_id, config, enabled, owner::oid FROM reverse_etl.syncs WHERE id = $1",
+        &[id.into()],
+        |row| {
+            Ok(SyncRow {
+                id: spi::get(row, 1)?,
+                name: spi::get(row, 2)?,
+                model_id: spi::get(row, 3)?,
+                destination_id: spi::get(row, 4)?,
+                config: spi::get::<JsonB>(row, 5)?.0,
+                enabled: spi::get(row, 6)?,
+                owner: spi::get(row, 7)?,
+            })
+        },
+    )?;
+    rows.pop().ok_or_else(|| {
+        Error::new(
+            SqlState::UndefinedObject,
+            format!("sync {id} does not exist"),
+        )
+    })
+}
+
+pub fn update_sync_config(id: i64, config: &Value) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.syncs SET config = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), JsonB(config.clone()).into()],
+    )?;
+    Ok(())
+}
+
+pub fn set_sync_enabled(id: i64, enabled: bool) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.syncs SET enabled = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), enabled.into()],
+    )?;
+    Ok(())
+}
+
+/// Whether this transaction itself wrote the sync, its model or destination
+/// and has not committed: a run worker (another transaction) cannot see them.
+pub fn sync_written_by_this_transaction(sync_id: i64) -> Result<bool> {
+    let writers: Vec<i64> = spi::rows(
+        "SELECT x::text::bigint FROM ( \
+             SELECT s.xmin AS x FROM reverse_etl.syncs s WHERE s.id = $1 \
+             UNION ALL SELECT m.xmin FROM reverse_etl.models m JOIN reverse_etl.syncs s ON s.model_id = m.id WHERE s.id = $1 \
+             UNION ALL SELECT d.xmin FROM reverse_etl.destinations d JOIN reverse_etl.syncs s ON s.destination_id = d.id WHERE s.id = $1) AS w",
+        &[sync_id.into()],
+        |row| spi::get(row, 1),
+    )?;
+    // SAFETY: a plain lookup in this backend's transaction state.
+    Ok(writers.into_iter().any(|xid| unsafe {
+        pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(xid as u32))
+    }))
+}
+
+/// One line of a sync's activity log.
+pub fn record_activity(
+    sync_id: i64,
+    action: &str,
+    old: Option<Value>,
+    new: Option<Value>,
+) -> Result<()> {
+    spi::execute(
+        "INSERT INTO reverse_etl.sync_activity (sync_id, action, old_value, new_value) VALUES ($1, $2, $3, $4)",
+        &[sync_id.into(), action.into(), old.map(JsonB).into(), new.map(JsonB).into()],
+    )?;
+    Ok(())
+}
+
+pub fn set_sync_folder(id: i64, folder: Option<&str>) -> Result<Option<String>> {
+    let old: Option<String> = spi::one(
+        "SELECT folder FROM reverse_etl.syncs WHERE id = $1",
+        &[id.into()],
+    )?;
+    spi::execute(
+        "UPDATE reverse_etl.syncs SET folder = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), folder.map(str::to_string).into()],
+    )?;
+    Ok(old)
+}
+
+pub fn set_sync_labels(id: i64, labels: &[String]) -> Result<Vec<String>> {
+    let old: Option<Vec<String>> = spi::one(
+        "SELECT labels FROM reverse_etl.syncs WHERE id = $1",
+        &[id.into()],
+    )?;
+    spi::execute(
+        "UPDATE reverse_etl.syncs SET labels = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), labels.to_vec().into()],
+    )?;
+    Ok(old.unwrap_or_default())
+}

@@ -1,0 +1,211 @@
+//! The engine side of the http destination: load a window of operations
+//! from the run's ops table, hand it to the sending threads, report what
+//! became of each.
+
+use super::config::{self, HeaderValue};
+use super::{deliver, HttpDestination};
+use crate::destinations::rows::{self, OpRow};
+use crate::destinations::{Batch, BatchOutcome, Destination, TestRow};
+use crate::error::{Error, Result, SqlState};
+use crate::plan::{Op, RunPlan};
+use serde_json::{json, Map, Value};
+
+impl Destination for HttpDestination {
+    fn mirror_removals(&self, _plan: &RunPlan) -> Option<String> {
+        None
+    }
+
+    fn start_run(&mut self, run_id: i64, sync_id: i64) -> Result<()> {
+        self.run_id = run_id;
+        self.sync_id = sync_id;
+        self.allowed_hosts = crate::gucs::http_allowed_hosts();
+        config::check_host("config.url", &self.connection.url, &self.allowed_hosts)?;
+        let names = self.connection.secret_names();
+        self.resolve_secrets(|secret| {
+            let field = names
+                .iter()
+                .find(|(_, name)| name == secret)
+                .map(|(field, _)| field.as_str())
+                .unwrap_or("config.headers");
+            crate::catalog::secret_value(field, secret)
+        })?;
+        let agent = ureq::AgentBuilder::new()
+            .timeout(self.connection.timeout)
+            .redirects(0)
+            .max_idle_connections_per_host(self.connection.concurrency * 2)
+            .build();
+        self.dispatcher = Some(deliver::Dispatcher::new(agent, self.connection.concurrency));
+        Ok(())
+    }
+
+    fn rows_per_transaction(&self, batch_size: i64) -> i64 {
+        // Several rounds of `concurrency` requests per transaction, so the
+        // threads stay busy while a window is recorded only once.
+        batch_size * self.connection.concurrency as i64 * 4
+    }
+
+    fn submit(&mut self, batch: &Batch) -> Result<()> {
+        if !self.submitted.insert(batch.after) || !self.sends(batch.op) {
+            return Ok(());
+        }
+        let rows = self.load(batch)?;
+        let units: Vec<Vec<OpRow>> = rows
+            .chunks(self.batch_size.max(1))
+            .map(<[OpRow]>::to_vec)
+            .collect();
+        self.dispatcher
+            .as_mut()
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::InternalError,
+                    "http destination used before start_run",
+                )
+            })?
+            .submit(batch.after as u64, units);
+        Ok(())
+    }
+
+    fn test_row(&mut self, _plan: &RunPlan, row: &TestRow, dry_run: bool) -> Result<Value> {
+        let op_row = OpRow {
+            pos: 1,
+            op: row.op,
+            row_id: row.row_id.clone(),
+            row_hash: None,
+            match_key: row.match_key.clone(),
+            fields: row.fields.clone(),
+        };
+        if !self.sends(row.op) {
+            return Ok(json!({"requests": [], "responses": [],
+                "note": format!("nothing is sent for {} rows with mode \"{}\" and delete behavior \"{}\"", row.op.as_str(), self.mode, self.delete_behavior)}));
+        }
+        let request = self.prepare(
+            &[op_row],
+            self.connection.url.as_str().trim_end_matches('/'),
+        )?;
+        let secret_headers: Vec<&str> = self
+            .connection
+            .headers
+            .iter()
+            .filter(|(_, v)| matches!(v, HeaderValue::Secret(_)))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let shown_headers: Map<String, Value> = request
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let value = if secret_headers.iter().any(|s| s.eq_ignore_ascii_case(n)) {
+                    "********".to_string()
+                } else {
+                    v.clone()
+                };
+                (n.clone(), Value::String(value))
+            })
+            .collect();
+        let shown = json!({"method": request.method, "url": request.url, "headers": shown_headers,
+                           "body": request.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or(Value::String(b.to_string())))});
+        if dry_run {
+            return Ok(json!({"requests": [shown], "responses": []}));
+        }
+        let host = url::Url::parse(&request.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        if !config::host_allowed(&host, &self.allowed_hosts) {
+            return Err(Error::new(
+                SqlState::InsufficientPrivilege,
+                format!(
+                    "request url {} is not on reverse_etl.http_allowed_hosts",
+                    request.url
+                ),
+            ));
+        }
+        let agent = ureq::AgentBuilder::new()
+            .timeout(self.connection.timeout)
+            .redirects(0)
+            .build();
+        let response = match deliver::execute(&agent, &request) {
+            deliver::Reply::Status { code, body, .. } => {
+                json!({"status": code, "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body))})
+            }
+            deliver::Reply::Transport(error) => json!({"error": error}),
+            deliver::Reply::NotSent => json!({"error": "not sent"}),
+        };
+        Ok(json!({"requests": [shown], "responses": [response]}))
+    }
+
+    fn cancel(&mut self, reason: &Error) -> bool {
+        match self.dispatcher.as_mut() {
+            Some(dispatcher) => {
+                dispatcher.halt_with(reason.clone());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome> {
+        self.submit(batch)?;
+        self.submitted.remove(&batch.after);
+        if !self.sends(batch.op) {
+            return Ok(BatchOutcome::default());
+        }
+        // The rate limit is shared by every run sending to this destination.
+        let share = crate::catalog::runs::delivering_to_same_destination(self.sync_id)?.max(1);
+        let rate = self
+            .connection
+            .requests_per_second
+            .map(|rps| rps / share as f64);
+        let interrupted = || {
+            // SAFETY: reading and clearing this backend's interrupt flags from
+            // its own (main) thread. The run honours the request itself: it
+            // stops sending, records what was sent, and ends incomplete.
+            unsafe {
+                let pending =
+                    pgrx::pg_sys::QueryCancelPending != 0 || pgrx::pg_sys::ProcDiePending != 0;
+                if pending {
+                    pgrx::pg_sys::QueryCancelPending = 0;
+                    pgrx::pg_sys::ProcDiePending = 0;
+                }
+                pending
+            }
+        };
+        let mut dispatcher = self.dispatcher.take().ok_or_else(|| {
+            Error::new(
+                SqlState::InternalError,
+                "http destination used before start_run",
+            )
+        })?;
+        let outcome = dispatcher.wait(self, batch.after as u64, rate, &interrupted);
+        self.dispatcher = Some(dispatcher);
+        outcome
+    }
+}
+
+impl HttpDestination {
+    /// A batch's operations from the run's ops table, with the model's values.
+    fn load(&self, batch: &Batch) -> Result<Vec<OpRow>> {
+        let window = rows::Window {
+            after: batch.after,
+            upto: batch.upto,
+            ops: &[batch.op],
+            limit: None,
+        };
+        let mut loaded = rows::load(batch.plan, &window)?;
+        if batch.op == Op::Removed {
+            // A removed row is gone from the model: only its match value is known.
+            for row in &mut loaded {
+                row.fields = Map::new();
+                if let Some(from) = &self.match_from {
+                    row.fields.insert(
+                        from.clone(),
+                        row.match_key
+                            .clone()
+                            .map(Value::String)
+                            .unwrap_or(Value::Null),
+                    );
+                }
+            }
+        }
+        Ok(loaded)
+    }
+}

@@ -1,0 +1,154 @@
+//! Building a request for a unit of operations: the record of each row,
+//! the templates rendered, the idempotency keys.
+
+use super::config::HeaderValue;
+use super::{HttpDestination, MappingValue};
+use crate::destinations::rows::OpRow;
+use crate::error::{Error, Result};
+use crate::plan::Op;
+use serde_json::{json, Map, Value};
+
+/// A ready-to-send request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl HttpDestination {
+    /// A stable key per (sync, row, content): a destination that sees the
+    /// same key twice (a re-send after a crash) can drop the repeat.
+    pub fn idempotency_key(&self, row: &OpRow) -> String {
+        let content = format!(
+            "{}:{}:{}:{}",
+            self.sync_id,
+            row.op.as_str(),
+            row.row_id,
+            row.row_hash.map(|h| h.to_string()).unwrap_or_default()
+        );
+        format!("{}-{:016x}", self.sync_id, fnv1a(content.as_bytes()))
+    }
+
+    /// The destination fields of one row: the match value under match.to,
+    /// then the mappings. A cleared row sends NULL for every mapped field.
+    fn record(&self, row: &OpRow, context: &Value) -> Result<Map<String, Value>> {
+        let mut record = Map::new();
+        if let (Some(from), Some(to)) = (&self.match_from, &self.match_to) {
+            record.insert(
+                to.clone(),
+                row.fields.get(from).cloned().unwrap_or(Value::Null),
+            );
+        }
+        let clearing = row.op == Op::Removed;
+        for (index, (to, value)) in self.mappings.iter().enumerate() {
+            let value = if clearing {
+                Value::Null
+            } else {
+                match value {
+                    MappingValue::Column(name) => {
+                        row.fields.get(name).cloned().unwrap_or(Value::Null)
+                    }
+                    MappingValue::Static(v) => v.clone(),
+                    MappingValue::Template(t) => {
+                        Value::String(t.render(&format!("mappings[{index}].template"), context)?)
+                    }
+                }
+            };
+            record.insert(to.clone(), value);
+        }
+        Ok(record)
+    }
+
+    /// Build the request for a unit of rows (all of one kind): one row per
+    /// request when batch_size is 1, else one request for the whole unit.
+    pub fn prepare(&self, rows: &[OpRow], base_url: &str) -> Result<PreparedRequest> {
+        let op = rows[0].op;
+        let request = self.request_for(op).ok_or_else(|| {
+            Error::invalid(
+                "requests",
+                format!("no request is configured for {} rows", op.as_str()),
+            )
+        })?;
+        let run = json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name, "list": self.list});
+        let mut headers = self.resolved_headers.clone();
+        let (context, default_body) = if self.batch_size <= 1 {
+            let row = &rows[0];
+            let key = self.idempotency_key(row);
+            let base = json!({"row": row.fields, "row_id": row.row_id, "op": op.as_str(), "run": run, "list": self.list, "idempotency_key": key});
+            let record = self.record(row, &base)?;
+            headers.push(("Idempotency-Key".into(), key));
+            let mut context = base;
+            context["record"] = Value::Object(record.clone());
+            (context, Value::Object(record))
+        } else {
+            let mut records = Vec::with_capacity(rows.len());
+            let mut keys = Vec::with_capacity(rows.len());
+            for row in rows {
+                let key = self.idempotency_key(row);
+                let base = json!({"row": row.fields, "row_id": row.row_id, "op": op.as_str(), "run": run, "idempotency_key": key});
+                let mut record = self.record(row, &base)?;
+                record.insert("idempotency_key".into(), Value::String(key.clone()));
+                keys.push(key);
+                records.push(Value::Object(record));
+            }
+            let batch_key = format!("{}-{:016x}", self.sync_id, fnv1a(keys.join(",").as_bytes()));
+            headers.push(("Idempotency-Key".into(), batch_key.clone()));
+            let context = json!({
+                "records": records,
+                "rows": rows.iter().map(|r| Value::Object(r.fields.clone())).collect::<Vec<_>>(),
+                "op": op.as_str(), "run": run, "list": self.list, "idempotency_key": batch_key,
+            });
+            (context, json!({"records": records}))
+        };
+        let path = request
+            .path
+            .render(&format!("{}.path", request.field), &context)?;
+        let body = match (&request.body, request.method.as_str()) {
+            (Some(template), _) => {
+                Some(template.render(&format!("{}.body", request.field), &context)?)
+            }
+            (None, "GET") => None,
+            (None, "DELETE") if self.batch_size <= 1 => None,
+            (None, _) => Some(default_body.to_string()),
+        };
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        Ok(PreparedRequest {
+            method: request.method.clone(),
+            url: format!("{}{}", base_url.trim_end_matches('/'), path),
+            headers,
+            body,
+        })
+    }
+
+    pub fn resolve_secrets(&mut self, lookup: impl Fn(&str) -> Result<String>) -> Result<()> {
+        self.resolved_headers = self
+            .connection
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                Ok((
+                    name.clone(),
+                    match value {
+                        HeaderValue::Plain(v) => v.clone(),
+                        HeaderValue::Secret(secret) => lookup(secret)?,
+                    },
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+}
+
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

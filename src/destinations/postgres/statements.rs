@@ -1,0 +1,345 @@
+//! The statements that deliver a batch to a table: one set-based statement
+//! per batch, reading the run's ops table. Pure SQL text, unit-tested.
+
+use crate::config::{DeleteBehavior, SyncMode};
+use crate::plan::{Op, RunPlan};
+use crate::sql::{list, quote_ident, quote_literal};
+use pgrx::pg_sys;
+
+/// Membership rows of one list: `column = value` identifies the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListTarget {
+    pub column: TargetColumn,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetColumn {
+    pub name: String,
+    pub type_sql: String,
+}
+
+/// A column of the target table and the SQL expression (over ops row `o`)
+/// that fills it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub column: TargetColumn,
+    pub value: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostgresTarget {
+    /// The table, as `regclass` prints it (quoted and qualified as needed).
+    pub table: String,
+    pub mode: SyncMode,
+    pub delete_behavior: DeleteBehavior,
+    pub match_column: TargetColumn,
+    /// The ops/work column holding the model's match value.
+    pub match_field: String,
+    pub assignments: Vec<Assignment>,
+    /// Writes run with this role's privileges (the sync's owner).
+    pub owner: pg_sys::Oid,
+    /// For list syncs: which list the rows are members of.
+    pub list: Option<ListTarget>,
+}
+
+/// A statement delivering a batch; `$1`/`$2` bound the positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sql: String,
+    /// The statement returns the positions it found a record for; the others
+    /// had no record to act on.
+    pub returns_found: bool,
+}
+
+const BATCH_FILTER: &str = "o.pos > $1 AND o.pos <= $2";
+
+impl PostgresTarget {
+    fn match_value_from_field(&self) -> String {
+        format!("(o.{})::{}", self.match_field, self.match_column.type_sql)
+    }
+
+    fn match_value_from_key(&self) -> String {
+        format!("(o.match_key)::{}", self.match_column.type_sql)
+    }
+
+    /// The statement for one kind of operation, or None when the sync's
+    /// settings say nothing is done at the destination (delete behavior
+    /// "nothing", or "clear" with no mapped fields).
+    pub fn statement(&self, op: Op, ops_table: &str) -> Option<Statement> {
+        if let Some(list) = &self.list {
+            return self.list_statement(list, op, ops_table);
+        }
+        let table = &self.table;
+        let match_column = quote_ident(&self.match_column.name);
+        match op {
+            Op::Added | Op::Changed if self.mode == SyncMode::Update => {
+                let sets = if self.assignments.is_empty() {
+                    format!("{match_column} = t.{match_column}")
+                } else {
+                    list(
+                        self.assignments
+                            .iter()
+                            .map(|a| format!("{} = {}", quote_ident(&a.column.name), a.value)),
+                    )
+                };
+                Some(Statement {
+                    sql: format!(
+                        "UPDATE {table} AS t SET {sets} FROM {ops_table} AS o \
+                         WHERE {BATCH_FILTER} AND t.{match_column} = {} RETURNING o.pos",
+                        self.match_value_from_field()
+                    ),
+                    returns_found: true,
+                })
+            }
+            Op::Added | Op::Changed => {
+                let columns = std::iter::once(match_column.clone())
+                    .chain(self.assignments.iter().map(|a| quote_ident(&a.column.name)));
+                let values = std::iter::once(self.match_value_from_field())
+                    .chain(self.assignments.iter().map(|a| a.value.clone()));
+                let on_conflict = if self.mode == SyncMode::Insert || self.assignments.is_empty() {
+                    "DO NOTHING".to_string()
+                } else {
+                    format!(
+                        "DO UPDATE SET {}",
+                        list(self.assignments.iter().map(|a| {
+                            let c = quote_ident(&a.column.name);
+                            format!("{c} = EXCLUDED.{c}")
+                        }))
+                    )
+                };
+                Some(Statement {
+                    sql: format!(
+                        "INSERT INTO {table} AS t ({}) SELECT {} FROM {ops_table} AS o \
+                         WHERE {BATCH_FILTER} ORDER BY o.pos ON CONFLICT ({match_column}) {on_conflict}",
+                        list(columns),
+                        list(values)
+                    ),
+                    returns_found: false,
+                })
+            }
+            Op::Removed => match self.delete_behavior {
+                DeleteBehavior::Nothing => None,
+                DeleteBehavior::Delete => Some(Statement {
+                    sql: format!(
+                        "DELETE FROM {table} AS t USING {ops_table} AS o \
+                         WHERE {BATCH_FILTER} AND t.{match_column} = {}",
+                        self.match_value_from_key()
+                    ),
+                    returns_found: false,
+                }),
+                DeleteBehavior::Clear if self.assignments.is_empty() => None,
+                DeleteBehavior::Clear => Some(Statement {
+                    sql: format!(
+                        "UPDATE {table} AS t SET {} FROM {ops_table} AS o \
+                         WHERE {BATCH_FILTER} AND t.{match_column} = {}",
+                        list(
+                            self.assignments
+                                .iter()
+                                .map(|a| format!("{} = NULL", quote_ident(&a.column.name)))
+                        ),
+                        self.match_value_from_key()
+                    ),
+                    returns_found: false,
+                }),
+            },
+        }
+    }
+
+    /// List syncs: mode add inserts memberships for rows entering the model
+    /// and (delete behavior "delete") removes them for rows leaving it; mode
+    /// remove removes the memberships of rows entering the model.
+    fn list_statement(&self, target: &ListTarget, op: Op, ops_table: &str) -> Option<Statement> {
+        let table = &self.table;
+        let match_column = quote_ident(&self.match_column.name);
+        let list_column = quote_ident(&target.column.name);
+        let list_value = format!(
+            "{}::{}",
+            quote_literal(&target.name),
+            target.column.type_sql
+        );
+        let leave = |member: String| {
+            Statement {
+            sql: format!(
+                "DELETE FROM {table} AS t USING {ops_table} AS o \
+                 WHERE {BATCH_FILTER} AND t.{list_column} = {list_value} AND t.{match_column} = {member}"
+            ),
+            returns_found: false,
+        }
+        };
+        match (self.mode, op) {
+            (SyncMode::Add, Op::Added) => {
+                let columns = [list_column.clone(), match_column.clone()]
+                    .into_iter()
+                    .chain(self.assignments.iter().map(|a| quote_ident(&a.column.name)));
+                let values = [list_value.clone(), self.match_value_from_field()]
+                    .into_iter()
+                    .chain(self.assignments.iter().map(|a| a.value.clone()));
+                Some(Statement {
+                    sql: format!(
+                        "INSERT INTO {table} AS t ({}) SELECT {} FROM {ops_table} AS o \
+                         WHERE {BATCH_FILTER} ORDER BY o.pos ON CONFLICT ({list_column}, {match_column}) DO NOTHING",
+                        list(columns),
+                        list(values)
+                    ),
+                    returns_found: false,
+                })
+            }
+            (SyncMode::Add, Op::Removed) if self.delete_behavior == DeleteBehavior::Delete => {
+                Some(leave(self.match_value_from_key()))
+            }
+            (SyncMode::Remove, Op::Added) => Some(leave(self.match_value_from_field())),
+            _ => None,
+        }
+    }
+
+    /// Clear and fill: every member of the list leaves it.
+    pub fn clear_sql(&self) -> Option<String> {
+        self.list.as_ref().map(|list| {
+            format!(
+                "DELETE FROM {} WHERE {} = {}::{}",
+                self.table,
+                quote_ident(&list.column.name),
+                quote_literal(&list.name),
+                list.column.type_sql
+            )
+        })
+    }
+
+    /// Mirror mode: records in the table whose match value the model no
+    /// longer has and the snapshot does not already remove.
+    pub fn mirror_removals_sql(&self, plan: &RunPlan) -> String {
+        let match_column = quote_ident(&self.match_column.name);
+        format!(
+            "SELECT (t.{match_column})::text AS row_id, (t.{match_column})::text AS match_key \
+             FROM {table} AS t \
+             WHERE t.{match_column} IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM {work} AS w WHERE (w.{field})::{ty} = t.{match_column}) \
+               AND NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE s.match_key = (t.{match_column})::text)",
+            table = self.table,
+            work = plan.work_table,
+            field = self.match_field,
+            ty = self.match_column.type_sql,
+            snapshot = plan.snapshot_table,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(mode: SyncMode, delete_behavior: DeleteBehavior) -> PostgresTarget {
+        PostgresTarget {
+            table: "crm.contacts".into(),
+            mode,
+            delete_behavior,
+            match_column: TargetColumn {
+                name: "email".into(),
+                type_sql: "text".into(),
+            },
+            match_field: "c1".into(),
+            assignments: vec![Assignment {
+                column: TargetColumn {
+                    name: "plan".into(),
+                    type_sql: "text".into(),
+                },
+                value: "(o.c2)::text".into(),
+            }],
+            owner: pg_sys::Oid::INVALID,
+            list: None,
+        }
+    }
+
+    #[test]
+    fn lists_add_and_remove_memberships() {
+        let mut add = target(SyncMode::Add, DeleteBehavior::Delete);
+        add.list = Some(ListTarget {
+            column: TargetColumn {
+                name: "list".into(),
+                type_sql: "text".into(),
+            },
+            name: "vip".into(),
+        });
+        let join = add.statement(Op::Added, "ops").unwrap();
+        assert!(
+            join.sql
+                .contains("(\"list\", \"email\", \"plan\") SELECT 'vip'::text, (o.c1)::text"),
+            "{}",
+            join.sql
+        );
+        assert!(join
+            .sql
+            .ends_with("ON CONFLICT (\"list\", \"email\") DO NOTHING"));
+        let leave = add.statement(Op::Removed, "ops").unwrap();
+        assert!(
+            leave
+                .sql
+                .ends_with("t.\"list\" = 'vip'::text AND t.\"email\" = (o.match_key)::text"),
+            "{}",
+            leave.sql
+        );
+        assert!(add.statement(Op::Changed, "ops").is_none());
+        assert_eq!(
+            add.clear_sql().unwrap(),
+            "DELETE FROM crm.contacts WHERE \"list\" = 'vip'::text"
+        );
+        let mut remove = add.clone();
+        remove.mode = SyncMode::Remove;
+        assert!(remove
+            .statement(Op::Added, "ops")
+            .unwrap()
+            .sql
+            .ends_with("t.\"email\" = (o.c1)::text"));
+        assert!(remove.statement(Op::Removed, "ops").is_none());
+    }
+
+    #[test]
+    fn upsert_updates_on_conflict_and_insert_does_nothing() {
+        let upsert = target(SyncMode::Upsert, DeleteBehavior::Nothing)
+            .statement(Op::Added, "ops")
+            .unwrap();
+        assert!(upsert.sql.contains("INSERT INTO crm.contacts AS t (\"email\", \"plan\") SELECT (o.c1)::text, (o.c2)::text"), "{}", upsert.sql);
+        assert!(upsert
+            .sql
+            .ends_with("ON CONFLICT (\"email\") DO UPDATE SET \"plan\" = EXCLUDED.\"plan\""));
+        let insert = target(SyncMode::Insert, DeleteBehavior::Nothing)
+            .statement(Op::Added, "ops")
+            .unwrap();
+        assert!(insert.sql.ends_with("DO NOTHING"));
+    }
+
+    #[test]
+    fn update_mode_reports_which_records_it_found() {
+        let update = target(SyncMode::Update, DeleteBehavior::Nothing)
+            .statement(Op::Changed, "ops")
+            .unwrap();
+        assert!(update.returns_found);
+        assert!(update
+            .sql
+            .starts_with("UPDATE crm.contacts AS t SET \"plan\" = (o.c2)::text"));
+        assert!(update
+            .sql
+            .ends_with("t.\"email\" = (o.c1)::text RETURNING o.pos"));
+    }
+
+    #[test]
+    fn removals_follow_delete_behavior() {
+        assert!(target(SyncMode::Upsert, DeleteBehavior::Nothing)
+            .statement(Op::Removed, "ops")
+            .is_none());
+        let delete = target(SyncMode::Upsert, DeleteBehavior::Delete)
+            .statement(Op::Removed, "ops")
+            .unwrap();
+        assert!(delete
+            .sql
+            .starts_with("DELETE FROM crm.contacts AS t USING ops AS o"));
+        assert!(delete.sql.ends_with("t.\"email\" = (o.match_key)::text"));
+        let clear = target(SyncMode::Upsert, DeleteBehavior::Clear)
+            .statement(Op::Removed, "ops")
+            .unwrap();
+        assert!(clear
+            .sql
+            .starts_with("UPDATE crm.contacts AS t SET \"plan\" = NULL FROM ops AS o"));
+    }
+}

@@ -1,0 +1,265 @@
+//! Resolving a sync's target table and checking it against the model and
+//! the owner's privileges, at create_sync and when each run starts.
+
+use super::statements::{Assignment, ListTarget, PostgresTarget, TargetColumn};
+use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode};
+use crate::error::{Error, Result, SqlState};
+use crate::plan::{ModelColumn, RunPlan};
+use crate::postgres::{in_subtransaction, spi};
+use crate::sql::{list, quote_ident, quote_literal};
+use pgrx::prelude::*;
+use serde_json::Value;
+
+/// Resolve and check a sync's target against the database: the table, its
+/// columns and unique index, the model's columns, types and privileges.
+/// `model_columns` are all the model's result columns.
+pub fn resolve(
+    config: &SyncConfig,
+    model_columns: &[ModelColumn],
+    owner: pg_sys::Oid,
+) -> Result<PostgresTarget> {
+    let object = config.destination_string("object")?.ok_or_else(|| {
+        Error::invalid(
+            "object",
+            "is required: the target table, e.g. \"crm.contacts\"",
+        )
+    })?;
+    let table_oid = in_subtransaction(|| {
+        spi::one::<pg_sys::Oid>(
+            "SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')",
+            &[object.as_str().into()],
+        )
+    })
+    .map_err(|e| Error::invalid("object", format!("\"{object}\": {}", e.message)))?
+    .ok_or_else(|| {
+        Error::new(
+            SqlState::UndefinedTable,
+            format!("object: table \"{object}\" does not exist"),
+        )
+    })?;
+    let table: String = spi::one("SELECT $1::regclass::text", &[table_oid.into()])?
+        .unwrap_or_else(|| object.clone());
+
+    let target_columns: Vec<(TargetColumn, i16)> = spi::rows(
+        "SELECT attname::text, format_type(atttypid, atttypmod), attnum FROM pg_attribute \
+         WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        &[table_oid.into()],
+        |row| {
+            Ok((
+                TargetColumn {
+                    name: spi::get(row, 1)?,
+                    type_sql: spi::get(row, 2)?,
+                },
+                spi::get(row, 3)?,
+            ))
+        },
+    )?;
+    let target_column = |field: &str, name: &str| -> Result<(TargetColumn, i16)> {
+        target_columns
+            .iter()
+            .find(|(c, _)| c.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::UndefinedColumn,
+                    format!("{field}: table {table} has no column \"{name}\""),
+                )
+            })
+    };
+    let model_column = |field: &str, name: &str| -> Result<&ModelColumn> {
+        model_columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::UndefinedColumn,
+                    format!("{field}: column \"{name}\" is not in the model's result"),
+                )
+                .with_hint(format!(
+                    "the model returns: {}",
+                    list(model_columns.iter().map(|c| c.name.as_str()))
+                ))
+            })
+    };
+
+    let record_match = config.record_match.as_ref().ok_or_else(|| {
+        Error::invalid(
+            "match",
+            "is required for the postgres destination: {\"from\": <model column>, \"to\": <column with a unique index>}",
+        )
+    })?;
+    let (match_column, match_attnum) = target_column("match.to", &record_match.to)?;
+    let is_list = config.sync_type == crate::config::SyncType::List;
+    for key in ["list", "list_field"] {
+        if !is_list && config.destination_keys.contains_key(key) {
+            return Err(Error::invalid(
+                key,
+                "is only for list syncs (type \"list\")",
+            ));
+        }
+    }
+    let list = if is_list {
+        let name = config.destination_string("list")?.ok_or_else(|| {
+            Error::invalid(
+                "list",
+                "is required for list syncs: the name of the list, e.g. \"vip\"",
+            )
+        })?;
+        let field = config
+            .destination_string("list_field")?
+            .unwrap_or_else(|| "list".into());
+        let (column, attnum) = target_column("list_field", &field)?;
+        let unique: Option<bool> = spi::one(
+            "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique \
+             AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 2 \
+             AND i.indkey::int2[] @> ARRAY[$2, $3]::int2[])",
+            &[table_oid.into(), attnum.into(), match_attnum.into()],
+        )?;
+        if unique != Some(true) {
+            return Err(Error::new(
+                SqlState::InvalidColumnReference,
+                format!(
+                    "match.to: {table} has no unique index on ({field}, {}); list membership needs one",
+                    record_match.to
+                ),
+            )
+            .with_hint(format!(
+                "CREATE UNIQUE INDEX ON {table} ({}, {})",
+                quote_ident(&field),
+                quote_ident(&record_match.to)
+            )));
+        }
+        Some(ListTarget { column, name })
+    } else {
+        None
+    };
+    let unique: Option<bool> = if is_list {
+        Some(true)
+    } else {
+        spi::one(
+            "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique \
+             AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = $2)",
+            &[table_oid.into(), match_attnum.into()],
+        )?
+    };
+    if unique != Some(true) {
+        return Err(Error::new(
+            SqlState::InvalidColumnReference,
+            format!(
+                "match.to: column \"{}\" of {table} has no unique index; record matching needs one",
+                record_match.to
+            ),
+        )
+        .with_hint(format!(
+            "CREATE UNIQUE INDEX ON {table} ({})",
+            quote_ident(&record_match.to)
+        )));
+    }
+    let source_columns = config.source_columns();
+    let field_of = |name: &str| {
+        RunPlan::field(
+            source_columns
+                .iter()
+                .position(|c| c == name)
+                .expect("source_columns lists every mapped column"),
+        )
+    };
+    let match_source = model_column("match.from", &record_match.from)?;
+    check_cast("match", &match_source.type_sql, &match_column)?;
+
+    let mut assignments = Vec::new();
+    for (index, mapping) in config.mappings.iter().enumerate() {
+        let path = format!("mappings[{index}]");
+        let (column, _) = target_column(&format!("{path}.to"), &mapping.to)?;
+        let value = match &mapping.source {
+            MappingSource::Column(name) => {
+                let source = model_column(&format!("{path}.from"), name)?;
+                check_cast(&path, &source.type_sql, &column)?;
+                format!("(o.{})::{}", field_of(name), column.type_sql)
+            }
+            MappingSource::Static(value) => {
+                let literal = match value {
+                    Value::Null => "NULL".to_string(),
+                    Value::String(s) => quote_literal(s),
+                    other => quote_literal(&other.to_string()),
+                };
+                let expression = format!("{literal}::{}", column.type_sql);
+                in_subtransaction(|| spi::execute(&format!("SELECT {expression}"), &[]))
+                    .map_err(|e| {
+                        Error::new(
+                            e.state,
+                            format!("{path}.static: {value} is not a valid {}: {}", column.type_sql, e.message),
+                        )
+                    })?;
+                expression
+            }
+            MappingSource::Template(_) => {
+                return Err(Error::new(
+                    SqlState::FeatureNotSupported,
+                    format!("{path}.template: template mappings are not supported by the postgres destination"),
+                )
+                .with_hint("compute the value in the model's query and map the column"))
+            }
+        };
+        assignments.push(Assignment { column, value });
+    }
+
+    let mut privileges = vec![];
+    match config.mode {
+        SyncMode::Update => privileges.extend(["SELECT", "UPDATE"]),
+        SyncMode::Insert | SyncMode::Add => privileges.extend(["SELECT", "INSERT"]),
+        SyncMode::Remove => privileges.extend(["SELECT", "DELETE"]),
+        _ => privileges.extend(["SELECT", "INSERT", "UPDATE"]),
+    }
+    match config.delete_behavior {
+        DeleteBehavior::Delete => privileges.push("DELETE"),
+        DeleteBehavior::Clear => privileges.push("UPDATE"),
+        DeleteBehavior::Nothing => {}
+    }
+    for privilege in privileges {
+        let granted: Option<bool> = spi::one(
+            "SELECT has_table_privilege($1, $2, $3)",
+            &[owner.into(), table_oid.into(), privilege.into()],
+        )?;
+        if granted != Some(true) {
+            let role: Option<String> = spi::one("SELECT $1::regrole::text", &[owner.into()])?;
+            return Err(Error::new(
+                SqlState::InsufficientPrivilege,
+                format!(
+                    "object: role {} lacks {privilege} on table {table}, which mode \"{}\" with delete behavior \"{}\" needs",
+                    role.unwrap_or_default(),
+                    config.mode,
+                    config.delete_behavior
+                ),
+            ));
+        }
+    }
+
+    Ok(PostgresTarget {
+        table,
+        mode: config.mode,
+        delete_behavior: config.delete_behavior,
+        match_field: field_of(&record_match.from),
+        match_column,
+        assignments,
+        owner,
+        list,
+    })
+}
+
+/// A model column's values must convert to the target column's type.
+fn check_cast(field: &str, from_type: &str, to: &TargetColumn) -> Result<()> {
+    in_subtransaction(|| {
+        spi::execute(&format!("SELECT (NULL::{from_type})::{}", to.type_sql), &[])
+    })
+    .map(|_| ())
+    .map_err(|e| {
+        Error::new(
+            e.state,
+            format!(
+                "{field}: the model's {from_type} values cannot be written to column \"{}\" ({}): {}",
+                to.name, to.type_sql, e.message
+            ),
+        )
+    })
+}

@@ -1,0 +1,237 @@
+//! The decisions a run makes from numbers alone, as plain functions: does
+//! the diff hold duplicate keys, may this run remove what it plans to, and
+//! how delivery is cut into windows.
+
+use crate::error::{Error, Result, SqlState};
+use crate::plan::Op;
+use std::collections::HashMap;
+
+/// The numbers `RunPlan::duplicate_check` reads from a fresh diff.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DiffCounts {
+    pub null_keys: i64,
+    pub added: i64,
+    pub snapshot_rows: i64,
+    /// Removed rows that were in the snapshot (not mirror removals).
+    pub removed: i64,
+    pub new_keys_repeated: bool,
+}
+
+impl DiffCounts {
+    /// Exact, without grouping the result: the keyed rows that matched the
+    /// snapshot equal the snapshot rows still present only when no snapshot
+    /// row was matched twice; repeated new keys show among the added.
+    pub fn has_duplicates(&self, rows_queried: i64) -> bool {
+        self.new_keys_repeated
+            || rows_queried - self.null_keys - self.added != self.snapshot_rows - self.removed
+    }
+}
+
+/// The guard against accidental mass removal, as the sync configures it.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct RemovalGuard {
+    pub max_removed_share: f64,
+    pub allow_empty_model: bool,
+    /// Removed rows act on the destination (delete behavior is not "nothing").
+    pub removes_records: bool,
+}
+
+/// What a run would remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    pub removed: i64,
+    pub snapshot_rows: i64,
+    pub rows_queried: i64,
+}
+
+impl RemovalGuard {
+    /// Refuse a run that would remove more than the allowed share of what
+    /// was synced, or everything because the model suddenly returns nothing.
+    /// `waived`: this run may remove anything (allow_mass_removal, or a full
+    /// resync, which removes nothing).
+    pub fn check(&self, removal: Removal, waived: bool) -> Result<()> {
+        let Removal {
+            removed,
+            snapshot_rows,
+            rows_queried,
+        } = removal;
+        if waived || !self.removes_records || snapshot_rows == 0 || removed == 0 {
+            return Ok(());
+        }
+        let hint = "if this is intended, run once with sync_run(…, allow_mass_removal => true), \
+                    or change the sync's max_removed_share / allow_empty_model";
+        if rows_queried == 0 && !self.allow_empty_model {
+            return Err(Error::new(
+                SqlState::ObjectNotInPrerequisiteState,
+                format!(
+                    "removal guard: the model returned no rows, which would remove all {snapshot_rows} rows synced so far; nothing was sent"
+                ),
+            )
+            .with_hint(hint));
+        }
+        let share = removed as f64 / snapshot_rows as f64;
+        if share > self.max_removed_share {
+            return Err(Error::new(
+                SqlState::ObjectNotInPrerequisiteState,
+                format!(
+                    "removal guard: this run would remove {removed} of the {snapshot_rows} rows synced so far ({:.0}%, more than max_removed_share {:.0}%); nothing was sent",
+                    share * 100.0,
+                    self.max_removed_share * 100.0
+                ),
+            )
+            .with_hint(hint));
+        }
+        Ok(())
+    }
+}
+
+/// First position, last position and count of one kind of operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpRange {
+    pub first: i64,
+    pub last: i64,
+    pub count: i64,
+}
+
+/// Operations `after < pos <= upto`, all of one kind: delivered and
+/// recorded in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub op: Op,
+    pub after: i64,
+    pub upto: i64,
+}
+
+/// Delivery in windows of at most `step` operations, kind by kind in
+/// delivery order (a window never mixes kinds).
+pub fn windows(ranges: &HashMap<Op, OpRange>, step: i64) -> Vec<Window> {
+    let step = step.max(1);
+    let mut windows = Vec::new();
+    for op in Op::DELIVERY_ORDER {
+        let Some(range) = ranges.get(&op) else {
+            continue;
+        };
+        let mut after = range.first - 1;
+        while after < range.last {
+            let upto = after.saturating_add(step).min(range.last);
+            windows.push(Window { op, after, upto });
+            after = upto;
+        }
+    }
+    windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_show_in_the_counts() {
+        let clean = DiffCounts {
+            null_keys: 1,
+            added: 10,
+            snapshot_rows: 90,
+            removed: 5,
+            new_keys_repeated: false,
+        };
+        // 96 rows: 1 null key, 10 new, 85 matched = 90 - 5 snapshot rows still there.
+        assert!(!clean.has_duplicates(96));
+        // One more row matching a snapshot row that is already matched.
+        assert!(clean.has_duplicates(97));
+        let repeated = DiffCounts {
+            new_keys_repeated: true,
+            ..clean
+        };
+        assert!(repeated.has_duplicates(96));
+    }
+
+    fn guard(share: f64) -> RemovalGuard {
+        RemovalGuard {
+            max_removed_share: share,
+            allow_empty_model: false,
+            removes_records: true,
+        }
+    }
+
+    #[test]
+    fn the_removal_guard_stops_mass_removal() {
+        let removal = Removal {
+            removed: 60,
+            snapshot_rows: 100,
+            rows_queried: 40,
+        };
+        let error = guard(0.5).check(removal, false).unwrap_err();
+        assert_eq!(error.state.code(), "55000");
+        assert!(error
+            .message
+            .starts_with("removal guard: this run would remove 60 of the 100 rows synced so far (60%, more than max_removed_share 50%)"));
+        assert!(guard(0.6).check(removal, false).is_ok());
+        assert!(guard(0.5).check(removal, true).is_ok(), "waived once");
+        let keeps = RemovalGuard {
+            removes_records: false,
+            ..guard(0.5)
+        };
+        assert!(
+            keeps.check(removal, false).is_ok(),
+            "delete behavior nothing"
+        );
+    }
+
+    #[test]
+    fn an_empty_model_may_not_remove_everything() {
+        let empty = Removal {
+            removed: 100,
+            snapshot_rows: 100,
+            rows_queried: 0,
+        };
+        let error = guard(1.0).check(empty, false).unwrap_err();
+        assert!(error.message.contains("the model returned no rows"));
+        let allowed = RemovalGuard {
+            allow_empty_model: true,
+            ..guard(1.0)
+        };
+        assert!(allowed.check(empty, false).is_ok());
+        let first_run = Removal {
+            snapshot_rows: 0,
+            ..empty
+        };
+        assert!(guard(0.0).check(first_run, false).is_ok());
+    }
+
+    #[test]
+    fn windows_follow_delivery_order_and_never_mix_kinds() {
+        let ranges = HashMap::from([
+            (
+                Op::Added,
+                OpRange {
+                    first: 4,
+                    last: 8,
+                    count: 5,
+                },
+            ),
+            (
+                Op::Removed,
+                OpRange {
+                    first: 1,
+                    last: 3,
+                    count: 3,
+                },
+            ),
+        ]);
+        let cut = windows(&ranges, 2);
+        let expected = [
+            (Op::Removed, 0, 2),
+            (Op::Removed, 2, 3),
+            (Op::Added, 3, 5),
+            (Op::Added, 5, 7),
+            (Op::Added, 7, 8),
+        ];
+        assert_eq!(
+            cut.iter()
+                .map(|w| (w.op, w.after, w.upto))
+                .collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(windows(&ranges, i64::MAX).len(), 2, "one window per kind");
+    }
+}

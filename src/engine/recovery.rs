@@ -1,0 +1,33 @@
+//! Runs that did not get through: closed with their reason, what they
+//! delivered kept, the rest counted as aborted, their work tables dropped.
+
+use crate::catalog::{changelog, runs, state, state::WorkOf};
+use crate::error::Result;
+
+/// Runs of this sync still marked as going whose worker is gone (killed,
+/// server restarted) are closed as incomplete: what they delivered stays
+/// recorded, the rest is aborted, and the next run resumes from the
+/// snapshot. Called while holding the sync's run lock, so no live run is
+/// touched.
+pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
+    let reason = "interrupted: the run's worker exited before finishing (server restart, crash or terminated worker)";
+    for run_id in runs::interrupted(sync_id)? {
+        if state::ops_table_exists(WorkOf::Run, run_id)? {
+            changelog::record_aborted(
+                &state::ops_table(WorkOf::Run, run_id),
+                run_id,
+                sync_id,
+                &format!("not attempted: {reason}"),
+            )?;
+        }
+        end_early(run_id, "incomplete", reason)?;
+    }
+    Ok(())
+}
+
+/// Close a run that did not get through: operations not attempted count as
+/// aborted, so the counts reconcile; its work tables go.
+pub fn end_early(run_id: i64, status: &str, error: &str) -> Result<()> {
+    runs::end_early(run_id, status, error)?;
+    state::drop_work_tables(WorkOf::Run, run_id)
+}
