@@ -45,3 +45,81 @@ CREATE TRIGGER schedules_changed AFTER INSERT OR UPDATE OR DELETE ON reverse_etl
 -- CREATE EXTENSION: a scheduler looks at this database (closing runs left
 -- from before and picking up schedules restored from a dump).
 SELECT reverse_etl._wake_scheduler();
+
+COMMENT ON VIEW reverse_etl.sync_overview IS
+    'One row per sync with its derived status (Disabled, Pending, Queued, Querying, Preparing, In Progress, Healthy, Warning, Incomplete, Failed), its last run and its next due time.';
+COMMENT ON COLUMN reverse_etl.sync_overview.id IS 'The sync''s id.';
+COMMENT ON COLUMN reverse_etl.sync_overview.name IS 'The sync''s name.';
+COMMENT ON COLUMN reverse_etl.sync_overview.status IS 'Derived from the last run (skipped ticks aside): Disabled, Pending (never ran), Queued, Querying, Preparing, In Progress, Healthy, Warning, Incomplete, Failed.';
+COMMENT ON COLUMN reverse_etl.sync_overview.model IS 'The model''s name.';
+COMMENT ON COLUMN reverse_etl.sync_overview.destination IS 'The destination''s name.';
+COMMENT ON COLUMN reverse_etl.sync_overview.destination_kind IS 'postgres, http or file.';
+COMMENT ON COLUMN reverse_etl.sync_overview.type IS 'object, event or list.';
+COMMENT ON COLUMN reverse_etl.sync_overview.mode IS 'The sync mode (upsert, insert, update, all, archive, add, remove, snapshot, diff).';
+COMMENT ON COLUMN reverse_etl.sync_overview.schedule IS 'The schedule document.';
+COMMENT ON COLUMN reverse_etl.sync_overview.enabled IS 'Whether the sync may run.';
+COMMENT ON COLUMN reverse_etl.sync_overview.folder IS 'The sync''s folder.';
+COMMENT ON COLUMN reverse_etl.sync_overview.labels IS 'The sync''s labels.';
+COMMENT ON COLUMN reverse_etl.sync_overview.last_run_id IS 'The last run (skipped ticks aside).';
+COMMENT ON COLUMN reverse_etl.sync_overview.last_run_at IS 'When the last run ended (or started, or was queued).';
+COMMENT ON COLUMN reverse_etl.sync_overview.last_run_status IS 'The last run''s status.';
+COMMENT ON COLUMN reverse_etl.sync_overview.last_run_error IS 'The last run''s error.';
+COMMENT ON COLUMN reverse_etl.sync_overview.next_run_at IS 'When the schedule is next due (NULL: manual or disabled).';
+COMMENT ON COLUMN reverse_etl.sync_overview.created_at IS 'When the sync was created.';
+COMMENT ON COLUMN reverse_etl.sync_overview.created_by IS 'Who created it.';
+COMMENT ON COLUMN reverse_etl.sync_overview.owner IS 'The role whose privileges its runs use.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence IS 'The sequence''s name.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence_run_id IS 'The sequence run.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence_status IS 'The sequence run''s status.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.started_at IS 'When the sequence run started.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.finished_at IS 'When it ended.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.position IS 'The step''s position, from 1.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.sync IS 'The step''s sync.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.run_id IS 'The step''s run.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.step_status IS 'succeeded, failed, failed_continued or skipped.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.reason IS 'Why the step failed or was skipped.';
+COMMENT ON COLUMN reverse_etl.sequence_run_details.run_status IS 'The step''s run status.';
+
+-- Functions (every overload of a name: syncs, models, destinations and
+-- sequences are taken by id or by name).
+DO $comments$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure AS signature, d.comment
+        FROM pg_catalog.pg_proc p
+        JOIN (VALUES
+            ('create_model', 'Defines a model: a query and the column(s) that identify a row. The query is run once with LIMIT 0, as you, to check it and record its columns; the current search_path is stored and used by every run. Returns the model id.'),
+            ('create_destination', 'Defines a destination: kind postgres (config {}), http ({"url": …, "headers": …, …}) or file ({"directory": …}). Returns the destination id.'),
+            ('create_sync', 'Defines a sync of a model to a destination, validated against both; the caller becomes its owner, whose privileges its runs use. Returns the sync id.'),
+            ('sync_config', 'A sync''s configuration with every default written out ("edit as JSON": read).'),
+            ('update_sync', 'Replaces a sync''s configuration after validating it ("edit as JSON": write).'),
+            ('sync_run', 'Runs a sync in a background worker and returns the run id; with wait (the default) returns when the run has ended. full_resync sends every current row as added; allow_mass_removal lets this run pass the removal guard.'),
+            ('sync_clear_and_fill', 'Empties the sync''s list at the destination, then sends every current row, in one run. Returns the run id.'),
+            ('sync_reset_cdc', 'Takes the model''s current result as what was sent, sending nothing: later runs send only later changes. Returns the run id.'),
+            ('sync_plan', 'What the next run would do, without sending or recording anything: counts of added, changed, removed and invalid rows, up to 10 sample rows of each kind, and the removal guard''s verdict.'),
+            ('sync_test_row', 'Sends exactly what a run would send for one model row (op added, changed or removed), optionally with some values edited, and returns the request and the response (secrets masked); dry_run returns the request without sending. Nothing is recorded.'),
+            ('cancel_run', 'Stops a run: what was delivered stays recorded, the rest is aborted, the run ends incomplete. Returns false if the run had already ended.'),
+            ('enable_sync', 'Lets a disabled sync run again (and its schedule fire).'),
+            ('disable_sync', 'A disabled sync refuses to run and its schedule does not fire.'),
+            ('set_sync_folder', 'Files the sync in a folder (NULL or '''' takes it out).'),
+            ('set_sync_labels', 'Replaces the sync''s labels (trimmed, sorted, without repeats).'),
+            ('set_secret', 'Stores a secret that destinations reference as {"secret": name}. Write-only: no view or function returns it.'),
+            ('create_sequence', 'Defines a sequence of syncs run one after another: steps are sync names or ids, or {"sync": …, "on_failure": "stop" | "continue", "max_rejected_share": …}. Returns the sequence id.'),
+            ('update_sequence', 'Replaces a sequence''s steps and/or schedule (NULL keeps it).'),
+            ('enable_sequence', 'Lets a disabled sequence run again.'),
+            ('disable_sequence', 'A disabled sequence refuses to run and its schedule does not fire.'),
+            ('sequence_run', 'Runs a sequence''s steps one after another in a background worker and returns the sequence run id; with wait (the default) returns when it has ended.'),
+            ('schedule_next_runs', 'The next due times of a schedule document after a given time: check a cron expression or time zone before using it.'),
+            ('schedule_next_run', 'The next due time of a schedule document (NULL for manual or past its end).'),
+            ('scheduler_status', 'What the launcher knows per database: its pid, the scheduler''s pid while awake, the next check. Empty unless the library is preloaded.'),
+            ('_wake_scheduler', 'Private: wakes the database''s scheduler when the transaction commits (called by triggers).'),
+            ('_schedules_changed', 'Private: trigger on syncs and sequences that wakes the scheduler.')
+        ) AS d (name, comment) ON d.name = p.proname
+        WHERE p.pronamespace = 'reverse_etl'::regnamespace
+    LOOP
+        EXECUTE format('COMMENT ON FUNCTION %s IS %L', f.signature, f.comment);
+    END LOOP;
+END
+$comments$;

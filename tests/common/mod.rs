@@ -40,6 +40,13 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl TestDb {
     /// A new database named after the test, with the extension created.
     pub fn new(test: &str) -> TestDb {
+        let mut db = TestDb::empty(test);
+        db.exec("CREATE EXTENSION pg_reverse_etl");
+        db
+    }
+
+    /// A new database named after the test, without the extension.
+    pub fn empty(test: &str) -> TestDb {
         let name = format!(
             "t_{}_{}_{}",
             test,
@@ -53,11 +60,32 @@ impl TestDb {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
-        let mut client = connect(&name, "postgres");
-        client
-            .batch_execute("CREATE EXTENSION pg_reverse_etl")
-            .unwrap();
+        let client = connect(&name, "postgres");
         TestDb { name, client }
+    }
+
+    /// Run a file of SQL with psql (for what only psql reads, e.g. a
+    /// pg_dump with COPY data), stopping at the first error.
+    pub fn psql_file(&self, path: &str) {
+        let output = std::process::Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port().to_string(),
+                "-U",
+                "postgres",
+                "-X",
+                "-q",
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-d", &self.name, "-f", path])
+            .output()
+            .expect("psql runs");
+        assert!(
+            output.status.success(),
+            "psql -f {path}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     pub fn connect_as(&self, user: &str) -> Client {

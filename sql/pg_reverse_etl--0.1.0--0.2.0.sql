@@ -1,0 +1,4 @@
+-- pg_reverse_etl 0.1.0 → 0.2.0 (in development: this script may change
+-- until 0.2.0 is released; after that it is frozen like the others).
+-- Every schema change since 0.1.0 is here, in order; tests/upgrade.rs checks
+-- that 0.1.0 plus this script equals a fresh 0.2.0 install.
