@@ -22,7 +22,7 @@ touch_missing
 status=0
 "$PG_REGRESS" --bindir="$PGBIN" --host=127.0.0.1 --port="${PGRE_PORT:-28815}" --user=postgres \
   --inputdir=tests/regress --outputdir="$out" --dbname=reverse_etl_regress \
-  --load-extension=pg_reverse_etl "${tests[@]}" || status=$?
+  "${tests[@]}" || status=$?
 if [ "$accept" = 1 ]; then
   for t in "${tests[@]}"; do cp "$out/results/$t.out" "tests/regress/expected/$t.out"; done
   echo "expected output updated: review it with git diff tests/regress/expected"

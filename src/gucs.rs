@@ -34,17 +34,17 @@ pub fn register() {
     GucRegistry::define_string_guc(
         c"reverse_etl.file_allowed_directories",
         c"Directories file destinations may write to (comma-separated; empty: none).",
-        c"Checked when a destination is created and when a run starts. Only superusers can change it.",
+        c"Checked when a destination is created and when a run starts. Server-wide: postgresql.conf or ALTER SYSTEM, then reload.",
         &FILE_ALLOWED_DIRECTORIES,
-        GucContext::Suset,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(
         c"reverse_etl.http_allowed_hosts",
         c"Hosts that http destinations may send to (comma-separated; * allows any).",
-        c"Checked when a destination is created and before every request. Only superusers can change it.",
+        c"Checked when a destination is created and before every request. Server-wide: postgresql.conf or ALTER SYSTEM, then reload.",
         &HTTP_ALLOWED_HOSTS,
-        GucContext::Suset,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(

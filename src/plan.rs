@@ -20,6 +20,8 @@ pub struct ModelColumn {
     pub type_sql: String,
     /// Whether the type has an extended hash function (json, xml, point… do not).
     pub hashable: bool,
+    /// The type's OID (0 when not known, e.g. read back from the catalog).
+    pub type_oid: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +54,36 @@ impl Op {
     }
 }
 
+/// The snapshot hash that means "send this row again" (its record was
+/// touched by sync_test_row): no row's content hashes to it but with odds of
+/// 2⁻⁶⁴, and then that row is merely sent once more.
+pub const RESEND_HASH: i64 = i64::MIN;
+
+/// What the diff of a run takes into account.
+#[derive(Debug, Clone, Copy)]
+pub struct Diff<'a> {
+    /// The sync mode decides which differences are operations.
+    pub mode: SyncMode,
+    /// Whether rows that left the model are operations (not for events).
+    pub acts_on_removals: bool,
+    /// A query of row ids left out on both sides (rows found invalid).
+    pub excluded_row_ids: Option<&'a str>,
+    /// A query of `(row_id text, match_key text)` for destination records
+    /// that must go although the snapshot does not know them (mirror mode).
+    pub extra_removals: Option<&'a str>,
+}
+
+impl Diff<'_> {
+    pub fn new(mode: SyncMode, acts_on_removals: bool) -> Diff<'static> {
+        Diff {
+            mode,
+            acts_on_removals,
+            excluded_row_ids: None,
+            extra_removals: None,
+        }
+    }
+}
+
 /// Everything needed to write a run's SQL.
 #[derive(Debug, Clone)]
 pub struct RunPlan {
@@ -59,6 +91,10 @@ pub struct RunPlan {
     pub primary_key: Vec<String>,
     /// The columns the sync sends, in work-table order (`c1`, `c2`, …).
     pub columns: Vec<ModelColumn>,
+    /// Primary-key columns the sync does not send (`k1`, `k2`, …): kept in
+    /// the work table only, so an invalid row's changelog entry shows its
+    /// key. Not hashed, not copied into the ops table.
+    pub key_columns: Vec<ModelColumn>,
     /// Index into `columns` of the record-matching column.
     pub match_column: Option<usize>,
     /// Folded into every row hash, so changing what is sent changes every hash.
@@ -74,6 +110,11 @@ impl RunPlan {
         format!("c{}", index + 1)
     }
 
+    /// The work-table column holding key column number `index` (of `key_columns`).
+    pub fn key_field(index: usize) -> String {
+        format!("k{}", index + 1)
+    }
+
     pub fn field_of(&self, model_column: &str) -> Option<String> {
         self.columns
             .iter()
@@ -86,12 +127,17 @@ impl RunPlan {
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{} {}", RunPlan::field(i), c.type_sql));
+            .map(|(i, c)| format!(", {} {}", RunPlan::field(i), c.type_sql))
+            .chain(
+                self.key_columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!(", {} {}", RunPlan::key_field(i), c.type_sql)),
+            )
+            .collect::<String>();
         format!(
-            "CREATE UNLOGGED TABLE {} (row_id text, row_hash bigint{}{}) WITH (autovacuum_enabled = off)",
+            "CREATE UNLOGGED TABLE {} (row_id text, row_hash bigint{fields}) WITH (autovacuum_enabled = off)",
             self.work_table,
-            if self.columns.is_empty() { "" } else { ", " },
-            list(fields)
         )
     }
 
@@ -133,20 +179,20 @@ impl RunPlan {
         let fields = self
             .columns
             .iter()
-            .map(|c| format!("m.{}", quote_ident(&c.name)));
+            .chain(self.key_columns.iter())
+            .map(|c| format!(", m.{}", quote_ident(&c.name)))
+            .collect::<String>();
         format!(
-            "INSERT INTO {} SELECT {}, {}{}{} FROM ({}\n) AS m",
+            "INSERT INTO {} SELECT {}, {}{fields} FROM ({}\n) AS m",
             self.work_table,
             self.row_id_expression(),
             self.row_hash_expression(),
-            if self.columns.is_empty() { "" } else { ", " },
-            list(fields),
             self.query
         )
     }
 
     /// Numbers that reveal duplicate keys without grouping the whole result.
-    /// With N non-null rows, A added ops, S snapshot rows and R of them
+    /// With N non-null rows, A new rows (added, rank 3), S snapshot rows and R of them
     /// removed: the N - A matched rows equal the S - R matched snapshot rows
     /// exactly when no snapshot row was matched twice; duplicates among new
     /// keys show up as repeated added ops. Returns one row:
@@ -154,9 +200,9 @@ impl RunPlan {
     pub fn duplicate_check(&self) -> String {
         format!(
             "SELECT count(*) FILTER (WHERE op = 'invalid'),
-                    count(*) FILTER (WHERE op = 'added'),
+                    count(*) FILTER (WHERE op = 'added' AND op_rank = 3),
                     (SELECT count(*) FROM {snapshot}),
-                    count(*) FILTER (WHERE op = 'removed' AND op_rank = 1),
+                    count(*) FILTER (WHERE op IN ('removed', 'left') AND op_rank = 1),
                     EXISTS (SELECT 1 FROM {ops} WHERE op = 'added' GROUP BY row_id HAVING count(*) > 1)
              FROM {ops}",
             ops = self.ops_table,
@@ -166,24 +212,44 @@ impl RunPlan {
 
     /// The sent fields of a work or ops row as a JSON object keyed by model column.
     pub fn fields_json(&self, alias: &str) -> String {
-        if self.columns.is_empty() {
-            return "'{}'::jsonb".to_string();
-        }
-        // jsonb_build_object takes at most 100 arguments: 50 pairs a call.
-        let chunks: Vec<String> = self
+        let pairs = self
             .columns
             .iter()
             .enumerate()
-            .collect::<Vec<_>>()
-            .chunks(50)
-            .map(|chunk| {
-                let pairs = chunk.iter().map(|(i, c)| {
-                    format!("{}, {alias}.{}", quote_literal(&c.name), RunPlan::field(*i))
-                });
-                format!("jsonb_build_object({})", list(pairs))
-            })
-            .collect();
-        chunks.join(" || ")
+            .map(|(i, c)| (c.name.as_str(), RunPlan::field(i)))
+            .collect::<Vec<_>>();
+        json_object(alias, &pairs)
+    }
+
+    /// The sent fields and the primary key of a work-table row: what an
+    /// invalid row's changelog entry shows.
+    pub fn fields_and_key_json(&self, alias: &str) -> String {
+        let pairs = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), RunPlan::field(i)))
+            .chain(
+                self.key_columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.name.as_str(), RunPlan::key_field(i))),
+            )
+            .collect::<Vec<_>>();
+        json_object(alias, &pairs)
+    }
+
+    /// The fields of a removed row as JSON text: only the match value is
+    /// known (from the snapshot), typed as the model's match column.
+    pub fn removed_fields_json_text(&self, alias: &str) -> String {
+        match self.match_column {
+            Some(i) => format!(
+                "json_build_object({}, ({alias}.match_key)::{})::text",
+                quote_literal(&self.columns[i].name),
+                self.columns[i].type_sql
+            ),
+            None => "'{}'".to_string(),
+        }
     }
 
     /// The same object as JSON text, built without jsonb where the column
@@ -200,45 +266,48 @@ impl RunPlan {
         format!("json_build_object({})::text", list(pairs))
     }
 
-    /// The diff, as one statement creating the ops table. `mode` decides which
-    /// differences are operations; `excluded_row_ids`, when given, is a query
-    /// of row ids left out on both sides (rows found invalid); `extra_removals`,
-    /// when given, is a query of `(row_id text, match_key text)` for
-    /// destination records that must go although the snapshot does not know
-    /// them (mirror mode).
-    pub fn create_ops_table(
-        &self,
-        mode: SyncMode,
-        excluded_row_ids: Option<&str>,
-        extra_removals: Option<&str>,
-    ) -> String {
+    /// The diff, as one statement creating the ops table (see `Diff`).
+    pub fn create_ops_table(&self, diff: &Diff) -> String {
         let work_fields = list((0..self.columns.len()).map(|i| format!("w.{}", RunPlan::field(i))));
         let match_key = match self.match_column {
             Some(i) => format!("coalesce((w.{})::text, s.match_key)", RunPlan::field(i)),
             None => "s.match_key".to_string(),
         };
-        let (work_filter, removed_filter) = match excluded_row_ids {
+        let (work_filter, removed_filter) = match diff.excluded_row_ids {
             Some(excluded) => (
                 format!(" WHERE row_id IS NULL OR row_id NOT IN ({excluded})"),
                 format!(" AND (s.row_id IS NULL OR s.row_id NOT IN ({excluded}))"),
             ),
             None => (String::new(), String::new()),
         };
-        let changed = match mode {
+        // Which rows the snapshot already has are operations, and as what.
+        // Rank 2 tells them from new rows (rank 3) when both are 'added'.
+        let resend = format!("s.row_hash = {RESEND_HASH}");
+        let (changed, present) = match diff.mode {
             // An insert never touches a record it already sent; list
-            // membership does not change when a member's fields do.
-            SyncMode::Insert | SyncMode::Add | SyncMode::Remove => "false",
-            // No CDC: every current row is sent each run.
-            SyncMode::All | SyncMode::Archive | SyncMode::Snapshot => "true",
-            _ => "w.row_hash IS DISTINCT FROM s.row_hash",
+            // membership does not change when a member's fields do. A row
+            // sync_test_row touched is sent again as it was first sent.
+            SyncMode::Insert | SyncMode::Add | SyncMode::Remove => (resend.as_str(), "'added'"),
+            // No change tracking: every current row is sent again each run,
+            // counted as added.
+            _ if !diff.mode.uses_cdc() => ("true", "'added'"),
+            _ => ("w.row_hash IS DISTINCT FROM s.row_hash", "'changed'"),
+        };
+        // Rows that left the model are not operations for an event sync (an
+        // event is never removed, and its key stays in the snapshot so it is
+        // never sent twice); they still flow through as 'left' for the counts.
+        let removed = if diff.acts_on_removals {
+            "'removed'"
+        } else {
+            "'left'"
         };
         // Rows whose key is NULL flow through the join unmatched and come out
         // as 'invalid' (both sides' row_id NULL), so finding them costs no
         // extra pass over the model's result.
-        let mut diff = format!(
+        let mut statement = format!(
             "SELECT CASE WHEN w.row_id IS NULL AND s.row_id IS NULL THEN 'invalid'
-                         WHEN w.row_id IS NULL THEN 'removed'
-                         WHEN s.row_id IS NULL THEN 'added' ELSE 'changed' END AS op,
+                         WHEN w.row_id IS NULL THEN {removed}
+                         WHEN s.row_id IS NULL THEN 'added' ELSE {present} END AS op,
                     CASE WHEN w.row_id IS NULL AND s.row_id IS NULL THEN 4
                          WHEN w.row_id IS NULL THEN 1
                          WHEN s.row_id IS NULL THEN 3 ELSE 2 END AS op_rank,
@@ -254,9 +323,9 @@ impl RunPlan {
             work = self.work_table,
             snapshot = self.snapshot_table,
         );
-        if let Some(extra) = extra_removals {
+        if let Some(extra) = diff.extra_removals {
             let typed_nulls = self.columns.iter().map(|c| format!("NULL::{}", c.type_sql));
-            diff.push_str(&format!(
+            statement.push_str(&format!(
                 "\n             UNION ALL
              SELECT 'removed', 0, x.row_id, NULL::bigint, x.match_key{comma}{nulls}
              FROM ({extra}) AS x",
@@ -269,7 +338,7 @@ impl RunPlan {
             "CREATE UNLOGGED TABLE {ops} WITH (autovacuum_enabled = off) AS
              SELECT row_number() OVER (ORDER BY d.op_rank, d.row_id) AS pos,
                     d.op, d.op_rank, d.row_id, d.row_hash, d.match_key{comma}{ops_fields}
-             FROM ({diff}) AS d",
+             FROM ({statement}) AS d",
             ops = self.ops_table,
             comma = if self.columns.is_empty() { "" } else { ", " },
         )
@@ -305,6 +374,24 @@ impl RunPlan {
     }
 }
 
+/// A jsonb object of `name → alias.column` pairs.
+fn json_object(alias: &str, pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return "'{}'::jsonb".to_string();
+    }
+    // jsonb_build_object takes at most 100 arguments: 50 pairs a call.
+    pairs
+        .chunks(50)
+        .map(|chunk| {
+            let pairs = chunk
+                .iter()
+                .map(|(name, column)| format!("{}, {alias}.{column}", quote_literal(name)));
+            format!("jsonb_build_object({})", list(pairs))
+        })
+        .collect::<Vec<_>>()
+        .join(" || ")
+}
+
 /// A seed for the row hash derived from what the sync sends (match and
 /// mappings): change what is sent and every row counts as changed.
 pub fn hash_seed(config: &crate::config::SyncConfig) -> i64 {
@@ -330,13 +417,21 @@ mod tests {
                     name: "email".into(),
                     type_sql: "text".into(),
                     hashable: true,
+                    type_oid: 0,
                 },
                 ModelColumn {
                     name: "Doc".into(),
                     type_sql: "json".into(),
                     hashable: false,
+                    type_oid: 0,
                 },
             ],
+            key_columns: vec![ModelColumn {
+                name: "id".into(),
+                type_sql: "int".into(),
+                hashable: true,
+                type_oid: 0,
+            }],
             match_column: Some(0),
             hash_seed: 7,
             work_table: "w".into(),
@@ -354,6 +449,15 @@ mod tests {
             "{sql}"
         );
         assert!(sql.ends_with("FROM (SELECT * FROM src\n) AS m"), "{sql}");
+        assert!(
+            sql.contains("7), m.\"email\", m.\"Doc\", m.\"id\" FROM"),
+            "the key is kept, not hashed: {sql}"
+        );
+        assert!(plan().create_work_table().contains("c2 json, k1 int)"));
+        assert_eq!(
+            plan().fields_and_key_json("w"),
+            "jsonb_build_object('email', w.c1, 'Doc', w.c2, 'id', w.k1)"
+        );
     }
 
     #[test]
@@ -366,29 +470,51 @@ mod tests {
 
     #[test]
     fn insert_mode_plans_no_changes_and_mirror_mode_plans_every_row() {
-        let insert = plan().create_ops_table(SyncMode::Insert, None, None);
+        let insert = plan().create_ops_table(&Diff::new(SyncMode::Insert, true));
         // A row that is gone (or invalid) is never "changed": the hash test
         // only applies where both sides exist.
-        assert!(insert.contains("OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND (false))"));
-        let upsert = plan().create_ops_table(SyncMode::Upsert, None, None);
+        assert!(insert.contains(
+            "OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND (s.row_hash = -9223372036854775808))"
+        ), "only rows a test touched: {insert}");
+        let upsert = plan().create_ops_table(&Diff::new(SyncMode::Upsert, true));
         assert!(upsert.contains("AND (w.row_hash IS DISTINCT FROM s.row_hash))"));
-        let all = plan().create_ops_table(SyncMode::All, None, Some("SELECT 'k', 'k'"));
+        let all = plan().create_ops_table(&Diff {
+            extra_removals: Some("SELECT 'k', 'k'"),
+            ..Diff::new(SyncMode::All, true)
+        });
         assert!(all.contains("AND (true))"));
+        assert!(
+            all.contains("WHEN s.row_id IS NULL THEN 'added' ELSE 'added' END AS op"),
+            "no change tracking: every row counts as added"
+        );
         assert!(all.contains("UNION ALL"));
         assert!(all.contains("NULL::json"));
     }
 
     #[test]
     fn invalid_rows_are_excluded_only_when_there_are_some() {
-        let clean = plan().create_ops_table(SyncMode::Upsert, None, None);
+        let clean = plan().create_ops_table(&Diff::new(SyncMode::Upsert, true));
         assert!(!clean.contains("NOT IN"));
-        let dirty = plan().create_ops_table(SyncMode::Upsert, Some("SELECT 'bad'"), None);
+        let dirty = plan().create_ops_table(&Diff {
+            excluded_row_ids: Some("SELECT 'bad'"),
+            ..Diff::new(SyncMode::Upsert, true)
+        });
         assert!(dirty.contains("row_id NOT IN (SELECT 'bad')"));
         assert!(dirty.contains("(s.row_id IS NULL OR s.row_id NOT IN"));
         assert!(
             dirty.contains("WHERE row_id IS NULL OR row_id NOT IN"),
             "null keys still flow through"
         );
+    }
+
+    #[test]
+    fn events_never_plan_removals() {
+        let events = plan().create_ops_table(&Diff::new(SyncMode::Insert, false));
+        assert!(
+            events.contains("WHEN w.row_id IS NULL THEN 'left'"),
+            "{events}"
+        );
+        assert!(!events.contains("'removed'"));
     }
 
     #[test]
@@ -399,6 +525,7 @@ mod tests {
                 name: format!("x{i}"),
                 type_sql: "int".into(),
                 hashable: true,
+                type_oid: 0,
             })
             .collect();
         assert_eq!(p.fields_json("o").matches("jsonb_build_object(").count(), 3);

@@ -42,7 +42,7 @@ fn bad_models() {
         ("SELECT reverse_etl.create_model('m', 'SELECT id FROM missing_table', ARRAY['id'])", "42P01", "query: relation \"missing_table\" does not exist"),
         ("SELECT reverse_etl.create_model('m', 'SELECT 1/0 AS id', ARRAY['id'])", "22012", "query: division by zero"),
         ("SELECT reverse_etl.create_model('m', 'SELECT id FROM src; DROP TABLE src', ARRAY['id'])", "42601", "query: syntax error"),
-        ("SELECT reverse_etl.create_model('m', 'SELECT id, email FROM src', ARRAY['idd'])", "42703", "primary_key[1]: column \"idd\" is not in the model's result"),
+        ("SELECT reverse_etl.create_model('m', 'SELECT id, email FROM src', ARRAY['idd'])", "42703", "primary_key[0]: column \"idd\" is not in the model's result"),
         ("SELECT reverse_etl.create_model('m', 'SELECT id, email FROM src', ARRAY[]::text[])", "22023", "primary_key: needs at least one column"),
         ("SELECT reverse_etl.create_model('m', 'SELECT id, id FROM src', ARRAY['id'])", "42701", "query: the model returns two columns named \"id\""),
         ("SELECT reverse_etl.create_model('m', '  ', ARRAY['id'])", "22023", "query: the model query is empty"),

@@ -330,7 +330,7 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
     let sync_cases = [
         (r#"{"mode": "upsert", "requests": {"added": {"method": "FETCH", "path": "/c"}}}"#, "22023", "requests.added.method: unknown method \"FETCH\""),
         (r#"{"mode": "upsert", "requests": {"added": {"method": "POST", "path": "/c/{{ row.email"}}}"#, "42601", "requests.added.path: template does not parse"),
-        (r#"{"mode": "upsert", "requests": {"added": {"method": "POST", "path": "/c/{{ row.nope }}"}}}"#, "22023", "requests.added.path: template failed"),
+        (r#"{"mode": "upsert", "requests": {"added": {"method": "POST", "path": "/c/{{ row.nope }}"}}}"#, "42703", "requests.added.path: the template reads row.nope, but the model has no column \"nope\""),
         (r#"{"mode": "upsert", "requests": {"added": {"method": "POST", "path": "/c", "body": "{{ row.plan | nosuchfilter }}"}}}"#, "42601", "requests.added.body: template does not parse"),
         (r#"{"mode": "upsert", "delete_behavior": "delete", "requests": {"added": {"method": "POST", "path": "/c"}}}"#, "22023", "requests.removed: is required"),
         (r#"{"mode": "upsert"}"#, "22023", "requests: is required"),
@@ -350,11 +350,13 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
         );
         assert_eq!(db.catalog_counts(), before);
     }
-    // A superuser can widen the allow-list; without it even a created
-    // destination is refused at send time.
-    db.exec("SET reverse_etl.http_allowed_hosts = '*'");
-    db.exec("SELECT reverse_etl.create_destination('elsewhere', 'http', '{\"url\": \"http://10.255.255.1:9\"}')");
-    db.exec("RESET reverse_etl.http_allowed_hosts");
+    // The allow-list is server-wide (postgresql.conf or ALTER SYSTEM): a
+    // session cannot widen it for itself, since runs would not see it.
+    let (code, _) = db.error("SET reverse_etl.http_allowed_hosts = '*'");
+    assert_eq!(code, "55P02");
+    // A destination made while its host was allowed is refused at send
+    // time once the list no longer allows it.
+    db.exec("INSERT INTO reverse_etl.destinations (name, kind, config) VALUES ('elsewhere', 'http', '{\"url\": \"http://10.255.255.1:9\"}')");
     db.exec(r#"SELECT reverse_etl.create_sync('far', 'users', 'elsewhere', '{"mode": "insert", "requests": {"added": {"method": "POST", "path": "/c"}}}')"#);
     let run_id = db.run("far");
     let summary = db.run_summary(run_id);
@@ -384,8 +386,8 @@ fn archive_sends_every_row_on_every_run() {
     let second = db.run("s");
     assert_eq!(
         db.run_summary(second).succeeded,
-        [0, 3, 0],
-        "no change tracking: every row again"
+        [3, 0, 0],
+        "no change tracking: every row again, counted as added"
     );
     assert_eq!(
         crm.requests().iter().filter(|r| r.method == "PUT").count(),

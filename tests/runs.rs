@@ -402,3 +402,62 @@ fn pg_cron_can_schedule_a_sync() {
         .get(0);
     assert_eq!(status, "succeeded");
 }
+
+#[test]
+fn cancelling_a_run_whose_worker_is_gone_closes_it_at_once() {
+    let mut db = TestDb::new("cancel_gone");
+    db.exec(SETUP);
+    let run_id = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    db.wait_for(
+        "some batches",
+        &format!("SELECT succeeded_added >= 30 FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+        Duration::from_secs(30),
+    );
+    db.exec(&format!(
+        "SELECT pg_terminate_backend(worker_pid) FROM reverse_etl.sync_runs WHERE id = {run_id}"
+    ));
+    db.wait_for(
+        "worker gone",
+        &format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN reverse_etl.sync_runs r ON a.pid = r.worker_pid WHERE r.id = {run_id})"
+        ),
+        Duration::from_secs(30),
+    );
+    // No WARNING about signalling a process that is not there, and the run
+    // is closed before cancel_run returns: a poller on finished_at ends.
+    let (mut client, notices) = common::connect_with_notices(&db.name, "postgres");
+    let cancelled: bool = client
+        .query_one(&format!("SELECT reverse_etl.cancel_run({run_id})"), &[])
+        .unwrap()
+        .get(0);
+    assert!(cancelled);
+    assert!(
+        notices.lock().unwrap().is_empty(),
+        "{:?}",
+        notices.lock().unwrap()
+    );
+    let summary = db.run_summary(run_id);
+    assert_eq!(summary.status, "incomplete");
+    assert!(
+        summary
+            .error
+            .starts_with("cancelled by cancel_run: the run's worker had already exited"),
+        "{}",
+        summary.error
+    );
+    assert_eq!(
+        db.i64(&format!("SELECT count(*) FROM reverse_etl.sync_runs WHERE id = {run_id} AND finished_at IS NOT NULL")),
+        1
+    );
+    assert_eq!(
+        db.i64(&format!(
+            "SELECT (reverse_etl.cancel_run({run_id}))::int::int8"
+        )),
+        0,
+        "a second cancel finds it ended"
+    );
+    // The next run resumes: nothing lost.
+    let next = db.run("s");
+    assert_eq!(db.run_summary(next).status, "succeeded");
+    assert_eq!(db.i64("SELECT count(*) FROM target"), 200);
+}

@@ -117,7 +117,7 @@ fn bad_sequences_are_refused() {
         (
             r#"SELECT reverse_etl.create_sequence('x', '["a", "b", "a"]')"#,
             "22023",
-            "steps[2].sync: sync \"a\" is already step 1",
+            "steps[2].sync: sync \"a\" is already steps[0]",
         ),
         (
             r#"SELECT reverse_etl.create_sequence('x', '[]')"#,

@@ -153,8 +153,22 @@ fn set_sync_folder_by_id(sync: i64, folder: Option<&str>) {
     set_folder(ObjectRef::Id(sync), folder).or_raise()
 }
 
-fn set_labels(sync: ObjectRef, labels: Vec<String>) -> Result<()> {
+/// NULL takes every label off (as NULL takes a sync out of its folder).
+fn set_labels(sync: ObjectRef, labels: Option<Vec<Option<String>>>) -> Result<()> {
     let id = catalog::sync_id(&sync)?;
+    let labels = labels
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(index, label)| {
+            label.ok_or_else(|| {
+                crate::error::Error::invalid(
+                    &format!("labels[{index}]"),
+                    "must not be null (a label is text)",
+                )
+            })
+        })
+        .collect::<Result<Vec<String>>>()?;
     let mut labels: Vec<String> = labels
         .into_iter()
         .map(|l| l.trim().to_string())
@@ -173,12 +187,12 @@ fn set_labels(sync: ObjectRef, labels: Vec<String>) -> Result<()> {
 
 /// Replace a sync's labels.
 #[pg_extern(name = "set_sync_labels")]
-fn set_sync_labels_by_name(sync: &str, labels: Vec<String>) {
+fn set_sync_labels_by_name(sync: &str, labels: Option<Vec<Option<String>>>) {
     set_labels(ObjectRef::Name(sync.into()), labels).or_raise()
 }
 
 #[pg_extern(name = "set_sync_labels")]
-fn set_sync_labels_by_id(sync: i64, labels: Vec<String>) {
+fn set_sync_labels_by_id(sync: i64, labels: Option<Vec<Option<String>>>) {
     set_labels(ObjectRef::Id(sync), labels).or_raise()
 }
 
@@ -261,6 +275,15 @@ fn clear_and_fill_impl(sync: ObjectRef) -> Result<i64> {
     let row = catalog::load_sync(id)?;
     let kind = catalog::load_destination(row.destination_id)?.kind;
     let clears_lists = crate::destinations::kind(&kind)?.can_clear_lists();
+    if row.config.get("mode").and_then(|m| m.as_str()) == Some("remove") {
+        return Err(crate::error::Error::new(
+            crate::error::SqlState::FeatureNotSupported,
+            format!(
+                "mode: sync \"{}\" takes its model's rows off the list (mode \"remove\"); clear and fill, which empties the list and fills it with the model, has no meaning there",
+                row.name
+            ),
+        ));
+    }
     if row.config.get("type").and_then(|t| t.as_str()) != Some("list") || !clears_lists {
         return Err(crate::error::Error::new(
             crate::error::SqlState::FeatureNotSupported,

@@ -24,38 +24,23 @@ fn duplicate_keys_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
          FROM {work} w JOIN duplicates d ON d.row_id = w.row_id",
         work = plan.work_table,
         key = key_text(plan),
-        fields = plan.fields_json("w"),
+        fields = plan.fields_and_key_json("w"),
     )
 }
 
-/// Rows whose primary key is NULL, which the diff set aside in the ops
-/// table as 'invalid'.
+/// Rows whose primary key (or a part of it) is NULL. Returns how many.
 pub fn record_null_keys(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
-    spi::execute(
-        &format!(
-            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
-             SELECT {run_id}, {sync_id}, NULL, NULL, 'invalid', 'primary key ({key}) is null', {fields}
-             FROM {ops} o WHERE o.op = 'invalid'",
-            ops = plan.ops_table,
-            key = key_text(plan),
-            fields = plan.fields_json("o"),
-        ),
-        &[],
-    )
+    spi::execute(&null_keys_sql(plan, run_id, sync_id), &[])
 }
 
-/// Rows whose primary key is NULL, read from the work table (reset CDC,
-/// which builds no ops table).
-pub fn record_null_keys_of_work_table(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
-    spi::execute(
-        &format!(
-            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
-             SELECT {run_id}, {sync_id}, NULL, NULL, 'invalid', 'primary key is null', {fields}
-             FROM {work} w WHERE w.row_id IS NULL",
-            work = plan.work_table,
-            fields = plan.fields_json("w"),
-        ),
-        &[],
+fn null_keys_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
+    format!(
+        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+         SELECT {run_id}, {sync_id}, NULL, NULL, 'invalid', 'primary key ({key}) is null', {fields}
+         FROM {work} w WHERE w.row_id IS NULL",
+        work = plan.work_table,
+        key = key_text(plan),
+        fields = plan.fields_and_key_json("w"),
     )
 }
 
@@ -123,7 +108,7 @@ fn aborted_sql(ops_table: &str, run_id: i64, sync_id: i64) -> String {
         "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
          SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $1
          FROM {ops_table} o
-         WHERE o.op <> 'invalid' AND NOT EXISTS (
+         WHERE o.op IN ('added', 'changed', 'removed') AND NOT EXISTS (
              SELECT 1 FROM reverse_etl.sync_changelog c
              WHERE c.sync_id = {sync_id} AND c.row_id = o.row_id AND c.run_id = {run_id} AND c.op = o.op)"
     )
@@ -147,7 +132,9 @@ mod tests {
                 name: "email".into(),
                 type_sql: "text".into(),
                 hashable: true,
+                type_oid: 0,
             }],
+            key_columns: vec![],
             match_column: Some(0),
             hash_seed: 1,
             work_table: "w".into(),
@@ -164,6 +151,13 @@ mod tests {
             "{sql}"
         );
         assert!(sql.contains("jsonb_build_object('email', w.c1)"), "{sql}");
+    }
+
+    #[test]
+    fn null_keys_are_read_from_the_work_table_with_the_key() {
+        let sql = null_keys_sql(&plan(), 3, 4);
+        assert!(sql.contains("'primary key (id, it''s) is null'"), "{sql}");
+        assert!(sql.ends_with("FROM w w WHERE w.row_id IS NULL"), "{sql}");
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub fn load_model(id: i64) -> Result<Model> {
                             name: c["name"].as_str().unwrap_or_default().to_string(),
                             type_sql: c["type"].as_str().unwrap_or_default().to_string(),
                             hashable: true,
+                            type_oid: 0,
                         })
                         .collect()
                 })

@@ -143,11 +143,12 @@ pub fn cancel_requested(run_id: i64) -> Result<bool> {
 }
 
 /// Every operation has an outcome: the run ends succeeded, or warning when
-/// the destination rejected some.
+/// the destination rejected some or the model had invalid rows (NULL or
+/// duplicate keys, which were not sent).
 pub fn finish(run_id: i64) -> Result<()> {
     spi::execute(
         "UPDATE reverse_etl.sync_runs SET finished_at = clock_timestamp(), \
-         status = CASE WHEN rejected_added + rejected_changed + rejected_removed > 0 \
+         status = CASE WHEN rejected_added + rejected_changed + rejected_removed > 0 OR rows_invalid > 0 \
                        THEN 'warning' ELSE 'succeeded' END \
          WHERE id = $1",
         &[run_id.into()],
@@ -169,12 +170,65 @@ pub fn end_early(run_id: i64, status: &str, error: &str) -> Result<()> {
     Ok(())
 }
 
-/// A run's status and error, None if there is no such run (yet).
-pub fn status(run_id: i64) -> Result<Option<(String, Option<String>)>> {
+/// Where a run stands, as the session waiting for it sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunState {
+    pub status: String,
+    pub error: Option<String>,
+    pub rejected: i64,
+    pub invalid: i64,
+}
+
+impl RunState {
+    pub fn ended(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "succeeded" | "warning" | "failed" | "incomplete"
+        )
+    }
+
+    /// Why a run that did not simply succeed deserves a look, in a few words.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(error) = &self.error {
+            parts.push(error.clone());
+        }
+        if self.rejected > 0 {
+            parts.push(format!(
+                "{} {} rejected by the destination",
+                self.rejected,
+                if self.rejected == 1 { "row" } else { "rows" }
+            ));
+        }
+        if self.invalid > 0 {
+            parts.push(format!(
+                "{} invalid {} (NULL or duplicate primary key, not sent)",
+                self.invalid,
+                if self.invalid == 1 { "row" } else { "rows" }
+            ));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}; see reverse_etl.sync_changelog", parts.join("; "))
+        }
+    }
+}
+
+/// A run's state, None if there is no such run (yet).
+pub fn status(run_id: i64) -> Result<Option<RunState>> {
     let rows = spi::rows(
-        "SELECT status, error FROM reverse_etl.sync_runs WHERE id = $1",
+        "SELECT status, error, rejected_added + rejected_changed + rejected_removed, rows_invalid \
+         FROM reverse_etl.sync_runs WHERE id = $1",
         &[run_id.into()],
-        |row| Ok((spi::get::<String>(row, 1)?, row.get::<String>(2)?)),
+        |row| {
+            Ok(RunState {
+                status: spi::get(row, 1)?,
+                error: row.get(2)?,
+                rejected: spi::get(row, 3)?,
+                invalid: spi::get(row, 4)?,
+            })
+        },
     )?;
     Ok(rows.into_iter().next())
 }
@@ -198,20 +252,36 @@ pub enum CancelRequest {
     Ended,
     /// The run was going; its worker's pid, if it has one.
     Going(Option<i32>),
+    /// The run is marked as going but its worker is gone (killed, restart).
+    WorkerGone {
+        sync_id: i64,
+        queued: bool,
+    },
 }
 
 /// Mark a going run as asked to stop (cancel_run).
 pub fn request_cancel(run_id: i64) -> Result<CancelRequest> {
     let going = spi::rows(
         &format!(
-            "UPDATE reverse_etl.sync_runs SET cancel_requested_at = coalesce(cancel_requested_at, now()) \
-             WHERE id = $1 AND status IN {GOING} RETURNING worker_pid"
+            "UPDATE reverse_etl.sync_runs r SET cancel_requested_at = coalesce(cancel_requested_at, now()) \
+             WHERE id = $1 AND status IN {GOING} \
+             RETURNING r.worker_pid, {RUN_WORKER_ALIVE}, r.sync_id, r.status = 'queued'"
         ),
         &[run_id.into()],
-        |row| Ok(row.get::<i32>(1)?),
+        |row| {
+            let pid = row.get::<i32>(1)?;
+            Ok(if spi::get::<bool>(row, 2)? {
+                CancelRequest::Going(pid)
+            } else {
+                CancelRequest::WorkerGone {
+                    sync_id: spi::get(row, 3)?,
+                    queued: spi::get(row, 4)?,
+                }
+            })
+        },
     )?;
-    if let Some(pid) = going.into_iter().next() {
-        return Ok(CancelRequest::Going(pid));
+    if let Some(request) = going.into_iter().next() {
+        return Ok(request);
     }
     let exists: Option<bool> = spi::one(
         "SELECT EXISTS (SELECT 1 FROM reverse_etl.sync_runs WHERE id = $1)",

@@ -87,3 +87,53 @@ pub fn fail(id: i64, error: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// How a sequence run ended, for the session that waited for it.
+pub struct Outcome {
+    pub sequence: String,
+    pub status: String,
+    pub error: Option<String>,
+    /// The failed steps: position, sync name, reason.
+    pub failed_steps: Vec<(i32, String, String)>,
+}
+
+impl Outcome {
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = self.error.iter().cloned().collect();
+        for (position, sync, reason) in &self.failed_steps {
+            parts.push(format!("step {position} (sync \"{sync}\"): {reason}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", parts.join("; "))
+        }
+    }
+}
+
+pub fn outcome(id: i64) -> Result<Option<Outcome>> {
+    let failed_steps = spi::rows(
+        "SELECT st.position, coalesce(s.name, st.sync_id::text), coalesce(st.reason, '') \
+         FROM reverse_etl.sequence_run_steps st LEFT JOIN reverse_etl.syncs s ON s.id = st.sync_id \
+         WHERE st.sequence_run_id = $1 AND st.status IN ('failed', 'failed_continued') ORDER BY st.position",
+        &[id.into()],
+        |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?, spi::get(row, 3)?)),
+    )?;
+    let rows = spi::rows(
+        "SELECT q.name, r.status, r.error FROM reverse_etl.sequence_runs r \
+         JOIN reverse_etl.sequences q ON q.id = r.sequence_id WHERE r.id = $1",
+        &[id.into()],
+        |row| {
+            Ok(Outcome {
+                sequence: spi::get(row, 1)?,
+                status: spi::get(row, 2)?,
+                error: row.get(3)?,
+                failed_steps: Vec::new(),
+            })
+        },
+    )?;
+    Ok(rows.into_iter().next().map(|outcome| Outcome {
+        failed_steps,
+        ..outcome
+    }))
+}

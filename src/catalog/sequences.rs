@@ -32,8 +32,7 @@ fn resolve_steps(steps: &[crate::config::sequence::Step]) -> Result<Vec<i64>> {
             return Err(Error::invalid(
                 &format!("steps[{index}].sync"),
                 format!(
-                    "sync {reference} is already step {}; a sequence runs each sync once",
-                    first + 1
+                    "sync {reference} is already steps[{first}]; a sequence runs each sync once"
                 ),
             ));
         }

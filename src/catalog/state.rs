@@ -109,3 +109,18 @@ pub fn snapshot_match_key(sync_id: i64, row_id: &str) -> Result<Option<String>> 
         &[row_id.into()],
     )
 }
+
+/// Make the next run send a row again (its record was touched by
+/// sync_test_row), by giving its snapshot entry a hash no row has.
+pub fn mark_for_resend(sync_id: i64, row_id: &str) -> Result<()> {
+    crate::postgres::as_role(super::extension_owner()?, || {
+        spi::execute(
+            &format!(
+                "UPDATE {} SET row_hash = $2 WHERE row_id = $1",
+                snapshot_table(sync_id)
+            ),
+            &[row_id.into(), crate::plan::RESEND_HASH.into()],
+        )
+    })?;
+    Ok(())
+}

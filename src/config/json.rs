@@ -110,7 +110,9 @@ impl<'a> ObjectReader<'a> {
         for key in self.map.keys() {
             if !known.contains(&key.as_str()) {
                 let mut error = Error::invalid(&self.field_path(key), "unknown key");
-                if let Some(close) = closest(key, known) {
+                if known.is_empty() {
+                    error = error.with_hint("no keys are taken here: use {}");
+                } else if let Some(close) = closest(key, known) {
                     error = error.with_hint(format!("did you mean \"{close}\"?"));
                 } else {
                     error = error.with_hint(format!("known keys: {}", known.join(", ")));

@@ -6,12 +6,9 @@
 
 use super::rows::{self, Window};
 use super::template::Template;
-use super::{
-    Batch, BatchOutcome, BuildContext, Destination, DestinationKind, Support, TestRow,
-    ANY_DELETE_BEHAVIOR,
-};
+use super::{Batch, BatchOutcome, BuildContext, Destination, DestinationKind, Support, TestRow};
 use crate::config::json::ObjectReader;
-use crate::config::{SyncConfig, SyncMode, SyncType};
+use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{ModelColumn, Op, RunPlan};
 use serde_json::{json, Map, Value};
@@ -20,17 +17,21 @@ use std::path::{Path, PathBuf};
 
 pub const SYNC_KEYS: &[&str] = &["format", "file"];
 
+/// Files are written, never edited: rows that leave the model appear in a
+/// diff's removed file; nothing else is done about them.
+const FILES_ARE_NOT_EDITED: &[DeleteBehavior] = &[DeleteBehavior::Nothing];
+
 /// This kind's rows of the support matrix.
 pub const SUPPORT: &[Support] = &[
     Support {
         sync_type: SyncType::Object,
         modes: &[SyncMode::Snapshot, SyncMode::Diff],
-        delete_behaviors: ANY_DELETE_BEHAVIOR,
+        delete_behaviors: FILES_ARE_NOT_EDITED,
     },
     Support {
         sync_type: SyncType::Event,
         modes: &[SyncMode::Snapshot, SyncMode::Diff],
-        delete_behaviors: ANY_DELETE_BEHAVIOR,
+        delete_behaviors: FILES_ARE_NOT_EDITED,
     },
 ];
 
@@ -191,6 +192,7 @@ pub struct FileDestination {
     /// Destination fields, in column order: (field, model column).
     pub fields: Vec<(String, FieldSource)>,
     pub match_to: Option<String>,
+    match_from: Option<String>,
     sync_name: String,
     run_id: i64,
     /// The files of this run are written (by the first batch).
@@ -267,6 +269,7 @@ impl FileDestination {
             mode: config.mode,
             fields,
             match_to: config.record_match.as_ref().map(|m| m.to.clone()),
+            match_from: config.record_match.as_ref().map(|m| m.from.clone()),
             sync_name: sync_name.to_string(),
             run_id: 0,
             written: false,
@@ -316,13 +319,15 @@ impl FileDestination {
     ) -> Vec<(String, Value)> {
         if op == Op::Removed {
             let mut out = vec![("row_id".to_string(), Value::String(row_id.into()))];
-            if let Some(to) = &self.match_to {
-                out.push((
-                    to.clone(),
+            if let (Some(to), Some(from)) = (&self.match_to, &self.match_from) {
+                // The loader types it as the model's column; a test row may
+                // only have the snapshot's text.
+                let value = fields.get(from).cloned().unwrap_or_else(|| {
                     match_key
                         .map(|k| Value::String(k.into()))
-                        .unwrap_or(Value::Null),
-                ));
+                        .unwrap_or(Value::Null)
+                });
+                out.push((to.clone(), value));
             }
             return out;
         }

@@ -7,8 +7,8 @@ use crate::postgres::spi;
 use serde_json::{Map, Value};
 
 /// One operation of the ops table with the model's values of the sent
-/// columns (keyed by model column; NULLs for a removed row, which the
-/// model no longer has).
+/// columns, keyed by model column. A removed row is gone from the model:
+/// only its match value is known, typed as the model's column.
 #[derive(Debug, Clone)]
 pub struct OpRow {
     pub pos: i64,
@@ -41,8 +41,10 @@ pub fn load(plan: &RunPlan, window: &Window) -> Result<Vec<OpRow>> {
         .collect();
     spi::rows(
         &format!(
-            "SELECT o.pos, o.op, o.row_id, o.row_hash, o.match_key, {} FROM {} o \
+            "SELECT o.pos, o.op, o.row_id, o.row_hash, o.match_key, \
+                    CASE WHEN o.op = 'removed' THEN {} ELSE {} END FROM {} o \
              WHERE o.pos > $1 AND o.pos <= $2 AND o.op = ANY($3) ORDER BY o.pos{limit}",
+            plan.removed_fields_json_text("o"),
             plan.fields_json_text("o"),
             plan.ops_table
         ),

@@ -32,7 +32,7 @@ impl Template {
                 SqlState::SyntaxError,
                 format!(
                     "{field}: template does not parse: {}",
-                    first_line(&e.to_string())
+                    one_line(&e.to_string())
                 ),
             )
         })?;
@@ -49,7 +49,7 @@ impl Template {
         self.compiled.render(&globals).map_err(|e| {
             Error::invalid(
                 field,
-                format!("template failed: {}", first_line(&e.to_string())),
+                format!("template failed: {}", one_line(&e.to_string())),
             )
         })
     }
@@ -59,10 +59,11 @@ impl Template {
     }
 }
 
-fn first_line(text: &str) -> String {
+/// A Liquid error on one line: its lines trimmed and joined, nothing left out.
+fn one_line(text: &str) -> String {
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(3)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -85,6 +86,41 @@ pub fn referenced_columns<'a>(text: &str, columns: impl Iterator<Item = &'a str>
         })
         .map(str::to_string)
         .collect()
+}
+
+/// Every name a template reads as `row.<name>`, `row["<name>"]` or
+/// `row['<name>']`, in order of appearance.
+pub fn row_references(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let bytes = text.as_bytes();
+    for (at, _) in text.match_indices("row") {
+        // `row` as a whole word (not `rows`, not `my_row`)
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
+        let rest = &text[at + 3..];
+        let name = if let Some(dotted) = rest.strip_prefix('.') {
+            dotted
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        } else if rest.starts_with("[\"") || rest.starts_with("['") {
+            let quote = bytes[at + 4] as char;
+            rest[2..]
+                .split(quote)
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            continue;
+        };
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 #[cfg(test)]
@@ -126,6 +162,14 @@ mod tests {
                 .starts_with("requests.added.path: template failed"),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn finds_every_row_reference() {
+        assert_eq!(
+            row_references("/c/{{ row.email }}/{{ row[\"Full Name\"] }}?{{ rows.size }}{{ row['x'] }}{{ my_row.y }}{{ row.email }}"),
+            vec!["email".to_string(), "Full Name".to_string(), "x".to_string()]
         );
     }
 

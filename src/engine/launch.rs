@@ -108,12 +108,13 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
     }
     wait_for_worker(worker, pid);
     match runs::status(run_id)? {
-        Some((status, error)) => {
-            if matches!(status.as_str(), "failed" | "incomplete" | "warning") {
+        Some(state) => {
+            if matches!(state.status.as_str(), "failed" | "incomplete" | "warning") {
                 pgrx::warning!(
-                    "sync \"{}\" run {run_id} ended {status}{}",
+                    "sync \"{}\" run {run_id} ended {}{}",
                     sync.name,
-                    error.map(|e| format!(": {e}")).unwrap_or_default()
+                    state.status,
+                    state.summary()
                 );
             }
             Ok(run_id)
@@ -271,14 +272,7 @@ fn wait_until_recorded(run_id: i64) {
 fn wait_for_end(run_id: i64) -> Result<()> {
     loop {
         match runs::status(run_id)? {
-            Some((status, _))
-                if matches!(
-                    status.as_str(),
-                    "succeeded" | "warning" | "failed" | "incomplete"
-                ) =>
-            {
-                return Ok(())
-            }
+            Some(state) if state.ended() => return Ok(()),
             None => return Ok(()),
             Some(_) => {
                 std::thread::sleep(Duration::from_millis(50));
@@ -302,5 +296,17 @@ pub fn cancel_run(run_id: i64) -> Result<bool> {
             Ok(true)
         }
         runs::CancelRequest::Going(None) => Ok(true),
+        runs::CancelRequest::WorkerGone { sync_id, queued } => {
+            // Nobody will honour the request: close the run now. A live run
+            // of the sync (holding its lock) would close it itself at its
+            // start; a queued run never started, so it can always be closed.
+            let reason = "cancelled by cancel_run: the run's worker had already exited (server restart, crash or terminated worker)";
+            if runs::try_lock_sync_runs(sync_id)? {
+                super::recovery::close_run(run_id, sync_id, reason)?;
+            } else if queued {
+                super::recovery::end_early(run_id, "incomplete", reason)?;
+            }
+            Ok(true)
+        }
     }
 }

@@ -69,6 +69,7 @@ pub fn describe(query: &str, search_path: &str, role: pg_sys::Oid) -> Result<Vec
             hashable: type_has_extended_hash(type_oid),
             name,
             type_sql,
+            type_oid: type_oid.to_u32(),
         });
     }
     if described.is_empty() {
@@ -88,17 +89,14 @@ pub fn check_primary_key(primary_key: &[String], columns: &[ModelColumn]) -> Res
     for (index, key) in primary_key.iter().enumerate() {
         if primary_key[..index].contains(key) {
             return Err(Error::invalid(
-                &format!("primary_key[{}]", index + 1),
+                &format!("primary_key[{index}]"),
                 format!("column \"{key}\" is listed twice"),
             ));
         }
         if !columns.iter().any(|c| &c.name == key) {
             return Err(Error::new(
                 SqlState::UndefinedColumn,
-                format!(
-                    "primary_key[{}]: column \"{key}\" is not in the model's result",
-                    index + 1
-                ),
+                format!("primary_key[{index}]: column \"{key}\" is not in the model's result"),
             )
             .with_hint(format!(
                 "the model returns: {}",
@@ -124,6 +122,7 @@ mod tests {
                 name: n.to_string(),
                 type_sql: "int".into(),
                 hashable: true,
+                type_oid: 0,
             })
             .collect()
     }
@@ -140,7 +139,7 @@ mod tests {
         assert!(check_primary_key(&["id".into()], &cols).is_ok());
         let error = check_primary_key(&["idd".into()], &cols).unwrap_err();
         assert_eq!(error.state.code(), "42703");
-        assert!(error.message.starts_with("primary_key[1]: column \"idd\""));
+        assert!(error.message.starts_with("primary_key[0]: column \"idd\""));
         assert!(check_primary_key(&["id".into(), "id".into()], &cols).is_err());
         assert!(check_primary_key(&[], &cols).is_err());
     }

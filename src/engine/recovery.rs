@@ -12,17 +12,22 @@ use crate::error::Result;
 pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
     let reason = "interrupted: the run's worker exited before finishing (server restart, crash or terminated worker)";
     for run_id in runs::interrupted(sync_id)? {
-        if state::ops_table_exists(WorkOf::Run, run_id)? {
-            changelog::record_aborted(
-                &state::ops_table(WorkOf::Run, run_id),
-                run_id,
-                sync_id,
-                &format!("not attempted: {reason}"),
-            )?;
-        }
-        end_early(run_id, "incomplete", reason)?;
+        close_run(run_id, sync_id, reason)?;
     }
     Ok(())
+}
+
+/// Close one run whose worker is gone as incomplete, with `reason`.
+pub fn close_run(run_id: i64, sync_id: i64, reason: &str) -> Result<()> {
+    if state::ops_table_exists(WorkOf::Run, run_id)? {
+        changelog::record_aborted(
+            &state::ops_table(WorkOf::Run, run_id),
+            run_id,
+            sync_id,
+            &format!("not attempted: {reason}"),
+        )?;
+    }
+    end_early(run_id, "incomplete", reason)
 }
 
 /// Close a run that did not get through: operations not attempted count as

@@ -28,7 +28,7 @@ pub fn reset_snapshot(run: &Run, materialized: &Materialized) -> Result<()> {
     )?;
     let sync_id = run.request.sync_id;
     let duplicates = changelog::record_duplicate_keys(plan, run.id, sync_id)?;
-    let null_keys = changelog::record_null_keys_of_work_table(plan, run.id, sync_id)?;
+    let null_keys = changelog::record_null_keys(plan, run.id, sync_id)?;
     debug_assert_eq!(
         kept + duplicates + null_keys,
         materialized.rows_queried as u64

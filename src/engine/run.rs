@@ -11,10 +11,10 @@ use super::recovery::close_interrupted_runs;
 use super::validate::{self, SyncDefinition};
 use super::worker::RunRequest;
 use crate::catalog::{self, changelog, runs, state::WorkOf};
-use crate::config::{DeleteBehavior, SyncMode};
+use crate::config::{DeleteBehavior, SyncMode, SyncType};
 use crate::destinations::{Batch, Destination, Rejection};
 use crate::error::{Error, Result, SqlState};
-use crate::plan::{Op, RunPlan};
+use crate::plan::{Diff, Op, RunPlan};
 use crate::postgres::{as_role, in_transaction, spi, with_settings};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -38,6 +38,8 @@ pub struct Materialized {
     pub destination: Box<dyn Destination>,
     pub batch_size: i64,
     pub mode: SyncMode,
+    /// Whether rows leaving the model are operations (events: never).
+    pub acts_on_removals: bool,
     pub rows_queried: i64,
     pub guard: RemovalGuard,
     pub deadline: Option<Deadline>,
@@ -140,7 +142,10 @@ impl Run {
         )
         .map_err(|e| e.context(format!("model \"{}\"", valid.model.name)))?;
         let rows_queried = queried as i64;
-        runs::mark_preparing(self.id, rows_queried)?;
+        // A preview has no run row: its id is not a run's.
+        if !self.request.preview {
+            runs::mark_preparing(self.id, rows_queried)?;
+        }
         let mut destination = valid.target;
         destination.start_run(self.id, sync.id)?;
         Ok(Materialized {
@@ -148,6 +153,7 @@ impl Run {
             destination,
             batch_size: valid.config.batch_size,
             mode: valid.config.mode,
+            acts_on_removals: valid.config.sync_type != SyncType::Event,
             rows_queried,
             guard: RemovalGuard {
                 max_removed_share: valid.config.max_removed_share,
@@ -182,11 +188,11 @@ impl Run {
             duplicates = changelog::record_duplicate_keys(plan, self.id, sync_id)? as i64;
             spi::execute(&format!("DROP TABLE {}", plan.ops_table), &[])?;
             spi::execute(
-                &plan.create_ops_table(
-                    run.mode,
-                    Some(&changelog::invalid_row_ids(self.id)),
-                    mirror.as_deref(),
-                ),
+                &plan.create_ops_table(&Diff {
+                    excluded_row_ids: Some(&changelog::invalid_row_ids(self.id)),
+                    extra_removals: mirror.as_deref(),
+                    ..Diff::new(run.mode, run.acts_on_removals)
+                }),
                 &[],
             )?;
         }
@@ -208,7 +214,9 @@ impl Run {
                 self.removal_waived(),
             )?;
         }
-        changelog::record_null_keys(plan, self.id, sync_id)?;
+        if counts.null_keys > 0 {
+            changelog::record_null_keys(plan, self.id, sync_id)?;
+        }
         runs::set_rows_invalid(self.id, counts.null_keys + duplicates)?;
         spi::execute(
             &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
@@ -404,7 +412,10 @@ fn submit(run: &mut Materialized, window: Window) -> Result<()> {
 pub fn diff(run: &Materialized) -> Result<(Option<String>, DiffCounts)> {
     let mirror = run.destination.mirror_removals(&run.plan);
     spi::execute(
-        &run.plan.create_ops_table(run.mode, None, mirror.as_deref()),
+        &run.plan.create_ops_table(&Diff {
+            extra_removals: mirror.as_deref(),
+            ..Diff::new(run.mode, run.acts_on_removals)
+        }),
         &[],
     )?;
     Ok((mirror, read_diff_counts(&run.plan)?))

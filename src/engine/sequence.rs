@@ -183,6 +183,16 @@ pub fn start(sequence_id: i64, wait: bool) -> Result<i64> {
     let (id, worker, pid) = spawn(sequence_id, None, "manual")?;
     if wait {
         launch::wait_for_worker(worker, pid);
+        if let Some(outcome) = sequence_runs::outcome(id)? {
+            if outcome.status != "succeeded" {
+                pgrx::warning!(
+                    "sequence \"{}\" run {id} ended {}{}",
+                    outcome.sequence,
+                    outcome.status,
+                    outcome.summary()
+                );
+            }
+        }
     }
     Ok(id)
 }

@@ -119,7 +119,19 @@ pub fn test_row(
     };
     let mut target = valid.target;
     target.start_run(0, sync.id)?;
-    target.test_row(&plan, &row, dry_run)
+    let result = target.test_row(&plan, &row, dry_run)?;
+    let sent = result
+        .get("responses")
+        .and_then(Value::as_array)
+        .is_some_and(|responses| !responses.is_empty());
+    // An event sent by a test is an event delivered: nothing to mend.
+    if sent && valid.config.sync_type != crate::config::SyncType::Event {
+        // The destination may now hold what the test sent (edited values,
+        // a removal): the next run sends this row again, so it ends as the
+        // model says.
+        catalog::state::mark_for_resend(sync.id, row_id)?;
+    }
+    Ok(result)
 }
 
 /// A JSON value as the text PostgreSQL would print for it.

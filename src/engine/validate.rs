@@ -95,10 +95,18 @@ impl ValidSync {
             .record_match
             .as_ref()
             .and_then(|m| self.sent_columns.iter().position(|c| c.name == m.from));
+        let key_columns = self
+            .model
+            .primary_key
+            .iter()
+            .filter(|key| !self.sent_columns.iter().any(|c| &c.name == *key))
+            .filter_map(|key| self.model_columns.iter().find(|c| &c.name == key).cloned())
+            .collect();
         RunPlan {
             query: self.model.query.clone(),
             primary_key: self.model.primary_key.clone(),
             columns: self.sent_columns.clone(),
+            key_columns,
             match_column,
             hash_seed: hash_seed(&self.config),
             work_table,

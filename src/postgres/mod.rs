@@ -173,12 +173,34 @@ pub fn with_settings<T>(settings: &[(&str, &str)], body: impl FnOnce() -> T) -> 
     .execute()
 }
 
-/// SQL name of a type with its modifier, e.g. `numeric(10,2)`.
+/// SQL name of a type with its modifier, e.g. `numeric(10,2)`. Without a
+/// modifier (-1) the name means "no modifier" too: `character` and `bit`
+/// alone would mean character(1) and bit(1), so those are spelled
+/// `pg_catalog.bpchar` and `pg_catalog."bit"`.
 pub fn format_type(type_oid: pg_sys::Oid, type_mod: i32) -> String {
+    if type_mod < 0 {
+        let unmodified = match type_oid {
+            pg_sys::BPCHAROID => Some("pg_catalog.bpchar"),
+            pg_sys::BITOID => Some("pg_catalog.\"bit\""),
+            pg_sys::BPCHARARRAYOID => Some("pg_catalog.bpchar[]"),
+            pg_sys::BITARRAYOID => Some("pg_catalog.\"bit\"[]"),
+            _ => None,
+        };
+        if let Some(name) = unmodified {
+            return name.to_string();
+        }
+    }
     // SAFETY: format_type_with_typemod returns a palloc'd NUL-terminated string.
     unsafe {
         CStr::from_ptr(pg_sys::format_type_with_typemod(type_oid, type_mod))
             .to_string_lossy()
             .into_owned()
     }
+}
+
+/// Whether a value of type `from` is converted to `to` by an assignment
+/// (what a plain INSERT or UPDATE … SET does), without an explicit cast.
+pub fn assignment_coerces(from: pg_sys::Oid, to: pg_sys::Oid) -> bool {
+    // SAFETY: a catalog lookup; no user code runs.
+    unsafe { pg_sys::can_coerce_type(1, &from, &to, pg_sys::CoercionContext::COERCION_ASSIGNMENT) }
 }

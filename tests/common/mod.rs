@@ -30,6 +30,28 @@ pub fn connect(database: &str, user: &str) -> Client {
     })
 }
 
+/// A connection whose notices (WARNING, NOTICE) are collected.
+pub fn connect_with_notices(
+    database: &str,
+    user: &str,
+) -> (Client, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&notices);
+    let client = postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port())
+        .user(user)
+        .dbname(database)
+        .notice_callback(move |notice| {
+            sink.lock()
+                .unwrap()
+                .push(format!("{}: {}", notice.severity(), notice.message()))
+        })
+        .connect(NoTls)
+        .expect("connect to the test cluster");
+    (client, notices)
+}
+
 pub struct TestDb {
     pub name: String,
     pub client: Client,

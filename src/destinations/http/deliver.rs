@@ -569,6 +569,7 @@ mod tests {
             name: "email".into(),
             type_sql: "text".into(),
             hashable: true,
+            type_oid: 0,
         }];
         HttpDestination::new(connection, &config, &columns, "s").unwrap()
     }

@@ -9,7 +9,7 @@ mod destination;
 pub mod request;
 
 use super::rows::OpRow;
-use super::template::Template;
+use super::template::{self, Template};
 use super::{BuildContext, Destination, DestinationKind, Support, ANY_DELETE_BEHAVIOR};
 use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result};
@@ -24,24 +24,32 @@ pub use request::PreparedRequest;
 pub const SUPPORT: &[Support] = &[
     Support {
         sync_type: SyncType::Object,
-        modes: &[
-            SyncMode::Upsert,
-            SyncMode::Insert,
-            SyncMode::Update,
-            SyncMode::Archive,
-        ],
+        modes: &[SyncMode::Upsert, SyncMode::Insert, SyncMode::Update],
         delete_behaviors: ANY_DELETE_BEHAVIOR,
+    },
+    // Every row of the model each run; rows leaving it are not acted on.
+    Support {
+        sync_type: SyncType::Object,
+        modes: &[SyncMode::Archive],
+        delete_behaviors: &[DeleteBehavior::Nothing],
     },
     // Events are sent once and never updated.
     Support {
         sync_type: SyncType::Event,
         modes: &[SyncMode::Insert],
-        delete_behaviors: ANY_DELETE_BEHAVIOR,
+        delete_behaviors: &[DeleteBehavior::Nothing],
     },
+    // A member leaving the model leaves the list (delete) or stays (nothing).
     Support {
         sync_type: SyncType::List,
-        modes: &[SyncMode::Add, SyncMode::Remove],
-        delete_behaviors: ANY_DELETE_BEHAVIOR,
+        modes: &[SyncMode::Add],
+        delete_behaviors: &[DeleteBehavior::Delete, DeleteBehavior::Nothing],
+    },
+    // The model's rows leave the list; rows leaving the model are not acted on.
+    Support {
+        sync_type: SyncType::List,
+        modes: &[SyncMode::Remove],
+        delete_behaviors: &[DeleteBehavior::Nothing],
     },
 ];
 
@@ -270,8 +278,48 @@ impl HttpDestination {
                 ));
             }
         }
+        // A template may read only the model's columns from `row`.
+        let templates = destination
+            .mappings
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (_, value))| match value {
+                MappingValue::Template(t) => Some((format!("mappings[{index}].template"), t)),
+                _ => None,
+            })
+            .chain(
+                [
+                    &destination.added,
+                    &destination.changed,
+                    &destination.removed,
+                ]
+                .into_iter()
+                .flatten()
+                .flat_map(|request| {
+                    std::iter::once((format!("{}.path", request.field), &request.path)).chain(
+                        request
+                            .body
+                            .iter()
+                            .map(|b| (format!("{}.body", request.field), b)),
+                    )
+                }),
+            );
+        for (field, template) in templates {
+            for name in template::row_references(template.source()) {
+                if !model_columns.iter().any(|c| c.name == name) {
+                    return Err(Error::new(
+                        crate::error::SqlState::UndefinedColumn,
+                        format!("{field}: the template reads row.{name}, but the model has no column \"{name}\""),
+                    )
+                    .with_hint(format!(
+                        "the model returns: {}",
+                        model_columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
+        }
         // Render every template once with every model column present (as
-        // null): a name that is not a column fails here, not mid-run.
+        // null): anything else that cannot render fails here, not mid-run.
         let sample_row: Map<String, Value> = model_columns
             .iter()
             .map(|c| (c.name.clone(), Value::Null))
@@ -335,6 +383,7 @@ mod tests {
                 name: n.to_string(),
                 type_sql: "text".into(),
                 hashable: true,
+                type_oid: 0,
             })
             .collect()
     }
@@ -454,11 +503,13 @@ mod tests {
             e.message
         );
         let e = destination(json!({"mode": "upsert", "requests": {"added": {"method": "POST", "path": "/c/{{ row.nope }}"}}})).unwrap_err();
-        assert!(
-            e.message
-                .starts_with("requests.added.path: template failed"),
-            "{}",
-            e.message
+        assert_eq!(
+            e.message,
+            "requests.added.path: the template reads row.nope, but the model has no column \"nope\""
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("the model returns: id, email, plan")
         );
         let e = destination(json!({"mode": "upsert", "requests": {"added": {"method": "POST", "path": "/c/{{ row.email "}}})).unwrap_err();
         assert!(

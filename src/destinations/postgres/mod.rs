@@ -35,12 +35,19 @@ pub const SUPPORT: &[Support] = &[
     Support {
         sync_type: SyncType::Event,
         modes: &[SyncMode::Insert],
-        delete_behaviors: ANY_DELETE_BEHAVIOR,
+        delete_behaviors: &[DeleteBehavior::Nothing],
     },
+    // A member leaving the model leaves the list (delete) or stays (nothing).
     Support {
         sync_type: SyncType::List,
-        modes: &[SyncMode::Add, SyncMode::Remove],
-        delete_behaviors: ANY_DELETE_BEHAVIOR,
+        modes: &[SyncMode::Add],
+        delete_behaviors: &[DeleteBehavior::Delete, DeleteBehavior::Nothing],
+    },
+    // The model's rows leave the list; rows leaving the model are not acted on.
+    Support {
+        sync_type: SyncType::List,
+        modes: &[SyncMode::Remove],
+        delete_behaviors: &[DeleteBehavior::Nothing],
     },
 ];
 

@@ -16,11 +16,17 @@ pub struct ListTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetColumn {
     pub name: String,
+    /// The column's type with its modifier, e.g. `character varying(8)`.
     pub type_sql: String,
+    /// The same type without its modifier. Values are cast to it (never to
+    /// the modified type, which would cut a long text) and then assigned to
+    /// the column, which applies the modifier as a plain INSERT does: a
+    /// value that does not fit is an error for that row.
+    pub base_type_sql: String,
 }
 
 /// A column of the target table and the SQL expression (over ops row `o`)
-/// that fills it.
+/// that fills it, by assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
     pub column: TargetColumn,
@@ -36,6 +42,8 @@ pub struct PostgresTarget {
     pub match_column: TargetColumn,
     /// The ops/work column holding the model's match value.
     pub match_field: String,
+    /// The expression that fills the match column (by assignment).
+    pub match_value: String,
     pub assignments: Vec<Assignment>,
     /// Writes run with this role's privileges (the sync's owner).
     pub owner: pg_sys::Oid,
@@ -55,12 +63,17 @@ pub struct Statement {
 const BATCH_FILTER: &str = "o.pos > $1 AND o.pos <= $2";
 
 impl PostgresTarget {
+    /// The model's match value, to compare with the match column.
     fn match_value_from_field(&self) -> String {
-        format!("(o.{})::{}", self.match_field, self.match_column.type_sql)
+        format!(
+            "(o.{})::{}",
+            self.match_field, self.match_column.base_type_sql
+        )
     }
 
+    /// The match value the snapshot kept (for removed rows), to compare.
     fn match_value_from_key(&self) -> String {
-        format!("(o.match_key)::{}", self.match_column.type_sql)
+        format!("(o.match_key)::{}", self.match_column.base_type_sql)
     }
 
     /// The statement for one kind of operation, or None when the sync's
@@ -95,7 +108,7 @@ impl PostgresTarget {
             Op::Added | Op::Changed => {
                 let columns = std::iter::once(match_column.clone())
                     .chain(self.assignments.iter().map(|a| quote_ident(&a.column.name)));
-                let values = std::iter::once(self.match_value_from_field())
+                let values = std::iter::once(self.match_value.clone())
                     .chain(self.assignments.iter().map(|a| a.value.clone()));
                 let on_conflict = if self.mode == SyncMode::Insert || self.assignments.is_empty() {
                     "DO NOTHING".to_string()
@@ -156,7 +169,7 @@ impl PostgresTarget {
         let list_value = format!(
             "{}::{}",
             quote_literal(&target.name),
-            target.column.type_sql
+            target.column.base_type_sql
         );
         let leave = |member: String| {
             Statement {
@@ -172,7 +185,7 @@ impl PostgresTarget {
                 let columns = [list_column.clone(), match_column.clone()]
                     .into_iter()
                     .chain(self.assignments.iter().map(|a| quote_ident(&a.column.name)));
-                let values = [list_value.clone(), self.match_value_from_field()]
+                let values = [list_value.clone(), self.match_value.clone()]
                     .into_iter()
                     .chain(self.assignments.iter().map(|a| a.value.clone()));
                 Some(Statement {
@@ -201,7 +214,7 @@ impl PostgresTarget {
                 self.table,
                 quote_ident(&list.column.name),
                 quote_literal(&list.name),
-                list.column.type_sql
+                list.column.base_type_sql
             )
         })
     }
@@ -219,7 +232,7 @@ impl PostgresTarget {
             table = self.table,
             work = plan.work_table,
             field = self.match_field,
-            ty = self.match_column.type_sql,
+            ty = self.match_column.base_type_sql,
             snapshot = plan.snapshot_table,
         )
     }
@@ -236,15 +249,18 @@ mod tests {
             delete_behavior,
             match_column: TargetColumn {
                 name: "email".into(),
-                type_sql: "text".into(),
+                type_sql: "character varying(8)".into(),
+                base_type_sql: "character varying".into(),
             },
             match_field: "c1".into(),
+            match_value: "o.c1".into(),
             assignments: vec![Assignment {
                 column: TargetColumn {
                     name: "plan".into(),
                     type_sql: "text".into(),
+                    base_type_sql: "text".into(),
                 },
-                value: "(o.c2)::text".into(),
+                value: "o.c2".into(),
             }],
             owner: pg_sys::Oid::INVALID,
             list: None,
@@ -257,14 +273,15 @@ mod tests {
         add.list = Some(ListTarget {
             column: TargetColumn {
                 name: "list".into(),
-                type_sql: "text".into(),
+                type_sql: "character varying(3)".into(),
+                base_type_sql: "character varying".into(),
             },
             name: "vip".into(),
         });
         let join = add.statement(Op::Added, "ops").unwrap();
         assert!(
             join.sql
-                .contains("(\"list\", \"email\", \"plan\") SELECT 'vip'::text, (o.c1)::text"),
+                .contains("(\"list\", \"email\", \"plan\") SELECT 'vip'::character varying, o.c1"),
             "{}",
             join.sql
         );
@@ -275,14 +292,14 @@ mod tests {
         assert!(
             leave
                 .sql
-                .ends_with("t.\"list\" = 'vip'::text AND t.\"email\" = (o.match_key)::text"),
+                .ends_with("t.\"list\" = 'vip'::character varying AND t.\"email\" = (o.match_key)::character varying"),
             "{}",
             leave.sql
         );
         assert!(add.statement(Op::Changed, "ops").is_none());
         assert_eq!(
             add.clear_sql().unwrap(),
-            "DELETE FROM crm.contacts WHERE \"list\" = 'vip'::text"
+            "DELETE FROM crm.contacts WHERE \"list\" = 'vip'::character varying"
         );
         let mut remove = add.clone();
         remove.mode = SyncMode::Remove;
@@ -290,7 +307,7 @@ mod tests {
             .statement(Op::Added, "ops")
             .unwrap()
             .sql
-            .ends_with("t.\"email\" = (o.c1)::text"));
+            .ends_with("t.\"email\" = (o.c1)::character varying"));
         assert!(remove.statement(Op::Removed, "ops").is_none());
     }
 
@@ -299,7 +316,13 @@ mod tests {
         let upsert = target(SyncMode::Upsert, DeleteBehavior::Nothing)
             .statement(Op::Added, "ops")
             .unwrap();
-        assert!(upsert.sql.contains("INSERT INTO crm.contacts AS t (\"email\", \"plan\") SELECT (o.c1)::text, (o.c2)::text"), "{}", upsert.sql);
+        assert!(
+            upsert
+                .sql
+                .contains("INSERT INTO crm.contacts AS t (\"email\", \"plan\") SELECT o.c1, o.c2"),
+            "{}",
+            upsert.sql
+        );
         assert!(upsert
             .sql
             .ends_with("ON CONFLICT (\"email\") DO UPDATE SET \"plan\" = EXCLUDED.\"plan\""));
@@ -317,10 +340,10 @@ mod tests {
         assert!(update.returns_found);
         assert!(update
             .sql
-            .starts_with("UPDATE crm.contacts AS t SET \"plan\" = (o.c2)::text"));
+            .starts_with("UPDATE crm.contacts AS t SET \"plan\" = o.c2"));
         assert!(update
             .sql
-            .ends_with("t.\"email\" = (o.c1)::text RETURNING o.pos"));
+            .ends_with("t.\"email\" = (o.c1)::character varying RETURNING o.pos"));
     }
 
     #[test]
@@ -334,7 +357,9 @@ mod tests {
         assert!(delete
             .sql
             .starts_with("DELETE FROM crm.contacts AS t USING ops AS o"));
-        assert!(delete.sql.ends_with("t.\"email\" = (o.match_key)::text"));
+        assert!(delete
+            .sql
+            .ends_with("t.\"email\" = (o.match_key)::character varying"));
         let clear = target(SyncMode::Upsert, DeleteBehavior::Clear)
             .statement(Op::Removed, "ops")
             .unwrap();

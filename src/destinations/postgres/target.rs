@@ -5,7 +5,7 @@ use super::statements::{Assignment, ListTarget, PostgresTarget, TargetColumn};
 use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{ModelColumn, RunPlan};
-use crate::postgres::{in_subtransaction, spi};
+use crate::postgres::{assignment_coerces, format_type, in_subtransaction, spi};
 use crate::sql::{list, quote_ident, quote_literal};
 use pgrx::prelude::*;
 use serde_json::Value;
@@ -40,25 +40,36 @@ pub fn resolve(
     let table: String = spi::one("SELECT $1::regclass::text", &[table_oid.into()])?
         .unwrap_or_else(|| object.clone());
 
-    let target_columns: Vec<(TargetColumn, i16)> = spi::rows(
-        "SELECT attname::text, format_type(atttypid, atttypmod), attnum FROM pg_attribute \
+    let target_columns: Vec<(TargetColumn, i16, pg_sys::Oid)> = spi::rows(
+        "SELECT attname::text, atttypid, atttypmod, attnum FROM pg_attribute \
          WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
         &[table_oid.into()],
         |row| {
+            let type_oid: pg_sys::Oid = spi::get(row, 2)?;
+            let type_mod: i32 = spi::get(row, 3)?;
             Ok((
                 TargetColumn {
                     name: spi::get(row, 1)?,
-                    type_sql: spi::get(row, 2)?,
+                    type_sql: format_type(type_oid, type_mod),
+                    base_type_sql: format_type(type_oid, -1),
                 },
-                spi::get(row, 3)?,
+                spi::get(row, 4)?,
+                type_oid,
             ))
         },
     )?;
+    let target_type = |name: &str| {
+        target_columns
+            .iter()
+            .find(|(c, _, _)| c.name == name)
+            .map(|(_, _, oid)| *oid)
+            .unwrap_or(pg_sys::Oid::INVALID)
+    };
     let target_column = |field: &str, name: &str| -> Result<(TargetColumn, i16)> {
         target_columns
             .iter()
-            .find(|(c, _)| c.name == name)
-            .cloned()
+            .find(|(c, _, _)| c.name == name)
+            .map(|(c, attnum, _)| (c.clone(), *attnum))
             .ok_or_else(|| {
                 Error::new(
                     SqlState::UndefinedColumn,
@@ -166,6 +177,12 @@ pub fn resolve(
     };
     let match_source = model_column("match.from", &record_match.from)?;
     check_cast("match", &match_source.type_sql, &match_column)?;
+    let match_value = assigned(
+        &field_of(&record_match.from),
+        match_source,
+        &match_column,
+        target_type(&record_match.to),
+    );
 
     let mut assignments = Vec::new();
     for (index, mapping) in config.mappings.iter().enumerate() {
@@ -175,7 +192,7 @@ pub fn resolve(
             MappingSource::Column(name) => {
                 let source = model_column(&format!("{path}.from"), name)?;
                 check_cast(&path, &source.type_sql, &column)?;
-                format!("(o.{})::{}", field_of(name), column.type_sql)
+                assigned(&field_of(name), source, &column, target_type(&mapping.to))
             }
             MappingSource::Static(value) => {
                 let literal = match value {
@@ -183,8 +200,14 @@ pub fn resolve(
                     Value::String(s) => quote_literal(s),
                     other => quote_literal(&other.to_string()),
                 };
-                let expression = format!("{literal}::{}", column.type_sql);
-                in_subtransaction(|| spi::execute(&format!("SELECT {expression}"), &[]))
+                // Checked as an assignment would be done: a value that does
+                // not fit the column (too long, out of range) is refused.
+                let expression = format!("{literal}::{}", column.base_type_sql);
+                let check = format!(
+                    "DO $check$ DECLARE v {}; BEGIN v := {expression}; END $check$",
+                    column.type_sql
+                );
+                in_subtransaction(|| spi::execute(&check, &[]))
                     .map_err(|e| {
                         Error::new(
                             e.state,
@@ -240,6 +263,7 @@ pub fn resolve(
         mode: config.mode,
         delete_behavior: config.delete_behavior,
         match_field: field_of(&record_match.from),
+        match_value,
         match_column,
         assignments,
         owner,
@@ -247,10 +271,26 @@ pub fn resolve(
     })
 }
 
+/// How ops column `field` (of the model's `source` column) fills column
+/// `to`: as it is where an assignment converts it (what a plain INSERT
+/// does, so a value that does not fit is an error, never cut), else cast
+/// to the column's type without its modifier and then assigned.
+fn assigned(field: &str, source: &ModelColumn, to: &TargetColumn, to_type: pg_sys::Oid) -> String {
+    let from_type = pg_sys::Oid::from(source.type_oid);
+    if from_type != pg_sys::Oid::INVALID && assignment_coerces(from_type, to_type) {
+        format!("o.{field}")
+    } else {
+        format!("(o.{field})::{}", to.base_type_sql)
+    }
+}
+
 /// A model column's values must convert to the target column's type.
 fn check_cast(field: &str, from_type: &str, to: &TargetColumn) -> Result<()> {
     in_subtransaction(|| {
-        spi::execute(&format!("SELECT (NULL::{from_type})::{}", to.type_sql), &[])
+        spi::execute(
+            &format!("SELECT (NULL::{from_type})::{}", to.base_type_sql),
+            &[],
+        )
     })
     .map(|_| ())
     .map_err(|e| {

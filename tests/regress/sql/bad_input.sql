@@ -1,9 +1,11 @@
 -- Bad input gets an error with an SQLSTATE and a message that starts with
 -- the offending field, and changes nothing.
+-- (each test in a database of its own)
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS pg_reverse_etl CASCADE;
+DROP DATABASE IF EXISTS regress_bad_input WITH (FORCE);
+CREATE DATABASE regress_bad_input;
+\c regress_bad_input
 CREATE EXTENSION pg_reverse_etl;
-RESET client_min_messages;
 \set VERBOSITY default
 
 CREATE TABLE bad_src (id int, email text, plan text, doc json);

@@ -1,9 +1,11 @@
 -- Every public function, table, view and column has a comment, so \df+,
 -- \d+ and BI tools show what the README says.
+-- (each test in a database of its own)
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS pg_reverse_etl CASCADE;
+DROP DATABASE IF EXISTS regress_comments WITH (FORCE);
+CREATE DATABASE regress_comments;
+\c regress_comments
 CREATE EXTENSION pg_reverse_etl;
-RESET client_min_messages;
 
 -- functions without a comment (private ones start with "_")
 SELECT p.oid::regprocedure AS function_without_comment

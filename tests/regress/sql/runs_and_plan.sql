@@ -1,9 +1,11 @@
 -- A postgres sync end to end: what a plan preview says, what the run did,
 -- the run's counts and changelog, the overview.
+-- (each test in a database of its own)
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS pg_reverse_etl CASCADE;
+DROP DATABASE IF EXISTS regress_runs_and_plan WITH (FORCE);
+CREATE DATABASE regress_runs_and_plan;
+\c regress_runs_and_plan
 CREATE EXTENSION pg_reverse_etl;
-RESET client_min_messages;
 
 CREATE TABLE run_src (id int, email text, plan text);
 INSERT INTO run_src VALUES (1, 'a@x.io', 'free'), (2, 'b@x.io', 'pro'), (3, 'c@x.io', 'team'),

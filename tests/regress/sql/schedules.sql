@@ -1,9 +1,11 @@
 -- When schedules are due: intervals, cron in a time zone across a DST
 -- change, custom recurrences, manual schedules.
+-- (each test in a database of its own)
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS pg_reverse_etl CASCADE;
+DROP DATABASE IF EXISTS regress_schedules WITH (FORCE);
+CREATE DATABASE regress_schedules;
+\c regress_schedules
 CREATE EXTENSION pg_reverse_etl;
-RESET client_min_messages;
 SET timezone = 'UTC';
 
 SELECT * FROM reverse_etl.schedule_next_runs('{"interval": "15 minutes"}', 3, '2026-03-01 10:07:00+00');

@@ -1,9 +1,11 @@
 -- Sequences: syncs run one after another; a failing step stops the rest
 -- unless its policy is continue. Results in sequence_run_details.
+-- (each test in a database of its own)
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS pg_reverse_etl CASCADE;
+DROP DATABASE IF EXISTS regress_sequences WITH (FORCE);
+CREATE DATABASE regress_sequences;
+\c regress_sequences
 CREATE EXTENSION pg_reverse_etl;
-RESET client_min_messages;
 
 CREATE TABLE seq_src (id int PRIMARY KEY, email text);
 INSERT INTO seq_src VALUES (1, 'a@x.io');

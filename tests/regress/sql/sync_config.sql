@@ -1,8 +1,10 @@
 -- sync_config: the configuration with every default written out, per kind.
+-- (each test in a database of its own)
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS pg_reverse_etl CASCADE;
+DROP DATABASE IF EXISTS regress_sync_config WITH (FORCE);
+CREATE DATABASE regress_sync_config;
+\c regress_sync_config
 CREATE EXTENSION pg_reverse_etl;
-RESET client_min_messages;
 
 CREATE TABLE cfg_src (id int PRIMARY KEY, email text, plan text);
 CREATE TABLE cfg_target (email text PRIMARY KEY, plan_name text);

@@ -1,9 +1,11 @@
 -- sync_test_row with dry_run: the exact statement or request a run would
 -- send for one row, without sending it.
+-- (each test in a database of its own)
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS pg_reverse_etl CASCADE;
+DROP DATABASE IF EXISTS regress_test_row WITH (FORCE);
+CREATE DATABASE regress_test_row;
+\c regress_test_row
 CREATE EXTENSION pg_reverse_etl;
-RESET client_min_messages;
 
 CREATE TABLE tr_src (id int PRIMARY KEY, email text, plan text);
 INSERT INTO tr_src VALUES (42, 'a@x.io', 'pro');
