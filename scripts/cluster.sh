@@ -35,6 +35,9 @@ settings() {
   grep -q "^reverse_etl.file_allowed_directories" "$DATA/postgresql.conf" ||
     echo "reverse_etl.file_allowed_directories = '/tmp/pg_reverse_etl_files'" >> "$DATA/postgresql.conf"
   mkdir -p /tmp/pg_reverse_etl_files && chmod 1777 /tmp/pg_reverse_etl_files
+  # No host is allowed by default; the tests and the demo send to loopback.
+  grep -q "^reverse_etl.http_allowed_hosts" "$DATA/postgresql.conf" ||
+    echo "reverse_etl.http_allowed_hosts = '127.0.0.1,localhost,::1'" >> "$DATA/postgresql.conf"
   # The launcher runs schedules only when the library is preloaded.
   grep -q "^shared_preload_libraries = 'pg_cron,pg_reverse_etl'" "$DATA/postgresql.conf" ||
     echo "shared_preload_libraries = 'pg_cron,pg_reverse_etl'" >> "$DATA/postgresql.conf"

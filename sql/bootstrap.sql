@@ -60,7 +60,7 @@ CREATE TABLE reverse_etl.syncs (
     -- the model and the destination writes run with this role's privileges
     owner          regrole NOT NULL DEFAULT current_user::regrole,
     created_at     timestamptz NOT NULL DEFAULT now(),
-    created_by     name NOT NULL DEFAULT session_user,
+    created_by     name NOT NULL DEFAULT current_user,
     updated_at     timestamptz NOT NULL DEFAULT now(),
     folder         text,
     labels         text[] NOT NULL DEFAULT '{}'
@@ -185,7 +185,7 @@ CREATE TABLE reverse_etl.sync_activity (
     id         bigserial PRIMARY KEY,
     sync_id    bigint NOT NULL,
     at         timestamptz NOT NULL DEFAULT clock_timestamp(),
-    actor      name NOT NULL DEFAULT session_user,
+    actor      name NOT NULL DEFAULT current_user,
     action     text NOT NULL,
     old_value  jsonb,
     new_value  jsonb
@@ -210,8 +210,9 @@ CREATE TABLE reverse_etl.sequences (
     schedule   jsonb NOT NULL DEFAULT '{"manual": true}',
     enabled    boolean NOT NULL DEFAULT true,
     created_at timestamptz NOT NULL DEFAULT now(),
-    created_by name NOT NULL DEFAULT session_user,
-    updated_at timestamptz NOT NULL DEFAULT now()
+    created_by name NOT NULL DEFAULT current_user,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    owner      regrole NOT NULL DEFAULT current_user::regrole
 );
 COMMENT ON TABLE reverse_etl.sequences IS
     'Sequences: syncs run one after another (create_sequence).';
@@ -223,6 +224,7 @@ COMMENT ON COLUMN reverse_etl.sequences.enabled IS 'A disabled sequence refuses 
 COMMENT ON COLUMN reverse_etl.sequences.created_at IS 'When the sequence was created.';
 COMMENT ON COLUMN reverse_etl.sequences.created_by IS 'Who created it.';
 COMMENT ON COLUMN reverse_etl.sequences.updated_at IS 'When it was last changed.';
+COMMENT ON COLUMN reverse_etl.sequences.owner IS 'The role that created the sequence: it, its members and superusers may run and change it.';
 
 CREATE TABLE reverse_etl.sequence_runs (
     id          bigserial PRIMARY KEY,
@@ -271,7 +273,7 @@ COMMENT ON COLUMN reverse_etl.sequence_run_steps.status IS 'succeeded, failed (t
 COMMENT ON COLUMN reverse_etl.sequence_run_steps.reason IS 'Why the step failed or was skipped.';
 
 -- Sequence runs with their steps, by name.
-CREATE VIEW reverse_etl.sequence_run_details AS
+CREATE VIEW reverse_etl.sequence_run_details WITH (security_invoker = true) AS
 SELECT q.name AS sequence, r.id AS sequence_run_id, r.status AS sequence_status,
        r.started_at, r.finished_at, st.position, s.name AS sync, st.run_id,
        st.status AS step_status, st.reason, sr.status AS run_status
@@ -297,15 +299,86 @@ REVOKE ALL ON reverse_etl._plan_previews FROM PUBLIC;
 
 -- Write-only: set_secret writes here; nothing returns a value to a user.
 CREATE TABLE reverse_etl._secrets (
-    name       text PRIMARY KEY CHECK (name <> ''),
+    name       text NOT NULL CHECK (name <> ''),
     value      text NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    -- secrets are namespaced by owner: a destination uses its owner's only
+    owner      regrole NOT NULL DEFAULT current_user::regrole,
+    CONSTRAINT _secrets_pkey PRIMARY KEY (owner, name)
 );
 COMMENT ON TABLE reverse_etl._secrets IS
-    'Private: secrets set with set_secret; readable only by the extension''s owner.';
+    'Private: secrets set with set_secret, per owner; readable only by the extension''s owner.';
 REVOKE ALL ON reverse_etl._secrets FROM PUBLIC;
--- Sync owners own their runs' work tables here; snapshots stay private.
+-- Work tables and snapshots here belong to the extension's owner; a run
+-- grants its sync's owner what its statements need on its own work tables.
 GRANT USAGE ON SCHEMA reverse_etl_state TO PUBLIC;
+
+-- Which sync wrote each file of a file destination: one sync never
+-- overwrites another's files (or a file the extension did not write).
+CREATE TABLE reverse_etl._written_files (
+    directory  text NOT NULL,
+    name       text NOT NULL,
+    sync_id    bigint NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (directory, name)
+);
+COMMENT ON TABLE reverse_etl._written_files IS
+    'Private: the files file destinations wrote, and which sync wrote each.';
+REVOKE ALL ON reverse_etl._written_files FROM PUBLIC;
+
+-- Who sees what. With GRANT USAGE ON SCHEMA reverse_etl a role reads the
+-- catalog and logs of its own objects (and of roles it is a member of);
+-- members of pg_monitor see every sync's definition, status and runs but no
+-- row data (the changelog). Nobody but superusers and the extension's owner
+-- writes the catalog: every change goes through the functions. The private
+-- tables have no grants, and row-level security with no policy as well.
+GRANT SELECT ON reverse_etl.models, reverse_etl.destinations, reverse_etl.syncs,
+    reverse_etl.sync_runs, reverse_etl.sync_changelog, reverse_etl.sync_activity,
+    reverse_etl.sequences, reverse_etl.sequence_runs, reverse_etl.sequence_run_steps,
+    reverse_etl.sequence_run_details TO PUBLIC;
+ALTER TABLE reverse_etl.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.destinations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.syncs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sync_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sync_changelog ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sync_activity ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sequences ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sequence_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sequence_run_steps ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._secrets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._plan_previews ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._written_files ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_monitor ON reverse_etl.models FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+CREATE POLICY owner_or_monitor ON reverse_etl.destinations FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+CREATE POLICY owner_or_monitor ON reverse_etl.syncs FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+CREATE POLICY owner_or_monitor ON reverse_etl.sequences FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+-- Rows of the syncs (sequences) the reader may see, by the policies above.
+CREATE POLICY of_visible_syncs ON reverse_etl.sync_runs FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s));
+CREATE POLICY of_visible_syncs ON reverse_etl.sync_activity FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s));
+CREATE POLICY of_visible_sequences ON reverse_etl.sequence_runs FOR SELECT
+    USING (sequence_id IN (SELECT q.id FROM reverse_etl.sequences q));
+CREATE POLICY of_visible_sequences ON reverse_etl.sequence_run_steps FOR SELECT
+    USING (sequence_run_id IN (SELECT r.id FROM reverse_etl.sequence_runs r));
+-- Row data: owners (and their members) only, not monitors.
+CREATE POLICY of_owned_syncs ON reverse_etl.sync_changelog FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER')));
+
+-- Secrets by name, never their values: each role sees its own.
+CREATE VIEW reverse_etl.secrets WITH (security_barrier = true) AS
+SELECT owner, name, updated_at FROM reverse_etl._secrets
+WHERE pg_catalog.pg_has_role(owner::oid, 'MEMBER');
+GRANT SELECT ON reverse_etl.secrets TO PUBLIC;
+COMMENT ON VIEW reverse_etl.secrets IS
+    'The secrets you own (set_secret), by name; no view or function shows a value.';
+COMMENT ON COLUMN reverse_etl.secrets.owner IS 'The role that set it: only its destinations can use it.';
+COMMENT ON COLUMN reverse_etl.secrets.name IS 'The name destinations reference as {"secret": name}.';
+COMMENT ON COLUMN reverse_etl.secrets.updated_at IS 'When it was last set.';
 
 -- pg_dump keeps the catalog's rows (extension tables are otherwise skipped).
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.models', '');
@@ -325,3 +398,4 @@ SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_runs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_run_steps', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_activity_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._written_files', '');

@@ -7,3 +7,118 @@
 -- nothing: the functions are no longer STRICT.
 ALTER FUNCTION reverse_etl.set_sync_labels(text, text[]) CALLED ON NULL INPUT;
 ALTER FUNCTION reverse_etl.set_sync_labels(bigint, text[]) CALLED ON NULL INPUT;
+
+-- Owners and authorization (a shared database): every object has an owner
+-- who alone (with its members and superusers) may use it; catalog tables
+-- are read through row-level security and written only by the functions;
+-- secrets are namespaced by owner.
+
+-- Actors are current_user (after SET ROLE), not session_user.
+ALTER TABLE reverse_etl.syncs ALTER COLUMN created_by SET DEFAULT current_user;
+ALTER TABLE reverse_etl.sync_activity ALTER COLUMN actor SET DEFAULT current_user;
+ALTER TABLE reverse_etl.sequences ALTER COLUMN created_by SET DEFAULT current_user;
+
+-- Sequences get an owner: the role that created them, where it still exists.
+ALTER TABLE reverse_etl.sequences ADD COLUMN owner regrole;
+UPDATE reverse_etl.sequences SET owner = coalesce(pg_catalog.to_regrole(created_by), current_user::regrole);
+ALTER TABLE reverse_etl.sequences ALTER COLUMN owner SET NOT NULL,
+    ALTER COLUMN owner SET DEFAULT current_user::regrole;
+COMMENT ON COLUMN reverse_etl.sequences.owner IS 'The role that created the sequence: it, its members and superusers may run and change it.';
+
+-- Secrets per owner. A secret that destinations of several owners used
+-- becomes one secret of each of them; one nobody's destination used goes
+-- to the role running the update.
+ALTER TABLE reverse_etl._secrets DROP CONSTRAINT _secrets_pkey;
+ALTER TABLE reverse_etl._secrets ADD COLUMN owner regrole;
+INSERT INTO reverse_etl._secrets (name, value, updated_at, owner)
+SELECT DISTINCT s.name, s.value, s.updated_at, d.owner
+FROM reverse_etl._secrets s
+JOIN reverse_etl.destinations d ON d.kind = 'http'
+CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(d.config->'headers') = 'object'
+                                   THEN d.config->'headers' ELSE '{}' END) AS h (name, value)
+WHERE s.owner IS NULL AND jsonb_typeof(h.value) = 'object' AND h.value->>'secret' = s.name;
+DELETE FROM reverse_etl._secrets s
+WHERE s.owner IS NULL AND EXISTS (
+    SELECT 1 FROM reverse_etl._secrets c WHERE c.name = s.name AND c.owner IS NOT NULL);
+UPDATE reverse_etl._secrets SET owner = current_user::regrole WHERE owner IS NULL;
+ALTER TABLE reverse_etl._secrets ALTER COLUMN owner SET NOT NULL,
+    ALTER COLUMN owner SET DEFAULT current_user::regrole;
+ALTER TABLE reverse_etl._secrets ADD CONSTRAINT _secrets_pkey PRIMARY KEY (owner, name);
+COMMENT ON TABLE reverse_etl._secrets IS
+    'Private: secrets set with set_secret, per owner; readable only by the extension''s owner.';
+
+-- Which sync wrote each file of a file destination.
+CREATE TABLE reverse_etl._written_files (
+    directory  text NOT NULL,
+    name       text NOT NULL,
+    sync_id    bigint NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (directory, name)
+);
+COMMENT ON TABLE reverse_etl._written_files IS
+    'Private: the files file destinations wrote, and which sync wrote each.';
+REVOKE ALL ON reverse_etl._written_files FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._written_files', '');
+
+-- Who sees what (see sql/bootstrap.sql).
+GRANT SELECT ON reverse_etl.models, reverse_etl.destinations, reverse_etl.syncs,
+    reverse_etl.sync_runs, reverse_etl.sync_changelog, reverse_etl.sync_activity,
+    reverse_etl.sequences, reverse_etl.sequence_runs, reverse_etl.sequence_run_steps,
+    reverse_etl.sequence_run_details, reverse_etl.sync_overview TO PUBLIC;
+ALTER VIEW reverse_etl.sequence_run_details SET (security_invoker = true);
+ALTER VIEW reverse_etl.sync_overview SET (security_invoker = true);
+ALTER TABLE reverse_etl.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.destinations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.syncs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sync_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sync_changelog ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sync_activity ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sequences ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sequence_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.sequence_run_steps ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._secrets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._plan_previews ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._written_files ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_monitor ON reverse_etl.models FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+CREATE POLICY owner_or_monitor ON reverse_etl.destinations FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+CREATE POLICY owner_or_monitor ON reverse_etl.syncs FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+CREATE POLICY owner_or_monitor ON reverse_etl.sequences FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+CREATE POLICY of_visible_syncs ON reverse_etl.sync_runs FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s));
+CREATE POLICY of_visible_syncs ON reverse_etl.sync_activity FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s));
+CREATE POLICY of_visible_sequences ON reverse_etl.sequence_runs FOR SELECT
+    USING (sequence_id IN (SELECT q.id FROM reverse_etl.sequences q));
+CREATE POLICY of_visible_sequences ON reverse_etl.sequence_run_steps FOR SELECT
+    USING (sequence_run_id IN (SELECT r.id FROM reverse_etl.sequence_runs r));
+CREATE POLICY of_owned_syncs ON reverse_etl.sync_changelog FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER')));
+
+CREATE VIEW reverse_etl.secrets WITH (security_barrier = true) AS
+SELECT owner, name, updated_at FROM reverse_etl._secrets
+WHERE pg_catalog.pg_has_role(owner::oid, 'MEMBER');
+GRANT SELECT ON reverse_etl.secrets TO PUBLIC;
+COMMENT ON VIEW reverse_etl.secrets IS
+    'The secrets you own (set_secret), by name; no view or function shows a value.';
+COMMENT ON COLUMN reverse_etl.secrets.owner IS 'The role that set it: only its destinations can use it.';
+COMMENT ON COLUMN reverse_etl.secrets.name IS 'The name destinations reference as {"secret": name}.';
+COMMENT ON COLUMN reverse_etl.secrets.updated_at IS 'When it was last set.';
+
+-- set_secret keeps its caller (it is no longer SECURITY DEFINER: the
+-- function itself does the catalog's work as the extension's owner).
+ALTER FUNCTION reverse_etl.set_secret(text, text) SECURITY INVOKER RESET search_path;
+COMMENT ON FUNCTION reverse_etl.set_secret(text, text) IS 'Stores (or replaces) one of your secrets, which your destinations reference as {"secret": name}. Write-only: no view or function returns it; another role''s secret of the same name is another secret.';
+CREATE FUNCTION reverse_etl."delete_secret"(
+	"name" TEXT
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'delete_secret_wrapper';
+COMMENT ON FUNCTION reverse_etl.delete_secret(text) IS 'Deletes one of your secrets; refused while one of your destinations uses it.';
+
+REVOKE EXECUTE ON FUNCTION reverse_etl._wake_scheduler() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION reverse_etl._schedules_changed() FROM PUBLIC;

@@ -1,7 +1,7 @@
 -- Views that use the extension's functions (created after them).
 
 -- The syncs overview: one row per sync with its derived status.
-CREATE VIEW reverse_etl.sync_overview AS
+CREATE VIEW reverse_etl.sync_overview WITH (security_invoker = true) AS
 SELECT s.id, s.name,
        CASE WHEN NOT s.enabled THEN 'Disabled'
             WHEN r.id IS NULL THEN 'Pending'
@@ -80,6 +80,11 @@ COMMENT ON COLUMN reverse_etl.sequence_run_details.step_status IS 'succeeded, fa
 COMMENT ON COLUMN reverse_etl.sequence_run_details.reason IS 'Why the step failed or was skipped.';
 COMMENT ON COLUMN reverse_etl.sequence_run_details.run_status IS 'The step''s run status.';
 
+GRANT SELECT ON reverse_etl.sync_overview TO PUBLIC;
+-- Private: called by the catalog's triggers, as whoever changed the catalog.
+REVOKE EXECUTE ON FUNCTION reverse_etl._wake_scheduler() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION reverse_etl._schedules_changed() FROM PUBLIC;
+
 -- Functions (every overload of a name: syncs, models, destinations and
 -- sequences are taken by id or by name).
 DO $comments$
@@ -105,7 +110,8 @@ BEGIN
             ('disable_sync', 'A disabled sync refuses to run and its schedule does not fire.'),
             ('set_sync_folder', 'Files the sync in a folder (NULL or '''' takes it out).'),
             ('set_sync_labels', 'Replaces the sync''s labels (trimmed, sorted, without repeats).'),
-            ('set_secret', 'Stores a secret that destinations reference as {"secret": name}. Write-only: no view or function returns it.'),
+            ('set_secret', 'Stores (or replaces) one of your secrets, which your destinations reference as {"secret": name}. Write-only: no view or function returns it; another role''s secret of the same name is another secret.'),
+            ('delete_secret', 'Deletes one of your secrets; refused while one of your destinations uses it.'),
             ('create_sequence', 'Defines a sequence of syncs run one after another: steps are sync names or ids, or {"sync": …, "on_failure": "stop" | "continue", "max_rejected_share": …}. Returns the sequence id.'),
             ('update_sequence', 'Replaces a sequence''s steps and/or schedule (NULL keeps it).'),
             ('enable_sequence', 'Lets a disabled sequence run again.'),

@@ -9,9 +9,10 @@ use std::ffi::CString;
 pub static RUN_WORK_MEM: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"4MB"));
 
-/// Hosts the http destination may reach (comma-separated; `*` for any).
+/// Hosts the http destination may reach (comma-separated `host`,
+/// `host:port`, `*.suffix`, or `*`). None by default: an admin allows each.
 pub static HTTP_ALLOWED_HOSTS: GucSetting<Option<CString>> =
-    GucSetting::<Option<CString>>::new(Some(c"127.0.0.1,localhost,::1"));
+    GucSetting::<Option<CString>>::new(Some(c""));
 
 /// Directories (and their subdirectories) file destinations may write to.
 pub static FILE_ALLOWED_DIRECTORIES: GucSetting<Option<CString>> =
@@ -41,7 +42,7 @@ pub fn register() {
     );
     GucRegistry::define_string_guc(
         c"reverse_etl.http_allowed_hosts",
-        c"Hosts that http destinations may send to (comma-separated; * allows any).",
+        c"Hosts that http destinations may send to: host, host:port, *.suffix or * (comma-separated; empty: none).",
         c"Checked when a destination is created and before every request. Server-wide: postgresql.conf or ALTER SYSTEM, then reload.",
         &HTTP_ALLOWED_HOSTS,
         GucContext::Sighup,

@@ -68,9 +68,10 @@ pub struct Diff<'a> {
     pub acts_on_removals: bool,
     /// A query of row ids left out on both sides (rows found invalid).
     pub excluded_row_ids: Option<&'a str>,
-    /// A query of `(row_id text, match_key text)` for destination records
-    /// that must go although the snapshot does not know them (mirror mode).
-    pub extra_removals: Option<&'a str>,
+    /// Mirror mode: the records of the mirror table (destination records
+    /// the model does not have) are removed too, unless the snapshot
+    /// already removes them.
+    pub mirror: bool,
 }
 
 impl Diff<'_> {
@@ -79,7 +80,7 @@ impl Diff<'_> {
             mode,
             acts_on_removals,
             excluded_row_ids: None,
-            extra_removals: None,
+            mirror: false,
         }
     }
 }
@@ -136,9 +137,35 @@ impl RunPlan {
             )
             .collect::<String>();
         format!(
-            "CREATE UNLOGGED TABLE {} (row_id text, row_hash bigint{fields}) WITH (autovacuum_enabled = off)",
+            "CREATE UNLOGGED TABLE {} (row_id text, row_hash bigint, match_key text{fields}) WITH (autovacuum_enabled = off)",
             self.work_table,
         )
+    }
+
+    /// Where a mirror-mode run collects the destination's records that the
+    /// model no longer has (as the sync's owner, who reads its table).
+    pub fn create_mirror_table(&self) -> String {
+        format!(
+            "CREATE UNLOGGED TABLE {} (row_id text, match_key text) WITH (autovacuum_enabled = off)",
+            self.mirror_table()
+        )
+    }
+
+    pub fn mirror_table(&self) -> String {
+        format!("{}_mirror", self.ops_table.trim_end_matches("_ops"))
+    }
+
+    /// Where the sync's owner writes the run's invalid rows, with their
+    /// fields as JSON, before they are logged.
+    pub fn create_invalid_table(&self) -> String {
+        format!(
+            "CREATE UNLOGGED TABLE {} (row_id text, reason text, fields jsonb) WITH (autovacuum_enabled = off)",
+            self.invalid_table()
+        )
+    }
+
+    pub fn invalid_table(&self) -> String {
+        format!("{}_invalid", self.ops_table.trim_end_matches("_ops"))
     }
 
     /// A row id is the key as text (`42`), or the key's row text for a
@@ -175,6 +202,8 @@ impl RunPlan {
     }
 
     /// Runs as the sync's owner: reads the model once into the work table.
+    /// Everything derived from the model's values (row id, hash, the match
+    /// key as text) is computed here, as the owner.
     pub fn materialize(&self) -> String {
         let fields = self
             .columns
@@ -182,8 +211,12 @@ impl RunPlan {
             .chain(self.key_columns.iter())
             .map(|c| format!(", m.{}", quote_ident(&c.name)))
             .collect::<String>();
+        let match_key = match self.match_column {
+            Some(i) => format!("(m.{})::text", quote_ident(&self.columns[i].name)),
+            None => "NULL".to_string(),
+        };
         format!(
-            "INSERT INTO {} SELECT {}, {}{fields} FROM ({}\n) AS m",
+            "INSERT INTO {} SELECT {}, {}, {match_key}{fields} FROM ({}\n) AS m",
             self.work_table,
             self.row_id_expression(),
             self.row_hash_expression(),
@@ -269,10 +302,7 @@ impl RunPlan {
     /// The diff, as one statement creating the ops table (see `Diff`).
     pub fn create_ops_table(&self, diff: &Diff) -> String {
         let work_fields = list((0..self.columns.len()).map(|i| format!("w.{}", RunPlan::field(i))));
-        let match_key = match self.match_column {
-            Some(i) => format!("coalesce((w.{})::text, s.match_key)", RunPlan::field(i)),
-            None => "s.match_key".to_string(),
-        };
+        let match_key = "coalesce(w.match_key, s.match_key)";
         let (work_filter, removed_filter) = match diff.excluded_row_ids {
             Some(excluded) => (
                 format!(" WHERE row_id IS NULL OR row_id NOT IN ({excluded})"),
@@ -323,14 +353,19 @@ impl RunPlan {
             work = self.work_table,
             snapshot = self.snapshot_table,
         );
-        if let Some(extra) = diff.extra_removals {
+        if diff.mirror {
+            // Base types only in the work tables (domains are stripped), so
+            // these NULLs run no one's check.
             let typed_nulls = self.columns.iter().map(|c| format!("NULL::{}", c.type_sql));
             statement.push_str(&format!(
                 "\n             UNION ALL
              SELECT 'removed', 0, x.row_id, NULL::bigint, x.match_key{comma}{nulls}
-             FROM ({extra}) AS x",
+             FROM {mirror} AS x
+             WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE s.match_key = x.match_key)",
                 comma = if self.columns.is_empty() { "" } else { ", " },
                 nulls = list(typed_nulls),
+                mirror = self.mirror_table(),
+                snapshot = self.snapshot_table,
             ));
         }
         let ops_fields = list((0..self.columns.len()).map(|i| format!("d.{}", RunPlan::field(i))));
@@ -450,10 +485,12 @@ mod tests {
         );
         assert!(sql.ends_with("FROM (SELECT * FROM src\n) AS m"), "{sql}");
         assert!(
-            sql.contains("7), m.\"email\", m.\"Doc\", m.\"id\" FROM"),
-            "the key is kept, not hashed: {sql}"
+            sql.contains("7), (m.\"email\")::text, m.\"email\", m.\"Doc\", m.\"id\" FROM"),
+            "the match key as text, the fields, then the key (kept, not hashed): {sql}"
         );
-        assert!(plan().create_work_table().contains("c2 json, k1 int)"));
+        assert!(plan()
+            .create_work_table()
+            .contains("(row_id text, row_hash bigint, match_key text, c1 text, c2 json, k1 int)"));
         assert_eq!(
             plan().fields_and_key_json("w"),
             "jsonb_build_object('email', w.c1, 'Doc', w.c2, 'id', w.k1)"
@@ -479,7 +516,7 @@ mod tests {
         let upsert = plan().create_ops_table(&Diff::new(SyncMode::Upsert, true));
         assert!(upsert.contains("AND (w.row_hash IS DISTINCT FROM s.row_hash))"));
         let all = plan().create_ops_table(&Diff {
-            extra_removals: Some("SELECT 'k', 'k'"),
+            mirror: true,
             ..Diff::new(SyncMode::All, true)
         });
         assert!(all.contains("AND (true))"));
@@ -488,6 +525,7 @@ mod tests {
             "no change tracking: every row counts as added"
         );
         assert!(all.contains("UNION ALL"));
+        assert!(all.contains("FROM o_mirror AS x"), "{all}");
         assert!(all.contains("NULL::json"));
     }
 

@@ -290,7 +290,7 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
         (
             r#"{"url": "http://example.com/api"}"#.to_string(),
             "42501",
-            "config.url: host \"example.com\" is not in reverse_etl.http_allowed_hosts",
+            "config.url: host \"example.com:80\" is not in reverse_etl.http_allowed_hosts",
         ),
         (
             format!(r#"{{"url": "{url}", "concurrency": 0}}"#),
@@ -364,7 +364,7 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
     assert!(
         summary
             .error
-            .contains("host \"10.255.255.1\" is not in reverse_etl.http_allowed_hosts"),
+            .contains("host \"10.255.255.1:9\" is not in reverse_etl.http_allowed_hosts"),
         "{}",
         summary.error
     );

@@ -135,8 +135,6 @@ fn the_model_runs_with_the_sync_owners_privileges() {
     db.exec(&format!(
         "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
          GRANT USAGE ON SCHEMA reverse_etl TO {role};
-         GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA reverse_etl TO {role};
-         GRANT USAGE ON ALL SEQUENCES IN SCHEMA reverse_etl TO {role};
          CREATE TABLE secret (id int PRIMARY KEY, email text);
          INSERT INTO secret VALUES (1, 'ceo@x.io');
          GRANT SELECT ON src TO {role};
@@ -154,7 +152,8 @@ fn the_model_runs_with_the_sync_owners_privileges() {
     // Her sync runs as her: when she loses access, the run fails on permissions.
     alice.batch_execute(
         "SELECT reverse_etl.create_model('hers', 'SELECT id, email, plan FROM src', ARRAY['id']);
-         SELECT reverse_etl.create_sync('hers', 'hers', 'local', '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 100,
+         SELECT reverse_etl.create_destination('her_db', 'postgres');
+         SELECT reverse_etl.create_sync('hers', 'hers', 'her_db', '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 100,
              \"match\": {\"from\": \"email\", \"to\": \"email\"}}');",
     ).unwrap();
     let ok: i64 = alice

@@ -174,7 +174,7 @@ fn bad_type_configurations_are_refused() {
         (
             r#"{"type": "list", "mode": "add", "object": "plain", "list": "vip", "match": {"from": "email", "to": "email"}}"#,
             "42703",
-            "list_field: table plain has no column \"list\"",
+            "list_field: table public.plain has no column \"list\"",
         ),
         (
             r#"{"type": "list", "mode": "add", "object": "crm.list_members", "list": "vip", "delete_behavior": "clear", "match": {"from": "email", "to": "email"}}"#,
@@ -213,7 +213,7 @@ fn bad_type_configurations_are_refused() {
     let (code, message) = db.error(r#"SELECT reverse_etl.create_sync('bad', 'vips', 'local', '{"type": "list", "mode": "add", "object": "no_unique", "list": "vip", "match": {"from": "email", "to": "email"}}')"#);
     assert_eq!(code, "42P10");
     assert!(
-        message.starts_with("match.to: no_unique has no unique index on (list, email)"),
+        message.starts_with("match.to: public.no_unique has no unique index on (list, email)"),
         "{message}"
     );
 }

@@ -134,7 +134,7 @@ fn postgres_test_row_runs_the_statement_for_one_row() {
         dry["requests"][0]["statement"]
             .as_str()
             .unwrap()
-            .starts_with("INSERT INTO target AS t"),
+            .starts_with("INSERT INTO public.target AS t"),
         "{dry}"
     );
     assert_eq!(db.i64("SELECT count(*) FROM target"), 0);

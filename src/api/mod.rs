@@ -1,168 +1,215 @@
 //! The SQL interface. Each function only parses its arguments, calls the
-//! catalog or engine, and turns an `Err` into a PostgreSQL ERROR; a failed
-//! call changes nothing because the ERROR rolls its statement back.
+//! catalog or engine through `call`, and turns an `Err` into a PostgreSQL
+//! ERROR; a failed call changes nothing because the ERROR rolls its
+//! statement back.
 //!
-//! Syncs, models and destinations are taken by id (bigint) or name (text):
-//! each such function exists twice, once per argument type.
+//! `call` is what a SECURITY DEFINER function with a pinned search_path
+//! would be, with the caller kept: the catalog is read and written as the
+//! extension's owner, and every object a function touches is first checked
+//! to be the caller's (`catalog::owned`). What touches the caller's own
+//! objects (describing a query, resolving a table) runs as the object's
+//! owner again, in a security-restricted operation.
+//!
+//! Syncs, models, destinations and sequences are taken by id (bigint) or
+//! name (text): each such function exists twice, once per argument type.
+//! The Rust names of these functions are C symbols of released install
+//! scripts: never rename one.
 
 mod schedule;
 
-use crate::catalog::{self, ObjectRef};
+use crate::catalog::{self, ObjectRef, Owned};
 use crate::engine::{launch, model, validate};
-use crate::error::Result;
-use crate::postgres::{current_user, OrRaise};
+use crate::error::{Error, Result, SqlState};
+use crate::postgres::{as_extension_owner, current_user, OrRaise};
 use pgrx::prelude::*;
 use pgrx::JsonB;
+use serde_json::json;
 
-fn current_search_path() -> Result<String> {
-    Ok(
-        crate::postgres::spi::one::<String>("SELECT current_setting('search_path')", &[])?
+/// Who called: the current user (after SET ROLE, inside SECURITY DEFINER
+/// functions: the user whose privileges the call has) and its search_path.
+pub struct Caller {
+    pub role: pg_sys::Oid,
+    pub search_path: String,
+}
+
+/// Run an API function's body for its caller, as the extension's owner.
+fn call<T>(body: impl FnOnce(&Caller) -> Result<T>) -> T {
+    (|| -> Result<T> {
+        let caller = Caller {
+            role: current_user(),
+            search_path: crate::postgres::spi::one::<String>(
+                "SELECT pg_catalog.current_setting('search_path')",
+                &[],
+            )?
             .unwrap_or_default(),
-    )
+        };
+        let owner = catalog::extension_owner()?;
+        as_extension_owner(owner, || body(&caller))
+    })()
+    .or_raise()
+}
+
+fn sync_ref(name: &str) -> ObjectRef {
+    ObjectRef::Name(name.into())
 }
 
 #[pg_extern]
 fn create_model(name: &str, query: &str, primary_key: Vec<String>) -> i64 {
-    (|| -> Result<i64> {
+    call(|caller| {
         let query = model::normalize_query(query)?;
-        let search_path = current_search_path()?;
-        let columns = model::describe(&query, &search_path, current_user())?;
+        let columns = model::describe(&query, &caller.search_path, caller.role)?;
         model::check_primary_key(&primary_key, &columns)?;
-        catalog::insert_model(name, &query, &primary_key, &search_path, &columns)
-    })()
-    .or_raise()
+        catalog::insert_model(
+            name,
+            &query,
+            &primary_key,
+            &caller.search_path,
+            &columns,
+            caller.role,
+        )
+    })
 }
 
 #[pg_extern]
 fn create_destination(name: &str, kind: &str, config: default!(JsonB, "'{}'")) -> i64 {
-    (|| -> Result<i64> {
-        validate::destination_config(kind, &config.0)?;
-        catalog::insert_destination(name, kind, &config.0)
-    })()
-    .or_raise()
+    call(|caller| {
+        validate::destination_config(kind, &config.0, caller.role)?;
+        catalog::insert_destination(name, kind, &config.0, caller.role)
+    })
 }
 
 fn create_sync_impl(
+    caller: &Caller,
     name: &str,
     model: ObjectRef,
     destination: ObjectRef,
     config: &JsonB,
 ) -> Result<i64> {
-    let model_id = catalog::model_id(&model)?;
-    let destination_id = catalog::destination_id(&destination)?;
+    let model_id = catalog::owned(Owned::Model, &model, caller.role)?;
+    let destination_id = catalog::owned(Owned::Destination, &destination, caller.role)?;
     let valid = validate::sync_config(&validate::SyncDefinition {
         sync_id: 0,
         name,
         model_id,
         destination_id,
         document: &config.0,
-        owner: current_user(),
+        owner: caller.role,
+        search_path: Some(&caller.search_path),
     })?;
-    let document = valid.config.to_json();
-    let id = catalog::insert_sync(name, model_id, destination_id, &document)?;
+    let document = valid.stored_config();
+    let id = catalog::insert_sync(name, model_id, destination_id, &document, caller.role)?;
     catalog::create_snapshot_table(id)?;
-    catalog::record_activity(id, "created", None, Some(document))?;
+    catalog::record_activity(id, caller.role, "created", None, Some(document))?;
     Ok(id)
 }
 
 #[pg_extern(name = "create_sync")]
 fn create_sync_by_name(name: &str, model: &str, destination: &str, config: JsonB) -> i64 {
-    create_sync_impl(
-        name,
-        ObjectRef::Name(model.into()),
-        ObjectRef::Name(destination.into()),
-        &config,
-    )
-    .or_raise()
+    call(|caller| {
+        create_sync_impl(
+            caller,
+            name,
+            ObjectRef::Name(model.into()),
+            ObjectRef::Name(destination.into()),
+            &config,
+        )
+    })
 }
 
 #[pg_extern(name = "create_sync")]
 fn create_sync_by_id(name: &str, model: i64, destination: i64, config: JsonB) -> i64 {
-    create_sync_impl(
-        name,
-        ObjectRef::Id(model),
-        ObjectRef::Id(destination),
-        &config,
-    )
-    .or_raise()
+    call(|caller| {
+        create_sync_impl(
+            caller,
+            name,
+            ObjectRef::Id(model),
+            ObjectRef::Id(destination),
+            &config,
+        )
+    })
 }
 
-fn sync_config_impl(sync: ObjectRef) -> Result<JsonB> {
-    let id = catalog::sync_id(&sync)?;
+fn sync_config_impl(caller: &Caller, sync: ObjectRef) -> Result<JsonB> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     Ok(JsonB(catalog::load_sync(id)?.config))
 }
 
 #[pg_extern(name = "sync_config", stable)]
 fn sync_config_by_name(sync: &str) -> JsonB {
-    sync_config_impl(ObjectRef::Name(sync.into())).or_raise()
+    call(|caller| sync_config_impl(caller, sync_ref(sync)))
 }
 
 #[pg_extern(name = "sync_config", stable)]
 fn sync_config_by_id(sync: i64) -> JsonB {
-    sync_config_impl(ObjectRef::Id(sync)).or_raise()
+    call(|caller| sync_config_impl(caller, ObjectRef::Id(sync)))
 }
 
-fn update_sync_impl(sync: ObjectRef, config: &JsonB) -> Result<()> {
-    let id = catalog::sync_id(&sync)?;
+fn update_sync_impl(caller: &Caller, sync: ObjectRef, config: &JsonB) -> Result<()> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     let row = catalog::load_sync(id)?;
+    // Checked as the sync's owner would run it; a table named in it is
+    // found on the caller's search_path, as at create_sync.
     let valid = validate::sync_config(&validate::SyncDefinition {
         document: &config.0,
+        search_path: Some(&caller.search_path),
         ..validate::SyncDefinition::stored(&row)
     })?;
-    let document = valid.config.to_json();
+    let document = valid.stored_config();
     catalog::update_sync_config(id, &document)?;
-    catalog::record_activity(id, "updated", Some(row.config), Some(document))
+    catalog::record_activity(id, caller.role, "updated", Some(row.config), Some(document))
 }
 
 #[pg_extern(name = "update_sync")]
 fn update_sync_by_name(sync: &str, config: JsonB) {
-    update_sync_impl(ObjectRef::Name(sync.into()), &config).or_raise()
+    call(|caller| update_sync_impl(caller, sync_ref(sync), &config))
 }
 
 #[pg_extern(name = "update_sync")]
 fn update_sync_by_id(sync: i64, config: JsonB) {
-    update_sync_impl(ObjectRef::Id(sync), &config).or_raise()
+    call(|caller| update_sync_impl(caller, ObjectRef::Id(sync), &config))
 }
 
-fn set_enabled(sync: ObjectRef, enabled: bool) -> Result<()> {
-    let id = catalog::sync_id(&sync)?;
+fn set_enabled(caller: &Caller, sync: ObjectRef, enabled: bool) -> Result<()> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     catalog::set_sync_enabled(id, enabled)?;
-    catalog::record_activity(id, if enabled { "enabled" } else { "disabled" }, None, None)
+    let action = if enabled { "enabled" } else { "disabled" };
+    catalog::record_activity(id, caller.role, action, None, None)
 }
 
-fn set_folder(sync: ObjectRef, folder: Option<&str>) -> Result<()> {
-    let id = catalog::sync_id(&sync)?;
+fn set_folder(caller: &Caller, sync: ObjectRef, folder: Option<&str>) -> Result<()> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     let folder = folder.map(str::trim).filter(|f| !f.is_empty());
     let old = catalog::set_sync_folder(id, folder)?;
     catalog::record_activity(
         id,
+        caller.role,
         "folder",
-        Some(serde_json::json!(old)),
-        Some(serde_json::json!(folder)),
+        Some(json!(old)),
+        Some(json!(folder)),
     )
 }
 
 /// Put a sync in a folder (NULL or '' takes it out).
 #[pg_extern(name = "set_sync_folder")]
 fn set_sync_folder_by_name(sync: &str, folder: Option<&str>) {
-    set_folder(ObjectRef::Name(sync.into()), folder).or_raise()
+    call(|caller| set_folder(caller, sync_ref(sync), folder))
 }
 
 #[pg_extern(name = "set_sync_folder")]
 fn set_sync_folder_by_id(sync: i64, folder: Option<&str>) {
-    set_folder(ObjectRef::Id(sync), folder).or_raise()
+    call(|caller| set_folder(caller, ObjectRef::Id(sync), folder))
 }
 
 /// NULL takes every label off (as NULL takes a sync out of its folder).
-fn set_labels(sync: ObjectRef, labels: Option<Vec<Option<String>>>) -> Result<()> {
-    let id = catalog::sync_id(&sync)?;
+fn set_labels(caller: &Caller, sync: ObjectRef, labels: Option<Vec<Option<String>>>) -> Result<()> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     let labels = labels
         .unwrap_or_default()
         .into_iter()
         .enumerate()
         .map(|(index, label)| {
             label.ok_or_else(|| {
-                crate::error::Error::invalid(
+                Error::invalid(
                     &format!("labels[{index}]"),
                     "must not be null (a label is text)",
                 )
@@ -179,45 +226,46 @@ fn set_labels(sync: ObjectRef, labels: Option<Vec<Option<String>>>) -> Result<()
     let old = catalog::set_sync_labels(id, &labels)?;
     catalog::record_activity(
         id,
+        caller.role,
         "labels",
-        Some(serde_json::json!(old)),
-        Some(serde_json::json!(labels)),
+        Some(json!(old)),
+        Some(json!(labels)),
     )
 }
 
 /// Replace a sync's labels.
 #[pg_extern(name = "set_sync_labels")]
 fn set_sync_labels_by_name(sync: &str, labels: Option<Vec<Option<String>>>) {
-    set_labels(ObjectRef::Name(sync.into()), labels).or_raise()
+    call(|caller| set_labels(caller, sync_ref(sync), labels))
 }
 
 #[pg_extern(name = "set_sync_labels")]
 fn set_sync_labels_by_id(sync: i64, labels: Option<Vec<Option<String>>>) {
-    set_labels(ObjectRef::Id(sync), labels).or_raise()
+    call(|caller| set_labels(caller, ObjectRef::Id(sync), labels))
 }
 
 #[pg_extern(name = "enable_sync")]
 fn enable_sync_by_name(sync: &str) {
-    set_enabled(ObjectRef::Name(sync.into()), true).or_raise()
+    call(|caller| set_enabled(caller, sync_ref(sync), true))
 }
 
 #[pg_extern(name = "enable_sync")]
 fn enable_sync_by_id(sync: i64) {
-    set_enabled(ObjectRef::Id(sync), true).or_raise()
+    call(|caller| set_enabled(caller, ObjectRef::Id(sync), true))
 }
 
 #[pg_extern(name = "disable_sync")]
 fn disable_sync_by_name(sync: &str) {
-    set_enabled(ObjectRef::Name(sync.into()), false).or_raise()
+    call(|caller| set_enabled(caller, sync_ref(sync), false))
 }
 
 #[pg_extern(name = "disable_sync")]
 fn disable_sync_by_id(sync: i64) {
-    set_enabled(ObjectRef::Id(sync), false).or_raise()
+    call(|caller| set_enabled(caller, ObjectRef::Id(sync), false))
 }
 
-fn sync_run_impl(sync: ObjectRef, options: launch::RunOptions) -> Result<i64> {
-    let id = catalog::sync_id(&sync)?;
+fn sync_run_impl(caller: &Caller, sync: ObjectRef, options: launch::RunOptions) -> Result<i64> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     launch::start_run(id, &options, "manual")
 }
 
@@ -234,7 +282,7 @@ fn sync_run_by_name(
         allow_mass_removal,
         ..Default::default()
     };
-    sync_run_impl(ObjectRef::Name(sync.into()), options).or_raise()
+    call(|caller| sync_run_impl(caller, sync_ref(sync), options))
 }
 
 #[pg_extern(name = "sync_run")]
@@ -250,34 +298,35 @@ fn sync_run_by_id(
         allow_mass_removal,
         ..Default::default()
     };
-    sync_run_impl(ObjectRef::Id(sync), options).or_raise()
+    call(|caller| sync_run_impl(caller, ObjectRef::Id(sync), options))
 }
 
 /// Take the model's current result as what was sent, sending nothing: later
 /// runs send only later changes. Runs like a sync run (recorded in
 /// sync_runs with trigger 'reset_cdc'); returns its run id.
-fn reset_cdc_impl(sync: ObjectRef) -> Result<i64> {
-    let id = catalog::sync_id(&sync)?;
+fn reset_cdc_impl(caller: &Caller, sync: ObjectRef) -> Result<i64> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     let options = launch::RunOptions {
         reset_cdc: true,
         wait: true,
         ..Default::default()
     };
     let run_id = launch::start_run(id, &options, "reset_cdc")?;
-    catalog::record_activity(id, "reset_cdc", None, None)?;
+    catalog::record_activity(id, caller.role, "reset_cdc", None, None)?;
     Ok(run_id)
 }
 
 /// Clear and fill: empty the sync's list at the destination, then send
-/// every current row (a full resync). Only list syncs to a postgres table.
-fn clear_and_fill_impl(sync: ObjectRef) -> Result<i64> {
-    let id = catalog::sync_id(&sync)?;
+/// every current row (a full resync). Only list syncs in mode add, to a
+/// kind that can empty a list.
+fn clear_and_fill_impl(caller: &Caller, sync: ObjectRef) -> Result<i64> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     let row = catalog::load_sync(id)?;
     let kind = catalog::load_destination(row.destination_id)?.kind;
     let clears_lists = crate::destinations::kind(&kind)?.can_clear_lists();
     if row.config.get("mode").and_then(|m| m.as_str()) == Some("remove") {
-        return Err(crate::error::Error::new(
-            crate::error::SqlState::FeatureNotSupported,
+        return Err(Error::new(
+            SqlState::FeatureNotSupported,
             format!(
                 "mode: sync \"{}\" takes its model's rows off the list (mode \"remove\"); clear and fill, which empties the list and fills it with the model, has no meaning there",
                 row.name
@@ -285,8 +334,8 @@ fn clear_and_fill_impl(sync: ObjectRef) -> Result<i64> {
         ));
     }
     if row.config.get("type").and_then(|t| t.as_str()) != Some("list") || !clears_lists {
-        return Err(crate::error::Error::new(
-            crate::error::SqlState::FeatureNotSupported,
+        return Err(Error::new(
+            SqlState::FeatureNotSupported,
             format!("sync: clear and fill needs a list sync to a postgres destination; sync \"{}\" is a {} sync to a {kind} destination",
                 row.name, row.config.get("type").and_then(|t| t.as_str()).unwrap_or("?")),
         ));
@@ -298,51 +347,70 @@ fn clear_and_fill_impl(sync: ObjectRef) -> Result<i64> {
         ..Default::default()
     };
     let run_id = launch::start_run(id, &options, "clear_and_fill")?;
-    catalog::record_activity(id, "clear_and_fill", None, None)?;
+    catalog::record_activity(id, caller.role, "clear_and_fill", None, None)?;
     Ok(run_id)
 }
 
 #[pg_extern(name = "sync_clear_and_fill")]
 fn sync_clear_and_fill_by_name(sync: &str) -> i64 {
-    clear_and_fill_impl(ObjectRef::Name(sync.into())).or_raise()
+    call(|caller| clear_and_fill_impl(caller, sync_ref(sync)))
 }
 
 #[pg_extern(name = "sync_clear_and_fill")]
 fn sync_clear_and_fill_by_id(sync: i64) -> i64 {
-    clear_and_fill_impl(ObjectRef::Id(sync)).or_raise()
+    call(|caller| clear_and_fill_impl(caller, ObjectRef::Id(sync)))
 }
 
 #[pg_extern(name = "sync_reset_cdc")]
 fn sync_reset_cdc_by_name(sync: &str) -> i64 {
-    reset_cdc_impl(ObjectRef::Name(sync.into())).or_raise()
+    call(|caller| reset_cdc_impl(caller, sync_ref(sync)))
 }
 
 #[pg_extern(name = "sync_reset_cdc")]
 fn sync_reset_cdc_by_id(sync: i64) -> i64 {
-    reset_cdc_impl(ObjectRef::Id(sync)).or_raise()
+    call(|caller| reset_cdc_impl(caller, ObjectRef::Id(sync)))
 }
 
 /// Returns true when the run was still going and has been asked to stop.
 #[pg_extern]
 fn cancel_run(run: i64) -> bool {
-    launch::cancel_run(run).or_raise()
+    call(|caller| {
+        let sync_id = catalog::runs::sync_of(run)?.ok_or_else(|| {
+            Error::new(
+                SqlState::UndefinedObject,
+                format!("run: run {run} does not exist"),
+            )
+        })?;
+        catalog::authorize(Owned::Sync, sync_id, caller.role)?;
+        launch::cancel_run(run)
+    })
 }
 
-/// Write-only: the value can be used by destinations but never read back.
-#[pg_extern(security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+/// Write-only: the value can be used by the caller's destinations but never
+/// read back.
+#[pg_extern]
 fn set_secret(name: &str, value: &str) {
-    catalog::set_secret(name, value).or_raise()
+    call(|caller| catalog::set_secret(caller.role, name, value))
+}
+
+/// Delete one of the caller's secrets (refused while a destination uses it).
+#[pg_extern]
+fn delete_secret(name: &str) {
+    call(|caller| {
+        let users = validate::destinations_using_secret(caller.role, name)?;
+        catalog::delete_secret(caller.role, name, &users)
+    })
 }
 
 fn test_row_impl(
+    caller: &Caller,
     sync: ObjectRef,
     row_id: &str,
     op: &str,
     values: Option<JsonB>,
     dry_run: bool,
 ) -> Result<JsonB> {
-    let id = catalog::sync_id(&sync)?;
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     crate::engine::test_row::test_row(id, row_id, op, values.as_ref().map(|v| &v.0), dry_run)
         .map(JsonB)
 }
@@ -358,7 +426,7 @@ fn sync_test_row_by_name(
     values: default!(Option<JsonB>, NULL),
     dry_run: default!(bool, false),
 ) -> JsonB {
-    test_row_impl(ObjectRef::Name(sync.into()), row_id, op, values, dry_run).or_raise()
+    call(|caller| test_row_impl(caller, sync_ref(sync), row_id, op, values, dry_run))
 }
 
 #[pg_extern(name = "sync_test_row")]
@@ -369,11 +437,11 @@ fn sync_test_row_by_id(
     values: default!(Option<JsonB>, NULL),
     dry_run: default!(bool, false),
 ) -> JsonB {
-    test_row_impl(ObjectRef::Id(sync), row_id, op, values, dry_run).or_raise()
+    call(|caller| test_row_impl(caller, ObjectRef::Id(sync), row_id, op, values, dry_run))
 }
 
-fn plan_impl(sync: ObjectRef) -> Result<JsonB> {
-    let id = catalog::sync_id(&sync)?;
+fn plan_impl(caller: &Caller, sync: ObjectRef) -> Result<JsonB> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     launch::preview(id).map(JsonB)
 }
 
@@ -382,12 +450,12 @@ fn plan_impl(sync: ObjectRef) -> Result<JsonB> {
 /// removal guard would stop it. Nothing is sent or recorded.
 #[pg_extern(name = "sync_plan")]
 fn sync_plan_by_name(sync: &str) -> JsonB {
-    plan_impl(ObjectRef::Name(sync.into())).or_raise()
+    call(|caller| plan_impl(caller, sync_ref(sync)))
 }
 
 #[pg_extern(name = "sync_plan")]
 fn sync_plan_by_id(sync: i64) -> JsonB {
-    plan_impl(ObjectRef::Id(sync)).or_raise()
+    call(|caller| plan_impl(caller, ObjectRef::Id(sync)))
 }
 
 /// A sequence: syncs run one after another. `steps` is a list of sync names
@@ -399,43 +467,48 @@ fn create_sequence(
     steps: JsonB,
     schedule: default!(JsonB, "'{\"manual\": true}'"),
 ) -> i64 {
-    (|| -> Result<i64> {
+    call(|caller| {
         let parsed = crate::config::sequence::parse_steps(&steps.0)?;
         let schedule = crate::config::Schedule::parse("schedule", &schedule.0)?;
-        catalog::insert_sequence(name, &parsed, &schedule.to_json())
-    })()
-    .or_raise()
+        catalog::insert_sequence(name, &parsed, &schedule.to_json(), caller.role)
+    })
 }
 
-fn sequence_run_impl(sequence: ObjectRef, wait: bool) -> Result<i64> {
-    let id = catalog::sequence_id(&sequence)?;
+fn sequence_run_impl(caller: &Caller, sequence: ObjectRef, wait: bool) -> Result<i64> {
+    let id = catalog::owned(Owned::Sequence, &sequence, caller.role)?;
     crate::engine::sequence::start(id, wait)
 }
 
 /// Run a sequence's syncs one after another; returns the sequence run id.
 #[pg_extern(name = "sequence_run")]
 fn sequence_run_by_name(sequence: &str, wait: default!(bool, true)) -> i64 {
-    sequence_run_impl(ObjectRef::Name(sequence.into()), wait).or_raise()
+    call(|caller| sequence_run_impl(caller, ObjectRef::Name(sequence.into()), wait))
 }
 
 #[pg_extern(name = "sequence_run")]
 fn sequence_run_by_id(sequence: i64, wait: default!(bool, true)) -> i64 {
-    sequence_run_impl(ObjectRef::Id(sequence), wait).or_raise()
+    call(|caller| sequence_run_impl(caller, ObjectRef::Id(sequence), wait))
 }
 
 fn update_sequence_impl(
+    caller: &Caller,
     sequence: ObjectRef,
     steps: Option<JsonB>,
     schedule: Option<JsonB>,
 ) -> Result<()> {
-    let id = catalog::sequence_id(&sequence)?;
+    let id = catalog::owned(Owned::Sequence, &sequence, caller.role)?;
     let steps = steps
         .map(|s| crate::config::sequence::parse_steps(&s.0))
         .transpose()?;
     let schedule = schedule
         .map(|s| crate::config::Schedule::parse("schedule", &s.0))
         .transpose()?;
-    catalog::update_sequence(id, steps.as_deref(), schedule.map(|s| s.to_json()).as_ref())
+    catalog::update_sequence(
+        id,
+        steps.as_deref(),
+        schedule.map(|s| s.to_json()).as_ref(),
+        caller.role,
+    )
 }
 
 /// Change a sequence's steps and/or schedule; a NULL argument keeps it.
@@ -445,7 +518,7 @@ fn update_sequence_by_name(
     steps: default!(Option<JsonB>, "NULL"),
     schedule: default!(Option<JsonB>, "NULL"),
 ) {
-    update_sequence_impl(ObjectRef::Name(sequence.into()), steps, schedule).or_raise()
+    call(|caller| update_sequence_impl(caller, ObjectRef::Name(sequence.into()), steps, schedule))
 }
 
 #[pg_extern(name = "update_sequence")]
@@ -454,29 +527,30 @@ fn update_sequence_by_id(
     steps: default!(Option<JsonB>, "NULL"),
     schedule: default!(Option<JsonB>, "NULL"),
 ) {
-    update_sequence_impl(ObjectRef::Id(sequence), steps, schedule).or_raise()
+    call(|caller| update_sequence_impl(caller, ObjectRef::Id(sequence), steps, schedule))
 }
 
-fn set_sequence_enabled(sequence: ObjectRef, enabled: bool) -> Result<()> {
-    catalog::set_sequence_enabled(catalog::sequence_id(&sequence)?, enabled)
+fn set_sequence_enabled(caller: &Caller, sequence: ObjectRef, enabled: bool) -> Result<()> {
+    let id = catalog::owned(Owned::Sequence, &sequence, caller.role)?;
+    catalog::set_sequence_enabled(id, enabled)
 }
 
 #[pg_extern(name = "enable_sequence")]
 fn enable_sequence_by_name(sequence: &str) {
-    set_sequence_enabled(ObjectRef::Name(sequence.into()), true).or_raise()
+    call(|caller| set_sequence_enabled(caller, ObjectRef::Name(sequence.into()), true))
 }
 
 #[pg_extern(name = "enable_sequence")]
 fn enable_sequence_by_id(sequence: i64) {
-    set_sequence_enabled(ObjectRef::Id(sequence), true).or_raise()
+    call(|caller| set_sequence_enabled(caller, ObjectRef::Id(sequence), true))
 }
 
 #[pg_extern(name = "disable_sequence")]
 fn disable_sequence_by_name(sequence: &str) {
-    set_sequence_enabled(ObjectRef::Name(sequence.into()), false).or_raise()
+    call(|caller| set_sequence_enabled(caller, ObjectRef::Name(sequence.into()), false))
 }
 
 #[pg_extern(name = "disable_sequence")]
 fn disable_sequence_by_id(sequence: i64) {
-    set_sequence_enabled(ObjectRef::Id(sequence), false).or_raise()
+    call(|caller| set_sequence_enabled(caller, ObjectRef::Id(sequence), false))
 }

@@ -1,54 +1,75 @@
 //! `sync_changelog`: one row per planned operation or invalid row of a run.
 //! Every statement that writes it is here; they read the run's work and ops
 //! tables, whose layout `plan::RunPlan` describes.
+//!
+//! The fields a row's entry shows are the model's values as JSON, and
+//! turning a value of a user's type into JSON may call that user's cast: so
+//! the sync's owner (`reader`) builds them, into a work table or as values,
+//! and the extension's owner only copies what was built into the log.
 
 use crate::error::Result;
 use crate::plan::RunPlan;
-use crate::postgres::spi;
+use crate::postgres::{spi, Identity};
+use crate::sql::quote_literal;
+use pgrx::JsonB;
 
-/// Rows sharing a primary key with another row, straight into the changelog
-/// as invalid. A full pass over the result: run only when the cheap check
-/// (`RunPlan::duplicate_check`) says there are duplicates. Returns how many.
-pub fn record_duplicate_keys(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
-    spi::execute(&duplicate_keys_sql(plan, run_id, sync_id), &[])
+/// Rows sharing a primary key with another row go to the run's invalid
+/// table, with their fields and key. A full pass over the result: run only
+/// when the cheap check (`RunPlan::duplicate_check`) says there are
+/// duplicates. Returns how many.
+pub fn collect_duplicate_keys(plan: &RunPlan, reader: &Identity) -> Result<u64> {
+    reader.run(|| spi::execute(&duplicate_keys_sql(plan), &[]))
 }
 
-fn duplicate_keys_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
+fn duplicate_keys_sql(plan: &RunPlan) -> String {
     format!(
         "WITH duplicates AS (
              SELECT row_id, count(*) AS copies FROM {work}
              WHERE row_id IS NOT NULL GROUP BY row_id HAVING count(*) > 1)
-         INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
-         SELECT {run_id}, {sync_id}, w.row_id, NULL, 'invalid',
-                'duplicate primary key ({key}): ' || d.copies || ' rows share it', {fields}
+         INSERT INTO {invalid} (row_id, reason, fields)
+         SELECT w.row_id, {reason} || d.copies || ' rows share it', {fields}
          FROM {work} w JOIN duplicates d ON d.row_id = w.row_id",
         work = plan.work_table,
-        key = key_text(plan),
+        invalid = plan.invalid_table(),
+        reason = quote_literal(&format!("duplicate primary key ({}): ", key_names(plan))),
         fields = plan.fields_and_key_json("w"),
     )
 }
 
-/// Rows whose primary key (or a part of it) is NULL. Returns how many.
-pub fn record_null_keys(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
-    spi::execute(&null_keys_sql(plan, run_id, sync_id), &[])
+/// Rows whose primary key (or a part of it) is NULL go to the run's
+/// invalid table. Returns how many.
+pub fn collect_null_keys(plan: &RunPlan, reader: &Identity) -> Result<u64> {
+    reader.run(|| spi::execute(&null_keys_sql(plan), &[]))
 }
 
-fn null_keys_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
+fn null_keys_sql(plan: &RunPlan) -> String {
     format!(
-        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
-         SELECT {run_id}, {sync_id}, NULL, NULL, 'invalid', 'primary key ({key}) is null', {fields}
-         FROM {work} w WHERE w.row_id IS NULL",
+        "INSERT INTO {invalid} (row_id, reason, fields)
+         SELECT NULL, {reason}, {fields} FROM {work} w WHERE w.row_id IS NULL",
         work = plan.work_table,
-        key = key_text(plan),
+        invalid = plan.invalid_table(),
+        reason = quote_literal(&format!("primary key ({}) is null", key_names(plan))),
         fields = plan.fields_and_key_json("w"),
     )
 }
 
 /// SQL: the row ids this run found invalid (to leave them out of a diff).
-pub fn invalid_row_ids(run_id: i64) -> String {
+pub fn invalid_row_ids(plan: &RunPlan) -> String {
     format!(
-        "SELECT c.row_id FROM reverse_etl.sync_changelog c \
-         WHERE c.run_id = {run_id} AND c.status = 'invalid' AND c.row_id IS NOT NULL"
+        "SELECT i.row_id FROM {} i WHERE i.row_id IS NOT NULL",
+        plan.invalid_table()
+    )
+}
+
+/// The run's invalid rows, as collected, into the log.
+pub fn record_invalid(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
+    spi::execute(
+        &format!(
+            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+             SELECT $1, $2, i.row_id, NULL, 'invalid', i.reason, i.fields FROM {} i",
+            plan.invalid_table()
+        ),
+        &[run_id.into(), sync_id.into()],
     )
 }
 
@@ -64,13 +85,40 @@ pub struct WindowOutcome<'a> {
 }
 
 /// One changelog row per operation of the window: succeeded, or rejected
-/// with its reason and the fields that were to be sent.
+/// with its reason and the fields that were to be sent (read as `reader`).
 pub fn record_window(
     plan: &RunPlan,
     run_id: i64,
     sync_id: i64,
     outcome: &WindowOutcome,
+    reader: &Identity,
 ) -> Result<u64> {
+    let fields: Vec<JsonB> = if outcome.rejected.is_empty() {
+        Vec::new()
+    } else {
+        let by_position: Vec<(i64, JsonB)> = reader.run(|| {
+            spi::rows(
+                &format!(
+                    "SELECT o.pos, {} FROM {} o WHERE o.pos = ANY($1)",
+                    plan.fields_json("o"),
+                    plan.ops_table
+                ),
+                &[outcome.rejected.to_vec().into()],
+                |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?)),
+            )
+        })?;
+        outcome
+            .rejected
+            .iter()
+            .map(|pos| {
+                by_position
+                    .iter()
+                    .find(|(p, _)| p == pos)
+                    .map(|(_, f)| JsonB(f.0.clone()))
+                    .unwrap_or(JsonB(serde_json::Value::Null))
+            })
+            .collect()
+    };
     spi::execute(
         &window_sql(plan, run_id, sync_id),
         &[
@@ -79,6 +127,7 @@ pub fn record_window(
             outcome.rejected.to_vec().into(),
             outcome.reasons.to_vec().into(),
             outcome.unattempted.to_vec().into(),
+            fields.into(),
         ],
     )
 }
@@ -88,12 +137,11 @@ fn window_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
         "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
          SELECT {run_id}, {sync_id}, o.row_id, o.op,
                 CASE WHEN r.reason IS NULL THEN 'succeeded' ELSE 'rejected' END,
-                r.reason,
-                CASE WHEN r.reason IS NOT NULL THEN {fields} END
-         FROM {ops} o LEFT JOIN unnest($3::bigint[], $4::text[]) AS r(pos, reason) ON r.pos = o.pos
+                r.reason, r.fields
+         FROM {ops} o
+         LEFT JOIN unnest($3::bigint[], $4::text[], $6::jsonb[]) AS r(pos, reason, fields) ON r.pos = o.pos
          WHERE o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($5::bigint[])",
         ops = plan.ops_table,
-        fields = plan.fields_json("o"),
     )
 }
 
@@ -114,9 +162,9 @@ fn aborted_sql(ops_table: &str, run_id: i64, sync_id: i64) -> String {
     )
 }
 
-/// The primary key's columns as the text of an SQL string literal's body.
-fn key_text(plan: &RunPlan) -> String {
-    plan.primary_key.join(", ").replace('\'', "''")
+/// The primary key's columns, as a reason names them.
+fn key_names(plan: &RunPlan) -> String {
+    plan.primary_key.join(", ")
 }
 
 #[cfg(test)]
@@ -127,7 +175,7 @@ mod tests {
     fn plan() -> RunPlan {
         RunPlan {
             query: "SELECT 1".into(),
-            primary_key: vec!["id".into(), "it's".into()],
+            primary_key: vec!["id".into(), "it's \\'".into()],
             columns: vec![ModelColumn {
                 name: "email".into(),
                 type_sql: "text".into(),
@@ -138,33 +186,35 @@ mod tests {
             match_column: Some(0),
             hash_seed: 1,
             work_table: "w".into(),
-            ops_table: "o".into(),
+            ops_table: "o_ops".into(),
             snapshot_table: "s".into(),
         }
     }
 
     #[test]
-    fn invalid_rows_name_the_key_and_keep_the_fields() {
-        let sql = duplicate_keys_sql(&plan(), 3, 4);
+    fn invalid_rows_name_the_key_quoted_whatever_the_string_settings() {
+        let sql = duplicate_keys_sql(&plan());
+        // A backslash in a key's name makes it an E'' literal, so that
+        // standard_conforming_strings off cannot turn \' into a quote.
         assert!(
-            sql.contains("'duplicate primary key (id, it''s): '"),
+            sql.contains(r"E'duplicate primary key (id, it''s \\''): '"),
             "{sql}"
         );
         assert!(sql.contains("jsonb_build_object('email', w.c1)"), "{sql}");
+        assert!(sql.contains("INSERT INTO o_invalid (row_id, reason, fields)"));
     }
 
     #[test]
     fn null_keys_are_read_from_the_work_table_with_the_key() {
-        let sql = null_keys_sql(&plan(), 3, 4);
-        assert!(sql.contains("'primary key (id, it''s) is null'"), "{sql}");
+        let sql = null_keys_sql(&plan());
+        assert!(sql.contains("primary key (id, it''s"), "{sql}");
         assert!(sql.ends_with("FROM w w WHERE w.row_id IS NULL"), "{sql}");
     }
 
     #[test]
     fn a_window_logs_fields_of_rejected_rows_only() {
         let sql = window_sql(&plan(), 3, 4);
-        assert!(sql
-            .contains("CASE WHEN r.reason IS NOT NULL THEN jsonb_build_object('email', o.c1) END"));
+        assert!(sql.contains("unnest($3::bigint[], $4::text[], $6::jsonb[])"));
         assert!(sql.contains("o.pos <> ALL($5::bigint[])"));
     }
 

@@ -19,7 +19,7 @@ pub mod syncs;
 
 pub use destinations::{destination_id, insert_destination, load_destination, DestinationRow};
 pub use models::{columns_to_json, insert_model, load_model, model_id, Model};
-pub use secrets::{secret_value, set_secret};
+pub use secrets::{delete_secret, secret_value, set_secret};
 pub use sequences::{insert_sequence, sequence_id, set_sequence_enabled, update_sequence};
 pub use state::{
     create_snapshot_table, next_preview_id, save_preview, snapshot_table, take_preview,
@@ -43,6 +43,82 @@ impl std::fmt::Display for ObjectRef {
             ObjectRef::Name(name) => write!(f, "\"{name}\""),
         }
     }
+}
+
+/// Objects that have an owner, who alone (with the owner role's members and
+/// superusers) may read, change, run or drop them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owned {
+    Model,
+    Destination,
+    Sync,
+    Sequence,
+}
+
+impl Owned {
+    fn table(self) -> &'static str {
+        match self {
+            Owned::Model => "models",
+            Owned::Destination => "destinations",
+            Owned::Sync => "syncs",
+            Owned::Sequence => "sequences",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Owned::Model => "model",
+            Owned::Destination => "destination",
+            Owned::Sync => "sync",
+            Owned::Sequence => "sequence",
+        }
+    }
+}
+
+/// The object `reference` names, if `caller` may use it; 42704 if there is
+/// no such object, 42501 naming it if it is another role's.
+pub fn owned(kind: Owned, reference: &ObjectRef, caller: pg_sys::Oid) -> Result<i64> {
+    let id = lookup(kind.table(), kind.what(), reference)?;
+    authorize(kind, id, caller)?;
+    Ok(id)
+}
+
+/// `caller` may use the object: it is its owner, a member of the owner
+/// role, or a superuser. Anyone else gets SQLSTATE 42501 naming it.
+pub fn authorize(kind: Owned, id: i64, caller: pg_sys::Oid) -> Result<()> {
+    let rows = spi::rows(
+        &format!(
+            "SELECT name, owner::oid, owner::text FROM reverse_etl.{} WHERE id = $1",
+            kind.table()
+        ),
+        &[id.into()],
+        |row| {
+            Ok((
+                spi::get::<String>(row, 1)?,
+                spi::get::<pg_sys::Oid>(row, 2)?,
+                spi::get::<String>(row, 3)?,
+            ))
+        },
+    )?;
+    let Some((name, owner, owner_name)) = rows.into_iter().next() else {
+        return Err(Error::new(
+            SqlState::UndefinedObject,
+            format!("{0}: {0} {id} does not exist", kind.what()),
+        ));
+    };
+    if crate::postgres::acts_for(caller, owner) {
+        return Ok(());
+    }
+    Err(Error::new(
+        SqlState::InsufficientPrivilege,
+        format!(
+            "{0}: permission denied for {0} \"{name}\" (owner {owner_name})",
+            kind.what()
+        ),
+    )
+    .with_hint(format!(
+        "only its owner, a member of role {owner_name}, or a superuser may use it"
+    )))
 }
 
 fn lookup(table: &str, what: &str, reference: &ObjectRef) -> Result<i64> {
@@ -88,7 +164,7 @@ fn ensure_name_free(table: &str, what: &str, name: &str) -> Result<()> {
 }
 
 /// The role that owns the extension (and its private tables).
-pub(crate) fn extension_owner() -> Result<pg_sys::Oid> {
+pub fn extension_owner() -> Result<pg_sys::Oid> {
     spi::one(
         "SELECT extowner FROM pg_extension WHERE extname = 'pg_reverse_etl'",
         &[],

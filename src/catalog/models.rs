@@ -4,6 +4,7 @@ use super::{ensure_name_free, insert_returning_id, lookup, ObjectRef};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::ModelColumn;
 use crate::postgres::spi;
+use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
 
@@ -36,17 +37,19 @@ pub fn insert_model(
     primary_key: &[String],
     search_path: &str,
     columns: &[ModelColumn],
+    owner: pg_sys::Oid,
 ) -> Result<i64> {
     ensure_name_free("models", "model", name)?;
     insert_returning_id(
-        "INSERT INTO reverse_etl.models (name, query, primary_key, search_path, columns) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO reverse_etl.models (name, query, primary_key, search_path, columns, owner) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         &[
             name.into(),
             query.into(),
             primary_key.to_vec().into(),
             search_path.into(),
             JsonB(columns_to_json(columns)).into(),
+            owner.into(),
         ],
     )
 }

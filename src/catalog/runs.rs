@@ -207,10 +207,15 @@ impl RunState {
                 if self.invalid == 1 { "row" } else { "rows" }
             ));
         }
+        let see = if self.rejected + self.invalid > 0 {
+            "; see reverse_etl.sync_changelog"
+        } else {
+            ""
+        };
         if parts.is_empty() {
             String::new()
         } else {
-            format!(": {}; see reverse_etl.sync_changelog", parts.join("; "))
+            format!(": {}{see}", parts.join("; "))
         }
     }
 }
@@ -342,4 +347,12 @@ pub fn outcome(run_id: i64) -> Result<Option<Outcome>> {
         },
     )?;
     Ok(rows.into_iter().next())
+}
+
+/// The sync a run belongs to.
+pub fn sync_of(run_id: i64) -> Result<Option<i64>> {
+    spi::one(
+        "SELECT sync_id FROM reverse_etl.sync_runs WHERE id = $1",
+        &[run_id.into()],
+    )
 }

@@ -3,6 +3,7 @@
 use super::{ensure_name_free, insert_returning_id, lookup, ObjectRef};
 use crate::error::{Error, Result};
 use crate::postgres::spi;
+use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::Value;
 
@@ -10,8 +11,9 @@ pub fn sequence_id(reference: &ObjectRef) -> Result<i64> {
     lookup("sequences", "sequence", reference)
 }
 
-/// Each step's sync resolved to its id; a sync may appear only once.
-fn resolve_steps(steps: &[crate::config::sequence::Step]) -> Result<Vec<i64>> {
+/// Each step's sync resolved to its id; a sync may appear only once, and
+/// `caller` must be allowed to use each.
+fn resolve_steps(steps: &[crate::config::sequence::Step], caller: pg_sys::Oid) -> Result<Vec<i64>> {
     let mut ids: Vec<i64> = Vec::new();
     for (index, step) in steps.iter().enumerate() {
         let reference = match &step.sync {
@@ -28,6 +30,8 @@ fn resolve_steps(steps: &[crate::config::sequence::Step]) -> Result<Vec<i64>> {
             message: format!("steps[{index}].sync: sync {reference} does not exist"),
             ..e
         })?;
+        super::authorize(super::Owned::Sync, id, caller)
+            .map_err(|e| e.context(format!("steps[{index}].sync")))?;
         if let Some(first) = ids.iter().position(|i| *i == id) {
             return Err(Error::invalid(
                 &format!("steps[{index}].sync"),
@@ -42,17 +46,25 @@ fn resolve_steps(steps: &[crate::config::sequence::Step]) -> Result<Vec<i64>> {
 }
 
 /// A new sequence.
+/// A new sequence of `owner`'s, whose steps must be syncs it may use.
 pub fn insert_sequence(
     name: &str,
     steps: &[crate::config::sequence::Step],
     schedule: &Value,
+    owner: pg_sys::Oid,
 ) -> Result<i64> {
     ensure_name_free("sequences", "sequence", name)?;
-    let ids = resolve_steps(steps)?;
+    let ids = resolve_steps(steps, owner)?;
     insert_returning_id(
-        "INSERT INTO reverse_etl.sequences (name, steps, schedule) VALUES ($1, $2, $3) RETURNING id",
-        &[name.into(), JsonB(crate::config::sequence::stored(steps, &ids)).into(), JsonB(schedule.clone()).into()],
-        )
+        "INSERT INTO reverse_etl.sequences (name, steps, schedule, owner, created_by) \
+         VALUES ($1, $2, $3, $4, pg_catalog.pg_get_userbyid($4)) RETURNING id",
+        &[
+            name.into(),
+            JsonB(crate::config::sequence::stored(steps, &ids)).into(),
+            JsonB(schedule.clone()).into(),
+            owner.into(),
+        ],
+    )
 }
 
 /// Change a sequence's steps and/or schedule (None: keep).
@@ -60,11 +72,12 @@ pub fn update_sequence(
     id: i64,
     steps: Option<&[crate::config::sequence::Step]>,
     schedule: Option<&Value>,
+    caller: pg_sys::Oid,
 ) -> Result<()> {
     let steps = match steps {
         Some(steps) => Some(JsonB(crate::config::sequence::stored(
             steps,
-            &resolve_steps(steps)?,
+            &resolve_steps(steps, caller)?,
         ))),
         None => None,
     };
@@ -90,4 +103,18 @@ pub fn is_enabled(id: i64) -> Result<bool> {
         &[id.into()],
     )?
     .unwrap_or(false))
+}
+
+/// The role a sequence belongs to (its steps run if it may run their syncs).
+pub fn owner(id: i64) -> Result<pg_sys::Oid> {
+    spi::one::<pg_sys::Oid>(
+        "SELECT owner::oid FROM reverse_etl.sequences WHERE id = $1",
+        &[id.into()],
+    )?
+    .ok_or_else(|| {
+        Error::new(
+            crate::error::SqlState::UndefinedObject,
+            format!("sequence {id} does not exist"),
+        )
+    })
 }

@@ -7,10 +7,8 @@ use serde_json::Value;
 
 /// A plan preview's id, reserved before its worker starts.
 pub fn next_preview_id() -> Result<i64> {
-    crate::postgres::as_role(super::extension_owner()?, || {
-        spi::one::<i64>("SELECT nextval('reverse_etl._plan_previews_id_seq')", &[])
-    })?
-    .ok_or_else(|| Error::new(SqlState::InternalError, "no preview id"))
+    spi::one::<i64>("SELECT nextval('reverse_etl._plan_previews_id_seq')", &[])?
+        .ok_or_else(|| Error::new(SqlState::InternalError, "no preview id"))
 }
 
 pub fn save_preview(id: i64, sync_id: i64, result: Value) -> Result<()> {
@@ -21,14 +19,12 @@ pub fn save_preview(id: i64, sync_id: i64, result: Value) -> Result<()> {
     Ok(())
 }
 
-/// Read and delete a preview (as the extension's owner: the table is private).
+/// Read and delete a preview.
 pub fn take_preview(id: i64) -> Result<Option<Value>> {
-    let result: Option<JsonB> = crate::postgres::as_role(super::extension_owner()?, || {
-        spi::one(
-            "DELETE FROM reverse_etl._plan_previews WHERE id = $1 RETURNING result",
-            &[id.into()],
-        )
-    })?;
+    let result: Option<JsonB> = spi::one(
+        "DELETE FROM reverse_etl._plan_previews WHERE id = $1 RETURNING result",
+        &[id.into()],
+    )?;
     Ok(result.map(|j| j.0))
 }
 
@@ -37,18 +33,16 @@ pub fn snapshot_table(sync_id: i64) -> String {
     format!("reverse_etl_state.snapshot_{sync_id}")
 }
 
-/// Created as the extension's owner (as a SECURITY DEFINER function would):
+/// Created (like every catalog change, by the API as the extension's owner):
 /// sync owners need no rights on reverse_etl_state, and cannot read snapshots.
 pub fn create_snapshot_table(sync_id: i64) -> Result<()> {
-    crate::postgres::as_role(super::extension_owner()?, || {
-        spi::execute(
-            &format!(
-                "CREATE TABLE {} (row_id text PRIMARY KEY, row_hash bigint NOT NULL, match_key text)",
-                snapshot_table(sync_id)
-            ),
-            &[],
-        )
-    })?;
+    spi::execute(
+        &format!(
+            "CREATE TABLE {} (row_id text PRIMARY KEY, row_hash bigint NOT NULL, match_key text)",
+            snapshot_table(sync_id)
+        ),
+        &[],
+    )?;
     Ok(())
 }
 
@@ -87,15 +81,37 @@ pub fn ops_table_exists(of: WorkOf, id: i64) -> Result<bool> {
     .unwrap_or(false))
 }
 
+/// Drop a run's work tables. CASCADE: a sync's owner, who may read them,
+/// could have made a view on one; that cannot keep them (or the run) alive.
 pub fn drop_work_tables(of: WorkOf, id: i64) -> Result<()> {
-    spi::execute(
-        &format!(
-            "DROP TABLE IF EXISTS {}, {}",
-            work_table(of, id),
-            ops_table(of, id)
-        ),
-        &[],
+    let prefix = format!("reverse_etl_state.{}_{id}", of.prefix());
+    let names = vec![
+        work_table(of, id),
+        ops_table(of, id),
+        format!("{prefix}_mirror"),
+        format!("{prefix}_invalid"),
+    ];
+    let existing: Option<String> = spi::one(
+        "SELECT pg_catalog.string_agg(c::text, ', ') FROM pg_catalog.unnest($1::text[]) AS n, \
+         pg_catalog.to_regclass(n) AS c WHERE c IS NOT NULL",
+        &[names.into()],
     )?;
+    if let Some(tables) = existing {
+        // What the owner's views on them were is not the caller's news.
+        crate::postgres::with_settings(&[("client_min_messages", "warning")], || {
+            spi::execute(&format!("DROP TABLE {tables} CASCADE"), &[])
+        })?;
+    }
+    Ok(())
+}
+
+/// Let the sync's owner (`role`) do `privileges` on one of its run's work
+/// tables, which belong to the extension's owner: never ownership, so the
+/// owner can add no trigger, rule or policy to them.
+pub fn grant_to_owner(table: &str, privileges: &str, role: pgrx::pg_sys::Oid) -> Result<()> {
+    let role: String = spi::one("SELECT $1::regrole::text", &[role.into()])?
+        .ok_or_else(|| Error::new(SqlState::UndefinedObject, "the sync's owner does not exist"))?;
+    spi::execute(&format!("GRANT {privileges} ON {table} TO {role}"), &[])?;
     Ok(())
 }
 
@@ -113,14 +129,41 @@ pub fn snapshot_match_key(sync_id: i64, row_id: &str) -> Result<Option<String>> 
 /// Make the next run send a row again (its record was touched by
 /// sync_test_row), by giving its snapshot entry a hash no row has.
 pub fn mark_for_resend(sync_id: i64, row_id: &str) -> Result<()> {
-    crate::postgres::as_role(super::extension_owner()?, || {
-        spi::execute(
-            &format!(
-                "UPDATE {} SET row_hash = $2 WHERE row_id = $1",
-                snapshot_table(sync_id)
-            ),
-            &[row_id.into(), crate::plan::RESEND_HASH.into()],
-        )
-    })?;
+    spi::execute(
+        &format!(
+            "UPDATE {} SET row_hash = $2 WHERE row_id = $1",
+            snapshot_table(sync_id)
+        ),
+        &[row_id.into(), crate::plan::RESEND_HASH.into()],
+    )?;
     Ok(())
+}
+
+/// Claim a file of a file destination for a sync: refused if another sync
+/// wrote it, or if it `exists` without the extension having written it
+/// (a sync never overwrites what is not its own).
+pub fn claim_file(directory: &str, name: &str, sync_id: i64, exists: bool) -> Result<()> {
+    let writer: Option<i64> = spi::one(
+        "SELECT sync_id FROM reverse_etl._written_files WHERE directory = $1 AND name = $2",
+        &[directory.into(), name.into()],
+    )?;
+    let refuse = |why: String| {
+        Err(Error::new(
+            SqlState::InsufficientPrivilege,
+            format!("file: {name} in the destination's directory {why}; a sync writes only its own files"),
+        )
+        .with_hint("give this sync's files other names (the sync's \"file\" template)"))
+    };
+    match writer {
+        Some(other) if other != sync_id => refuse(format!("was written by sync {other}")),
+        None if exists => refuse("exists and was not written by pg_reverse_etl".into()),
+        _ => {
+            spi::execute(
+                "INSERT INTO reverse_etl._written_files (directory, name, sync_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT (directory, name) DO UPDATE SET written_at = now()",
+                &[directory.into(), name.into(), sync_id.into()],
+            )?;
+            Ok(())
+        }
+    }
 }

@@ -22,16 +22,23 @@ pub fn sync_id(reference: &ObjectRef) -> Result<i64> {
     lookup("syncs", "sync", reference)
 }
 
-pub fn insert_sync(name: &str, model_id: i64, destination_id: i64, config: &Value) -> Result<i64> {
+pub fn insert_sync(
+    name: &str,
+    model_id: i64,
+    destination_id: i64,
+    config: &Value,
+    owner: pg_sys::Oid,
+) -> Result<i64> {
     ensure_name_free("syncs", "sync", name)?;
     insert_returning_id(
-        "INSERT INTO reverse_etl.syncs (name, model_id, destination_id, config) \
-         VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO reverse_etl.syncs (name, model_id, destination_id, config, owner, created_by) \
+         VALUES ($1, $2, $3, $4, $5, pg_catalog.pg_get_userbyid($5))  RETURNING id",
         &[
             name.into(),
             model_id.into(),
             destination_id.into(),
             JsonB(config.clone()).into(),
+            owner.into(),
         ],
     )
 }
@@ -94,15 +101,24 @@ pub fn sync_written_by_this_transaction(sync_id: i64) -> Result<bool> {
 }
 
 /// One line of a sync's activity log.
+/// `actor` is who made the change (the caller: current_user, after SET ROLE).
 pub fn record_activity(
     sync_id: i64,
+    actor: pg_sys::Oid,
     action: &str,
     old: Option<Value>,
     new: Option<Value>,
 ) -> Result<()> {
     spi::execute(
-        "INSERT INTO reverse_etl.sync_activity (sync_id, action, old_value, new_value) VALUES ($1, $2, $3, $4)",
-        &[sync_id.into(), action.into(), old.map(JsonB).into(), new.map(JsonB).into()],
+        "INSERT INTO reverse_etl.sync_activity (sync_id, actor, action, old_value, new_value) \
+         VALUES ($1, pg_catalog.pg_get_userbyid($2), $3, $4, $5)",
+        &[
+            sync_id.into(),
+            actor.into(),
+            action.into(),
+            old.map(JsonB).into(),
+            new.map(JsonB).into(),
+        ],
     )?;
     Ok(())
 }

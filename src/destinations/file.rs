@@ -11,8 +11,10 @@ use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{ModelColumn, Op, RunPlan};
+use crate::postgres::Identity;
 use serde_json::{json, Map, Value};
 use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub const SYNC_KEYS: &[&str] = &["format", "file"];
@@ -51,7 +53,7 @@ impl DestinationKind for File {
         SYNC_KEYS
     }
 
-    fn check_config(&self, config: &Value) -> Result<()> {
+    fn check_config(&self, config: &Value, _owner: pgrx::pg_sys::Oid) -> Result<()> {
         check_directory(config, &crate::gucs::file_allowed_directories())?;
         Ok(())
     }
@@ -75,16 +77,44 @@ impl DestinationKind for File {
             &crate::gucs::file_allowed_directories(),
         )
         .map_err(|e| e.context(format!("destination \"{}\"", context.destination.name)))?;
-        Ok(Box::new(FileDestination::new(
+        let mut destination = FileDestination::new(
             directory,
             context.config,
             context.model_columns,
             context.sync_name,
-        )?))
+        )?;
+        destination.identity = context.identity.clone();
+        Ok(Box::new(destination))
     }
 }
 /// Rows read from the ops table at a time while writing.
 const CHUNK: i64 = 10_000;
+
+/// The mode of the files written: read and write for the server's OS user,
+/// read for its group, nothing for others.
+pub const FILE_MODE: u32 = 0o640;
+
+/// Where a run writes a file before renaming it into place. Named by sync
+/// and run, so a crashed run's leftovers are found and removed by the
+/// sync's next run.
+fn temporary_name(sync_id: i64, run_id: i64, name: &str) -> String {
+    format!(".reverse_etl-{sync_id}-{run_id}-{name}.tmp")
+}
+
+/// Remove the temporary files earlier runs of this sync left behind (a run
+/// holds the sync's lock, so none of them is being written).
+fn remove_leftovers(directory: &Path, sync_id: i64) {
+    let prefix = format!(".reverse_etl-{sync_id}-");
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -101,39 +131,72 @@ impl Format {
     }
 }
 
-/// The destination's directory, checked against the superuser's allow-list
-/// (`reverse_etl.file_allowed_directories`): it must exist and, with every
-/// symlink resolved, lie inside an allowed directory.
+/// The destination's directory, checked against the admin's allow-list
+/// (`reverse_etl.file_allowed_directories`): it must be an absolute path
+/// inside an allowed directory as written, and still inside one with every
+/// symlink resolved. A path outside is refused before the file system is
+/// asked anything about it, so the answer reveals nothing about it.
 pub fn check_directory(config: &Value, allowed: &str) -> Result<PathBuf> {
     let reader = ObjectReader::new("config", config)?;
     reader.deny_unknown(&["directory"])?;
     let directory = reader.required_string("directory")?;
-    let resolved = std::fs::canonicalize(&directory).map_err(|e| {
+    let outside = || {
+        Error::new(
+            SqlState::InsufficientPrivilege,
+            format!("config.directory: \"{directory}\" is not inside reverse_etl.file_allowed_directories"),
+        )
+        .with_hint("an admin can allow a directory: ALTER SYSTEM SET reverse_etl.file_allowed_directories = '/srv/exports'; SELECT pg_reload_conf()")
+    };
+    let roots: Vec<PathBuf> = allowed
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .filter_map(lexically_normal)
+        .collect();
+    let written = lexically_normal(&directory).ok_or_else(outside)?;
+    if !roots.iter().any(|root| written.starts_with(root)) {
+        return Err(outside());
+    }
+    let resolved = std::fs::canonicalize(&written).map_err(|e| {
         Error::invalid(
             "config.directory",
             format!("\"{directory}\" cannot be used: {e}"),
         )
     })?;
+    let resolved_roots: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|root| std::fs::canonicalize(root).ok())
+        .collect();
+    if !resolved_roots.iter().any(|root| resolved.starts_with(root)) {
+        return Err(outside());
+    }
     if !resolved.is_dir() {
         return Err(Error::invalid(
             "config.directory",
             format!("\"{directory}\" is not a directory"),
         ));
     }
-    let inside = allowed
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .filter_map(|a| std::fs::canonicalize(a).ok())
-        .any(|root| resolved.starts_with(root));
-    if !inside {
-        return Err(Error::new(
-            SqlState::InsufficientPrivilege,
-            format!("config.directory: \"{directory}\" is not inside reverse_etl.file_allowed_directories"),
-        )
-        .with_hint("a superuser can allow a directory: ALTER SYSTEM SET reverse_etl.file_allowed_directories = '/srv/exports'; SELECT pg_reload_conf()"));
-    }
     Ok(resolved)
+}
+
+/// An absolute path with `.` and `..` taken out as written (no file system
+/// access), or None for a relative one.
+fn lexically_normal(path: &str) -> Option<PathBuf> {
+    let path = Path::new(path);
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut normal = PathBuf::from("/");
+    for part in path.components() {
+        match part {
+            std::path::Component::Normal(name) => normal.push(name),
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            _ => {}
+        }
+    }
+    Some(normal)
 }
 
 /// A file name from the template: one path component, no escape from the directory.
@@ -193,8 +256,13 @@ pub struct FileDestination {
     pub fields: Vec<(String, FieldSource)>,
     pub match_to: Option<String>,
     match_from: Option<String>,
+    /// Rows are read as the sync's owner.
+    pub identity: Identity,
     sync_name: String,
+    sync_id: i64,
     run_id: i64,
+    /// The run's files, named once when it starts.
+    files: Vec<(Option<Op>, String)>,
     /// The files of this run are written (by the first batch).
     written: bool,
 }
@@ -270,8 +338,14 @@ impl FileDestination {
             fields,
             match_to: config.record_match.as_ref().map(|m| m.to.clone()),
             match_from: config.record_match.as_ref().map(|m| m.from.clone()),
+            identity: Identity {
+                role: pgrx::pg_sys::Oid::INVALID,
+                search_path: String::new(),
+            },
             sync_name: sync_name.to_string(),
+            sync_id: 0,
             run_id: 0,
+            files: Vec::new(),
             written: false,
         };
         // The name must come out as a plain file name.
@@ -374,12 +448,23 @@ impl FileDestination {
             )
         };
         let mut finished = Vec::new();
-        for (op, name) in self.names()? {
-            let path = self.directory.join(&name);
+        for (op, name) in &self.files {
+            let op = *op;
+            let path = self.directory.join(name);
             let temporary = self
                 .directory
-                .join(format!(".{name}.tmp-{}", std::process::id()));
-            let file = std::fs::File::create(&temporary).map_err(|e| io(e, &temporary))?;
+                .join(temporary_name(self.sync_id, self.run_id, name));
+            // A new file, never one that exists nor one a symlink points to.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(FILE_MODE)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&temporary)
+                .map_err(|e| io(e, &temporary))?;
+            // The documented mode, whatever the server's umask.
+            file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
+                .map_err(|e| io(e, &temporary))?;
             let mut out = std::io::BufWriter::new(file);
             if self.format == Format::Csv {
                 out.write_all(csv_line(self.header(op).into_iter().map(Value::String)).as_bytes())
@@ -397,7 +482,7 @@ impl FileDestination {
                     ops: &ops,
                     limit: Some(CHUNK),
                 };
-                let rows = rows::load(plan, &window)?;
+                let rows = rows::load(plan, &window, &self.identity)?;
                 let Some(last) = rows.last().map(|r| r.pos) else {
                     break;
                 };
@@ -456,14 +541,26 @@ impl Destination for FileDestination {
         None
     }
 
-    fn start_run(&mut self, run_id: i64, _sync_id: i64) -> Result<()> {
+    fn start_run(&mut self, run_id: i64, sync_id: i64) -> Result<()> {
         self.run_id = run_id;
+        self.sync_id = sync_id;
         // The directory is checked again: the allow-list may have changed.
         let allowed = crate::gucs::file_allowed_directories();
         check_directory(
             &json!({"directory": self.directory.to_string_lossy()}),
             &allowed,
         )?;
+        self.files = self.names()?;
+        if run_id > 0 {
+            let directory = self.directory.to_string_lossy().into_owned();
+            remove_leftovers(&self.directory, sync_id);
+            // Claimed now, in a transaction that commits before anything is
+            // written: a file stays this sync's even if the run then fails.
+            for (_, name) in &self.files {
+                let exists = self.directory.join(name).symlink_metadata().is_ok();
+                crate::catalog::state::claim_file(&directory, name, sync_id, exists)?;
+            }
+        }
         Ok(())
     }
 
@@ -490,12 +587,17 @@ impl Destination for FileDestination {
     }
 
     fn test_row(&mut self, _plan: &RunPlan, row: &TestRow, _dry_run: bool) -> Result<Value> {
+        let files = if self.files.is_empty() {
+            self.names()?
+        } else {
+            self.files.clone()
+        };
         let record: Map<String, Value> = self
             .record(row.op, &row.row_id, row.match_key.as_deref(), &row.fields)
             .into_iter()
             .collect();
         Ok(
-            json!({"requests": [{"files": self.names()?.into_iter().map(|(_, n)| n).collect::<Vec<_>>(), "record": record}],
+            json!({"requests": [{"files": files.into_iter().map(|(_, n)| n).collect::<Vec<_>>(), "record": record}],
                   "responses": [], "note": "file syncs write whole files per run; a single row is shown, not written"}),
         )
     }

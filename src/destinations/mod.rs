@@ -16,8 +16,9 @@ use crate::catalog::DestinationRow;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{ModelColumn, Op, RunPlan};
+use crate::postgres::Identity;
 use pgrx::pg_sys;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Every kind this build knows. Adding a kind: one module, one line here.
 static KINDS: &[&dyn DestinationKind] = &[&postgres::Postgres, &http::Http, &file::File];
@@ -61,8 +62,9 @@ pub struct BuildContext<'a> {
     pub config: &'a SyncConfig,
     /// Every column of the model's result.
     pub model_columns: &'a [ModelColumn],
-    /// The sync's owner: writes and checks are done with this role's privileges.
-    pub owner: pg_sys::Oid,
+    /// The sync's owner and search_path: every statement on the owner's
+    /// objects (the table, reading the ops rows to send) runs as it.
+    pub identity: &'a Identity,
     pub sync_name: &'a str,
 }
 
@@ -78,8 +80,14 @@ pub trait DestinationKind: Sync {
     fn sync_keys(&self) -> &'static [&'static str];
 
     /// Check a destination's config (`create_destination`): keys, values,
-    /// and what the admin allows (hosts, directories, secrets).
-    fn check_config(&self, config: &Value) -> Result<()>;
+    /// and what the admin allows (hosts, directories); secrets must be
+    /// `owner`'s.
+    fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()>;
+
+    /// The secrets a destination config references, by name.
+    fn secret_names(&self, _config: &Value) -> Vec<String> {
+        Vec::new()
+    }
 
     /// The kind's rows of the support matrix.
     fn support(&self) -> &'static [Support];
@@ -220,7 +228,8 @@ pub struct BatchOutcome {
 
 pub trait Destination {
     /// Records the destination holds that the model no longer has, for mirror
-    /// mode: a query of `(row_id text, match_key text)`, or None.
+    /// mode: a query of `(row_id text, match_key text)` that the engine runs
+    /// as the sync's owner, or None.
     fn mirror_removals(&self, plan: &RunPlan) -> Option<String>;
 
     /// Called once at the start of a run (secrets are resolved here, never
@@ -262,6 +271,12 @@ pub trait Destination {
         row: &TestRow,
         dry_run: bool,
     ) -> Result<serde_json::Value>;
+
+    /// Configuration keys the destination resolved when it was built (a
+    /// table's schema-qualified name): stored with the sync.
+    fn resolved_config(&self) -> Map<String, Value> {
+        Map::new()
+    }
 
     /// Called once after the last batch (also when there was none).
     fn end_of_run(&mut self, _plan: &RunPlan) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::plan::{Op, RunPlan};
-use crate::postgres::spi;
+use crate::postgres::{spi, Identity};
 use serde_json::{Map, Value};
 
 /// One operation of the ops table with the model's values of the sent
@@ -29,7 +29,9 @@ pub struct Window<'a> {
     pub limit: Option<i64>,
 }
 
-pub fn load(plan: &RunPlan, window: &Window) -> Result<Vec<OpRow>> {
+/// Read as `reader` (the sync's owner): building the rows' JSON may call
+/// the owner's casts of its own types.
+pub fn load(plan: &RunPlan, window: &Window, reader: &Identity) -> Result<Vec<OpRow>> {
     let limit = window
         .limit
         .map(|n| format!(" LIMIT {n}"))
@@ -39,30 +41,32 @@ pub fn load(plan: &RunPlan, window: &Window) -> Result<Vec<OpRow>> {
         .iter()
         .map(|op| op.as_str().to_string())
         .collect();
-    spi::rows(
-        &format!(
-            "SELECT o.pos, o.op, o.row_id, o.row_hash, o.match_key, \
+    reader.run(|| {
+        spi::rows(
+            &format!(
+                "SELECT o.pos, o.op, o.row_id, o.row_hash, o.match_key, \
                     CASE WHEN o.op = 'removed' THEN {} ELSE {} END FROM {} o \
              WHERE o.pos > $1 AND o.pos <= $2 AND o.op = ANY($3) ORDER BY o.pos{limit}",
-            plan.removed_fields_json_text("o"),
-            plan.fields_json_text("o"),
-            plan.ops_table
-        ),
-        &[window.after.into(), window.upto.into(), ops.into()],
-        |row| {
-            let op: String = spi::get(row, 2)?;
-            let text: String = spi::get(row, 6)?;
-            Ok(OpRow {
-                pos: spi::get(row, 1)?,
-                op: Op::parse(&op).unwrap_or(Op::Added),
-                row_id: spi::get(row, 3)?,
-                row_hash: row.get::<i64>(4)?,
-                match_key: row.get::<String>(5)?,
-                fields: match serde_json::from_str(&text) {
-                    Ok(Value::Object(map)) => map,
-                    _ => Map::new(),
-                },
-            })
-        },
-    )
+                plan.removed_fields_json_text("o"),
+                plan.fields_json_text("o"),
+                plan.ops_table
+            ),
+            &[window.after.into(), window.upto.into(), ops.into()],
+            |row| {
+                let op: String = spi::get(row, 2)?;
+                let text: String = spi::get(row, 6)?;
+                Ok(OpRow {
+                    pos: spi::get(row, 1)?,
+                    op: Op::parse(&op).unwrap_or(Op::Added),
+                    row_id: spi::get(row, 3)?,
+                    row_hash: row.get::<i64>(4)?,
+                    match_key: row.get::<String>(5)?,
+                    fields: match serde_json::from_str(&text) {
+                        Ok(Value::Object(map)) => map,
+                        _ => Map::new(),
+                    },
+                })
+            },
+        )
+    })
 }

@@ -86,7 +86,7 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
             reset_cdc: options.reset_cdc,
             allow_mass_removal: options.allow_mass_removal,
             clear_first: options.clear_first,
-            ..RunRequest::new(sync_id, trigger)
+            ..RunRequest::new(sync_id, trigger)?
         };
         let (worker, pid) = spawn_worker(run_id, &request)?;
         wait_until_recorded(run_id);
@@ -146,7 +146,7 @@ fn spawn_worker(
 pub fn start_scheduled_run(sync_id: i64, due_ms: i64) -> Result<i32> {
     let request = RunRequest {
         due_at_ms: Some(due_ms),
-        ..RunRequest::new(sync_id, "schedule")
+        ..RunRequest::new(sync_id, "schedule")?
     };
     Ok(spawn_worker(runs::next_id()?, &request)?.1)
 }
@@ -230,7 +230,7 @@ pub fn preview(sync_id: i64) -> Result<serde_json::Value> {
     let id = catalog::next_preview_id()?;
     let request = RunRequest {
         preview: true,
-        ..RunRequest::new(sync_id, "plan")
+        ..RunRequest::new(sync_id, "plan")?
     };
     let (worker, pid) = spawn_worker(id, &request)?;
     wait_for_worker(worker, pid);

@@ -3,9 +3,7 @@
 
 use crate::error::{Error, Result, SqlState};
 use crate::plan::ModelColumn;
-use crate::postgres::{
-    as_role, format_type, in_subtransaction, type_has_extended_hash, with_settings,
-};
+use crate::postgres::{format_type, in_subtransaction, type_has_extended_hash, Identity};
 use pgrx::prelude::*;
 
 /// A model query as stored: trailing semicolons and whitespace removed.
@@ -23,27 +21,22 @@ pub fn normalize_query(query: &str) -> Result<String> {
 pub fn describe(query: &str, search_path: &str, role: pg_sys::Oid) -> Result<Vec<ModelColumn>> {
     let sql = format!("SELECT * FROM ({query}\n) AS m LIMIT 0");
     let columns = in_subtransaction(|| {
-        with_settings(&[("search_path", search_path)], || {
-            as_role(role, || {
-                Spi::connect(|client| {
-                    client.select(&sql, None, &[])?;
-                    // SAFETY: SPI_tuptable is the result of the select just run.
-                    let tupdesc = unsafe {
-                        pgrx::PgTupleDesc::from_pg_unchecked((*pg_sys::SPI_tuptable).tupdesc)
-                    };
-                    Ok(tupdesc
-                        .iter()
-                        .filter(|a| !a.is_dropped())
-                        .map(|a| {
-                            let type_oid = a.type_oid().value();
-                            (
-                                a.name().to_string(),
-                                type_oid,
-                                format_type(type_oid, a.type_mod()),
-                            )
-                        })
-                        .collect::<Vec<_>>())
-                })
+        let owner = Identity {
+            role,
+            search_path: search_path.to_string(),
+        };
+        owner.run(|| {
+            Spi::connect(|client| {
+                client.select(&sql, None, &[])?;
+                // SAFETY: SPI_tuptable is the result of the select just run.
+                let tupdesc = unsafe {
+                    pgrx::PgTupleDesc::from_pg_unchecked((*pg_sys::SPI_tuptable).tupdesc)
+                };
+                Ok(tupdesc
+                    .iter()
+                    .filter(|a| !a.is_dropped())
+                    .map(|a| (a.name().to_string(), a.type_oid().value(), a.type_mod()))
+                    .collect::<Vec<_>>())
             })
         })
     })
@@ -51,7 +44,16 @@ pub fn describe(query: &str, search_path: &str, role: pg_sys::Oid) -> Result<Vec
 
     let mut seen = std::collections::HashSet::new();
     let mut described = Vec::with_capacity(columns.len());
-    for (name, type_oid, type_sql) in columns {
+    for (name, type_oid, type_mod) in columns {
+        // A domain's values are kept as its base type's: they passed its
+        // checks in the model already, and the extension's own statements
+        // on the run's work tables must never evaluate a user's check.
+        let mut base_mod = type_mod;
+        // SAFETY: a syscache lookup.
+        let type_oid = unsafe { pg_sys::getBaseTypeAndTypmod(type_oid, &mut base_mod) };
+        // Named here, on the caller's pinned search_path: schema-qualified
+        // unless pg_catalog's.
+        let type_sql = format_type(type_oid, base_mod);
         if !seen.insert(name.clone()) {
             return Err(Error::new(
                 SqlState::Other(*b"42701"),

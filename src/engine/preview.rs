@@ -15,7 +15,8 @@ use serde_json::{json, Map, Value};
 const SAMPLE: i64 = 10;
 
 pub fn preview(run: &mut Run) {
-    let outcome = in_transaction(|| run.query_model())
+    let outcome = in_transaction(run::configure_worker_session)
+        .and_then(|_| in_transaction(|| run.query_model()))
         .and_then(|materialized| in_transaction(|| describe_plan(run, &materialized)));
     let result = outcome.unwrap_or_else(
         |error| json!({"error": error.to_string(), "sqlstate": error.state.code()}),
@@ -62,7 +63,8 @@ fn describe_plan(run: &Run, materialized: &Materialized) -> Result<Value> {
         .map(|e| e.message);
     let mut sample = Map::new();
     for op in Op::DELIVERY_ORDER {
-        let rows = spi::rows(
+        // The rows' fields as JSON: as the owner, whose types they may be.
+        let rows = materialized.owner.run(|| spi::rows(
             &format!(
                 "SELECT jsonb_build_object('row_id', o.row_id, 'fields', CASE WHEN o.op = 'removed' THEN jsonb_build_object('match_key', o.match_key) ELSE {} END) \
                  FROM {} o WHERE o.op = $1 ORDER BY o.pos LIMIT {SAMPLE}",
@@ -71,7 +73,7 @@ fn describe_plan(run: &Run, materialized: &Materialized) -> Result<Value> {
             ),
             &[op.as_str().into()],
             |row| Ok(spi::get::<pgrx::JsonB>(row, 1)?.0),
-        )?;
+        ))?;
         sample.insert(op.as_str().into(), Value::Array(rows));
     }
     Ok(json!({

@@ -1,25 +1,20 @@
 //! Reset CDC (`sync_reset_cdc`): the snapshot becomes the model's current
 //! (valid) result; nothing is planned or sent.
 
-use super::run::{Materialized, Run};
+use super::run::{create_invalid_table, Materialized, Run};
 use crate::catalog::{changelog, runs};
 use crate::error::Result;
-use crate::plan::RunPlan;
 use crate::postgres::spi;
 
 pub fn reset_snapshot(run: &Run, materialized: &Materialized) -> Result<()> {
     let plan = &materialized.plan;
-    let match_key = plan
-        .match_column
-        .map(|i| format!("(w.{})::text", RunPlan::field(i)))
-        .unwrap_or_else(|| "NULL".into());
     spi::execute(&format!("TRUNCATE {}", plan.snapshot_table), &[])?;
     // Rows sharing a key are left out: they are invalid, and the next run
     // reports them.
     let kept = spi::execute(
         &format!(
             "INSERT INTO {snapshot} (row_id, row_hash, match_key)
-             SELECT w.row_id, w.row_hash, {match_key} FROM {work} w
+             SELECT w.row_id, w.row_hash, w.match_key FROM {work} w
              WHERE w.row_id IN (SELECT row_id FROM {work} WHERE row_id IS NOT NULL GROUP BY row_id HAVING count(*) = 1)",
             snapshot = plan.snapshot_table,
             work = plan.work_table,
@@ -27,8 +22,10 @@ pub fn reset_snapshot(run: &Run, materialized: &Materialized) -> Result<()> {
         &[],
     )?;
     let sync_id = run.request.sync_id;
-    let duplicates = changelog::record_duplicate_keys(plan, run.id, sync_id)?;
-    let null_keys = changelog::record_null_keys(plan, run.id, sync_id)?;
+    create_invalid_table(materialized)?;
+    let duplicates = changelog::collect_duplicate_keys(plan, &materialized.owner)?;
+    let null_keys = changelog::collect_null_keys(plan, &materialized.owner)?;
+    changelog::record_invalid(plan, run.id, sync_id)?;
     debug_assert_eq!(
         kept + duplicates + null_keys,
         materialized.rows_queried as u64

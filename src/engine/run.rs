@@ -15,7 +15,7 @@ use crate::config::{DeleteBehavior, SyncMode, SyncType};
 use crate::destinations::{Batch, Destination, Rejection};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{Diff, Op, RunPlan};
-use crate::postgres::{as_role, in_transaction, spi, with_settings};
+use crate::postgres::{in_transaction, spi, with_settings, Identity};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -43,8 +43,9 @@ pub struct Materialized {
     pub rows_queried: i64,
     pub guard: RemovalGuard,
     pub deadline: Option<Deadline>,
-    /// The sync's owner, as an SQL role name.
-    pub owner: String,
+    /// The sync's owner, on the model's search_path: what touches the
+    /// owner's objects or values of its types runs as it.
+    pub owner: Identity,
 }
 
 /// Run a phase and record how long it took in `sync_runs.phase_seconds`.
@@ -77,7 +78,7 @@ impl Run {
         let run_id = self.id;
         let sync_id = self.request.sync_id;
         in_transaction(|| {
-            set_worker_memory()?;
+            configure_worker_session()?;
             runs::record_queued(&runs::NewRun {
                 id: run_id,
                 sync_id,
@@ -122,24 +123,21 @@ impl Run {
                 at: self.started + std::time::Duration::from_secs(*seconds as u64),
                 limit: text.clone(),
             });
-        let owner: String =
-            spi::one("SELECT $1::regrole::text", &[sync.owner.into()])?.unwrap_or_default();
+        // The model runs as the sync's owner, on the model's search_path,
+        // into a work table the extension owns and the owner may fill.
+        let owner = Identity {
+            role: sync.owner,
+            search_path: valid.model.search_path.clone(),
+        };
         spi::execute(&plan.create_work_table(), &[])?;
-        spi::execute(
-            &format!("ALTER TABLE {} OWNER TO {owner}", plan.work_table),
-            &[],
-        )?;
+        catalog::state::grant_to_owner(&plan.work_table, "SELECT, INSERT", owner.role)?;
         // The model's query may not outlast the time limit either.
         let timeout_ms = remaining_ms(deadline.as_ref())
             .map(|ms| ms.to_string())
             .unwrap_or_else(|| "0".into());
-        let queried = with_settings(
-            &[
-                ("search_path", &valid.model.search_path),
-                ("statement_timeout", &timeout_ms),
-            ],
-            || as_role(sync.owner, || spi::execute(&plan.materialize(), &[])),
-        )
+        let queried = with_settings(&[("statement_timeout", &timeout_ms)], || {
+            owner.run(|| spi::execute(&plan.materialize(), &[]))
+        })
         .map_err(|e| e.context(format!("model \"{}\"", valid.model.name)))?;
         let rows_queried = queried as i64;
         // A preview has no run row: its id is not a run's.
@@ -185,15 +183,16 @@ impl Run {
         let plan = &run.plan;
         let mut duplicates = 0;
         if counts.has_duplicates(run.rows_queried) {
-            duplicates = changelog::record_duplicate_keys(plan, self.id, sync_id)? as i64;
+            create_invalid_table(run)?;
+            duplicates = changelog::collect_duplicate_keys(plan, &run.owner)? as i64;
             spi::execute(&format!("DROP TABLE {}", plan.ops_table), &[])?;
-            spi::execute(
-                &plan.create_ops_table(&Diff {
-                    excluded_row_ids: Some(&changelog::invalid_row_ids(self.id)),
-                    extra_removals: mirror.as_deref(),
+            create_ops_table(
+                run,
+                &Diff {
+                    excluded_row_ids: Some(&changelog::invalid_row_ids(plan)),
+                    mirror,
                     ..Diff::new(run.mode, run.acts_on_removals)
-                }),
-                &[],
+                },
             )?;
         }
         if run.guard.removes_records {
@@ -215,15 +214,17 @@ impl Run {
             )?;
         }
         if counts.null_keys > 0 {
-            changelog::record_null_keys(plan, self.id, sync_id)?;
+            if duplicates == 0 {
+                create_invalid_table(run)?;
+            }
+            changelog::collect_null_keys(plan, &run.owner)?;
+        }
+        if counts.null_keys + duplicates > 0 {
+            changelog::record_invalid(plan, self.id, sync_id)?;
         }
         runs::set_rows_invalid(self.id, counts.null_keys + duplicates)?;
         spi::execute(
             &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
-            &[],
-        )?;
-        spi::execute(
-            &format!("ALTER TABLE {} OWNER TO {}", plan.ops_table, run.owner),
             &[],
         )?;
         let ranges = op_ranges(plan)?;
@@ -319,6 +320,7 @@ impl Run {
                 reasons: &reasons,
                 unattempted: &unattempted,
             },
+            &run.owner,
         )?;
         let rejected = positions.len() as i64;
         let succeeded = window.upto - window.after - rejected - unattempted.len() as i64;
@@ -373,12 +375,19 @@ impl Run {
 /// Bounded memory whatever the model's size; no JIT, whose compiler
 /// (libLLVM, ~50 MB) costs more than it saves on the simple scans and joins
 /// of a run.
-fn set_worker_memory() -> Result<()> {
+/// The worker's bookkeeping finds nothing a user created first on its
+/// search_path, as in a SECURITY DEFINER function.
+pub fn configure_worker_session() -> Result<()> {
     let memory = crate::gucs::run_work_mem();
     spi::execute(
-        "SELECT set_config('work_mem', $1, false), set_config('maintenance_work_mem', $1, false), \
-                set_config('jit', 'off', false)",
-        &[memory.as_str().into()],
+        "SELECT pg_catalog.set_config('work_mem', $1, false), \
+                pg_catalog.set_config('maintenance_work_mem', $1, false), \
+                pg_catalog.set_config('jit', 'off', false), \
+                pg_catalog.set_config('search_path', $2, false)",
+        &[
+            memory.as_str().into(),
+            crate::postgres::PINNED_SEARCH_PATH.into(),
+        ],
     )?;
     Ok(())
 }
@@ -408,17 +417,49 @@ fn submit(run: &mut Materialized, window: Window) -> Result<()> {
 }
 
 /// The diff (one statement writing the ops table) and the counts that
-/// reveal duplicate keys; returns the mirror-removal query used, if any.
-pub fn diff(run: &Materialized) -> Result<(Option<String>, DiffCounts)> {
-    let mirror = run.destination.mirror_removals(&run.plan);
-    spi::execute(
-        &run.plan.create_ops_table(&Diff {
-            extra_removals: mirror.as_deref(),
+/// reveal duplicate keys; returns whether mirror removals were collected.
+/// In mirror mode the records of the destination that the model no longer
+/// has are collected first, as the owner (who reads its table).
+pub fn diff(run: &Materialized) -> Result<(bool, DiffCounts)> {
+    let plan = &run.plan;
+    let mirror = match run.destination.mirror_removals(plan) {
+        Some(query) => {
+            spi::execute(&plan.create_mirror_table(), &[])?;
+            catalog::state::grant_to_owner(&plan.mirror_table(), "INSERT", run.owner.role)?;
+            run.owner.run(|| {
+                spi::execute(
+                    &format!(
+                        "INSERT INTO {} (row_id, match_key) {query}",
+                        plan.mirror_table()
+                    ),
+                    &[],
+                )
+            })?;
+            true
+        }
+        None => false,
+    };
+    create_ops_table(
+        run,
+        &Diff {
+            mirror,
             ..Diff::new(run.mode, run.acts_on_removals)
-        }),
-        &[],
+        },
     )?;
-    Ok((mirror, read_diff_counts(&run.plan)?))
+    Ok((mirror, read_diff_counts(plan)?))
+}
+
+/// The ops table, which the owner's statements read (the postgres
+/// destination's, and building the rows to send or show as JSON).
+fn create_ops_table(run: &Materialized, diff: &Diff) -> Result<()> {
+    spi::execute(&run.plan.create_ops_table(diff), &[])?;
+    catalog::state::grant_to_owner(&run.plan.ops_table, "SELECT", run.owner.role)
+}
+
+/// The table the owner writes a run's invalid rows into.
+pub fn create_invalid_table(run: &Materialized) -> Result<()> {
+    spi::execute(&run.plan.create_invalid_table(), &[])?;
+    catalog::state::grant_to_owner(&run.plan.invalid_table(), "INSERT", run.owner.role)
 }
 
 fn read_diff_counts(plan: &RunPlan) -> Result<DiffCounts> {

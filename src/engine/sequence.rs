@@ -13,14 +13,17 @@ use pgrx::prelude::*;
 pub const SEQUENCE_LOCK_CLASS: i32 = 0x5245_5453; // "RETS"
 
 /// The worker's entry point; the argument is the sequence run id, the
-/// extra "<database oid> <sequence id> <due Unix ms or -> <trigger>".
+/// extra "<database oid> <extension owner oid> <sequence id> <due Unix ms
+/// or -> <trigger>". It connects as the extension's owner: it only keeps
+/// the sequence's records and starts its steps' runs.
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn reverse_etl_sequence_worker(argument: pg_sys::Datum) {
     let sequence_run = argument.value() as i64;
     let extra = BackgroundWorker::get_extra().to_string();
     let mut parts = extra.split(' ');
-    let (Some(Ok(database)), Some(Ok(sequence_id)), Some(due), Some(trigger)) = (
+    let (Some(Ok(database)), Some(Ok(owner)), Some(Ok(sequence_id)), Some(due), Some(trigger)) = (
+        parts.next().map(str::parse::<u32>),
         parts.next().map(str::parse::<u32>),
         parts.next().map(str::parse::<i64>),
         parts.next().map(|due| due.parse::<i64>().ok()),
@@ -30,8 +33,12 @@ pub extern "C-unwind" fn reverse_etl_sequence_worker(argument: pg_sys::Datum) {
         return;
     };
     unsafe { pg_sys::BackgroundWorkerUnblockSignals() };
-    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(database)), None);
-    if let Err(error) = execute(sequence_run, sequence_id, due, trigger) {
+    BackgroundWorker::connect_worker_to_spi_by_oid(
+        Some(pg_sys::Oid::from(database)),
+        Some(pg_sys::Oid::from(owner)),
+    );
+    let configured = in_transaction(super::run::configure_worker_session);
+    if let Err(error) = configured.and_then(|_| execute(sequence_run, sequence_id, due, trigger)) {
         let recorded = in_transaction(|| sequence_runs::fail(sequence_run, &error.to_string()));
         if let Err(second) = recorded {
             pgrx::warning!("pg_reverse_etl: sequence run {sequence_run} failed ({error}) and could not be recorded: {second}");
@@ -46,6 +53,7 @@ struct Step {
 }
 
 fn execute(sequence_run: i64, sequence_id: i64, due_ms: Option<i64>, trigger: &str) -> Result<()> {
+    let owner_of_sequence = in_transaction(|| crate::catalog::sequences::owner(sequence_id))?;
     in_transaction(|| sequence_runs::record_queued(sequence_run, sequence_id, trigger, due_ms))?;
     let steps = in_transaction(|| {
         spi::execute(
@@ -82,13 +90,22 @@ fn execute(sequence_run: i64, sequence_id: i64, due_ms: Option<i64>, trigger: &s
             )?;
             continue;
         }
-        // The step's run: launched and waited for like sync_run does.
+        // The step's run: launched and waited for like sync_run does, if the
+        // sequence's owner may still run that sync.
         let started = in_transaction(|| {
             let options = RunOptions {
                 wait: true,
                 ..Default::default()
             };
-            catch(|| launch::start_run(step.sync_id, &options, "sequence")).and_then(|r| r)
+            catch(|| {
+                crate::catalog::authorize(
+                    crate::catalog::Owned::Sync,
+                    step.sync_id,
+                    owner_of_sequence,
+                )?;
+                launch::start_run(step.sync_id, &options, "sequence")
+            })
+            .and_then(|r| r)
         });
         let (run_id, verdict) = match started {
             Err(error) => (None, Some(error.to_string())),
@@ -209,8 +226,9 @@ fn spawn(
 ) -> Result<(i64, pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
     let id = sequence_runs::next_id()?;
     let extra = format!(
-        "{} {sequence_id} {} {trigger}",
+        "{} {} {sequence_id} {} {trigger}",
         unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        crate::catalog::extension_owner()?.to_u32(),
         due_ms.map_or("-".to_string(), |ms| ms.to_string()),
     );
     let (worker, pid) = launch::spawn(

@@ -7,7 +7,7 @@ use crate::catalog;
 use crate::destinations::TestRow;
 use crate::error::{Error, Result, SqlState};
 use crate::plan::Op;
-use crate::postgres::{as_role, in_subtransaction, spi, with_settings};
+use crate::postgres::{in_subtransaction, spi, Identity};
 use pgrx::JsonB;
 use serde_json::{Map, Value};
 
@@ -41,12 +41,12 @@ pub fn test_row(
         plan.query,
         plan.row_id_expression()
     );
+    let owner = Identity {
+        role: sync.owner,
+        search_path: valid.model.search_path.clone(),
+    };
     let found: Vec<JsonB> = in_subtransaction(|| {
-        with_settings(&[("search_path", &valid.model.search_path)], || {
-            as_role(sync.owner, || {
-                spi::rows(&lookup, &[row_id.into()], |row| spi::get(row, 1))
-            })
-        })
+        owner.run(|| spi::rows(&lookup, &[row_id.into()], |row| spi::get(row, 1)))
     })
     .map_err(|e| e.context(format!("model \"{}\"", valid.model.name)))?;
     if found.len() > 1 {

@@ -8,12 +8,29 @@ use crate::config::SyncConfig;
 use crate::destinations::{self, BuildContext, Destination};
 use crate::error::Result;
 use crate::plan::{hash_seed, ModelColumn, RunPlan};
+use crate::postgres::Identity;
 use pgrx::prelude::*;
 use serde_json::Value;
 
-/// Check a destination's connection settings for its kind.
-pub fn destination_config(kind: &str, config: &Value) -> Result<()> {
-    destinations::kind(kind)?.check_config(config)
+/// Check a destination's connection settings for its kind, as `owner`'s
+/// (whose secrets it may reference).
+pub fn destination_config(kind: &str, config: &Value, owner: pg_sys::Oid) -> Result<()> {
+    destinations::kind(kind)?.check_config(config, owner)
+}
+
+/// The names of `owner`'s destinations that reference secret `name`.
+pub fn destinations_using_secret(owner: pg_sys::Oid, name: &str) -> Result<Vec<String>> {
+    let mut users = Vec::new();
+    for (destination, kind, config) in catalog::destinations::of_owner(owner)? {
+        if destinations::kind(&kind)?
+            .secret_names(&config)
+            .iter()
+            .any(|secret| secret == name)
+        {
+            users.push(format!("\"{destination}\""));
+        }
+    }
+    Ok(users)
 }
 
 /// A sync's configuration, parsed and checked against its model and
@@ -38,6 +55,11 @@ pub struct SyncDefinition<'a> {
     pub destination_id: i64,
     pub document: &'a Value,
     pub owner: pg_sys::Oid,
+    /// Where names in the configuration (a table) are looked up: the
+    /// caller's search_path when it is created or changed; None for a
+    /// stored sync, whose names are schema-qualified (or, made before
+    /// they were, looked up on its model's search_path).
+    pub search_path: Option<&'a str>,
 }
 
 impl SyncDefinition<'_> {
@@ -50,6 +72,7 @@ impl SyncDefinition<'_> {
             destination_id: sync.destination_id,
             document: &sync.config,
             owner: sync.owner,
+            search_path: None,
         }
     }
 }
@@ -64,13 +87,20 @@ pub fn sync_config(sync: &SyncDefinition) -> Result<ValidSync> {
         .map_err(|e| e.context(format!("model \"{}\"", model.name)))?;
     model::check_primary_key(&model.primary_key, &model_columns)
         .map_err(|e| e.context(format!("model \"{}\"", model.name)))?;
-    let target = kind.build(&BuildContext {
+    // The destination is resolved and checked as the sync's owner: its
+    // tables, types, casts and checks are the owner's objects.
+    let identity = Identity {
+        role: sync.owner,
+        search_path: sync.search_path.unwrap_or(&model.search_path).to_string(),
+    };
+    let context = BuildContext {
         destination: &destination,
         config: &config,
         model_columns: &model_columns,
-        owner: sync.owner,
+        identity: &identity,
         sync_name: sync.name,
-    })?;
+    };
+    let target = identity.run(|| kind.build(&context))?;
     let sent_columns = kind
         .sent_columns(&config, &model_columns)
         .iter()
@@ -88,6 +118,17 @@ pub fn sync_config(sync: &SyncDefinition) -> Result<ValidSync> {
 }
 
 impl ValidSync {
+    /// The configuration as stored: with every default written out, and
+    /// what the destination resolved (a table, schema-qualified) so that
+    /// runs do not depend on anyone's search_path.
+    pub fn stored_config(&self) -> Value {
+        let mut document = self.config.to_json();
+        if let Value::Object(map) = &mut document {
+            map.extend(self.target.resolved_config());
+        }
+        document
+    }
+
     /// The plan of a run of this sync, over the given work and ops tables.
     pub fn plan(&self, work_table: String, ops_table: String) -> RunPlan {
         let match_column = self

@@ -3,6 +3,7 @@
 
 use super::preview;
 use super::run::Run;
+use crate::error::Result;
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
 
@@ -10,6 +11,9 @@ use pgrx::prelude::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRequest {
     pub database: u32,
+    /// The worker connects as this role, the extension's owner: it does
+    /// the catalog's bookkeeping, and nothing of a user's runs as it.
+    pub extension_owner: u32,
     pub sync_id: i64,
     pub full_resync: bool,
     /// Take the model's current result as the snapshot and send nothing.
@@ -28,9 +32,10 @@ pub struct RunRequest {
 
 impl RunRequest {
     /// A plain run of `sync_id` in this database (every option off).
-    pub fn new(sync_id: i64, trigger: &str) -> RunRequest {
-        RunRequest {
+    pub fn new(sync_id: i64, trigger: &str) -> Result<RunRequest> {
+        Ok(RunRequest {
             database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+            extension_owner: crate::catalog::extension_owner()?.to_u32(),
             sync_id,
             full_resync: false,
             reset_cdc: false,
@@ -39,13 +44,14 @@ impl RunRequest {
             preview: false,
             due_at_ms: None,
             trigger: trigger.to_string(),
-        }
+        })
     }
 
     pub fn encode(&self) -> String {
         format!(
-            "{} {} {}{}{}{}{} {} {}",
+            "{} {} {} {}{}{}{}{} {} {}",
             self.database,
+            self.extension_owner,
             self.sync_id,
             u8::from(self.full_resync),
             u8::from(self.reset_cdc),
@@ -60,6 +66,7 @@ impl RunRequest {
     pub fn decode(text: &str) -> Option<RunRequest> {
         let mut parts = text.split(' ');
         let database = parts.next()?.parse().ok()?;
+        let extension_owner = parts.next()?.parse().ok()?;
         let sync_id = parts.next()?.parse().ok()?;
         let flags = parts.next()?.as_bytes();
         if flags.len() != 5 {
@@ -67,6 +74,7 @@ impl RunRequest {
         }
         Some(RunRequest {
             database,
+            extension_owner,
             sync_id,
             full_resync: flags[0] == b'1',
             reset_cdc: flags[1] == b'1',
@@ -104,7 +112,10 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         pg_sys::pqsignal(libc::SIGTERM, Some(postgres_die));
         pg_sys::BackgroundWorkerUnblockSignals();
     }
-    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(request.database)), None);
+    BackgroundWorker::connect_worker_to_spi_by_oid(
+        Some(pg_sys::Oid::from(request.database)),
+        Some(pg_sys::Oid::from(request.extension_owner)),
+    );
     let mut run = Run::new(run_id, request);
     if run.request.preview {
         preview::preview(&mut run);
@@ -121,6 +132,7 @@ mod tests {
     fn requests_round_trip() {
         let request = RunRequest {
             database: 16384,
+            extension_owner: 10,
             sync_id: 42,
             full_resync: true,
             reset_cdc: false,

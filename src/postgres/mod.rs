@@ -69,21 +69,66 @@ pub fn in_subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T
 /// as its owner: a security-restricted operation, so the code it runs cannot
 /// SET ROLE back or create temporary objects that outlive it.
 pub fn as_role<T>(role: pg_sys::Oid, body: impl FnOnce() -> T) -> T {
+    with_user(
+        role,
+        pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        body,
+    )
+}
+
+/// Run `body` with `role` as the current user and `flags` added to the
+/// security context, restoring both afterwards, also on error.
+fn with_user<T>(role: pg_sys::Oid, flags: i32, body: impl FnOnce() -> T) -> T {
     let mut saved_user = pg_sys::Oid::INVALID;
     let mut saved_context = 0i32;
     // SAFETY: plain calls into miscinit.c; the finally block always restores.
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-        pg_sys::SetUserIdAndSecContext(
-            role,
-            saved_context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
-        );
+        pg_sys::SetUserIdAndSecContext(role, saved_context | flags);
     }
     PgTryBuilder::new(std::panic::AssertUnwindSafe(body))
         .finally(|| unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) })
         .execute()
+}
+
+/// The search_path of catalog bookkeeping: nothing a user can create is
+/// found first (pg_temp last), as in a SECURITY DEFINER function.
+pub const PINNED_SEARCH_PATH: &str = "pg_catalog, pg_temp";
+
+/// Run catalog bookkeeping as the extension's owner, the way a SECURITY
+/// DEFINER function with a pinned search_path runs: the API's functions and
+/// the workers reach the catalog only like this, whoever called them.
+pub fn as_extension_owner<T>(owner: pg_sys::Oid, body: impl FnOnce() -> T) -> T {
+    with_settings(&[("search_path", PINNED_SEARCH_PATH)], || {
+        with_user(owner, pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32, body)
+    })
+}
+
+/// Whose privileges the statements touching a user's objects use (a sync's
+/// or a model's owner), and the search_path those objects were defined
+/// under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub role: pg_sys::Oid,
+    pub search_path: String,
+}
+
+impl Identity {
+    /// Run `body` as this role in a security-restricted operation with its
+    /// search_path; any setting the user's code changes (a trigger's
+    /// set_config) is put back afterwards.
+    pub fn run<T>(&self, body: impl FnOnce() -> T) -> T {
+        with_settings(&[("search_path", &self.search_path)], || {
+            as_role(self.role, body)
+        })
+    }
+}
+
+/// Whether `member` may act for `role`: it is the role, a member of it, or
+/// a superuser.
+pub fn acts_for(member: pg_sys::Oid, role: pg_sys::Oid) -> bool {
+    // SAFETY: a catalog lookup (is_member_of_role is true for superusers).
+    unsafe { pg_sys::is_member_of_role(member, role) }
 }
 
 /// Whether values of this type can be hashed in binary by

@@ -214,27 +214,94 @@ impl HttpConnection {
     }
 }
 
-/// Whether `host` is on the superuser's allow-list (comma-separated host
-/// names or addresses; `*` allows every host).
-pub fn host_allowed(host: &str, allow_list: &str) -> bool {
+/// Whether a URL's host and port are on the admin's allow-list: comma-
+/// separated entries `host` (any port), `host:port`, `[v6]:port`,
+/// `*.suffix` (any host under it) or `*` (any host). Names compare without
+/// case; an empty list allows nothing.
+pub fn host_allowed(host: &str, port: Option<u16>, allow_list: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     allow_list
         .split(',')
-        .map(|h| h.trim().trim_start_matches('[').trim_end_matches(']'))
-        .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(host))
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .any(|entry| {
+            let (entry_host, entry_port) = split_host_port(entry);
+            let port_ok = entry_port.is_none() || entry_port == port;
+            let host_ok = if entry_host == "*" {
+                true
+            } else if let Some(suffix) = entry_host.strip_prefix("*.") {
+                host.len() > suffix.len()
+                    && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+            } else {
+                entry_host.eq_ignore_ascii_case(host)
+            };
+            host_ok && port_ok
+        })
 }
 
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, as an allow-list writes them.
+fn split_host_port(entry: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
+        return (host, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match entry.rsplit_once(':') {
+        // One colon: host:port. More: a bare IPv6 address.
+        Some((host, port)) if !host.contains(':') => match port.parse() {
+            Ok(port) => (host, Some(port)),
+            Err(_) => (entry, None),
+        },
+        _ => (entry, None),
+    }
+}
+
+/// Whether an address is link-local or a cloud metadata service's: refused
+/// after DNS resolution, whatever the name, unless the allow-list names the
+/// address itself.
+pub fn is_link_local_or_metadata(address: &std::net::IpAddr) -> bool {
+    match address {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => {
+            (v6.segments()[0] & 0xffc0) == 0xfe80
+                || *v6 == std::net::Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254)
+                || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+        }
+    }
+}
+
+/// Whether the allow-list names this address literally.
+pub fn address_listed(address: &std::net::IpAddr, allow_list: &str) -> bool {
+    allow_list.split(',').map(str::trim).any(|entry| {
+        split_host_port(entry)
+            .0
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|listed| listed == *address)
+    })
+}
+
+/// The allow-list's check of a destination URL, with a named error.
 pub fn check_host(field: &str, url: &url::Url, allow_list: &str) -> Result<()> {
     let host = url.host_str().unwrap_or_default();
-    if host_allowed(host, allow_list) {
+    if host_allowed(host, url.port_or_known_default(), allow_list) {
         Ok(())
     } else {
+        let port = url
+            .port_or_known_default()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
         Err(Error::new(
             SqlState::InsufficientPrivilege,
-            format!("{field}: host \"{host}\" is not in reverse_etl.http_allowed_hosts"),
+            format!("{field}: host \"{host}{port}\" is not in reverse_etl.http_allowed_hosts"),
         )
-        .with_hint("a superuser can allow it: ALTER SYSTEM SET reverse_etl.http_allowed_hosts = '…'; SELECT pg_reload_conf()"))
+        .with_hint("an admin can allow it: ALTER SYSTEM SET reverse_etl.http_allowed_hosts = 'api.example.com'; SELECT pg_reload_conf()"))
     }
+}
+
+/// Characters an HTTP header value cannot carry (line breaks and other
+/// controls): a secret holding one is refused by name, never echoed.
+pub fn header_value_ok(value: &str) -> bool {
+    !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
 /// One operation's request: method, path template and optional body template.
@@ -388,11 +455,53 @@ mod tests {
 
     #[test]
     fn allow_list() {
-        assert!(host_allowed("127.0.0.1", "127.0.0.1,localhost,::1"));
-        assert!(host_allowed("[::1]", "127.0.0.1,localhost,::1"));
-        assert!(host_allowed("LOCALHOST", "localhost"));
-        assert!(!host_allowed("example.com", "127.0.0.1,localhost"));
-        assert!(host_allowed("example.com", "*"));
+        let list = "127.0.0.1,localhost,::1";
+        assert!(host_allowed("127.0.0.1", Some(80), list));
+        assert!(host_allowed("[::1]", Some(8080), list));
+        assert!(host_allowed("LOCALHOST", None, "localhost"));
+        assert!(!host_allowed(
+            "example.com",
+            Some(443),
+            "127.0.0.1,localhost"
+        ));
+        assert!(host_allowed("example.com", Some(443), "*"));
+        assert!(
+            !host_allowed("127.0.0.1", Some(80), ""),
+            "nothing by default"
+        );
+        // host:port allows that port only
+        assert!(host_allowed("127.0.0.1", Some(8080), "127.0.0.1:8080"));
+        assert!(!host_allowed("127.0.0.1", Some(5432), "127.0.0.1:8080"));
+        assert!(host_allowed("::1", Some(8080), "[::1]:8080"));
+        assert!(!host_allowed("::1", Some(22), "[::1]:8080"));
+        // *.suffix: hosts under it, not the suffix's look-alikes
+        assert!(host_allowed("api.hubspot.com", Some(443), "*.hubspot.com"));
+        assert!(host_allowed("a.b.HubSpot.com", Some(443), "*.hubspot.com"));
+        assert!(!host_allowed("evilhubspot.com", Some(443), "*.hubspot.com"));
+        assert!(!host_allowed("hubspot.com", Some(443), "*.hubspot.com"));
+    }
+
+    #[test]
+    fn link_local_and_metadata_addresses() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(is_link_local_or_metadata(&ip("169.254.169.254")));
+        assert!(is_link_local_or_metadata(&ip("fe80::1")));
+        assert!(is_link_local_or_metadata(&ip("fd00:ec2::254")));
+        assert!(is_link_local_or_metadata(&ip("::ffff:169.254.1.1")));
+        assert!(!is_link_local_or_metadata(&ip("10.0.0.1")));
+        assert!(!is_link_local_or_metadata(&ip("127.0.0.1")));
+        assert!(address_listed(
+            &ip("169.254.169.254"),
+            "*,169.254.169.254:80"
+        ));
+        assert!(!address_listed(&ip("169.254.169.254"), "*"));
+    }
+
+    #[test]
+    fn header_values() {
+        assert!(header_value_ok("Bearer abc"));
+        assert!(!header_value_ok("Bearer abc\n"));
+        assert!(!header_value_ok("a\rb"));
     }
 
     #[test]

@@ -169,7 +169,13 @@ pub fn record_errors(
         .unwrap_or_default()
 }
 
-pub fn execute(agent: &ureq::Agent, request: &super::PreparedRequest) -> Reply {
+/// Send one request. Secret values are scrubbed from what comes back (a
+/// client error may quote a header; a server may echo one).
+pub fn execute(
+    agent: &ureq::Agent,
+    request: &super::PreparedRequest,
+    secrets: &super::secrets::Secrets,
+) -> Reply {
     let mut call = agent.request(&request.method, &request.url);
     for (name, value) in &request.headers {
         call = call.set(name, value);
@@ -181,7 +187,7 @@ pub fn execute(agent: &ureq::Agent, request: &super::PreparedRequest) -> Reply {
     let response = match result {
         Ok(response) | Err(ureq::Error::Status(_, response)) => response,
         Err(ureq::Error::Transport(error)) => {
-            return Reply::Transport(format!("network error: {error}"))
+            return Reply::Transport(secrets.scrub(&format!("network error: {error}")))
         }
     };
     let code = response.status();
@@ -189,7 +195,7 @@ pub fn execute(agent: &ureq::Agent, request: &super::PreparedRequest) -> Reply {
         .header("retry-after")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.into_string().unwrap_or_default();
+    let body = secrets.scrub(&response.into_string().unwrap_or_default());
     Reply::Status {
         code,
         retry_after,
@@ -238,7 +244,11 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(agent: ureq::Agent, concurrency: usize) -> Dispatcher {
+    pub fn new(
+        agent: ureq::Agent,
+        concurrency: usize,
+        secrets: super::secrets::Secrets,
+    ) -> Dispatcher {
         let (job_sender, job_receiver) = mpsc::channel::<Job>();
         let job_receiver = Arc::new(Mutex::new(job_receiver));
         let (reply_sender, replies) = mpsc::channel::<(usize, Reply)>();
@@ -249,6 +259,7 @@ impl Dispatcher {
                 let reply_sender = reply_sender.clone();
                 let agent = agent.clone();
                 let halt = Arc::clone(&halt);
+                let secrets = secrets.clone();
                 std::thread::spawn(move || loop {
                     let job = match jobs.lock() {
                         Ok(receiver) => receiver.recv(),
@@ -259,7 +270,7 @@ impl Dispatcher {
                         Reply::NotSent
                     } else {
                         std::thread::sleep(job.send_at.saturating_duration_since(Instant::now()));
-                        execute(&agent, &job.request)
+                        execute(&agent, &job.request, &secrets)
                     };
                     if reply_sender.send((job.unit, reply)).is_err() {
                         return;
@@ -389,6 +400,7 @@ impl Dispatcher {
                             .map(|u| {
                                 super::config::host_allowed(
                                     u.host_str().unwrap_or_default(),
+                                    u.port_or_known_default(),
                                     &destination.allowed_hosts,
                                 )
                             })

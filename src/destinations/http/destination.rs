@@ -3,11 +3,12 @@
 //! became of each.
 
 use super::config::{self, HeaderValue};
+use super::secrets::{guarded_resolver, Secrets};
 use super::{deliver, HttpDestination};
 use crate::destinations::rows::{self, OpRow};
 use crate::destinations::{Batch, BatchOutcome, Destination, TestRow};
 use crate::error::{Error, Result, SqlState};
-use crate::plan::{Op, RunPlan};
+use crate::plan::RunPlan;
 use serde_json::{json, Map, Value};
 
 impl Destination for HttpDestination {
@@ -20,6 +21,8 @@ impl Destination for HttpDestination {
         self.sync_id = sync_id;
         self.allowed_hosts = crate::gucs::http_allowed_hosts();
         config::check_host("config.url", &self.connection.url, &self.allowed_hosts)?;
+        // The destination's owner's secrets, checked again at every run.
+        let owner = self.secrets_owner;
         let names = self.connection.secret_names();
         self.resolve_secrets(|secret| {
             let field = names
@@ -27,14 +30,24 @@ impl Destination for HttpDestination {
                 .find(|(_, name)| name == secret)
                 .map(|(field, _)| field.as_str())
                 .unwrap_or("config.headers");
-            crate::catalog::secret_value(field, secret)
+            super::secret_header_value(owner, field, secret)
         })?;
-        let agent = ureq::AgentBuilder::new()
-            .timeout(self.connection.timeout)
-            .redirects(0)
-            .max_idle_connections_per_host(self.connection.concurrency * 2)
-            .build();
-        self.dispatcher = Some(deliver::Dispatcher::new(agent, self.connection.concurrency));
+        self.secrets = Secrets::new(
+            self.resolved_headers
+                .iter()
+                .zip(&self.connection.headers)
+                .filter(|(_, (_, value))| matches!(value, HeaderValue::Secret(_)))
+                .map(|((_, resolved), _)| resolved.clone())
+                .collect(),
+        );
+        let agent = self
+            .agent()
+            .max_idle_connections_per_host(self.connection.concurrency * 2);
+        self.dispatcher = Some(deliver::Dispatcher::new(
+            agent.build(),
+            self.connection.concurrency,
+            self.secrets.clone(),
+        ));
         Ok(())
     }
 
@@ -106,24 +119,12 @@ impl Destination for HttpDestination {
         if dry_run {
             return Ok(json!({"requests": [shown], "responses": []}));
         }
-        let host = url::Url::parse(&request.url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        if !config::host_allowed(&host, &self.allowed_hosts) {
-            return Err(Error::new(
-                SqlState::InsufficientPrivilege,
-                format!(
-                    "request url {} is not on reverse_etl.http_allowed_hosts",
-                    request.url
-                ),
-            ));
-        }
-        let agent = ureq::AgentBuilder::new()
-            .timeout(self.connection.timeout)
-            .redirects(0)
-            .build();
-        let response = match deliver::execute(&agent, &request) {
+        let url = url::Url::parse(&request.url).map_err(|e| {
+            Error::invalid("requests", format!("the request's url does not parse: {e}"))
+        })?;
+        config::check_host("request url", &url, &self.allowed_hosts)?;
+        let agent = self.agent().build();
+        let response = match deliver::execute(&agent, &request, &self.secrets) {
             deliver::Reply::Status { code, body, .. } => {
                 json!({"status": code, "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body))})
             }
@@ -182,7 +183,18 @@ impl Destination for HttpDestination {
 }
 
 impl HttpDestination {
-    /// A batch's operations from the run's ops table, with the model's values.
+    /// The HTTP client of a run: its timeouts, no redirects (a redirect
+    /// could lead off the allow-list), and names resolved only to
+    /// addresses the allow-list permits.
+    fn agent(&self) -> ureq::AgentBuilder {
+        ureq::AgentBuilder::new()
+            .timeout(self.connection.timeout)
+            .redirects(0)
+            .resolver(guarded_resolver(self.allowed_hosts.clone()))
+    }
+
+    /// A batch's operations from the run's ops table, with the model's
+    /// values, read as the sync's owner.
     fn load(&self, batch: &Batch) -> Result<Vec<OpRow>> {
         let window = rows::Window {
             after: batch.after,
@@ -190,22 +202,6 @@ impl HttpDestination {
             ops: &[batch.op],
             limit: None,
         };
-        let mut loaded = rows::load(batch.plan, &window)?;
-        if batch.op == Op::Removed {
-            // A removed row is gone from the model: only its match value is known.
-            for row in &mut loaded {
-                row.fields = Map::new();
-                if let Some(from) = &self.match_from {
-                    row.fields.insert(
-                        from.clone(),
-                        row.match_key
-                            .clone()
-                            .map(Value::String)
-                            .unwrap_or(Value::Null),
-                    );
-                }
-            }
-        }
-        Ok(loaded)
+        rows::load(batch.plan, &window, &self.identity)
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod deliver;
 mod destination;
 pub mod request;
+pub mod secrets;
 
 use super::rows::OpRow;
 use super::template::{self, Template};
@@ -14,7 +15,9 @@ use super::{BuildContext, Destination, DestinationKind, Support, ANY_DELETE_BEHA
 use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result};
 use crate::plan::{ModelColumn, Op};
+use crate::postgres::Identity;
 use config::{HttpConnection, HttpRequests, RecordErrors, RequestSpec};
+use pgrx::pg_sys;
 use serde_json::{Map, Value};
 
 pub use config::SYNC_KEYS;
@@ -69,7 +72,7 @@ impl DestinationKind for Http {
         SYNC_KEYS
     }
 
-    fn check_config(&self, document: &Value) -> Result<()> {
+    fn check_config(&self, document: &Value, owner: pg_sys::Oid) -> Result<()> {
         let connection = HttpConnection::parse(document)?;
         config::check_host(
             "config.url",
@@ -77,9 +80,15 @@ impl DestinationKind for Http {
             &crate::gucs::http_allowed_hosts(),
         )?;
         for (field, secret) in connection.secret_names() {
-            crate::catalog::secret_value(&field, &secret)?;
+            secret_header_value(owner, &field, &secret)?;
         }
         Ok(())
+    }
+
+    fn secret_names(&self, config: &Value) -> Vec<String> {
+        HttpConnection::parse(config)
+            .map(|c| c.secret_names().into_iter().map(|(_, name)| name).collect())
+            .unwrap_or_default()
     }
 
     fn support(&self) -> &'static [Support] {
@@ -104,13 +113,31 @@ impl DestinationKind for Http {
     fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
         let connection = HttpConnection::parse(&context.destination.config)
             .map_err(|e| e.context(format!("destination \"{}\"", context.destination.name)))?;
-        Ok(Box::new(HttpDestination::new(
+        let mut destination = HttpDestination::new(
             connection,
             context.config,
             context.model_columns,
             context.sync_name,
-        )?))
+        )?;
+        destination.identity = context.identity.clone();
+        destination.secrets_owner = context.destination.owner;
+        Ok(Box::new(destination))
     }
+}
+
+/// One of `owner`'s secrets, as a header sends it: one whose value an HTTP
+/// header cannot carry is refused by name, never quoted.
+pub fn secret_header_value(owner: pg_sys::Oid, field: &str, name: &str) -> Result<String> {
+    let value = crate::catalog::secret_value(owner, field, name)?;
+    if !config::header_value_ok(&value) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "secret \"{name}\" holds a line break or another control character, which an HTTP header cannot carry; set it again without"
+            ),
+        ));
+    }
+    Ok(value)
 }
 
 /// A request template compiled for one kind of operation.
@@ -158,6 +185,12 @@ pub struct HttpDestination {
     pub removed: Option<CompiledRequest>,
     pub record_errors: Option<RecordErrors>,
     pub allowed_hosts: String,
+    /// Rows are read as the sync's owner.
+    pub identity: Identity,
+    /// Whose secrets the headers name: the destination's owner's.
+    pub secrets_owner: pg_sys::Oid,
+    /// The resolved secret values, scrubbed from errors and responses.
+    pub secrets: secrets::Secrets,
     /// The sending threads, from start_run to the end of the run.
     dispatcher: Option<deliver::Dispatcher>,
     /// Batches submitted and not yet delivered (by first position).
@@ -252,6 +285,12 @@ impl HttpDestination {
             removed: compile("removed", &requests.removed)?,
             record_errors,
             allowed_hosts: String::new(),
+            identity: Identity {
+                role: pg_sys::Oid::INVALID,
+                search_path: String::new(),
+            },
+            secrets_owner: pg_sys::Oid::INVALID,
+            secrets: Default::default(),
             dispatcher: None,
             submitted: Default::default(),
         };

@@ -9,7 +9,7 @@ use crate::destinations::{
 };
 use crate::error::{Error, Result, SqlState};
 use crate::plan::RunPlan;
-use crate::postgres::{as_role, in_subtransaction, spi};
+use crate::postgres::{in_subtransaction, spi};
 use crate::sql::{list, quote_literal};
 use serde_json::Value;
 
@@ -62,7 +62,7 @@ impl Destination for PostgresTarget {
         if dry_run {
             return Ok(serde_json::json!({"requests": [request], "responses": []}));
         }
-        let outcome = as_role(self.owner, || {
+        let outcome = self.identity.run(|| {
             in_subtransaction(|| {
                 if statement.returns_found {
                     run_statement(&statement, 0, 1).map(|found| found.len() as u64)
@@ -78,6 +78,12 @@ impl Destination for PostgresTarget {
         Ok(serde_json::json!({"requests": [request], "responses": [response]}))
     }
 
+    fn resolved_config(&self) -> serde_json::Map<String, Value> {
+        let mut resolved = serde_json::Map::new();
+        resolved.insert("object".into(), Value::String(self.table.clone()));
+        resolved
+    }
+
     fn clear(&mut self) -> Result<()> {
         let sql = self.clear_sql().ok_or_else(|| {
             Error::new(
@@ -85,7 +91,8 @@ impl Destination for PostgresTarget {
                 "sync: clear and fill is for list syncs (type \"list\")",
             )
         })?;
-        as_role(self.owner, || spi::execute(&sql, &[]))
+        self.identity
+            .run(|| spi::execute(&sql, &[]))
             .map_err(|e| e.context(format!("clearing the list in {}", self.table)))?;
         Ok(())
     }
@@ -96,9 +103,9 @@ impl PostgresTarget {
         let Some(statement) = self.statement(batch.op, &batch.plan.ops_table) else {
             return Ok(Vec::new());
         };
-        let whole = as_role(self.owner, || {
-            in_subtransaction(|| run_statement(&statement, batch.after, batch.upto))
-        });
+        let whole = self
+            .identity
+            .run(|| in_subtransaction(|| run_statement(&statement, batch.after, batch.upto)));
         match whole {
             Ok(found) if statement.returns_found => {
                 let missing: Vec<i64> = ((batch.after + 1)..=batch.upto)
@@ -124,9 +131,9 @@ impl PostgresTarget {
     ) -> Result<Vec<Rejection>> {
         let mut rejections = Vec::new();
         for &pos in positions {
-            let outcome = as_role(self.owner, || {
-                in_subtransaction(|| run_statement(statement, pos - 1, pos))
-            });
+            let outcome = self
+                .identity
+                .run(|| in_subtransaction(|| run_statement(statement, pos - 1, pos)));
             match outcome {
                 Ok(found) if statement.returns_found && found.is_empty() => {
                     let key: Option<String> = spi::one(

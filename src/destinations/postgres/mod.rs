@@ -68,7 +68,7 @@ impl DestinationKind for Postgres {
     }
 
     /// The table is chosen per sync ("object"); the destination is this database.
-    fn check_config(&self, config: &Value) -> Result<()> {
+    fn check_config(&self, config: &Value, _owner: pgrx::pg_sys::Oid) -> Result<()> {
         ObjectReader::new("config", config)?.deny_unknown(&[])
     }
 
@@ -84,7 +84,7 @@ impl DestinationKind for Postgres {
         Ok(Box::new(resolve(
             context.config,
             context.model_columns,
-            context.owner,
+            context.identity,
         )?))
     }
 }

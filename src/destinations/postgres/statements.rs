@@ -3,8 +3,8 @@
 
 use crate::config::{DeleteBehavior, SyncMode};
 use crate::plan::{Op, RunPlan};
+use crate::postgres::Identity;
 use crate::sql::{list, quote_ident, quote_literal};
-use pgrx::pg_sys;
 
 /// Membership rows of one list: `column = value` identifies the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +45,8 @@ pub struct PostgresTarget {
     /// The expression that fills the match column (by assignment).
     pub match_value: String,
     pub assignments: Vec<Assignment>,
-    /// Writes run with this role's privileges (the sync's owner).
-    pub owner: pg_sys::Oid,
+    /// Writes run as the sync's owner, with its search_path.
+    pub identity: Identity,
     /// For list syncs: which list the rows are members of.
     pub list: Option<ListTarget>,
 }
@@ -220,20 +220,18 @@ impl PostgresTarget {
     }
 
     /// Mirror mode: records in the table whose match value the model no
-    /// longer has and the snapshot does not already remove.
+    /// longer has (the engine leaves out those the snapshot removes anyway).
     pub fn mirror_removals_sql(&self, plan: &RunPlan) -> String {
         let match_column = quote_ident(&self.match_column.name);
         format!(
             "SELECT (t.{match_column})::text AS row_id, (t.{match_column})::text AS match_key \
              FROM {table} AS t \
              WHERE t.{match_column} IS NOT NULL \
-               AND NOT EXISTS (SELECT 1 FROM {work} AS w WHERE (w.{field})::{ty} = t.{match_column}) \
-               AND NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE s.match_key = (t.{match_column})::text)",
+               AND NOT EXISTS (SELECT 1 FROM {work} AS w WHERE (w.{field})::{ty} = t.{match_column})",
             table = self.table,
             work = plan.work_table,
             field = self.match_field,
             ty = self.match_column.base_type_sql,
-            snapshot = plan.snapshot_table,
         )
     }
 }
@@ -262,7 +260,10 @@ mod tests {
                 },
                 value: "o.c2".into(),
             }],
-            owner: pg_sys::Oid::INVALID,
+            identity: Identity {
+                role: pgrx::pg_sys::Oid::INVALID,
+                search_path: String::new(),
+            },
             list: None,
         }
     }

@@ -5,7 +5,7 @@ use super::statements::{Assignment, ListTarget, PostgresTarget, TargetColumn};
 use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{ModelColumn, RunPlan};
-use crate::postgres::{assignment_coerces, format_type, in_subtransaction, spi};
+use crate::postgres::{assignment_coerces, format_type, in_subtransaction, spi, Identity};
 use crate::sql::{list, quote_ident, quote_literal};
 use pgrx::prelude::*;
 use serde_json::Value;
@@ -16,8 +16,9 @@ use serde_json::Value;
 pub fn resolve(
     config: &SyncConfig,
     model_columns: &[ModelColumn],
-    owner: pg_sys::Oid,
+    identity: &Identity,
 ) -> Result<PostgresTarget> {
+    let owner = identity.role;
     let object = config.destination_string("object")?.ok_or_else(|| {
         Error::invalid(
             "object",
@@ -37,8 +38,14 @@ pub fn resolve(
             format!("object: table \"{object}\" does not exist"),
         )
     })?;
-    let table: String = spi::one("SELECT $1::regclass::text", &[table_oid.into()])?
-        .unwrap_or_else(|| object.clone());
+    // Always schema-qualified: statements and the stored config do not
+    // depend on a search_path.
+    let table: String = spi::one(
+        "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+        &[table_oid.into()],
+    )?
+    .unwrap_or_else(|| object.clone());
 
     let target_columns: Vec<(TargetColumn, i16, pg_sys::Oid)> = spi::rows(
         "SELECT attname::text, atttypid, atttypmod, attnum FROM pg_attribute \
@@ -204,8 +211,11 @@ pub fn resolve(
                 // not fit the column (too long, out of range) is refused.
                 let expression = format!("{literal}::{}", column.base_type_sql);
                 let check = format!(
-                    "DO $check$ DECLARE v {}; BEGIN v := {expression}; END $check$",
-                    column.type_sql
+                    "DO {}",
+                    quote_literal(&format!(
+                        "DECLARE v {}; BEGIN v := {expression}; END",
+                        column.type_sql
+                    ))
                 );
                 in_subtransaction(|| spi::execute(&check, &[]))
                     .map_err(|e| {
@@ -266,7 +276,7 @@ pub fn resolve(
         match_value,
         match_column,
         assignments,
-        owner,
+        identity: identity.clone(),
         list,
     })
 }

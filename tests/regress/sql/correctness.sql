@@ -81,7 +81,10 @@ SELECT reverse_etl.create_sync('c_unlist2', 'c_users', 'c_db',
   '{"type": "list", "mode": "remove", "delete_behavior": "delete", "object": "c_members", "list": "vip", "match": {"from": "email", "to": "email"}}');
 
 -- files are written, never edited: no delete behavior but nothing
-SELECT reverse_etl.create_destination('c_files', 'file', '{"directory": "/tmp/pg_reverse_etl_files"}');
+-- (a directory of this test's own, emptied first: a sync never overwrites a
+-- file it did not write, such as one an earlier run of this test left)
+COPY (SELECT 1) TO PROGRAM 'rm -rf /tmp/pg_reverse_etl_files/regress && mkdir -m 777 /tmp/pg_reverse_etl_files/regress';
+SELECT reverse_etl.create_destination('c_files', 'file', '{"directory": "/tmp/pg_reverse_etl_files/regress"}');
 SELECT reverse_etl.create_sync('c_file', 'c_users', 'c_files', '{"mode": "diff", "delete_behavior": "delete"}');
 SELECT reverse_etl.create_sync('c_file', 'c_users', 'c_files', '{"mode": "diff", "delete_behavior": "clear"}');
 
@@ -111,5 +114,5 @@ SELECT reverse_etl.create_sync('c_diff', 'c_users', 'c_files',
 SELECT reverse_etl.sync_run('c_diff') AS first_run \gset
 DELETE FROM c_src WHERE id = 2;
 SELECT reverse_etl.sync_run('c_diff') AS second_run \gset
-SELECT pg_read_file('/tmp/pg_reverse_etl_files/regress-c-' || :first_run || '-added.jsonl') AS added_file;
-SELECT pg_read_file('/tmp/pg_reverse_etl_files/regress-c-' || :second_run || '-removed.jsonl') AS removed_file;
+SELECT pg_read_file('/tmp/pg_reverse_etl_files/regress/regress-c-' || :first_run || '-added.jsonl') AS added_file;
+SELECT pg_read_file('/tmp/pg_reverse_etl_files/regress/regress-c-' || :second_run || '-removed.jsonl') AS removed_file;
