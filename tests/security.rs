@@ -190,6 +190,8 @@ fn work_tables_belong_to_the_extension_and_a_view_on_one_cannot_pin_it() {
         format!("CREATE TRIGGER t BEFORE INSERT ON {ops} FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()"),
         format!("DROP TABLE {ops}"),
         format!("INSERT INTO {ops} (pos) VALUES (-1)"),
+        // The model's table is hers to fill only while the model runs.
+        format!("INSERT INTO reverse_etl_state.run_{run}_rows (row_id) VALUES ('forged')"),
     ] {
         let (code, message) = error(&mut alice, &sql);
         assert_eq!(code, "42501", "{sql}: {message}");

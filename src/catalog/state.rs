@@ -109,10 +109,26 @@ pub fn drop_work_tables(of: WorkOf, id: i64) -> Result<()> {
 /// tables, which belong to the extension's owner: never ownership, so the
 /// owner can add no trigger, rule or policy to them.
 pub fn grant_to_owner(table: &str, privileges: &str, role: pgrx::pg_sys::Oid) -> Result<()> {
-    let role: String = spi::one("SELECT $1::regrole::text", &[role.into()])?
-        .ok_or_else(|| Error::new(SqlState::UndefinedObject, "the sync's owner does not exist"))?;
-    spi::execute(&format!("GRANT {privileges} ON {table} TO {role}"), &[])?;
+    spi::execute(
+        &format!("GRANT {privileges} ON {table} TO {}", role_name(role)?),
+        &[],
+    )?;
     Ok(())
+}
+
+/// Take back what `grant_to_owner` gave once the run no longer needs it.
+pub fn revoke_from_owner(table: &str, privileges: &str, role: pgrx::pg_sys::Oid) -> Result<()> {
+    spi::execute(
+        &format!("REVOKE {privileges} ON {table} FROM {}", role_name(role)?),
+        &[],
+    )?;
+    Ok(())
+}
+
+/// A role's name as SQL writes it (quoted where needed).
+fn role_name(role: pgrx::pg_sys::Oid) -> Result<String> {
+    spi::one("SELECT $1::regrole::text", &[role.into()])?
+        .ok_or_else(|| Error::new(SqlState::UndefinedObject, "the sync's owner does not exist"))
 }
 
 /// The match key the snapshot holds for a row (what a removal acts on).

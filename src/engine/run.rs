@@ -139,6 +139,8 @@ impl Run {
             owner.run(|| spi::execute(&plan.materialize(), &[]))
         })
         .map_err(|e| e.context(format!("model \"{}\"", valid.model.name)))?;
+        // Filled: from here on the owner only reads it.
+        catalog::state::revoke_from_owner(&plan.work_table, "INSERT", owner.role)?;
         let rows_queried = queried as i64;
         // A preview has no run row: its id is not a run's.
         if !self.request.preview {
