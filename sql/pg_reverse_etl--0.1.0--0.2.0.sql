@@ -122,3 +122,40 @@ COMMENT ON FUNCTION reverse_etl.delete_secret(text) IS 'Deletes one of your secr
 
 REVOKE EXECUTE ON FUNCTION reverse_etl._wake_scheduler() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION reverse_etl._schedules_changed() FROM PUBLIC;
+
+-- sync_overview answers for every row: a stored schedule that does not
+-- parse (an older version's) shows no next due time instead of an error.
+CREATE FUNCTION reverse_etl."_next_run_at"(
+	"schedule" jsonb
+) RETURNS timestamp with time zone
+STABLE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_next_run_at_wrapper';
+COMMENT ON FUNCTION reverse_etl._next_run_at(jsonb) IS 'Private: a stored schedule''s next due time for sync_overview (NULL where it does not parse).';
+CREATE OR REPLACE VIEW reverse_etl.sync_overview WITH (security_invoker = true) AS
+SELECT s.id, s.name,
+       CASE WHEN NOT s.enabled THEN 'Disabled'
+            WHEN r.id IS NULL THEN 'Pending'
+            -- a run marked as going whose worker is gone (killed, restart)
+            WHEN r.status IN ('queued', 'querying', 'preparing', 'in_progress')
+                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                 WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')
+                 THEN 'Incomplete'
+            ELSE CASE r.status
+                WHEN 'queued' THEN 'Queued' WHEN 'querying' THEN 'Querying'
+                WHEN 'preparing' THEN 'Preparing' WHEN 'in_progress' THEN 'In Progress'
+                WHEN 'succeeded' THEN 'Healthy' WHEN 'warning' THEN 'Warning'
+                WHEN 'incomplete' THEN 'Incomplete' WHEN 'failed' THEN 'Failed' END
+       END AS status,
+       m.name AS model, d.name AS destination, d.kind AS destination_kind,
+       s.config->>'type' AS type, s.config->>'mode' AS mode, s.config->'schedule' AS schedule,
+       s.enabled, s.folder, s.labels,
+       r.id AS last_run_id, coalesce(r.finished_at, r.started_at, r.queued_at) AS last_run_at,
+       r.status AS last_run_status, r.error AS last_run_error,
+       CASE WHEN s.enabled THEN reverse_etl._next_run_at(s.config->'schedule') END AS next_run_at,
+       s.created_at, s.created_by, s.owner
+FROM reverse_etl.syncs s
+JOIN reverse_etl.models m ON m.id = s.model_id
+JOIN reverse_etl.destinations d ON d.id = s.destination_id
+LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r
+                   WHERE r.sync_id = s.id AND r.status <> 'skipped' ORDER BY r.id DESC LIMIT 1) r ON true;

@@ -21,7 +21,7 @@ SELECT s.id, s.name,
        s.enabled, s.folder, s.labels,
        r.id AS last_run_id, coalesce(r.finished_at, r.started_at, r.queued_at) AS last_run_at,
        r.status AS last_run_status, r.error AS last_run_error,
-       CASE WHEN s.enabled THEN reverse_etl.schedule_next_run(s.config->'schedule') END AS next_run_at,
+       CASE WHEN s.enabled THEN reverse_etl._next_run_at(s.config->'schedule') END AS next_run_at,
        s.created_at, s.created_by, s.owner
 FROM reverse_etl.syncs s
 JOIN reverse_etl.models m ON m.id = s.model_id
@@ -121,6 +121,7 @@ BEGIN
             ('schedule_next_run', 'The next due time of a schedule document (NULL for manual or past its end).'),
             ('scheduler_status', 'What the launcher knows per database: its pid, the scheduler''s pid while awake, the next check. Empty unless the library is preloaded.'),
             ('_wake_scheduler', 'Private: wakes the database''s scheduler when the transaction commits (called by triggers).'),
+            ('_next_run_at', 'Private: a stored schedule''s next due time for sync_overview (NULL where it does not parse).'),
             ('_schedules_changed', 'Private: trigger on syncs and sequences that wakes the scheduler.')
         ) AS d (name, comment) ON d.name = p.proname
         WHERE p.pronamespace = 'reverse_etl'::regnamespace

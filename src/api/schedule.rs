@@ -67,6 +67,18 @@ fn schedule_next_run(
     next_runs(&schedule, 1, after).or_raise().into_iter().next()
 }
 
+/// When a stored schedule is next due, for `sync_overview`: NULL for one
+/// that does not parse (an older version's), so that one row cannot make
+/// the overview fail for everyone.
+#[pg_extern(stable)]
+fn _next_run_at(schedule: Option<JsonB>) -> Option<TimestampWithTimeZone> {
+    let schedule = schedule?;
+    let now =
+        TimestampWithTimeZone::try_from(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() })
+            .ok()?;
+    next_runs(&schedule, 1, now).ok()?.into_iter().next()
+}
+
 /// Called by the catalog's triggers when syncs or sequences change.
 #[pg_extern]
 fn _wake_scheduler() {

@@ -43,6 +43,10 @@ pub struct AtTime {
 /// start-up cost (~0.1 s) stays small beside it.
 pub const MIN_INTERVAL_SECONDS: i64 = 5;
 
+/// The longest interval: a year (and a day, for leap years). Longer ones
+/// are cron's or a custom recurrence's job.
+pub const MAX_INTERVAL_SECONDS: i64 = 366 * 86_400;
+
 const DAY_NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 /// A parsed cron expression: the allowed values of each field.
@@ -145,11 +149,22 @@ impl Schedule {
             let path = reader.field_path("cron");
             let expression = reader.required_string("cron")?;
             let cron = parse_cron(&path, &expression)?;
-            return Ok(Schedule::Cron {
+            let schedule = Schedule::Cron {
                 expression,
                 cron,
                 timezone,
-            });
+            };
+            if crate::schedule::next::next_due(&schedule, chrono::Utc::now()).is_none() {
+                if let Schedule::Cron { expression, .. } = &schedule {
+                    return Err(Error::invalid(
+                        &path,
+                        format!(
+                            "\"{expression}\" never fires (no such day in the next five years)"
+                        ),
+                    ));
+                }
+            }
+            return Ok(schedule);
         }
         let path = reader.field_path("at");
         let items = reader
@@ -251,6 +266,12 @@ pub fn parse_interval(field: &str, text: &str) -> Result<i64> {
         return Err(Error::invalid(
             field,
             format!("the shortest interval is {MIN_INTERVAL_SECONDS} seconds"),
+        ));
+    }
+    if seconds > MAX_INTERVAL_SECONDS {
+        return Err(Error::invalid(
+            field,
+            "the longest interval is 366 days (use \"cron\" or \"at\" for rarer runs)",
         ));
     }
     Ok(seconds)

@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 use serde_json::{json, Map, Value};
 
 pub const MAX_BATCH_SIZE: i64 = 100_000;
+/// The longest time limit a run may have (the model's statement_timeout
+/// holds it in milliseconds, at most 2^31 - 1).
+pub const MAX_TIME_LIMIT_SECONDS: i64 = 24 * 86_400;
 pub const DEFAULT_BATCH_SIZE: i64 = 100;
 
 macro_rules! keyword_enum {
@@ -220,10 +223,18 @@ impl SyncConfig {
         let allow_empty_model = reader.boolean("allow_empty_model")?.unwrap_or(false);
         let time_limit = match reader.string("time_limit")? {
             None => None,
-            Some(text) => Some((
-                text.clone(),
-                super::schedule::parse_duration("time_limit", &text)?,
-            )),
+            Some(text) => {
+                let seconds = super::schedule::parse_duration("time_limit", &text)?;
+                // It bounds the model's statement_timeout too (at most
+                // 2^31 - 1 ms, a little under 25 days).
+                if seconds > MAX_TIME_LIMIT_SECONDS {
+                    return Err(Error::invalid(
+                        "time_limit",
+                        format!("must be at most 24 days, not \"{text}\""),
+                    ));
+                }
+                Some((text.clone(), seconds))
+            }
         };
 
         let destination_keys = destination_keys
@@ -493,6 +504,22 @@ mod tests {
             (
                 json!({"mode": "upsert", "allow_empty_model": "yes"}),
                 "allow_empty_model: must be true or false",
+            ),
+            (
+                json!({"mode": "upsert", "time_limit": "1000000000000 weeks"}),
+                "time_limit: must be at most 24 days",
+            ),
+            (
+                json!({"mode": "upsert", "time_limit": "25 days"}),
+                "time_limit: must be at most 24 days",
+            ),
+            (
+                json!({"mode": "upsert", "schedule": {"interval": "10000000000000 seconds"}}),
+                "schedule.interval: the longest interval is 366 days",
+            ),
+            (
+                json!({"mode": "upsert", "schedule": {"cron": "0 0 30 2 *"}}),
+                "schedule.cron: \"0 0 30 2 *\" never fires",
             ),
             (json!([1]), "config: must be a JSON object"),
         ];

@@ -238,6 +238,11 @@ pub trait Destination {
         Ok(())
     }
 
+    /// The run must end by `at` (its time limit): a destination that waits
+    /// (on the network, a backoff) stops then with `reason`, settling what
+    /// is in flight. By default the engine checks between windows.
+    fn set_deadline(&mut self, _at: std::time::Instant, _reason: Error) {}
+
     /// How many operations one transaction delivers and records.
     fn rows_per_transaction(&self, batch_size: i64) -> i64 {
         batch_size

@@ -15,6 +15,34 @@ pub fn normalize_query(query: &str) -> Result<String> {
     Ok(trimmed.to_string())
 }
 
+/// A model is one query: text holding several statements (`SELECT 1;
+/// DELETE …`) is refused, since the model's text is run inside the run's
+/// own statement. Text that does not parse is left for `describe` to report.
+pub fn check_single_statement(query: &str) -> Result<()> {
+    let Ok(text) = std::ffi::CString::new(query) else {
+        return Err(Error::invalid("query", "must not contain a NUL character"));
+    };
+    // SAFETY: raw_parser only parses (no catalog access); a syntax error is
+    // raised as an ERROR, which catch turns into a value.
+    let statements = crate::postgres::in_subtransaction(|| {
+        crate::postgres::catch(|| unsafe {
+            let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+            if list.is_null() {
+                0
+            } else {
+                (*list).length
+            }
+        })
+    });
+    match statements {
+        Ok(count) if count > 1 => Err(Error::new(
+            SqlState::SyntaxError,
+            format!("query: a model is one query; this text holds {count} statements"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The result columns of `query` run as `role` with `search_path`.
 /// Errors (syntax, missing table, no privilege) come back with their own
 /// SQLSTATE and "query:" in front of the message.

@@ -32,6 +32,17 @@ pub struct Deadline {
     limit: String,
 }
 
+impl Deadline {
+    /// What ends a run that reached its limit: an interruption (57014), so
+    /// the run ends incomplete and the next one resumes.
+    fn stop(&self) -> Error {
+        Error::new(
+            SqlState::Other(*b"57014"),
+            format!("time limit of {} reached", self.limit),
+        )
+    }
+}
+
 /// The model of a run, materialised: everything the later phases work on.
 pub struct Materialized {
     pub plan: RunPlan,
@@ -148,6 +159,9 @@ impl Run {
         }
         let mut destination = valid.target;
         destination.start_run(self.id, sync.id)?;
+        if let Some(deadline) = &deadline {
+            destination.set_deadline(deadline.at, deadline.stop());
+        }
         Ok(Materialized {
             plan,
             destination,
@@ -276,10 +290,7 @@ impl Run {
             .filter(|deadline| Instant::now() >= deadline.at);
         if cancelled || out_of_time.is_some() {
             let reason = match out_of_time {
-                Some(deadline) => Error::new(
-                    SqlState::Other(*b"57014"),
-                    format!("time limit of {} reached", deadline.limit),
-                ),
+                Some(deadline) => deadline.stop(),
                 None => Error::new(SqlState::Other(*b"57014"), "run cancelled by cancel_run"),
             };
             // With requests in flight, the destination settles them and

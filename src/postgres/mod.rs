@@ -36,7 +36,7 @@ pub fn error_from_caught(caught: &CaughtError) -> Error {
 
 /// Run `body`, turning a PostgreSQL ERROR into `Err`. Only for use where the
 /// surrounding (sub)transaction is then rolled back: see `in_subtransaction`.
-pub(crate) fn catch<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
+pub fn catch<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
     PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(body())))
         .catch_others(|caught| Err(error_from_caught(&caught)))
         .execute()

@@ -23,8 +23,10 @@ pub fn next_due(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<Ut
             let due = if after < anchor {
                 anchor
             } else {
+                // Checked: a due time past what time can hold is no due time.
                 let elapsed = (after - anchor).num_seconds();
-                anchor + Duration::seconds((elapsed / seconds + 1) * seconds)
+                let offset = (elapsed / seconds).checked_add(1)?.checked_mul(*seconds)?;
+                anchor.checked_add_signed(Duration::try_seconds(offset)?)?
             };
             match end {
                 Some(end) if due > *end => None,
@@ -126,6 +128,23 @@ mod tests {
         next_due(s, at(after))
             .map(|d| d.to_rfc3339())
             .unwrap_or_else(|| "never".into())
+    }
+
+    #[test]
+    fn due_times_past_the_end_of_time_are_none_not_a_panic() {
+        let huge = Schedule::Interval {
+            seconds: 10_000_000_000_000,
+            text: "10000000000000 seconds".into(),
+            start: None,
+            end: None,
+        };
+        assert_eq!(due(&huge, "2026-03-01T10:07:00Z"), "never");
+        assert_eq!(
+            next_due(&huge, DateTime::<Utc>::MAX_UTC - Duration::seconds(1)),
+            None
+        );
+        let every5 = schedule(json!({"interval": "5 seconds"}));
+        assert_eq!(next_due(&every5, DateTime::<Utc>::MAX_UTC), None);
     }
 
     #[test]

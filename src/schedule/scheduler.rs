@@ -229,8 +229,16 @@ fn due_after(schedule: &Schedule, after_ms: i64) -> Option<i64> {
 /// touched; the next run resumes from the snapshot.
 fn close_interrupted_runs() -> Result<()> {
     for sync_id in schedules::syncs_with_interrupted_runs()? {
-        if crate::catalog::runs::try_lock_sync_runs(sync_id)? {
-            crate::engine::recovery::close_interrupted_runs(sync_id)?;
+        // One sync's trouble (a run it cannot close) is that sync's: the
+        // others are still served; its next run tries again.
+        let closed = crate::postgres::in_subtransaction(|| {
+            if crate::catalog::runs::try_lock_sync_runs(sync_id)? {
+                crate::engine::recovery::close_interrupted_runs(sync_id)?;
+            }
+            Ok(())
+        });
+        if let Err(error) = closed {
+            pgrx::warning!("pg_reverse_etl scheduler: sync {sync_id}: {error}");
         }
     }
     schedules::close_interrupted_sequence_runs()?;

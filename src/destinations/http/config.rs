@@ -123,10 +123,10 @@ impl HttpConnection {
                     Some(_) => return Err(Error::invalid(&field, "must be a number")),
                     None => return Err(Error::invalid(&field, "is required")),
                 };
-                if !(rps > 0.0 && rps <= 100_000.0) {
+                if !(0.01..=100_000.0).contains(&rps) {
                     return Err(Error::invalid(
                         &field,
-                        format!("must be greater than 0 and at most 100000, not {rps}"),
+                        format!("must be between 0.01 and 100000, not {rps}"),
                     ));
                 }
                 Some(rps)
@@ -424,11 +424,15 @@ mod tests {
             ),
             (
                 json!({"url": "http://x", "rate_limit": {"requests_per_second": 0}}),
-                "config.rate_limit.requests_per_second: must be greater than 0",
+                "config.rate_limit.requests_per_second: must be between 0.01 and 100000",
             ),
             (
                 json!({"url": "http://x", "rate_limit": {"requests_per_second": -1}}),
-                "config.rate_limit.requests_per_second: must be greater than 0",
+                "config.rate_limit.requests_per_second: must be between 0.01 and 100000",
+            ),
+            (
+                json!({"url": "http://x", "rate_limit": {"requests_per_second": 1e-300}}),
+                "config.rate_limit.requests_per_second: must be between 0.01 and 100000",
             ),
             (
                 json!({"url": "http://x", "timeout_ms": 0}),

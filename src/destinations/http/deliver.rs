@@ -86,7 +86,9 @@ pub fn decide(
             retry_after,
             ..
         } if throttles < MAX_THROTTLES && policy.on_status.contains(&429) => Decision::Retry {
-            after: retry_after.unwrap_or_else(|| backoff(throttles)),
+            after: retry_after
+                .map(|wait| wait.min(policy.max_backoff))
+                .unwrap_or_else(|| backoff(throttles)),
             counts: false,
         },
         Reply::Status {
@@ -100,7 +102,9 @@ pub fn decide(
                 ))
             } else {
                 Decision::Retry {
-                    after: retry_after.unwrap_or_else(|| backoff(attempts)),
+                    after: retry_after
+                        .map(|wait| wait.min(policy.max_backoff))
+                        .unwrap_or_else(|| backoff(attempts)),
                     counts: true,
                 }
             }
@@ -191,16 +195,25 @@ pub fn execute(
         }
     };
     let code = response.status();
-    let retry_after = response
-        .header("retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = response.header("retry-after").and_then(parse_retry_after);
     let body = secrets.scrub(&response.into_string().unwrap_or_default());
     Reply::Status {
         code,
         retry_after,
         body,
     }
+}
+
+/// A Retry-After header: seconds, or an HTTP date (how long until then).
+/// The caller caps it at the retry policy's longest backoff.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 /// A small xorshift generator for backoff jitter.
@@ -369,7 +382,7 @@ impl Dispatcher {
         destination: &HttpDestination,
         window: u64,
         requests_per_second: Option<f64>,
-        interrupted: &dyn Fn() -> bool,
+        interrupted: &dyn Fn() -> Option<Error>,
     ) -> Result<BatchOutcome, Error> {
         let base_url = destination
             .connection
@@ -378,10 +391,13 @@ impl Dispatcher {
             .trim_end_matches('/')
             .to_string();
         let depth = destination.connection.concurrency * QUEUE_PER_THREAD;
-        let interval = requests_per_second.map(|rps| Duration::from_secs_f64(1.0 / rps));
+        let interval =
+            requests_per_second.and_then(|rps| Duration::try_from_secs_f64(1.0 / rps).ok());
         loop {
-            if self.stop.is_none() && interrupted() {
-                self.halt_with(Error::new(SqlState::Other(*b"57014"), "run cancelled"));
+            if self.stop.is_none() {
+                if let Some(reason) = interrupted() {
+                    self.halt_with(reason);
+                }
             }
             while self.stop.is_none() && self.queued < depth {
                 let now = Instant::now();
@@ -638,16 +654,17 @@ mod tests {
             decide(&d, &Reply::Transport("reset".into()), 1, 2, 0, 1.0),
             Decision::Unavailable(_)
         ));
-        // A 429 waits as long as asked and does not use up the retry budget.
+        // A 429 waits as long as asked (up to the longest backoff) and does
+        // not use up the retry budget.
         let throttled = Reply::Status {
             code: 429,
-            retry_after: Some(Duration::from_secs(2)),
+            retry_after: Some(Duration::from_millis(500)),
             body: String::new(),
         };
         assert_eq!(
             decide(&d, &throttled, 1, 2, 0, 1.0),
             Decision::Retry {
-                after: Duration::from_secs(2),
+                after: Duration::from_millis(500),
                 counts: false
             }
         );
@@ -669,6 +686,37 @@ mod tests {
             _ => unreachable!(),
         };
         assert_eq!(capped, Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date_and_never_longer_than_the_longest_backoff() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        let wait = parse_retry_after(&soon).unwrap();
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30));
+        assert_eq!(parse_retry_after("soon"), None);
+        let d = destination();
+        let huge = Reply::Status {
+            code: 429,
+            retry_after: Some(Duration::from_secs(u64::MAX)),
+            body: String::new(),
+        };
+        assert_eq!(
+            decide(&d, &huge, 1, 0, 0, 1.0),
+            Decision::Retry {
+                after: Duration::from_millis(1000),
+                counts: false
+            },
+            "capped at retry.max_backoff_ms"
+        );
     }
 
     #[test]

@@ -134,6 +134,10 @@ impl Destination for HttpDestination {
         Ok(json!({"requests": [shown], "responses": [response]}))
     }
 
+    fn set_deadline(&mut self, at: std::time::Instant, reason: Error) {
+        self.deadline = Some((at, reason));
+    }
+
     fn cancel(&mut self, reason: &Error) -> bool {
         match self.dispatcher.as_mut() {
             Some(dispatcher) => {
@@ -156,18 +160,27 @@ impl Destination for HttpDestination {
             .connection
             .requests_per_second
             .map(|rps| rps / share as f64);
+        let deadline = self.deadline.clone();
         let interrupted = || {
-            // SAFETY: reading and clearing this backend's interrupt flags from
-            // its own (main) thread. The run honours the request itself: it
-            // stops sending, records what was sent, and ends incomplete.
+            // SAFETY: this backend's interrupt flags, from its own (main)
+            // thread. A cancel or terminate is honoured by the run itself:
+            // it stops sending, records what was sent, and ends incomplete.
+            // Process-signal barriers (another database's DROP DATABASE …
+            // FORCE waits for every backend to absorb one) are absorbed here,
+            // so no wait on the network holds them up.
             unsafe {
-                let pending =
-                    pgrx::pg_sys::QueryCancelPending != 0 || pgrx::pg_sys::ProcDiePending != 0;
-                if pending {
+                if pgrx::pg_sys::ProcSignalBarrierPending != 0 {
+                    pgrx::pg_sys::ProcessProcSignalBarrier();
+                }
+                if pgrx::pg_sys::QueryCancelPending != 0 || pgrx::pg_sys::ProcDiePending != 0 {
                     pgrx::pg_sys::QueryCancelPending = 0;
                     pgrx::pg_sys::ProcDiePending = 0;
+                    return Some(Error::new(SqlState::Other(*b"57014"), "run cancelled"));
                 }
-                pending
+            }
+            match &deadline {
+                Some((at, reason)) if std::time::Instant::now() >= *at => Some(reason.clone()),
+                _ => None,
             }
         };
         let mut dispatcher = self.dispatcher.take().ok_or_else(|| {

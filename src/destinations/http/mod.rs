@@ -191,6 +191,9 @@ pub struct HttpDestination {
     pub secrets_owner: pg_sys::Oid,
     /// The resolved secret values, scrubbed from errors and responses.
     pub secrets: secrets::Secrets,
+    /// When the run's time limit runs out, and the stop it means: checked
+    /// while waiting on the network too.
+    pub deadline: Option<(std::time::Instant, Error)>,
     /// The sending threads, from start_run to the end of the run.
     dispatcher: Option<deliver::Dispatcher>,
     /// Batches submitted and not yet delivered (by first position).
@@ -291,6 +294,7 @@ impl HttpDestination {
             },
             secrets_owner: pg_sys::Oid::INVALID,
             secrets: Default::default(),
+            deadline: None,
             dispatcher: None,
             submitted: Default::default(),
         };

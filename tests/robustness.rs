@@ -1,0 +1,128 @@
+//! Nothing one sync is configured to do stalls the others or the server: a
+//! run waiting on a long Retry-After still absorbs the server's signals
+//! (another database's DROP DATABASE … FORCE does not wait for it), ends
+//! within its time limit, and a stored schedule that no longer parses
+//! neither stops the scheduler nor breaks the overview.
+
+mod common;
+#[path = "support/fake_crm.rs"]
+mod fake_crm;
+
+use common::TestDb;
+use fake_crm::FakeCrm;
+use std::time::{Duration, Instant};
+
+/// An http sync whose destination asks to wait 100000 s (Retry-After) on
+/// the first request, with a retry policy that would wait up to 10 minutes.
+fn throttled(db: &mut TestDb, crm: &FakeCrm, sync_extra: &str) {
+    crm.throttle_next(1_000, 100_000);
+    db.exec(&format!(
+        "CREATE TABLE users (id int PRIMARY KEY, email text);
+         INSERT INTO users SELECT g, 'u' || g || '@x.io' FROM generate_series(1, 5) g;
+         SELECT reverse_etl.create_model('m', 'SELECT id, email FROM users', ARRAY['id']);
+         SELECT reverse_etl.create_destination('api', 'http', '{{\"url\": \"{}\", \"concurrency\": 1,
+           \"retry\": {{\"max_attempts\": 3, \"max_backoff_ms\": 600000}}}}');
+         SELECT reverse_etl.create_sync('s', 'm', 'api', '{{\"mode\": \"upsert\", \"batch_size\": 1,
+           \"match\": {{\"from\": \"email\", \"to\": \"email\"}}{sync_extra},
+           \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts\"}}}}}}');",
+        crm.url()
+    ));
+}
+
+#[test]
+fn a_run_waiting_on_retry_after_does_not_hold_up_another_databases_drop() {
+    let crm = FakeCrm::start();
+    let mut db = TestDb::new("robust_barrier");
+    throttled(&mut db, &crm, "");
+    let run = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    db.wait_for(
+        "the throttled request",
+        &format!("SELECT status = 'in_progress' FROM reverse_etl.sync_runs WHERE id = {run}"),
+        Duration::from_secs(30),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let other = format!("{}_other", db.name);
+    let mut admin = common::connect("postgres", "postgres");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {other}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {other}"))
+        .unwrap();
+    let started = Instant::now();
+    admin
+        .batch_execute(&format!("DROP DATABASE {other} WITH (FORCE)"))
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "DROP DATABASE took {:?} while a run waited on the network",
+        started.elapsed()
+    );
+    // The run is still waiting; cancelling it is served at once too.
+    let cancel_started = Instant::now();
+    db.exec(&format!("SELECT reverse_etl.cancel_run({run})"));
+    db.wait_for(
+        "the cancelled run to end",
+        &format!("SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = {run}"),
+        Duration::from_secs(10),
+    );
+    assert!(cancel_started.elapsed() < Duration::from_secs(5));
+    let summary = db.run_summary(run);
+    assert_eq!(summary.status, "incomplete");
+    assert_eq!(
+        summary.aborted[0], 5,
+        "nothing counted as sent: {summary:?}"
+    );
+}
+
+#[test]
+fn a_time_limit_holds_while_the_run_waits_on_the_destination() {
+    let crm = FakeCrm::start();
+    let mut db = TestDb::new("robust_limit");
+    throttled(&mut db, &crm, ", \"time_limit\": \"3 seconds\"");
+    let started = Instant::now();
+    let run = db.run("s");
+    let took = started.elapsed();
+    let summary = db.run_summary(run);
+    assert_eq!(summary.status, "incomplete", "{summary:?}");
+    assert!(
+        summary.error.contains("time limit of 3 seconds reached"),
+        "{}",
+        summary.error
+    );
+    // Within the limit plus one request timeout (10 s by default).
+    assert!(took < Duration::from_secs(15), "the run took {took:?}");
+}
+
+#[test]
+fn a_schedule_that_no_longer_parses_stops_neither_the_scheduler_nor_the_overview() {
+    let mut db = TestDb::new("robust_schedule");
+    db.exec(
+        "CREATE TABLE src (id int PRIMARY KEY, email text);
+         INSERT INTO src VALUES (1, 'a@x.io');
+         CREATE TABLE a (email text PRIMARY KEY);
+         CREATE TABLE b (email text PRIMARY KEY);
+         SELECT reverse_etl.create_model('m', 'SELECT id, email FROM src', ARRAY['id']);
+         SELECT reverse_etl.create_destination('d', 'postgres');
+         SELECT reverse_etl.create_sync('broken', 'm', 'd', '{\"mode\": \"upsert\", \"object\": \"a\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}');
+         SELECT reverse_etl.create_sync('healthy', 'm', 'd', '{\"mode\": \"upsert\", \"object\": \"b\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}');",
+    );
+    // What an older version accepted (an interval too long to compute with),
+    // written behind the API's back: it must harm nothing else.
+    db.exec(
+        "UPDATE reverse_etl.syncs SET config = jsonb_set(config, '{schedule}', '{\"interval\": \"10000000000000 seconds\"}') WHERE name = 'broken';
+         SELECT reverse_etl.update_sync('healthy', reverse_etl.sync_config('healthy') || '{\"schedule\": {\"interval\": \"5 seconds\"}}');",
+    );
+    db.wait_for(
+        "two scheduled runs of the healthy sync",
+        "SELECT count(*) >= 2 FROM reverse_etl.sync_runs r JOIN reverse_etl.syncs s ON s.id = r.sync_id \
+         WHERE s.name = 'healthy' AND r.trigger = 'schedule' AND r.status = 'succeeded'",
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        db.rows("SELECT name, next_run_at IS NULL FROM reverse_etl.sync_overview ORDER BY name"),
+        vec!["broken|t", "healthy|f"],
+        "the overview answers for every row"
+    );
+    db.exec("SELECT reverse_etl.update_sync('healthy', reverse_etl.sync_config('healthy') || '{\"schedule\": {\"manual\": true}}')");
+}
