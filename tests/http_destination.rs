@@ -300,7 +300,7 @@ fn bad_http_configuration_is_refused_and_changes_nothing() {
         (
             format!(r#"{{"url": "{url}", "rate_limit": {{"requests_per_second": 0}}}}"#),
             "22023",
-            "config.rate_limit.requests_per_second: must be greater than 0",
+            "config.rate_limit.requests_per_second: must be between 0.01 and 100000",
         ),
         (
             format!(
