@@ -211,10 +211,9 @@ fn disabled_syncs_do_not_run() {
     assert_eq!(db.run_summary(run_id).status, "succeeded");
 }
 
-#[test]
-fn a_terminated_worker_leaves_no_run_stuck_and_the_next_run_resumes() {
-    let mut db = TestDb::new("terminated");
-    db.exec(SETUP);
+/// A run of `s` that has delivered some batches when its worker is
+/// terminated; returns once the worker is gone.
+fn start_then_terminate_its_worker(db: &mut TestDb) -> i64 {
     let run_id = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
     db.wait_for(
         "some batches",
@@ -231,6 +230,14 @@ fn a_terminated_worker_leaves_no_run_stuck_and_the_next_run_resumes() {
         ),
         Duration::from_secs(30),
     );
+    run_id
+}
+
+#[test]
+fn a_terminated_worker_leaves_no_run_stuck_and_the_next_run_resumes() {
+    let mut db = TestDb::new("terminated");
+    db.exec(SETUP);
+    let run_id = start_then_terminate_its_worker(&mut db);
     assert_eq!(
         db.text("SELECT status FROM reverse_etl.sync_overview WHERE name = 's'")
             .as_deref(),
@@ -406,22 +413,7 @@ fn pg_cron_can_schedule_a_sync() {
 fn cancelling_a_run_whose_worker_is_gone_closes_it_at_once() {
     let mut db = TestDb::new("cancel_gone");
     db.exec(SETUP);
-    let run_id = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
-    db.wait_for(
-        "some batches",
-        &format!("SELECT succeeded_added >= 30 FROM reverse_etl.sync_runs WHERE id = {run_id}"),
-        Duration::from_secs(30),
-    );
-    db.exec(&format!(
-        "SELECT pg_terminate_backend(worker_pid) FROM reverse_etl.sync_runs WHERE id = {run_id}"
-    ));
-    db.wait_for(
-        "worker gone",
-        &format!(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN reverse_etl.sync_runs r ON a.pid = r.worker_pid WHERE r.id = {run_id})"
-        ),
-        Duration::from_secs(30),
-    );
+    let run_id = start_then_terminate_its_worker(&mut db);
     // No WARNING about signalling a process that is not there, and the run
     // is closed before cancel_run returns: a poller on finished_at ends.
     let (mut client, notices) = common::connect_with_notices(&db.name, "postgres");
