@@ -27,6 +27,16 @@ impl std::fmt::Debug for Template {
 
 impl Template {
     pub fn parse(field: &str, source: &str) -> Result<Template> {
+        // Rendering cannot be interrupted: a loop over a huge literal range
+        // would hold create_sync (and a run) for as long as it takes.
+        if let Some(steps) = literal_ranges(source).into_iter().max() {
+            if steps > MAX_RANGE_STEPS {
+                return Err(Error::invalid(
+                    field,
+                    format!("a loop over a range of {steps} steps; a template may loop over at most {MAX_RANGE_STEPS}"),
+                ));
+            }
+        }
         let compiled = parser().parse(source).map_err(|e| {
             Error::new(
                 SqlState::SyntaxError,
@@ -57,6 +67,37 @@ impl Template {
     pub fn source(&self) -> &str {
         &self.source
     }
+}
+
+/// The most steps a literal range `(a..b)` in a template may have.
+pub const MAX_RANGE_STEPS: i64 = 10_000;
+
+/// The number of steps of each literal range `(a..b)` in a template.
+fn literal_ranges(source: &str) -> Vec<i64> {
+    let mut steps = Vec::new();
+    for (at, _) in source.match_indices("..") {
+        let before = source[..at].trim_end();
+        let after = source[at + 2..].trim_start();
+        let low: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || *c == '-')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let high: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '-')
+            .collect();
+        if let (Ok(low), Ok(high)) = (low.parse::<i64>(), high.parse::<i64>()) {
+            steps.push(high.saturating_sub(low).saturating_add(1).max(0));
+        } else if !high.is_empty() && high.parse::<i64>().is_err() {
+            // Digits too many for a number: a range too long for anything.
+            steps.push(i64::MAX);
+        }
+    }
+    steps
 }
 
 /// A Liquid error on one line: its lines trimmed and joined, nothing left out.
@@ -162,6 +203,29 @@ mod tests {
                 .starts_with("requests.added.path: template failed"),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn loops_over_huge_literal_ranges_are_refused() {
+        assert!(Template::parse("b", "{% for i in (1..100) %}{{ i }}{% endfor %}").is_ok());
+        let e = Template::parse(
+            "requests.added.body",
+            "{% for i in (1..100000000) %}x{% endfor %}",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "requests.added.body: a loop over a range of 100000000 steps; a template may loop over at most 10000"
+        );
+        assert!(Template::parse(
+            "b",
+            "{% for i in (0 .. 99999999999999999999999) %}{% endfor %}"
+        )
+        .is_err());
+        assert!(
+            Template::parse("b", "{{ row.a }}..{{ row.b }}").is_ok(),
+            "not a range"
         );
     }
 
