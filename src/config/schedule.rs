@@ -315,16 +315,66 @@ pub fn parse_duration(field: &str, text: &str) -> Result<i64> {
         .ok_or_else(|| Error::invalid(field, "the duration is too long"))
 }
 
+const MONTH_NAMES: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// The `@` shorthands of Vixie cron and their 5-field meaning.
+const CRON_ALIASES: [(&str, &str); 7] = [
+    ("@yearly", "0 0 1 1 *"),
+    ("@annually", "0 0 1 1 *"),
+    ("@monthly", "0 0 1 * *"),
+    ("@weekly", "0 0 * * 0"),
+    ("@daily", "0 0 * * *"),
+    ("@midnight", "0 0 * * *"),
+    ("@hourly", "0 * * * *"),
+];
+
+/// A cron value: a number, or (in the month and day-of-week fields) a
+/// three-letter English name, case-insensitive.
+fn cron_value(text: &str, names: &[&str], first: u32) -> Option<u32> {
+    if let Ok(number) = text.parse::<u32>() {
+        return Some(number);
+    }
+    let lower = text.to_ascii_lowercase();
+    names
+        .iter()
+        .position(|name| *name == lower)
+        .and_then(|index| u32::try_from(index).ok())
+        .map(|index| index + first)
+}
+
 /// Parses a 5-field cron expression: minute hour day-of-month month
-/// day-of-week, each `*`, a number, a range `a-b`, a list `a,b` and an
-/// optional step `/n`.
+/// day-of-week, each `*`, a value, a range `a-b`, a list `a,b` and an
+/// optional step `/n`; months and days may be named (`jan`, `mon-fri`), and
+/// `@hourly`, `@daily`, `@midnight`, `@weekly`, `@monthly`, `@yearly` and
+/// `@annually` stand for their usual expressions.
 pub fn parse_cron(field: &str, expression: &str) -> Result<Cron> {
-    const FIELDS: [(&str, u32, u32); 5] = [
-        ("minute", 0, 59),
-        ("hour", 0, 23),
-        ("day of month", 1, 31),
-        ("month", 1, 12),
-        ("day of week", 0, 7),
+    let trimmed = expression.trim();
+    if trimmed.starts_with('@') {
+        let lower = trimmed.to_ascii_lowercase();
+        return match CRON_ALIASES.iter().find(|(alias, _)| *alias == lower) {
+            Some((_, meaning)) => parse_cron(field, meaning),
+            None => Err(Error::invalid(
+                field,
+                format!(
+                    "\"{trimmed}\" is not a known cron shorthand (known: {})",
+                    CRON_ALIASES
+                        .iter()
+                        .map(|(alias, _)| *alias)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        };
+    }
+    let no_names: &[&str] = &[];
+    let fields: [(&str, u32, u32, &[&str]); 5] = [
+        ("minute", 0, 59, no_names),
+        ("hour", 0, 23, no_names),
+        ("day of month", 1, 31, no_names),
+        ("month", 1, 12, &MONTH_NAMES),
+        ("day of week", 0, 7, &DAY_NAMES),
     ];
     let parts: Vec<&str> = expression.split_whitespace().collect();
     if parts.len() != 5 {
@@ -334,7 +384,7 @@ pub fn parse_cron(field: &str, expression: &str) -> Result<Cron> {
         ));
     }
     let mut sets: Vec<Vec<u32>> = Vec::new();
-    for (part, (name, low, high)) in parts.iter().zip(FIELDS) {
+    for (part, (name, low, high, names)) in parts.iter().zip(fields) {
         let mut values = Vec::new();
         for item in part.split(',') {
             let bad = || {
@@ -357,8 +407,8 @@ pub fn parse_cron(field: &str, expression: &str) -> Result<Cron> {
                 (low, high)
             } else {
                 let (a, b) = range.split_once('-').unwrap_or((range, range));
-                let a: u32 = a.parse().map_err(|_| bad())?;
-                let b: u32 = b.parse().map_err(|_| bad())?;
+                let a = cron_value(a, names, low).ok_or_else(bad)?;
+                let b = cron_value(b, names, low).ok_or_else(bad)?;
                 // "5/15" means from 5 to the end in steps of 15.
                 let b = if item.contains('/') && !range.contains('-') {
                     high
@@ -388,8 +438,10 @@ pub fn parse_cron(field: &str, expression: &str) -> Result<Cron> {
         days_of_month: sets[2].clone(),
         months: sets[3].clone(),
         days_of_week,
-        dom_restricted: parts[2] != "*",
-        dow_restricted: parts[4] != "*",
+        // Vixie cron: a day field that begins with `*` (`*`, `*/2`) does not
+        // restrict, so with the other field restricted only that one counts.
+        dom_restricted: !parts[2].starts_with('*'),
+        dow_restricted: !parts[4].starts_with('*'),
     })
 }
 
@@ -439,6 +491,47 @@ mod tests {
         assert!(validate_cron("c", "60 * * * *").is_err());
         assert!(validate_cron("c", "* * * *").is_err());
         assert!(validate_cron("c", "*/0 * * * *").is_err());
+    }
+
+    #[test]
+    fn cron_names_and_shorthands() {
+        let named = parse_cron("c", "0 9 * JAN,jul-Sep mon-fri").unwrap();
+        assert_eq!(named.months, vec![1, 7, 8, 9]);
+        assert_eq!(named.days_of_week, vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            parse_cron("c", "0 0 * * sun").unwrap().days_of_week,
+            vec![0]
+        );
+        assert_eq!(
+            parse_cron("c", "@Daily").unwrap(),
+            parse_cron("c", "0 0 * * *").unwrap()
+        );
+        assert_eq!(
+            parse_cron("c", "@weekly").unwrap(),
+            parse_cron("c", "0 0 * * 0").unwrap()
+        );
+        assert_eq!(
+            parse_cron("c", "@annually").unwrap(),
+            parse_cron("c", "@yearly").unwrap()
+        );
+        let unknown = parse_cron("c", "@fortnightly").unwrap_err();
+        assert!(unknown.message.starts_with("c: "), "{}", unknown.message);
+        assert!(unknown.message.contains("@hourly"), "{}", unknown.message);
+        // Names belong to their field only.
+        assert!(validate_cron("c", "0 jan * * *").is_err());
+        assert!(validate_cron("c", "0 0 * * funday").is_err());
+        assert!(validate_cron("c", "0 0 * foo *").is_err());
+    }
+
+    #[test]
+    fn a_day_field_beginning_with_a_star_does_not_restrict() {
+        // Every other day-of-month *and* Mondays would be an "or"; Vixie cron
+        // reads "*/2" as unrestricted, so only Mondays count.
+        let c = parse_cron("c", "0 0 */2 * 1").unwrap();
+        assert!(!c.dom_restricted);
+        assert!(c.dow_restricted);
+        let both = parse_cron("c", "0 0 1-31/2 * 1").unwrap();
+        assert!(both.dom_restricted && both.dow_restricted);
     }
 
     #[test]

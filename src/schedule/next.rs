@@ -199,6 +199,18 @@ mod tests {
             due(&either, "2026-11-22T00:00:00Z"),
             "2026-11-27T08:00:00+00:00"
         );
+        // "*/2" in day-of-month does not restrict (Vixie): Mondays only, not
+        // the odd days as well. 23 Nov 2026 is a Monday; the 21st is odd.
+        let mondays = schedule(json!({"cron": "0 0 */2 * mon"}));
+        assert_eq!(
+            due(&mondays, "2026-11-20T12:00:00Z"),
+            "2026-11-23T00:00:00+00:00"
+        );
+        let hourly = schedule(json!({"cron": "@hourly"}));
+        assert_eq!(
+            due(&hourly, "2026-11-22T12:14:59Z"),
+            "2026-11-22T13:00:00+00:00"
+        );
     }
 
     #[test]
