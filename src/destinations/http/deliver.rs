@@ -330,17 +330,22 @@ impl Dispatcher {
         }
     }
 
-    fn settle(&mut self, id: usize) -> Unit {
-        let unit = self.units[id].take().expect("a unit settles once");
+    /// Takes a unit out of play; None if it was already settled (a unit
+    /// settles once, and a stray second settlement must not count its rows
+    /// twice or end the run with a panic).
+    fn settle(&mut self, id: usize) -> Option<Unit> {
+        let unit = self.units.get_mut(id)?.take()?;
         if let Some(open) = self.open.get_mut(&unit.window) {
             *open -= 1;
         }
-        unit
+        Some(unit)
     }
 
     /// Settle a unit: every row of it rejected with `reason`.
     fn reject(&mut self, id: usize, reason: &str) {
-        let unit = self.settle(id);
+        let Some(unit) = self.settle(id) else {
+            return;
+        };
         let rejections: Vec<Rejection> = unit
             .rows
             .iter()
@@ -355,7 +360,9 @@ impl Dispatcher {
     /// Settle a unit: none of its rows counts as delivered (they are
     /// aborted and sent again by the next run).
     fn unattempted(&mut self, id: usize) {
-        let unit = self.settle(id);
+        let Some(unit) = self.settle(id) else {
+            return;
+        };
         let positions: Vec<i64> = unit.rows.iter().map(|r| r.pos).collect();
         self.outcome(unit.window).unattempted.extend(positions);
     }
@@ -408,8 +415,13 @@ impl Dispatcher {
                 else {
                     break;
                 };
-                let id = self.pending.remove(position).expect("position is in range");
-                let unit = self.units[id].as_ref().expect("pending units exist");
+                let Some(id) = self.pending.remove(position) else {
+                    break;
+                };
+                // The position search above only finds units still in play.
+                let Some(unit) = self.units.get(id).and_then(Option::as_ref) else {
+                    continue;
+                };
                 match destination.prepare(&unit.rows, &base_url) {
                     Ok(request) => {
                         let host_ok = url::Url::parse(&request.url)
@@ -439,7 +451,12 @@ impl Dispatcher {
                             }
                             None => now,
                         };
-                        let sender = self.jobs.as_ref().expect("jobs open until drop");
+                        let Some(sender) = self.jobs.as_ref() else {
+                            return Err(Error::new(
+                                SqlState::InternalError,
+                                "http sending threads stopped",
+                            ));
+                        };
                         sender
                             .send(Job {
                                 unit: id,
@@ -485,7 +502,10 @@ impl Dispatcher {
     }
 
     fn handle(&mut self, destination: &HttpDestination, id: usize, reply: Reply) {
-        let unit = self.units[id].as_mut().expect("replied units exist");
+        // A reply only comes for a unit that was sent and is still in play.
+        let Some(unit) = self.units.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
         if reply == Reply::NotSent {
             self.unattempted(id);
             return;
@@ -506,7 +526,9 @@ impl Dispatcher {
         );
         match decision {
             Decision::Delivered { record_errors } => {
-                let unit = self.settle(id);
+                let Some(unit) = self.settle(id) else {
+                    return;
+                };
                 let rejections: Vec<Rejection> = record_errors
                     .into_iter()
                     .map(|(index, reason)| Rejection {
@@ -526,7 +548,9 @@ impl Dispatcher {
                 self.pending.push_back(id);
             }
             Decision::Split if self.stop.is_none() => {
-                let mut unit = self.settle(id);
+                let Some(mut unit) = self.settle(id) else {
+                    return;
+                };
                 let second = unit.rows.split_off(unit.rows.len() / 2);
                 for rows in [second, unit.rows] {
                     *self.open.entry(unit.window).or_default() += 1;

@@ -175,17 +175,21 @@ pub fn resolve(
     }
     let source_columns = config.source_columns();
     let field_of = |name: &str| {
-        RunPlan::field(
-            source_columns
-                .iter()
-                .position(|c| c == name)
-                .expect("source_columns lists every mapped column"),
-        )
+        source_columns
+            .iter()
+            .position(|c| c == name)
+            .map(RunPlan::field)
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::InternalError,
+                    format!("mapped column {name} is missing from the sync's source columns"),
+                )
+            })
     };
     let match_source = model_column("match.from", &record_match.from)?;
     check_cast("match", &match_source.type_sql, &match_column)?;
     let match_value = assigned(
-        &field_of(&record_match.from),
+        &field_of(&record_match.from)?,
         match_source,
         &match_column,
         target_type(&record_match.to),
@@ -199,7 +203,7 @@ pub fn resolve(
             MappingSource::Column(name) => {
                 let source = model_column(&format!("{path}.from"), name)?;
                 check_cast(&path, &source.type_sql, &column)?;
-                assigned(&field_of(name), source, &column, target_type(&mapping.to))
+                assigned(&field_of(name)?, source, &column, target_type(&mapping.to))
             }
             MappingSource::Static(value) => {
                 let literal = match value {
@@ -272,7 +276,7 @@ pub fn resolve(
         table,
         mode: config.mode,
         delete_behavior: config.delete_behavior,
-        match_field: field_of(&record_match.from),
+        match_field: field_of(&record_match.from)?,
         match_value,
         match_column,
         assignments,
