@@ -56,6 +56,35 @@ pub struct Support {
 /// Every delete behavior (the README writes "—" where they do not apply).
 pub const ANY_DELETE_BEHAVIOR: &[DeleteBehavior] = DeleteBehavior::ALL;
 
+/// Support rows shared by the kinds that edit records in place (tables and
+/// APIs): each names the same behaviour wherever it is listed.
+pub const RECORD_WRITES: Support = Support {
+    sync_type: SyncType::Object,
+    modes: &[SyncMode::Upsert, SyncMode::Insert, SyncMode::Update],
+    delete_behaviors: ANY_DELETE_BEHAVIOR,
+};
+
+/// Events are sent once and never updated.
+pub const EVENTS_INSERTED: Support = Support {
+    sync_type: SyncType::Event,
+    modes: &[SyncMode::Insert],
+    delete_behaviors: &[DeleteBehavior::Nothing],
+};
+
+/// A member leaving the model leaves the list (delete) or stays (nothing).
+pub const LIST_ADD: Support = Support {
+    sync_type: SyncType::List,
+    modes: &[SyncMode::Add],
+    delete_behaviors: &[DeleteBehavior::Delete, DeleteBehavior::Nothing],
+};
+
+/// The model's rows leave the list; rows leaving the model are not acted on.
+pub const LIST_REMOVE: Support = Support {
+    sync_type: SyncType::List,
+    modes: &[SyncMode::Remove],
+    delete_behaviors: &[DeleteBehavior::Nothing],
+};
+
 /// What building a sync's run-time destination is given.
 pub struct BuildContext<'a> {
     pub destination: &'a DestinationRow,

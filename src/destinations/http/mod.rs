@@ -11,7 +11,10 @@ pub mod secrets;
 
 use super::rows::OpRow;
 use super::template::{self, Template};
-use super::{BuildContext, Destination, DestinationKind, Support, ANY_DELETE_BEHAVIOR};
+use super::{
+    BuildContext, Destination, DestinationKind, Support, EVENTS_INSERTED, LIST_ADD, LIST_REMOVE,
+    RECORD_WRITES,
+};
 use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result};
 use crate::plan::{ModelColumn, Op};
@@ -25,35 +28,16 @@ pub use request::PreparedRequest;
 
 /// This kind's rows of the support matrix.
 pub const SUPPORT: &[Support] = &[
-    Support {
-        sync_type: SyncType::Object,
-        modes: &[SyncMode::Upsert, SyncMode::Insert, SyncMode::Update],
-        delete_behaviors: ANY_DELETE_BEHAVIOR,
-    },
+    RECORD_WRITES,
     // Every row of the model each run; rows leaving it are not acted on.
     Support {
         sync_type: SyncType::Object,
         modes: &[SyncMode::Archive],
         delete_behaviors: &[DeleteBehavior::Nothing],
     },
-    // Events are sent once and never updated.
-    Support {
-        sync_type: SyncType::Event,
-        modes: &[SyncMode::Insert],
-        delete_behaviors: &[DeleteBehavior::Nothing],
-    },
-    // A member leaving the model leaves the list (delete) or stays (nothing).
-    Support {
-        sync_type: SyncType::List,
-        modes: &[SyncMode::Add],
-        delete_behaviors: &[DeleteBehavior::Delete, DeleteBehavior::Nothing],
-    },
-    // The model's rows leave the list; rows leaving the model are not acted on.
-    Support {
-        sync_type: SyncType::List,
-        modes: &[SyncMode::Remove],
-        delete_behaviors: &[DeleteBehavior::Nothing],
-    },
+    EVENTS_INSERTED,
+    LIST_ADD,
+    LIST_REMOVE,
 ];
 
 /// The `http` kind.

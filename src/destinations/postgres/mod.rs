@@ -7,7 +7,10 @@ mod delivery;
 pub mod statements;
 mod target;
 
-use super::{BuildContext, Destination, DestinationKind, Support, ANY_DELETE_BEHAVIOR};
+use super::{
+    BuildContext, Destination, DestinationKind, Support, EVENTS_INSERTED, LIST_ADD, LIST_REMOVE,
+    RECORD_WRITES,
+};
 use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncMode, SyncType};
 use crate::error::Result;
@@ -22,33 +25,15 @@ pub const SYNC_KEYS: &[&str] = &["object", "list", "list_field"];
 
 /// This kind's rows of the support matrix.
 pub const SUPPORT: &[Support] = &[
-    Support {
-        sync_type: SyncType::Object,
-        modes: &[SyncMode::Upsert, SyncMode::Insert, SyncMode::Update],
-        delete_behaviors: ANY_DELETE_BEHAVIOR,
-    },
+    RECORD_WRITES,
     Support {
         sync_type: SyncType::Object,
         modes: &[SyncMode::All],
         delete_behaviors: &[DeleteBehavior::Delete],
     },
-    Support {
-        sync_type: SyncType::Event,
-        modes: &[SyncMode::Insert],
-        delete_behaviors: &[DeleteBehavior::Nothing],
-    },
-    // A member leaving the model leaves the list (delete) or stays (nothing).
-    Support {
-        sync_type: SyncType::List,
-        modes: &[SyncMode::Add],
-        delete_behaviors: &[DeleteBehavior::Delete, DeleteBehavior::Nothing],
-    },
-    // The model's rows leave the list; rows leaving the model are not acted on.
-    Support {
-        sync_type: SyncType::List,
-        modes: &[SyncMode::Remove],
-        delete_behaviors: &[DeleteBehavior::Nothing],
-    },
+    EVENTS_INSERTED,
+    LIST_ADD,
+    LIST_REMOVE,
 ];
 
 /// The `postgres` kind.
