@@ -21,7 +21,49 @@ pub static FILE_ALLOWED_DIRECTORIES: GucSetting<Option<CString>> =
 /// Scheduled runs going at once, in the whole server.
 pub static MAX_PARALLEL_RUNS: GucSetting<i32> = GucSetting::<i32>::new(8);
 
+/// Operations a run holds in memory at once for destinations that send
+/// from outside SQL (http, files): the window being delivered plus the
+/// next one, whatever `batch_size` and `concurrency` say.
+pub static MAX_ROWS_IN_FLIGHT: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+
+/// The same bound in kilobytes of the rows' values.
+pub static MAX_KB_IN_FLIGHT: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
+
+/// A row whose values are larger (kilobytes) is rejected for that row
+/// instead of being loaded.
+pub static MAX_ROW_KB: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024);
+
 pub fn register() {
+    GucRegistry::define_int_guc(
+        c"reverse_etl.max_rows_in_flight",
+        c"Rows a run of an http or file destination holds in memory at once.",
+        c"The window being delivered and the next one share it; a request never carries more than half of it, whatever batch_size says. Superuser: postgresql.conf, ALTER SYSTEM, or ALTER DATABASE/ROLE … SET.",
+        &MAX_ROWS_IN_FLIGHT,
+        2,
+        10_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"reverse_etl.max_bytes_in_flight",
+        c"Size of the row values a run of an http or file destination holds in memory at once.",
+        c"The window being delivered and the next one share it. The worker's memory for them is a small multiple of it (JSON text, parsed values, request bodies).",
+        &MAX_KB_IN_FLIGHT,
+        1024,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"reverse_etl.max_row_bytes",
+        c"A row whose values are larger is rejected for that row, not loaded (http and file destinations).",
+        c"Capped at half of reverse_etl.max_bytes_in_flight.",
+        &MAX_ROW_KB,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
     GucRegistry::define_int_guc(
         c"reverse_etl.max_parallel_runs",
         c"Scheduled sync runs going at once in the whole server.",
@@ -81,4 +123,21 @@ pub fn file_allowed_directories() -> String {
 
 pub fn max_parallel_runs() -> i32 {
     MAX_PARALLEL_RUNS.get()
+}
+
+/// The bounds on what a run holds in memory, from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlight {
+    pub rows: i64,
+    pub bytes: i64,
+    pub row_bytes: i64,
+}
+
+pub fn in_flight() -> InFlight {
+    let bytes = MAX_KB_IN_FLIGHT.get() as i64 * 1024;
+    InFlight {
+        rows: MAX_ROWS_IN_FLIGHT.get() as i64,
+        bytes,
+        row_bytes: (MAX_ROW_KB.get() as i64 * 1024).min(bytes / 2),
+    }
 }

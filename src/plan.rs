@@ -299,6 +299,39 @@ impl RunPlan {
         format!("json_build_object({})::text", list(pairs))
     }
 
+    /// An estimate, in bytes, of the values an ops-table row sends, computed
+    /// without decompressing or serialising them (a row of hundreds of
+    /// megabytes is measured, not loaded). Text and bytea count at their raw
+    /// length (read from the TOAST header); other types at their stored size,
+    /// or their text when stored compressed; plus a little per column for
+    /// the field's name and JSON punctuation.
+    pub fn row_size_sql(&self, alias: &str) -> String {
+        const PER_FIELD: usize = 32;
+        let removed = match self.match_column {
+            Some(_) => format!("coalesce(octet_length({alias}.match_key), 0) + {PER_FIELD}"),
+            None => "0".to_string(),
+        };
+        if self.columns.is_empty() {
+            return format!("({removed})::int8");
+        }
+        let fields = self.columns.iter().enumerate().map(|(i, column)| {
+            let value = format!("{alias}.{}", RunPlan::field(i));
+            if is_raw_length_type(&column.type_sql) {
+                format!("coalesce(octet_length({value}), 0)")
+            } else {
+                format!(
+                    "coalesce(CASE WHEN pg_column_compression({value}) IS NULL \
+                     THEN pg_column_size({value}) ELSE octet_length(({value})::text) END, 0)"
+                )
+            }
+        });
+        format!(
+            "(CASE WHEN {alias}.op = 'removed' THEN {removed} ELSE {} + {} END)::int8",
+            fields.collect::<Vec<_>>().join(" + "),
+            PER_FIELD * self.columns.len()
+        )
+    }
+
     /// The diff, as one statement creating the ops table (see `Diff`).
     pub fn create_ops_table(&self, diff: &Diff) -> String {
         let work_fields = list((0..self.columns.len()).map(|i| format!("w.{}", RunPlan::field(i))));
@@ -439,6 +472,15 @@ pub fn hash_seed(config: &crate::config::SyncConfig) -> i64 {
     hash as i64
 }
 
+/// Types whose `octet_length` reads the raw size from the value's header.
+fn is_raw_length_type(type_sql: &str) -> bool {
+    type_sql == "text"
+        || type_sql == "bytea"
+        || type_sql.starts_with("character varying")
+        || type_sql.starts_with("character(")
+        || type_sql == "character"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,6 +515,24 @@ mod tests {
             ops_table: "o".into(),
             snapshot_table: "s".into(),
         }
+    }
+
+    #[test]
+    fn row_sizes_are_read_without_loading_values() {
+        let sql = plan().row_size_sql("o");
+        // Text: the raw length from its header, never pg_column_size (a
+        // compressed value would count at its compressed size).
+        assert!(sql.contains("coalesce(octet_length(o.c1), 0)"), "{sql}");
+        assert!(!sql.contains("pg_column_size(o.c1)"), "{sql}");
+        // json: stored size, or its text when compressed.
+        assert!(sql.contains("WHEN pg_column_compression(o.c2) IS NULL THEN pg_column_size(o.c2) ELSE octet_length((o.c2)::text)"), "{sql}");
+        assert!(
+            sql.contains("WHEN o.op = 'removed' THEN coalesce(octet_length(o.match_key), 0) + 32"),
+            "{sql}"
+        );
+        assert!(sql.ends_with("+ 64 END)::int8"), "{sql}");
+        assert!(is_raw_length_type("character varying(20)") && is_raw_length_type("character(3)"));
+        assert!(!is_raw_length_type("jsonb") && !is_raw_length_type("text[]"));
     }
 
     #[test]

@@ -160,3 +160,38 @@ fn event_files_hold_each_event_once() {
         1
     );
 }
+
+#[test]
+fn a_row_too_large_to_load_is_left_out_of_the_file_and_rejected() {
+    let dir = directory("oversized");
+    let mut db = TestDb::new("file_oversized");
+    let name = db.name.clone();
+    db.exec(&format!(
+        "ALTER DATABASE {name} SET reverse_etl.max_row_bytes = '64kB'"
+    ));
+    setup(&mut db, &dir);
+    db.exec("UPDATE users SET note = repeat('x', 100000) WHERE id = 2");
+    db.exec(r#"SELECT reverse_etl.create_sync('s', 'users', 'exports', '{"mode": "snapshot", "format": "csv", "file": "users-{{ run.id }}",
+        "mappings": [{"from": "id", "to": "user_id"}, {"from": "note", "to": "note"}]}')"#);
+    let run = db.run("s");
+    let summary = db.run_summary(run);
+    assert_eq!(
+        (summary.succeeded[0], summary.rejected[0]),
+        (2, 1),
+        "{summary:?}"
+    );
+    let content = std::fs::read_to_string(dir.join(format!("users-{run}.csv"))).unwrap();
+    assert_eq!(
+        content,
+        "user_id,note\r\n1,plain\r\n3,\"say \"\"hi\"\"\nbye\"\r\n"
+    );
+    let reason = db
+        .text(&format!(
+            "SELECT reason FROM reverse_etl.sync_changelog WHERE run_id = {run} AND row_id = '2'"
+        ))
+        .unwrap_or_default();
+    assert!(
+        reason.contains("more than reverse_etl.max_row_bytes (65536 bytes)"),
+        "{reason}"
+    );
+}

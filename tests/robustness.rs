@@ -126,3 +126,113 @@ fn a_schedule_that_no_longer_parses_stops_neither_the_scheduler_nor_the_overview
     );
     db.exec("SELECT reverse_etl.update_sync('healthy', reverse_etl.sync_config('healthy') || '{\"schedule\": {\"manual\": true}}')");
 }
+
+/// The records of every batch request the fake received, in order.
+fn batch_sizes(crm: &FakeCrm) -> Vec<usize> {
+    crm.requests()
+        .iter()
+        .filter(|r| r.path == "/contacts/batch")
+        .map(|r| r.json()["records"].as_array().map_or(0, Vec::len))
+        .collect()
+}
+
+fn batch_sync(db: &mut TestDb, crm: &FakeCrm, users_sql: &str, batch_size: i64) {
+    db.exec(&format!(
+        "CREATE TABLE users AS {users_sql};
+         ALTER TABLE users ADD PRIMARY KEY (id);
+         SELECT reverse_etl.create_model('m', 'SELECT id, email, notes FROM users', ARRAY['id']);
+         SELECT reverse_etl.create_destination('api', 'http', '{{\"url\": \"{}\", \"concurrency\": 64}}');
+         SELECT reverse_etl.create_sync('s', 'm', 'api', '{{\"mode\": \"upsert\", \"batch_size\": {batch_size},
+           \"match\": {{\"from\": \"email\", \"to\": \"email\"}},
+           \"mappings\": [{{\"from\": \"notes\", \"to\": \"notes\"}}],
+           \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts/batch\"}}}}}}');",
+        crm.url()
+    ));
+}
+
+#[test]
+fn rows_in_flight_are_bounded_by_the_setting_whatever_batch_size_and_concurrency_say() {
+    let crm = FakeCrm::start();
+    let mut db = TestDb::new("robust_rows_in_flight");
+    let name = db.name.clone();
+    db.exec(&format!(
+        "ALTER DATABASE {name} SET reverse_etl.max_rows_in_flight = 20"
+    ));
+    batch_sync(
+        &mut db,
+        &crm,
+        "SELECT g AS id, 'u' || g || '@x.io' AS email, 'n' AS notes FROM generate_series(1, 95) g",
+        100_000,
+    );
+    let run = db.run("s");
+    let summary = db.run_summary(run);
+    assert_eq!(
+        (summary.status.as_str(), summary.succeeded[0]),
+        ("succeeded", 95),
+        "{summary:?}"
+    );
+    // Two windows of at most 10 rows in flight: no request carries more.
+    let sizes = batch_sizes(&crm);
+    assert!(sizes.iter().all(|&n| (1..=10).contains(&n)), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 95);
+    assert_eq!(crm.contacts().len(), 95);
+}
+
+#[test]
+fn bytes_in_flight_are_bounded_and_a_row_too_large_is_rejected_alone() {
+    let crm = FakeCrm::start();
+    let mut db = TestDb::new("robust_bytes_in_flight");
+    let name = db.name.clone();
+    db.exec(&format!(
+        "ALTER DATABASE {name} SET reverse_etl.max_bytes_in_flight = '1MB';
+         ALTER DATABASE {name} SET reverse_etl.max_row_bytes = '300kB'"
+    ));
+    // 100 kB a row; row 7 holds 400 kB that compress to almost nothing, so
+    // only its raw length tells it is too large.
+    batch_sync(
+        &mut db,
+        &crm,
+        "SELECT g AS id, 'u' || g || '@x.io' AS email,
+                CASE WHEN g = 7 THEN repeat('x', 400000) ELSE repeat(md5(g::text), 3125) END AS notes
+         FROM generate_series(1, 20) g",
+        100,
+    );
+    let run = db.run("s");
+    let summary = db.run_summary(run);
+    assert_eq!(summary.status, "warning", "{summary:?}");
+    assert_eq!(
+        (summary.succeeded[0], summary.rejected[0]),
+        (19, 1),
+        "{summary:?}"
+    );
+    let reason = db
+        .text(&format!(
+            "SELECT row_id || ': ' || reason FROM reverse_etl.sync_changelog WHERE run_id = {run} AND status = 'rejected'"
+        ))
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with("7: the row's values are 4000")
+            && reason.contains("bytes, more than reverse_etl.max_row_bytes (307200 bytes)"),
+        "{reason}"
+    );
+    // Windows of half a megabyte: at most 5 rows of 100 kB per request.
+    let sizes = batch_sizes(&crm);
+    assert!(sizes.iter().all(|&n| (1..=5).contains(&n)), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 19);
+    assert!(!crm.contacts().contains_key("u7@x.io"));
+    // The next run tries the rejected row again, and only that row.
+    db.exec(&format!(
+        "ALTER DATABASE {name} SET reverse_etl.max_row_bytes = '512kB'"
+    ));
+    let second = db.run("s");
+    let summary = db.run_summary(second);
+    assert_eq!(
+        (summary.status.as_str(), summary.succeeded[0]),
+        ("succeeded", 1),
+        "{summary:?}"
+    );
+    assert_eq!(
+        crm.contacts()["u7@x.io"]["notes"].as_str().map(str::len),
+        Some(400_000)
+    );
+}

@@ -6,7 +6,9 @@
 
 use super::rows::{self, Window};
 use super::template::Template;
-use super::{Batch, BatchOutcome, BuildContext, Destination, DestinationKind, Support, TestRow};
+use super::{
+    Batch, BatchOutcome, BuildContext, Destination, DestinationKind, Rejection, Support, TestRow,
+};
 use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result, SqlState};
@@ -87,7 +89,8 @@ impl DestinationKind for File {
         Ok(Box::new(destination))
     }
 }
-/// Rows read from the ops table at a time while writing.
+/// Rows read from the ops table at a time while writing (fewer when their
+/// values reach half of `reverse_etl.max_bytes_in_flight`).
 const CHUNK: i64 = 10_000;
 
 /// The mode of the files written: read and write for the server's OS user,
@@ -263,8 +266,9 @@ pub struct FileDestination {
     run_id: i64,
     /// The run's files, named once when it starts.
     files: Vec<(Option<Op>, String)>,
-    /// The files of this run are written (by the first batch).
-    written: bool,
+    /// Set once the files of this run are written (by the first batch):
+    /// the rows too large to load, left out of them.
+    written: Option<Vec<Rejection>>,
 }
 
 #[derive(Debug, Clone)]
@@ -346,7 +350,7 @@ impl FileDestination {
             sync_id: 0,
             run_id: 0,
             files: Vec::new(),
-            written: false,
+            written: None,
         };
         // The name must come out as a plain file name.
         destination.names()?;
@@ -439,8 +443,11 @@ impl FileDestination {
     }
 
     /// Write every file of the run from the ops table, each under a temporary
-    /// name, then rename them all into place.
-    fn write_all(&self, plan: &RunPlan) -> Result<()> {
+    /// name, then rename them all into place. Returns the rows left out
+    /// because they were too large to load.
+    fn write_all(&self, plan: &RunPlan) -> Result<Vec<Rejection>> {
+        let limits = crate::gucs::in_flight();
+        let mut oversized = Vec::new();
         let io = |e: std::io::Error, path: &Path| {
             Error::new(
                 SqlState::Other(*b"58030"),
@@ -476,17 +483,22 @@ impl FileDestination {
             };
             let mut after = 0i64;
             loop {
-                let window = Window {
+                let mut window = Window {
                     after,
                     upto: i64::MAX,
                     ops: &ops,
-                    limit: Some(CHUNK),
+                    max_row_bytes: limits.row_bytes,
                 };
-                let rows = rows::load(plan, &window, &self.identity)?;
-                let Some(last) = rows.last().map(|r| r.pos) else {
+                let chunk_bytes = limits.bytes / 2;
+                let Some(last) =
+                    rows::window_end(plan, &window, CHUNK, chunk_bytes, &self.identity)?
+                else {
                     break;
                 };
-                for row in &rows {
+                window.upto = last;
+                let loaded = rows::load(plan, &window, &self.identity)?;
+                oversized.extend(loaded.oversized);
+                for row in &loaded.rows {
                     let record =
                         self.record(row.op, &row.row_id, row.match_key.as_deref(), &row.fields);
                     self.write_line(&mut out, &record)
@@ -506,7 +518,7 @@ impl FileDestination {
         if let Ok(directory) = std::fs::File::open(&self.directory) {
             let _ = directory.sync_all();
         }
-        Ok(())
+        Ok(oversized)
     }
 }
 
@@ -570,18 +582,26 @@ impl Destination for FileDestination {
     }
 
     fn deliver(&mut self, batch: &Batch) -> Result<BatchOutcome> {
-        if !self.written {
-            self.write_all(batch.plan)?;
-            self.written = true;
+        if self.written.is_none() {
+            self.written = Some(self.write_all(batch.plan)?);
         }
-        Ok(BatchOutcome::default())
+        let rejections = self
+            .written
+            .iter()
+            .flatten()
+            .filter(|r| r.pos > batch.after && r.pos <= batch.upto)
+            .cloned()
+            .collect();
+        Ok(BatchOutcome {
+            rejections,
+            ..BatchOutcome::default()
+        })
     }
 
     fn end_of_run(&mut self, plan: &RunPlan) -> Result<()> {
         // Every run makes its files, even with nothing in them.
-        if !self.written {
-            self.write_all(plan)?;
-            self.written = true;
+        if self.written.is_none() {
+            self.written = Some(self.write_all(plan)?);
         }
         Ok(())
     }

@@ -277,6 +277,13 @@ pub trait Destination {
         batch_size
     }
 
+    /// For a destination that holds a window's rows in memory: the most
+    /// bytes of row values one window may hold (windows are cut shorter to
+    /// stay within it). None for one that delivers in SQL.
+    fn bytes_per_transaction(&self) -> Option<i64> {
+        None
+    }
+
     /// Start sending a batch without waiting for it, so that its requests
     /// overlap with recording the previous batch. Optional.
     fn submit(&mut self, _batch: &Batch) -> Result<()> {

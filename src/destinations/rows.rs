@@ -1,6 +1,7 @@
 //! Reading operations out of a run's ops table, the same way for every
 //! destination that sends rows from outside SQL (APIs, files).
 
+use super::Rejection;
 use crate::error::Result;
 use crate::plan::{Op, RunPlan};
 use crate::postgres::{spi, Identity};
@@ -21,52 +22,122 @@ pub struct OpRow {
 }
 
 /// Which operations to read: positions `after < pos <= upto` of the given
-/// kinds, in position order, at most `limit` of them.
+/// kinds, in position order. A row larger than `max_row_bytes` is not
+/// loaded: it comes back as a rejection.
 pub struct Window<'a> {
     pub after: i64,
     pub upto: i64,
     pub ops: &'a [Op],
-    pub limit: Option<i64>,
+    pub max_row_bytes: i64,
+}
+
+/// The rows of a window, and the rows too large to load.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub rows: Vec<OpRow>,
+    pub oversized: Vec<Rejection>,
+}
+
+fn op_names(ops: &[Op]) -> Vec<String> {
+    ops.iter().map(|op| op.as_str().to_string()).collect()
+}
+
+/// Where a window starting after `after` must end so that it holds at most
+/// `max_rows` operations and about `max_bytes` of their values (at least
+/// one row, however large; rows too large to load count as nothing).
+/// None when no operation follows `after`.
+pub fn window_end(
+    plan: &RunPlan,
+    window: &Window,
+    max_rows: i64,
+    max_bytes: i64,
+    reader: &Identity,
+) -> Result<Option<i64>> {
+    reader.run(|| {
+        spi::one::<i64>(
+            &format!(
+                "SELECT coalesce(max(pos) FILTER (WHERE total <= $5), min(pos)) FROM ( \
+                   SELECT pos, sum(CASE WHEN size > $6 THEN 0 ELSE size END) \
+                            OVER (ORDER BY pos ROWS UNBOUNDED PRECEDING) AS total \
+                   FROM (SELECT o.pos, {} AS size FROM {} o \
+                         WHERE o.pos > $1 AND o.pos <= $2 AND o.op = ANY($3) \
+                         ORDER BY o.pos LIMIT $4) o) w",
+                plan.row_size_sql("o"),
+                plan.ops_table
+            ),
+            &[
+                window.after.into(),
+                window.upto.into(),
+                op_names(window.ops).into(),
+                max_rows.max(1).into(),
+                max_bytes.into(),
+                window.max_row_bytes.into(),
+            ],
+        )
+    })
 }
 
 /// Read as `reader` (the sync's owner): building the rows' JSON may call
 /// the owner's casts of its own types.
-pub fn load(plan: &RunPlan, window: &Window, reader: &Identity) -> Result<Vec<OpRow>> {
-    let limit = window
-        .limit
-        .map(|n| format!(" LIMIT {n}"))
-        .unwrap_or_default();
-    let ops: Vec<String> = window
-        .ops
-        .iter()
-        .map(|op| op.as_str().to_string())
-        .collect();
-    reader.run(|| {
+pub fn load(plan: &RunPlan, window: &Window, reader: &Identity) -> Result<Loaded> {
+    let max_row_bytes = window.max_row_bytes;
+    let rows = reader.run(|| {
         spi::rows(
             &format!(
-                "SELECT o.pos, o.op, o.row_id, o.row_hash, o.match_key, \
-                    CASE WHEN o.op = 'removed' THEN {} ELSE {} END FROM {} o \
-             WHERE o.pos > $1 AND o.pos <= $2 AND o.op = ANY($3) ORDER BY o.pos{limit}",
+                "SELECT pos, op, row_id, row_hash, match_key, size, \
+                        CASE WHEN size > $4 THEN NULL WHEN op = 'removed' THEN {} ELSE {} END \
+                 FROM (SELECT o.*, {} AS size FROM {} o \
+                       WHERE o.pos > $1 AND o.pos <= $2 AND o.op = ANY($3)) o ORDER BY pos",
                 plan.removed_fields_json_text("o"),
                 plan.fields_json_text("o"),
+                plan.row_size_sql("o"),
                 plan.ops_table
             ),
-            &[window.after.into(), window.upto.into(), ops.into()],
+            &[
+                window.after.into(),
+                window.upto.into(),
+                op_names(window.ops).into(),
+                max_row_bytes.into(),
+            ],
             |row| {
                 let op: String = spi::get(row, 2)?;
-                let text: String = spi::get(row, 6)?;
-                Ok(OpRow {
-                    pos: spi::get(row, 1)?,
-                    op: Op::parse(&op).unwrap_or(Op::Added),
-                    row_id: spi::get(row, 3)?,
-                    row_hash: row.get::<i64>(4)?,
-                    match_key: row.get::<String>(5)?,
-                    fields: match serde_json::from_str(&text) {
-                        Ok(Value::Object(map)) => map,
-                        _ => Map::new(),
+                let size: i64 = spi::get(row, 6)?;
+                let fields = match row.get::<String>(7)? {
+                    Some(text) => match serde_json::from_str(&text) {
+                        Ok(Value::Object(map)) => Ok(map),
+                        _ => Ok(Map::new()),
                     },
-                })
+                    None => Err(size),
+                };
+                Ok((
+                    OpRow {
+                        pos: spi::get(row, 1)?,
+                        op: Op::parse(&op).unwrap_or(Op::Added),
+                        row_id: spi::get(row, 3)?,
+                        row_hash: row.get::<i64>(4)?,
+                        match_key: row.get::<String>(5)?,
+                        fields: Map::new(),
+                    },
+                    fields,
+                ))
             },
         )
-    })
+    })?;
+    let mut loaded = Loaded::default();
+    for (mut row, fields) in rows {
+        match fields {
+            Ok(fields) => {
+                row.fields = fields;
+                loaded.rows.push(row);
+            }
+            Err(size) => loaded.oversized.push(Rejection {
+                pos: row.pos,
+                reason: format!(
+                    "the row's values are {size} bytes, more than reverse_etl.max_row_bytes \
+                     ({max_row_bytes} bytes): not loaded"
+                ),
+            }),
+        }
+    }
+    Ok(loaded)
 }

@@ -121,9 +121,108 @@ pub fn windows(ranges: &HashMap<Op, OpRange>, step: i64) -> Vec<Window> {
     windows
 }
 
+/// Windows delivered one after another: the row-count windows of
+/// `windows`, each cut shorter where a byte bound applies (`cut` says where
+/// a window starting after a position must end, within the given one).
+pub struct WindowCursor {
+    windows: Vec<Window>,
+    index: usize,
+    after: Option<i64>,
+    cuts_by_bytes: bool,
+}
+
+impl WindowCursor {
+    pub fn new(windows: Vec<Window>, cuts_by_bytes: bool) -> WindowCursor {
+        WindowCursor {
+            windows,
+            index: 0,
+            after: None,
+            cuts_by_bytes,
+        }
+    }
+
+    pub fn next<E>(
+        &mut self,
+        mut cut: impl FnMut(Window) -> Result<Option<i64>, E>,
+    ) -> Result<Option<Window>, E> {
+        while let Some(&whole) = self.windows.get(self.index) {
+            let after = self.after.unwrap_or(whole.after);
+            if after >= whole.upto {
+                self.index += 1;
+                self.after = None;
+                continue;
+            }
+            let rest = Window { after, ..whole };
+            let upto = if self.cuts_by_bytes {
+                // Always at least one position forward, never past the window.
+                cut(rest)?
+                    .unwrap_or(whole.upto)
+                    .clamp(after + 1, whole.upto)
+            } else {
+                whole.upto
+            };
+            self.after = Some(upto);
+            return Ok(Some(Window { upto, ..rest }));
+        }
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_are_cut_by_bytes_within_their_row_bound() {
+        let ranges = HashMap::from([
+            (
+                Op::Removed,
+                OpRange {
+                    first: 1,
+                    last: 3,
+                    count: 3,
+                },
+            ),
+            (
+                Op::Added,
+                OpRange {
+                    first: 4,
+                    last: 10,
+                    count: 7,
+                },
+            ),
+        ]);
+        let all = |cursor: &mut WindowCursor, cut: &dyn Fn(Window) -> Option<i64>| {
+            let mut out = Vec::new();
+            while let Some(w) = cursor.next(|w| Ok::<_, ()>(cut(w))).unwrap() {
+                out.push((w.op, w.after, w.upto));
+            }
+            out
+        };
+        let mut by_rows = WindowCursor::new(windows(&ranges, 4), false);
+        assert_eq!(
+            all(&mut by_rows, &|_| unreachable!()),
+            vec![(Op::Removed, 0, 3), (Op::Added, 3, 7), (Op::Added, 7, 10)]
+        );
+        // Two rows' worth of bytes per window; a cut that goes nowhere or
+        // too far is kept inside the window.
+        let mut by_bytes = WindowCursor::new(windows(&ranges, 4), true);
+        assert_eq!(
+            all(&mut by_bytes, &|w| Some(if w.after == 7 {
+                7
+            } else {
+                w.after + 2
+            })),
+            vec![
+                (Op::Removed, 0, 2),
+                (Op::Removed, 2, 3),
+                (Op::Added, 3, 5),
+                (Op::Added, 5, 7),
+                (Op::Added, 7, 8),
+                (Op::Added, 8, 10)
+            ]
+        );
+    }
 
     #[test]
     fn duplicates_show_in_the_counts() {

@@ -6,13 +6,13 @@
 //! in_progress (one transaction per batch) → succeeded | warning | failed |
 //! incomplete.
 
-use super::decisions::{self, DiffCounts, OpRange, Removal, RemovalGuard, Window};
+use super::decisions::{self, DiffCounts, OpRange, Removal, RemovalGuard, Window, WindowCursor};
 use super::recovery::close_interrupted_runs;
 use super::validate::{self, SyncDefinition};
 use super::worker::RunRequest;
 use crate::catalog::{self, changelog, runs, state::WorkOf};
 use crate::config::{DeleteBehavior, SyncMode, SyncType};
-use crate::destinations::{Batch, Destination, Rejection};
+use crate::destinations::{rows, Batch, Destination, Rejection};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{Diff, Op, RunPlan};
 use crate::postgres::{in_transaction, spi, with_settings, Identity};
@@ -252,32 +252,33 @@ impl Run {
     fn deliver_all(&self, run: &mut Materialized) -> Result<()> {
         let ranges = in_transaction(|| op_ranges(&run.plan))?;
         let step = run.destination.rows_per_transaction(run.batch_size);
-        let windows = decisions::windows(&ranges, step);
-        for (index, &window) in windows.iter().enumerate() {
+        let max_bytes = run.destination.bytes_per_transaction();
+        let mut cursor = WindowCursor::new(decisions::windows(&ranges, step), max_bytes.is_some());
+        let mut current = in_transaction(|| next_window(run, &mut cursor, max_bytes))?;
+        while let Some(window) = current {
             // The next window of the same kind is submitted before this one
             // is waited for and recorded, so a destination that sends in the
             // background never waits on PostgreSQL (kinds never overlap:
             // removals finish before changes start).
-            let next = windows
-                .get(index + 1)
-                .filter(|next| next.op == window.op)
-                .copied();
-            let stop = in_transaction(|| {
+            let (stop, submitted, next) = in_transaction(|| {
                 submit(run, window)?;
-                if let Some(next) = next {
+                let next = next_window(run, &mut cursor, max_bytes)?;
+                let same_kind = next.filter(|next| next.op == window.op);
+                if let Some(next) = same_kind {
                     submit(run, next)?;
                 }
-                self.deliver_window(run, window)
+                Ok((self.deliver_window(run, window)?, same_kind, next))
             })?;
             if let Some(stop) = stop {
                 // A stop (cancel, destination down) is recorded with the
                 // window's outcome; the submitted next window is settled and
                 // recorded too, then the run ends.
-                if let Some(next) = next {
+                if let Some(next) = submitted {
                     in_transaction(|| self.deliver_window(run, next))?;
                 }
                 return Err(stop);
             }
+            current = next;
         }
         in_transaction(|| run.destination.end_of_run(&run.plan))
     }
@@ -423,6 +424,34 @@ fn batch(plan: &RunPlan, window: Window) -> Batch<'_> {
         upto: window.upto,
         plan,
     }
+}
+
+/// The next window to deliver, cut where the destination's byte bound
+/// says (measured in the ops table, without loading the rows).
+fn next_window(
+    run: &Materialized,
+    cursor: &mut WindowCursor,
+    max_bytes: Option<i64>,
+) -> Result<Option<Window>> {
+    cursor.next(|window| {
+        let Some(max_bytes) = max_bytes else {
+            return Ok(None);
+        };
+        let ops = [window.op];
+        let bounds = rows::Window {
+            after: window.after,
+            upto: window.upto,
+            ops: &ops,
+            max_row_bytes: crate::gucs::in_flight().row_bytes,
+        };
+        rows::window_end(
+            &run.plan,
+            &bounds,
+            window.upto - window.after,
+            max_bytes,
+            &run.owner,
+        )
+    })
 }
 
 fn submit(run: &mut Materialized, window: Window) -> Result<()> {

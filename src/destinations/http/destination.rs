@@ -53,19 +53,29 @@ impl Destination for HttpDestination {
 
     fn rows_per_transaction(&self, batch_size: i64) -> i64 {
         // Several rounds of `concurrency` requests per transaction, so the
-        // threads stay busy while a window is recorded only once.
-        batch_size * self.connection.concurrency as i64 * 4
+        // threads stay busy while a window is recorded only once; the window
+        // being delivered and the next one stay within the memory bound.
+        let rounds = batch_size.saturating_mul(self.connection.concurrency as i64 * 4);
+        rounds.min(crate::gucs::in_flight().rows / 2).max(1)
+    }
+
+    fn bytes_per_transaction(&self) -> Option<i64> {
+        Some(crate::gucs::in_flight().bytes / 2)
     }
 
     fn submit(&mut self, batch: &Batch) -> Result<()> {
         if !self.submitted.insert(batch.after) || !self.sends(batch.op) {
             return Ok(());
         }
-        let rows = self.load(batch)?;
-        let units: Vec<Vec<OpRow>> = rows
-            .chunks(self.batch_size.max(1))
-            .map(<[OpRow]>::to_vec)
-            .collect();
+        let loaded = self.load(batch)?;
+        if !loaded.oversized.is_empty() {
+            self.oversized.insert(batch.after, loaded.oversized);
+        }
+        let mut rows = loaded.rows.into_iter().peekable();
+        let mut units: Vec<Vec<OpRow>> = Vec::new();
+        while rows.peek().is_some() {
+            units.push(rows.by_ref().take(self.batch_size.max(1)).collect());
+        }
         self.dispatcher
             .as_mut()
             .ok_or_else(|| {
@@ -191,7 +201,11 @@ impl Destination for HttpDestination {
         })?;
         let outcome = dispatcher.wait(self, batch.after as u64, rate, &interrupted);
         self.dispatcher = Some(dispatcher);
+        let mut outcome = outcome?;
         outcome
+            .rejections
+            .extend(self.oversized.remove(&batch.after).unwrap_or_default());
+        Ok(outcome)
     }
 }
 
@@ -208,12 +222,12 @@ impl HttpDestination {
 
     /// A batch's operations from the run's ops table, with the model's
     /// values, read as the sync's owner.
-    fn load(&self, batch: &Batch) -> Result<Vec<OpRow>> {
+    fn load(&self, batch: &Batch) -> Result<rows::Loaded> {
         let window = rows::Window {
             after: batch.after,
             upto: batch.upto,
             ops: &[batch.op],
-            limit: None,
+            max_row_bytes: crate::gucs::in_flight().row_bytes,
         };
         rows::load(batch.plan, &window, &self.identity)
     }

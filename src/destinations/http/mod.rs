@@ -182,6 +182,9 @@ pub struct HttpDestination {
     dispatcher: Option<deliver::Dispatcher>,
     /// Batches submitted and not yet delivered (by first position).
     submitted: std::collections::HashSet<i64>,
+    /// Rows of submitted batches too large to load, rejected when their
+    /// batch is delivered (by the batch's first position).
+    oversized: std::collections::HashMap<i64, Vec<crate::destinations::Rejection>>,
 }
 
 #[derive(Debug)]
@@ -281,6 +284,7 @@ impl HttpDestination {
             deadline: None,
             dispatcher: None,
             submitted: Default::default(),
+            oversized: Default::default(),
         };
         for op in Op::DELIVERY_ORDER {
             if destination.sends(op) && destination.request_for(op).is_none() {
