@@ -295,6 +295,68 @@ fn http_scenario(rows: i64) {
         .unwrap();
 }
 
+/// One first run of an http sync of `users_sql` (columns id, email,
+/// notes) to the fake CRM, as fast as it answers: the run's time and the
+/// worker's peak memory.
+fn http_memory_run(users_sql: &str, batch_size: i64, concurrency: Option<i64>) -> (f64, Memory) {
+    let crm = fake_crm::FakeCrm::start();
+    let (mut admin, mut client) = fresh_database();
+    let concurrency = concurrency
+        .map(|c| format!(", \"concurrency\": {c}"))
+        .unwrap_or_default();
+    client
+        .batch_execute(&format!(
+            "CREATE EXTENSION pg_reverse_etl;
+             CREATE TABLE users AS {users_sql};
+             ALTER TABLE users ADD PRIMARY KEY (id);
+             SELECT reverse_etl.create_model('users', 'SELECT id, email, notes FROM users', ARRAY['id']);
+             SELECT reverse_etl.create_destination('crm', 'http', '{{\"url\": \"{}\", \"timeout_ms\": 60000{concurrency}}}');
+             SELECT reverse_etl.create_sync('bench', 'users', 'crm', '{{\"mode\": \"upsert\", \"batch_size\": {batch_size},
+                 \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"notes\", \"to\": \"notes\"}}],
+                 \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts/batch\"}}}}}}');",
+            crm.url()
+        ))
+        .unwrap();
+    let (total, memory, _) = run_sync(&mut client, false);
+    drop(client);
+    admin
+        .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
+        .unwrap();
+    (total, memory)
+}
+
+/// The worker's memory is bounded by reverse_etl.max_rows_in_flight and
+/// max_bytes_in_flight, not by batch_size × concurrency nor by the values'
+/// size: `rows` small rows with the defaults and with the largest
+/// batch_size and concurrency, and 30 rows of 10 MB each.
+fn memory_scenario(rows: i64) {
+    println!("| http first run | settings | run time | worker peak private memory | against the defaults |");
+    println!("|---|---|---|---|---|");
+    let small = format!(
+        "SELECT g AS id, 'user' || g || '@example.com' AS email, md5(g::text) AS notes FROM generate_series(1, {rows}) g"
+    );
+    let (default_time, default_memory) = http_memory_run(&small, 100, None);
+    let default_kb = default_memory.private_kb.max(1) as f64;
+    println!(
+        "| {rows} rows | defaults (batch_size 100, concurrency 4) | {default_time:.2} s | {} MB | 1.00× |",
+        default_memory.private_kb / 1024
+    );
+    let (time, memory) = http_memory_run(&small, 100_000, Some(64));
+    println!(
+        "| {rows} rows | batch_size 100000, concurrency 64 | {time:.2} s | {} MB | {:.2}× |",
+        memory.private_kb / 1024,
+        memory.private_kb as f64 / default_kb
+    );
+    let large = "SELECT g AS id, 'user' || g || '@example.com' AS email, repeat(md5(g::text), 327680) AS notes FROM generate_series(1, 30) g";
+    let (time, memory) = http_memory_run(large, 100, None);
+    println!(
+        "| 30 rows of 10 MB | defaults | {time:.2} s | {} MB | {:.2}× |",
+        memory.private_kb / 1024,
+        memory.private_kb as f64 / default_kb
+    );
+    println!();
+}
+
 /// CPU time (user + system, ms) a process has used, from /proc/<pid>/stat.
 fn cpu_ms(pid: i32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -406,6 +468,13 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
+    let memory_rows: i64 = std::env::var("BENCH_MEMORY_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    if memory_rows > 0 {
+        memory_scenario(memory_rows);
+    }
     println!("| step | pg_reverse_etl | SQL baseline (diff only) | ratio | worker peak RSS (VmHWM) | worker peak private memory |");
     println!("|---|---|---|---|---|---|");
     let http_rows: i64 = std::env::var("BENCH_HTTP_ROWS")

@@ -24,10 +24,10 @@ pub static MAX_PARALLEL_RUNS: GucSetting<i32> = GucSetting::<i32>::new(8);
 /// Operations a run holds in memory at once for destinations that send
 /// from outside SQL (http, files): the window being delivered plus the
 /// next one, whatever `batch_size` and `concurrency` say.
-pub static MAX_ROWS_IN_FLIGHT: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+pub static MAX_ROWS_IN_FLIGHT: GucSetting<i32> = GucSetting::<i32>::new(8_000);
 
 /// The same bound in kilobytes of the rows' values.
-pub static MAX_KB_IN_FLIGHT: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
+pub static MAX_KB_IN_FLIGHT: GucSetting<i32> = GucSetting::<i32>::new(32 * 1024);
 
 /// A row whose values are larger (kilobytes) is rejected for that row
 /// instead of being loaded.
