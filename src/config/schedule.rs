@@ -62,6 +62,95 @@ pub struct Cron {
     /// both are, a day matches if either does (as in Vixie cron).
     pub dom_restricted: bool,
     pub dow_restricted: bool,
+    /// Days named relative to the month: `L`/`$`, `LW`, `15W` in the
+    /// day-of-month field; `5L`, `1#2` in the day-of-week field.
+    pub month_days: Vec<MonthDay>,
+    pub week_days: Vec<MonthDay>,
+    /// The minute or hour field begins with `*`: the job recurs through the
+    /// day rather than at fixed times, so (as in Vixie cron) it keeps its
+    /// normal times across daylight-saving changes, in both occurrences of
+    /// a repeated hour, instead of being moved out of a skipped one.
+    pub recurs_within_the_day: bool,
+}
+
+/// A day of the month found from the calendar rather than a fixed number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonthDay {
+    /// `L` (or pg_cron's `$`): the month's last day.
+    Last,
+    /// `LW`: the month's last Monday-to-Friday.
+    LastWeekday,
+    /// `15W`: the Monday-to-Friday nearest the 15th, within the month.
+    NearestWeekday(u32),
+    /// `5L`: the month's last Friday (0 = Sunday … 6 = Saturday).
+    LastOf(u32),
+    /// `1#2`: the month's second Monday.
+    Nth { weekday: u32, n: u32 },
+}
+
+impl MonthDay {
+    /// Whether `day` of a month of `days_in_month` days, whose 1st falls on
+    /// `first_weekday` (0 = Sunday), is this day.
+    pub fn matches(self, day: u32, days_in_month: u32, first_weekday: u32) -> bool {
+        let weekday = |d: u32| (first_weekday + d - 1) % 7;
+        let is_workday = |d: u32| (1..=5).contains(&weekday(d));
+        match self {
+            MonthDay::Last => day == days_in_month,
+            MonthDay::LastWeekday => {
+                let last = (1..=days_in_month).rev().find(|&d| is_workday(d));
+                last == Some(day)
+            }
+            MonthDay::NearestWeekday(target) => {
+                if target > days_in_month {
+                    return false;
+                }
+                // Saturday moves back to Friday, Sunday on to Monday, never
+                // across the month's edge (the 1st on a Saturday → Monday 3rd).
+                let nearest = match weekday(target) {
+                    6 if target == 1 => target + 2,
+                    6 => target - 1,
+                    0 if target == days_in_month => target - 2,
+                    0 => target + 1,
+                    _ => target,
+                };
+                day == nearest
+            }
+            MonthDay::LastOf(wanted) => weekday(day) == wanted && day + 7 > days_in_month,
+            MonthDay::Nth { weekday: wanted, n } => {
+                weekday(day) == wanted && (day - 1) / 7 + 1 == n
+            }
+        }
+    }
+}
+
+/// Parses a day-of-month item `L`, `$`, `LW` or `nW`, or a day-of-week
+/// item `nL` or `n#k`; None when the item is an ordinary one.
+fn month_day(item: &str, day_of_week: bool) -> Option<std::result::Result<MonthDay, ()>> {
+    let upper = item.to_ascii_uppercase();
+    if !day_of_week {
+        return match upper.as_str() {
+            "L" | "$" => Some(Ok(MonthDay::Last)),
+            "LW" => Some(Ok(MonthDay::LastWeekday)),
+            _ => upper.strip_suffix('W').map(|n| match n.parse::<u32>() {
+                Ok(n) if (1..=31).contains(&n) => Ok(MonthDay::NearestWeekday(n)),
+                _ => Err(()),
+            }),
+        };
+    }
+    let weekday = |text: &str| match cron_value(text, &DAY_NAMES, 0) {
+        Some(d) if d <= 7 => Ok(d % 7),
+        _ => Err(()),
+    };
+    if let Some((day, n)) = upper.split_once('#') {
+        return Some(weekday(day).and_then(|weekday| match n.parse::<u32>() {
+            Ok(n) if (1..=5).contains(&n) => Ok(MonthDay::Nth { weekday, n }),
+            _ => Err(()),
+        }));
+    }
+    upper
+        .strip_suffix('L')
+        .filter(|day| !day.is_empty())
+        .map(|day| weekday(day).map(MonthDay::LastOf))
 }
 
 impl Schedule {
@@ -384,15 +473,38 @@ pub fn parse_cron(field: &str, expression: &str) -> Result<Cron> {
         ));
     }
     let mut sets: Vec<Vec<u32>> = Vec::new();
-    for (part, (name, low, high, names)) in parts.iter().zip(fields) {
+    let (mut month_days, mut week_days) = (Vec::new(), Vec::new());
+    for (index, (part, (name, low, high, names))) in parts.iter().zip(fields).enumerate() {
         let mut values = Vec::new();
         for item in part.split(',') {
             let bad = || {
+                let extra = match index {
+                    2 => ", L, LW or nW",
+                    4 => ", nL or n#k",
+                    _ => "",
+                };
                 Error::invalid(
                     field,
-                    format!("\"{item}\" is not a valid {name} (allowed {low}-{high})"),
+                    format!("\"{item}\" is not a valid {name} (allowed {low}-{high}{extra})"),
                 )
             };
+            if index == 2 || index == 4 {
+                // Quartz's "no specific value" is the same as `*` here.
+                let item = if item == "?" { "*" } else { item };
+                if let Some(special) = month_day(item, index == 4) {
+                    let special = special.map_err(|()| bad())?;
+                    if index == 2 {
+                        month_days.push(special);
+                    } else {
+                        week_days.push(special);
+                    }
+                    continue;
+                }
+                if item == "*" {
+                    values.extend(low..=high);
+                    continue;
+                }
+            }
             let (range, step) = match item.split_once('/') {
                 Some((range, step)) => (
                     range,
@@ -440,8 +552,11 @@ pub fn parse_cron(field: &str, expression: &str) -> Result<Cron> {
         days_of_week,
         // Vixie cron: a day field that begins with `*` (`*`, `*/2`) does not
         // restrict, so with the other field restricted only that one counts.
-        dom_restricted: !parts[2].starts_with('*'),
-        dow_restricted: !parts[4].starts_with('*'),
+        dom_restricted: !parts[2].starts_with('*') && !parts[2].starts_with('?'),
+        dow_restricted: !parts[4].starts_with('*') && !parts[4].starts_with('?'),
+        month_days,
+        week_days,
+        recurs_within_the_day: parts[0].starts_with('*') || parts[1].starts_with('*'),
     })
 }
 
@@ -521,6 +636,43 @@ mod tests {
         assert!(validate_cron("c", "0 jan * * *").is_err());
         assert!(validate_cron("c", "0 0 * * funday").is_err());
         assert!(validate_cron("c", "0 0 * foo *").is_err());
+    }
+
+    #[test]
+    fn calendar_days_parse_in_their_own_field_only() {
+        let c = parse_cron("c", "0 0 L,15W * 5L,mon#2").unwrap();
+        assert_eq!(
+            c.month_days,
+            vec![MonthDay::Last, MonthDay::NearestWeekday(15)]
+        );
+        assert_eq!(
+            c.week_days,
+            vec![MonthDay::LastOf(5), MonthDay::Nth { weekday: 1, n: 2 }]
+        );
+        assert!(c.dom_restricted && c.dow_restricted && c.days_of_month.is_empty());
+        let q = parse_cron("c", "0 0 ? * 1").unwrap();
+        assert!(!q.dom_restricted);
+        for bad in [
+            "0 0 32W * *",
+            "0 0 0W * *",
+            "0 0 * * 8L",
+            "0 0 * * 1#6",
+            "0 0 * * 1#0",
+            "0 0 L5 * *",
+            "0 L * * *",
+            "0 0 * L *",
+            "0 0 5L * *",
+            "0 0 * * LW",
+        ] {
+            let e = parse_cron("c", bad).unwrap_err();
+            assert!(e.message.starts_with("c: \""), "{bad}: {}", e.message);
+        }
+        // Never fires: the nearest weekday of 30 February.
+        let never = Schedule::parse("schedule", &json!({"cron": "0 0 30W 2 *"})).unwrap_err();
+        assert!(never.message.contains("never fires"), "{}", never.message);
+        // Plain expressions recur at fixed times or within the day.
+        assert!(!parse_cron("c", "30 2 * * *").unwrap().recurs_within_the_day);
+        assert!(parse_cron("c", "0 * * * *").unwrap().recurs_within_the_day);
     }
 
     #[test]

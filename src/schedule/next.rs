@@ -5,7 +5,7 @@
 //! skipped, and a local time that happens twice (when clocks go back) fires
 //! once, at its first occurrence.
 
-use crate::config::schedule::{Cron, Schedule};
+use crate::config::schedule::{Cron, MonthDay, Schedule};
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
@@ -47,6 +47,9 @@ pub fn next_due(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<Ut
                     days_of_week: t.days.clone(),
                     dom_restricted: false,
                     dow_restricted: true,
+                    month_days: Vec::new(),
+                    week_days: Vec::new(),
+                    recurs_within_the_day: false,
                 };
                 next_cron(&cron, timezone.unwrap_or(Tz::UTC), after)
             })
@@ -55,10 +58,22 @@ pub fn next_due(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<Ut
 }
 
 fn day_matches(cron: &Cron, local: &NaiveDateTime) -> bool {
-    let dom = cron.days_of_month.contains(&local.day());
+    let day = local.day();
+    let first = local.date().with_day(1);
+    let first_weekday = first.map_or(0, |d| d.weekday().num_days_from_sunday());
+    let days_in_month = first
+        .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+        .and_then(|next| next.pred_opt())
+        .map_or(31, |last| last.day());
+    let special = |days: &[MonthDay]| {
+        days.iter()
+            .any(|d| d.matches(day, days_in_month, first_weekday))
+    };
+    let dom = cron.days_of_month.contains(&day) || special(&cron.month_days);
     let dow = cron
         .days_of_week
-        .contains(&local.weekday().num_days_from_sunday());
+        .contains(&local.weekday().num_days_from_sunday())
+        || special(&cron.week_days);
     match (cron.dom_restricted, cron.dow_restricted) {
         (true, true) => dom || dow,
         (true, false) => dom,
@@ -67,7 +82,32 @@ fn day_matches(cron: &Cron, local: &NaiveDateTime) -> bool {
     }
 }
 
+fn time_matches(cron: &Cron, local: &NaiveDateTime) -> bool {
+    cron.months.contains(&local.month())
+        && day_matches(cron, local)
+        && cron.hours.contains(&local.hour())
+        && cron.minutes.contains(&local.minute())
+}
+
+/// The next due time of a cron expression in a time zone, after Vixie
+/// cron's rules for daylight-saving changes: a fixed time the clocks skip
+/// runs right after the gap, and a fixed time that happens twice runs
+/// once; a job that recurs within the day (`*/15 * * * *`, `0 * * * *`)
+/// keeps its normal local times, so it skips nothing extra and fires in
+/// both occurrences of a repeated hour.
 fn next_cron(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let first = next_first_occurrence(cron, zone, after);
+    if !cron.recurs_within_the_day {
+        return first;
+    }
+    match (first, next_repeated_occurrence(cron, zone, after)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The next matching local time, at its first (or only) occurrence.
+fn next_first_occurrence(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let start = after.with_timezone(&zone).naive_local();
     let mut local = start.with_second(0)?.with_nanosecond(0)? + Duration::minutes(1);
     // Five years is enough for any valid expression (e.g. 29 February on a Monday).
@@ -94,19 +134,47 @@ fn next_cron(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc
             local += Duration::minutes(1);
             continue;
         }
-        match zone.from_local_datetime(&local) {
-            LocalResult::Single(t) if t.with_timezone(&Utc) > after => {
-                return Some(t.with_timezone(&Utc))
-            }
-            LocalResult::Ambiguous(first, _) if first.with_timezone(&Utc) > after => {
-                return Some(first.with_timezone(&Utc))
-            }
-            // A time in the skipped hour, a second occurrence, or already past.
+        let due = match zone.from_local_datetime(&local) {
+            LocalResult::Single(t) => Some(t),
+            LocalResult::Ambiguous(first, _) => Some(first),
+            LocalResult::None if !cron.recurs_within_the_day => end_of_gap(zone, local),
+            LocalResult::None => None,
+        };
+        match due.map(|t| t.with_timezone(&Utc)) {
+            Some(t) if t > after => return Some(t),
             _ => {}
         }
         local += Duration::minutes(1);
     }
     None
+}
+
+/// The first instant after a local time the clocks skipped.
+fn end_of_gap(zone: Tz, skipped: NaiveDateTime) -> Option<DateTime<Tz>> {
+    (1..=24 * 60).find_map(|minutes| {
+        match zone.from_local_datetime(&(skipped + Duration::minutes(minutes))) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t),
+            LocalResult::None => None,
+        }
+    })
+}
+
+/// The next second occurrence of a matching local time in a repeated hour
+/// near `after` (the only place second occurrences are).
+fn next_repeated_occurrence(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let around = after
+        .with_timezone(&zone)
+        .naive_local()
+        .with_second(0)?
+        .with_nanosecond(0)?;
+    (-180..=180)
+        .map(|minutes| around + Duration::minutes(minutes))
+        .filter(|local| time_matches(cron, local))
+        .filter_map(|local| match zone.from_local_datetime(&local) {
+            LocalResult::Ambiguous(_, second) => Some(second.with_timezone(&Utc)),
+            _ => None,
+        })
+        .find(|t| *t > after)
 }
 
 #[cfg(test)]
@@ -225,10 +293,15 @@ mod tests {
             due(&ny, "2026-03-10T00:00:00Z"),
             "2026-03-16T13:00:00+00:00"
         );
-        // Berlin skips 02:00–03:00 on 29 March 2026: 02:30 does not happen that day.
+        // Berlin skips 02:00–03:00 on 29 March 2026: 02:30 runs right after
+        // the gap, at 03:00 CEST, then at its usual time.
         let half_past_two = schedule(json!({"cron": "30 2 * * *", "timezone": "Europe/Berlin"}));
         assert_eq!(
             due(&half_past_two, "2026-03-28T02:00:00Z"),
+            "2026-03-29T01:00:00+00:00"
+        );
+        assert_eq!(
+            due(&half_past_two, "2026-03-29T01:00:00Z"),
             "2026-03-30T00:30:00+00:00"
         );
         // 25 October 2026 has 02:30 twice in Berlin: it fires once, at the first.
@@ -239,6 +312,106 @@ mod tests {
         assert_eq!(
             due(&half_past_two, "2026-10-25T00:30:00Z"),
             "2026-10-26T01:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn jobs_that_recur_within_the_day_keep_their_local_times_across_both_changes() {
+        // Berlin, spring: 01:45 CET is followed by 03:00 CEST (nothing moved
+        // into the gap, nothing doubled).
+        let quarter = schedule(json!({"cron": "*/15 * * * *", "timezone": "Europe/Berlin"}));
+        assert_eq!(
+            due(&quarter, "2026-03-29T00:45:00Z"),
+            "2026-03-29T01:00:00+00:00"
+        );
+        // Berlin, autumn: 02:00–02:59 happens twice; every quarter of both.
+        let mut times = Vec::new();
+        let mut after = at("2026-10-25T00:30:00Z"); // 02:30 CEST
+        for _ in 0..7 {
+            after = next_due(&quarter, after).unwrap();
+            times.push(after.format("%H:%M").to_string());
+        }
+        assert_eq!(
+            times,
+            ["00:45", "01:00", "01:15", "01:30", "01:45", "02:00", "02:15"]
+        );
+        // New York, autumn: 01:00–01:59 twice; an hourly job runs at both
+        // 01:00s, a fixed 01:30 job once.
+        let hourly = schedule(json!({"cron": "0 * * * *", "timezone": "America/New_York"}));
+        assert_eq!(
+            due(&hourly, "2026-11-01T05:00:00Z"),
+            "2026-11-01T06:00:00+00:00"
+        );
+        assert_eq!(
+            due(&hourly, "2026-11-01T06:00:00Z"),
+            "2026-11-01T07:00:00+00:00"
+        );
+        let fixed = schedule(json!({"cron": "30 1 * * *", "timezone": "America/New_York"}));
+        assert_eq!(
+            due(&fixed, "2026-11-01T04:00:00Z"),
+            "2026-11-01T05:30:00+00:00"
+        );
+        assert_eq!(
+            due(&fixed, "2026-11-01T05:30:00Z"),
+            "2026-11-02T06:30:00+00:00"
+        );
+        // New York, spring (8 March 2026, 02:00 EST → 03:00 EDT): a fixed
+        // 02:30 runs at 03:00 EDT; the hourly job has no 02:00 that day.
+        let skipped = schedule(json!({"cron": "30 2 * * *", "timezone": "America/New_York"}));
+        assert_eq!(
+            due(&skipped, "2026-03-08T05:00:00Z"),
+            "2026-03-08T07:00:00+00:00"
+        );
+        assert_eq!(
+            due(&hourly, "2026-03-08T06:00:00Z"),
+            "2026-03-08T07:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn days_found_from_the_calendar() {
+        let utc = |cron: &str, after: &str| due(&schedule(json!({ "cron": cron })), after);
+        // Last day of the month (L, and pg_cron's $): February 2028 is a leap year.
+        assert_eq!(
+            utc("0 0 L * *", "2028-02-02T00:00:00Z"),
+            "2028-02-29T00:00:00+00:00"
+        );
+        assert_eq!(
+            utc("0 0 $ * *", "2026-11-02T00:00:00Z"),
+            "2026-11-30T00:00:00+00:00"
+        );
+        // Last weekday: 31 January 2027 is a Sunday → Friday the 29th.
+        assert_eq!(
+            utc("0 0 LW * *", "2027-01-02T00:00:00Z"),
+            "2027-01-29T00:00:00+00:00"
+        );
+        // Nearest weekday: 15 November 2026 is a Sunday → Monday the 16th;
+        // 1 May 2027 is a Saturday → Monday the 3rd (not April).
+        assert_eq!(
+            utc("0 0 15W * *", "2026-11-02T00:00:00Z"),
+            "2026-11-16T00:00:00+00:00"
+        );
+        assert_eq!(
+            utc("0 0 1W * *", "2027-04-20T00:00:00Z"),
+            "2027-05-03T00:00:00+00:00"
+        );
+        // Last Friday, second Monday (names too).
+        assert_eq!(
+            utc("0 0 * * 5L", "2026-11-02T00:00:00Z"),
+            "2026-11-27T00:00:00+00:00"
+        );
+        assert_eq!(
+            utc("0 0 * * MON#2", "2026-11-02T00:00:00Z"),
+            "2026-11-09T00:00:00+00:00"
+        );
+        assert_eq!(
+            utc("0 0 ? * 1#2", "2026-11-10T00:00:00Z"),
+            "2026-12-14T00:00:00+00:00"
+        );
+        // A list mixes both kinds.
+        assert_eq!(
+            utc("0 0 1,L * *", "2026-11-02T00:00:00Z"),
+            "2026-11-30T00:00:00+00:00"
         );
     }
 
