@@ -170,3 +170,54 @@ fn unhashable_column_types_still_work() {
         Some("{\"a\": 2}")
     );
 }
+
+#[test]
+fn documents_nested_too_deeply_are_named_errors() {
+    let mut db = TestDb::new("bad_nesting");
+    db.exec(SETUP);
+    // PostgreSQL stores it; the extension cannot read it back past 128 levels.
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let wrapped = format!("{{\"mode\": \"upsert\", \"labels\": {deep}}}");
+    let cases = [
+        (
+            format!("SELECT reverse_etl.create_destination('d', 'postgres', '{wrapped}')"),
+            "config",
+        ),
+        (
+            format!("SELECT reverse_etl.create_sync('s2', 'users', 'local', '{wrapped}')"),
+            "config",
+        ),
+        (
+            format!("SELECT reverse_etl.update_sync('taken', '{wrapped}')"),
+            "config",
+        ),
+        (
+            format!("SELECT reverse_etl.create_sequence('q', '{deep}')"),
+            "steps",
+        ),
+        (
+            format!("SELECT reverse_etl.create_sequence('q', '[\"taken\"]', '{wrapped}')"),
+            "schedule",
+        ),
+        (
+            format!("SELECT reverse_etl.update_sequence('q', schedule => '{wrapped}')"),
+            "schedule",
+        ),
+        (
+            format!("SELECT * FROM reverse_etl.schedule_next_runs('{wrapped}')"),
+            "schedule",
+        ),
+        (
+            format!("SELECT reverse_etl.sync_test_row('taken', '1', 'added', '{wrapped}', true)"),
+            "values",
+        ),
+    ];
+    for (sql, field) in cases {
+        assert_rejected(
+            &mut db,
+            &sql,
+            "22023",
+            &format!("{field}: is not a document this function can read: nested more than 128 levels deep"),
+        );
+    }
+}

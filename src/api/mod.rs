@@ -20,6 +20,7 @@ mod schedule;
 use crate::catalog::{self, ObjectRef, Owned};
 use crate::engine::{launch, model, validate};
 use crate::error::{Error, Result, SqlState};
+use crate::postgres::json_arg::JsonbArg;
 use crate::postgres::{as_extension_owner, current_user, OrRaise};
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -81,10 +82,11 @@ fn create_model(name: &str, query: &str, primary_key: Vec<Option<String>>) -> i6
 }
 
 #[pg_extern]
-fn create_destination(name: &str, kind: &str, config: default!(JsonB, "'{}'")) -> i64 {
+fn create_destination(name: &str, kind: &str, config: default!(JsonbArg, "'{}'")) -> i64 {
     call(|caller| {
-        validate::destination_config(kind, &config.0, caller.role)?;
-        catalog::insert_destination(name, kind, &config.0, caller.role)
+        let config = config.into_value("config")?;
+        validate::destination_config(kind, &config, caller.role)?;
+        catalog::insert_destination(name, kind, &config, caller.role)
     })
 }
 
@@ -93,8 +95,9 @@ fn create_sync_impl(
     name: &str,
     model: ObjectRef,
     destination: ObjectRef,
-    config: &JsonB,
+    config: JsonbArg,
 ) -> Result<i64> {
+    let config = config.into_value("config")?;
     let model_id = catalog::owned(Owned::Model, &model, caller.role)?;
     let destination_id = catalog::owned(Owned::Destination, &destination, caller.role)?;
     let valid = validate::sync_config(&validate::SyncDefinition {
@@ -102,7 +105,7 @@ fn create_sync_impl(
         name,
         model_id,
         destination_id,
-        document: &config.0,
+        document: &config,
         owner: caller.role,
         search_path: Some(&caller.search_path),
     })?;
@@ -114,27 +117,27 @@ fn create_sync_impl(
 }
 
 #[pg_extern(name = "create_sync")]
-fn create_sync_by_name(name: &str, model: &str, destination: &str, config: JsonB) -> i64 {
+fn create_sync_by_name(name: &str, model: &str, destination: &str, config: JsonbArg) -> i64 {
     call(|caller| {
         create_sync_impl(
             caller,
             name,
             ObjectRef::Name(model.into()),
             ObjectRef::Name(destination.into()),
-            &config,
+            config,
         )
     })
 }
 
 #[pg_extern(name = "create_sync")]
-fn create_sync_by_id(name: &str, model: i64, destination: i64, config: JsonB) -> i64 {
+fn create_sync_by_id(name: &str, model: i64, destination: i64, config: JsonbArg) -> i64 {
     call(|caller| {
         create_sync_impl(
             caller,
             name,
             ObjectRef::Id(model),
             ObjectRef::Id(destination),
-            &config,
+            config,
         )
     })
 }
@@ -154,13 +157,14 @@ fn sync_config_by_id(sync: i64) -> JsonB {
     call(|caller| sync_config_impl(caller, ObjectRef::Id(sync)))
 }
 
-fn update_sync_impl(caller: &Caller, sync: ObjectRef, config: &JsonB) -> Result<()> {
+fn update_sync_impl(caller: &Caller, sync: ObjectRef, config: JsonbArg) -> Result<()> {
+    let config = config.into_value("config")?;
     let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
     let row = catalog::load_sync(id)?;
     // Checked as the sync's owner would run it; a table named in it is
     // found on the caller's search_path, as at create_sync.
     let valid = validate::sync_config(&validate::SyncDefinition {
-        document: &config.0,
+        document: &config,
         search_path: Some(&caller.search_path),
         ..validate::SyncDefinition::stored(&row)
     })?;
@@ -170,13 +174,13 @@ fn update_sync_impl(caller: &Caller, sync: ObjectRef, config: &JsonB) -> Result<
 }
 
 #[pg_extern(name = "update_sync")]
-fn update_sync_by_name(sync: &str, config: JsonB) {
-    call(|caller| update_sync_impl(caller, sync_ref(sync), &config))
+fn update_sync_by_name(sync: &str, config: JsonbArg) {
+    call(|caller| update_sync_impl(caller, sync_ref(sync), config))
 }
 
 #[pg_extern(name = "update_sync")]
-fn update_sync_by_id(sync: i64, config: JsonB) {
-    call(|caller| update_sync_impl(caller, ObjectRef::Id(sync), &config))
+fn update_sync_by_id(sync: i64, config: JsonbArg) {
+    call(|caller| update_sync_impl(caller, ObjectRef::Id(sync), config))
 }
 
 fn set_enabled(caller: &Caller, sync: ObjectRef, enabled: bool) -> Result<()> {
@@ -417,12 +421,12 @@ fn test_row_impl(
     sync: ObjectRef,
     row_id: &str,
     op: &str,
-    values: Option<JsonB>,
+    values: Option<JsonbArg>,
     dry_run: bool,
 ) -> Result<JsonB> {
+    let values = values.map(|v| v.into_value("values")).transpose()?;
     let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
-    crate::engine::test_row::test_row(id, row_id, op, values.as_ref().map(|v| &v.0), dry_run)
-        .map(JsonB)
+    crate::engine::test_row::test_row(id, row_id, op, values.as_ref(), dry_run).map(JsonB)
 }
 
 /// Send one row as a run would (op 'added', 'changed' or 'removed'),
@@ -433,7 +437,7 @@ fn sync_test_row_by_name(
     sync: &str,
     row_id: &str,
     op: default!(&str, "'added'"),
-    values: default!(Option<JsonB>, NULL),
+    values: default!(Option<JsonbArg>, NULL),
     dry_run: default!(bool, false),
 ) -> JsonB {
     call(|caller| test_row_impl(caller, sync_ref(sync), row_id, op, values, dry_run))
@@ -444,7 +448,7 @@ fn sync_test_row_by_id(
     sync: i64,
     row_id: &str,
     op: default!(&str, "'added'"),
-    values: default!(Option<JsonB>, NULL),
+    values: default!(Option<JsonbArg>, NULL),
     dry_run: default!(bool, false),
 ) -> JsonB {
     call(|caller| test_row_impl(caller, ObjectRef::Id(sync), row_id, op, values, dry_run))
@@ -474,12 +478,13 @@ fn sync_plan_by_id(sync: i64) -> JsonB {
 #[pg_extern]
 fn create_sequence(
     name: &str,
-    steps: JsonB,
-    schedule: default!(JsonB, "'{\"manual\": true}'"),
+    steps: JsonbArg,
+    schedule: default!(JsonbArg, "'{\"manual\": true}'"),
 ) -> i64 {
     call(|caller| {
-        let parsed = crate::config::sequence::parse_steps(&steps.0)?;
-        let schedule = crate::config::Schedule::parse("schedule", &schedule.0)?;
+        let parsed = crate::config::sequence::parse_steps(&steps.into_value("steps")?)?;
+        let schedule =
+            crate::config::Schedule::parse("schedule", &schedule.into_value("schedule")?)?;
         catalog::insert_sequence(name, &parsed, &schedule.to_json(), caller.role)
     })
 }
@@ -503,15 +508,17 @@ fn sequence_run_by_id(sequence: i64, wait: default!(bool, true)) -> i64 {
 fn update_sequence_impl(
     caller: &Caller,
     sequence: ObjectRef,
-    steps: Option<JsonB>,
-    schedule: Option<JsonB>,
+    steps: Option<JsonbArg>,
+    schedule: Option<JsonbArg>,
 ) -> Result<()> {
+    let steps = steps.map(|s| s.into_value("steps")).transpose()?;
+    let schedule = schedule.map(|s| s.into_value("schedule")).transpose()?;
     let id = catalog::owned(Owned::Sequence, &sequence, caller.role)?;
     let steps = steps
-        .map(|s| crate::config::sequence::parse_steps(&s.0))
+        .map(|s| crate::config::sequence::parse_steps(&s))
         .transpose()?;
     let schedule = schedule
-        .map(|s| crate::config::Schedule::parse("schedule", &s.0))
+        .map(|s| crate::config::Schedule::parse("schedule", &s))
         .transpose()?;
     catalog::update_sequence(
         id,
@@ -525,8 +532,8 @@ fn update_sequence_impl(
 #[pg_extern(name = "update_sequence")]
 fn update_sequence_by_name(
     sequence: &str,
-    steps: default!(Option<JsonB>, "NULL"),
-    schedule: default!(Option<JsonB>, "NULL"),
+    steps: default!(Option<JsonbArg>, "NULL"),
+    schedule: default!(Option<JsonbArg>, "NULL"),
 ) {
     call(|caller| update_sequence_impl(caller, ObjectRef::Name(sequence.into()), steps, schedule))
 }
@@ -534,8 +541,8 @@ fn update_sequence_by_name(
 #[pg_extern(name = "update_sequence")]
 fn update_sequence_by_id(
     sequence: i64,
-    steps: default!(Option<JsonB>, "NULL"),
-    schedule: default!(Option<JsonB>, "NULL"),
+    steps: default!(Option<JsonbArg>, "NULL"),
+    schedule: default!(Option<JsonbArg>, "NULL"),
 ) {
     call(|caller| update_sequence_impl(caller, ObjectRef::Id(sequence), steps, schedule))
 }

@@ -4,11 +4,12 @@
 
 use crate::config::Schedule;
 use crate::error::{Error, Result};
+use crate::postgres::json_arg::JsonbArg;
 use crate::postgres::OrRaise;
 use crate::schedule::next::next_due;
 use chrono::{DateTime, TimeZone, Utc};
 use pgrx::prelude::*;
-use pgrx::JsonB;
+use serde_json::Value;
 
 /// PostgreSQL counts timestamps in microseconds from 2000-01-01.
 const POSTGRES_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
@@ -26,11 +27,11 @@ fn to_postgres(at: DateTime<Utc>) -> Result<TimestampWithTimeZone> {
 }
 
 fn next_runs(
-    schedule: &JsonB,
+    schedule: &Value,
     count: i32,
     after: TimestampWithTimeZone,
 ) -> Result<Vec<TimestampWithTimeZone>> {
-    let schedule = Schedule::parse("schedule", &schedule.0)?;
+    let schedule = Schedule::parse("schedule", schedule)?;
     if !(1..=1000).contains(&count) {
         return Err(Error::invalid("count", "must be between 1 and 1000"));
     }
@@ -49,30 +50,35 @@ fn next_runs(
 /// The next `count` times a schedule is due after `after`.
 #[pg_extern(stable)]
 fn schedule_next_runs(
-    schedule: JsonB,
+    schedule: JsonbArg,
     count: default!(i32, 5),
     after: default!(TimestampWithTimeZone, "now()"),
 ) -> SetOfIterator<'static, TimestampWithTimeZone> {
-    SetOfIterator::new(next_runs(&schedule, count, after).or_raise())
+    let runs = schedule
+        .into_value("schedule")
+        .and_then(|schedule| next_runs(&schedule, count, after));
+    SetOfIterator::new(runs.or_raise())
 }
 
 /// When a schedule is next due after `after`; NULL for manual schedules or
 /// past the end.
 #[pg_extern(stable)]
 fn schedule_next_run(
-    schedule: Option<JsonB>,
+    schedule: Option<JsonbArg>,
     after: default!(TimestampWithTimeZone, "now()"),
 ) -> Option<TimestampWithTimeZone> {
-    let schedule = schedule?;
-    next_runs(&schedule, 1, after).or_raise().into_iter().next()
+    let runs = schedule?
+        .into_value("schedule")
+        .and_then(|schedule| next_runs(&schedule, 1, after));
+    runs.or_raise().into_iter().next()
 }
 
 /// When a stored schedule is next due, for `sync_overview`: NULL for one
 /// that does not parse (an older version's), so that one row cannot make
 /// the overview fail for everyone.
 #[pg_extern(stable)]
-fn _next_run_at(schedule: Option<JsonB>) -> Option<TimestampWithTimeZone> {
-    let schedule = schedule?;
+fn _next_run_at(schedule: Option<JsonbArg>) -> Option<TimestampWithTimeZone> {
+    let schedule = schedule?.into_value("schedule").ok()?;
     let now =
         TimestampWithTimeZone::try_from(unsafe { pg_sys::GetCurrentTransactionStartTimestamp() })
             .ok()?;

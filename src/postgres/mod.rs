@@ -1,6 +1,7 @@
 //! The thin layer over PostgreSQL internals: SPI helpers, subtransactions,
 //! running as another role, and turning caught errors into `Error` values.
 
+pub mod json_arg;
 pub mod spi;
 mod transaction;
 
