@@ -236,3 +236,55 @@ fn bytes_in_flight_are_bounded_and_a_row_too_large_is_rejected_alone() {
         Some(400_000)
     );
 }
+
+#[test]
+fn a_scheduler_failure_on_one_sync_is_recorded_on_it_and_the_others_keep_running() {
+    let mut db = TestDb::new("robust_tick_isolation");
+    db.exec(
+        "CREATE TABLE src (id int PRIMARY KEY, email text);
+         INSERT INTO src VALUES (1, 'a@x.io');
+         CREATE TABLE a (email text PRIMARY KEY);
+         CREATE TABLE b (email text PRIMARY KEY);
+         CREATE TABLE slow_down (seconds float8);
+         INSERT INTO slow_down VALUES (0);
+         SELECT reverse_etl.create_model('slow_model',
+           'SELECT id, email FROM src WHERE pg_sleep((SELECT seconds FROM slow_down)) IS NOT NULL', ARRAY['id']);
+         SELECT reverse_etl.create_model('m', 'SELECT id, email FROM src', ARRAY['id']);
+         SELECT reverse_etl.create_destination('d', 'postgres');
+         SELECT reverse_etl.create_sync('slow', 'slow_model', 'd', '{\"mode\": \"upsert\", \"object\": \"a\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}');
+         SELECT reverse_etl.create_sync('healthy', 'm', 'd', '{\"mode\": \"upsert\", \"object\": \"b\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}');
+         UPDATE slow_down SET seconds = 60;",
+    );
+    // Fault injection (as a superuser): recording a skipped tick fails.
+    db.exec(
+        "CREATE FUNCTION refuse_skips() RETURNS trigger LANGUAGE plpgsql AS
+           $$BEGIN IF NEW.status = 'skipped' THEN RAISE EXCEPTION 'injected: no skips today'; END IF; RETURN NEW; END$$;
+         CREATE TRIGGER refuse_skips BEFORE INSERT ON reverse_etl.sync_runs
+           FOR EACH ROW EXECUTE FUNCTION refuse_skips();",
+    );
+    let long_run = db.i64("SELECT reverse_etl.sync_run('slow', wait => false)");
+    db.exec(
+        "SELECT reverse_etl.update_sync('slow', reverse_etl.sync_config('slow') || '{\"schedule\": {\"interval\": \"5 seconds\"}}');
+         SELECT reverse_etl.update_sync('healthy', reverse_etl.sync_config('healthy') || '{\"schedule\": {\"interval\": \"5 seconds\"}}');",
+    );
+    db.wait_for(
+        "two scheduled runs of the healthy sync and the failure recorded on the slow one",
+        "SELECT (SELECT count(*) >= 2 FROM reverse_etl.sync_runs r JOIN reverse_etl.syncs s ON s.id = r.sync_id
+                 WHERE s.name = 'healthy' AND r.trigger = 'schedule' AND r.status = 'succeeded')
+            AND (SELECT count(*) >= 1 FROM reverse_etl.sync_runs r JOIN reverse_etl.syncs s ON s.id = r.sync_id
+                 WHERE s.name = 'slow' AND r.trigger = 'schedule' AND r.status = 'failed'
+                   AND r.error LIKE 'the scheduler could not start this run: %injected: no skips today%')",
+        Duration::from_secs(40),
+    );
+    // One failure per due time, not one per tick: at most one a second.
+    let failures = db.i64(
+        "SELECT count(*) FROM reverse_etl.sync_runs r JOIN reverse_etl.syncs s ON s.id = r.sync_id
+         WHERE s.name = 'slow' AND r.status = 'failed'",
+    );
+    assert!(failures <= 8, "{failures} failures recorded");
+    db.exec(
+        "SELECT reverse_etl.update_sync('slow', reverse_etl.sync_config('slow') || '{\"schedule\": {\"manual\": true}}');
+         SELECT reverse_etl.update_sync('healthy', reverse_etl.sync_config('healthy') || '{\"schedule\": {\"manual\": true}}');",
+    );
+    db.exec(&format!("SELECT reverse_etl.cancel_run({long_run})"));
+}

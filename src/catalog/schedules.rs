@@ -109,6 +109,26 @@ pub fn record_skipped(kind: Kind, id: i64, due_ms: i64, running: i64) -> Result<
     Ok(())
 }
 
+/// A due run the scheduler could not start, recorded on its sync or
+/// sequence as a failed run with the reason (the scheduler goes on with
+/// the others and tries again at the next due time).
+pub fn record_start_failure(kind: Kind, id: i64, due_ms: i64, error: &str) -> Result<()> {
+    let sql = match kind {
+        Kind::Sync => {
+            "INSERT INTO reverse_etl.sync_runs (sync_id, status, trigger, due_at, finished_at, error) \
+             VALUES ($1, 'failed', 'schedule', to_timestamp($2::float8 / 1000), now(), \
+                     'the scheduler could not start this run: ' || $3)"
+        }
+        Kind::Sequence => {
+            "INSERT INTO reverse_etl.sequence_runs (sequence_id, status, trigger, due_at, finished_at, error) \
+             VALUES ($1, 'failed', 'schedule', to_timestamp($2::float8 / 1000), now(), \
+                     'the scheduler could not start this run: ' || $3)"
+        }
+    };
+    spi::execute(sql, &[id.into(), due_ms.into(), error.into()])?;
+    Ok(())
+}
+
 /// Syncs with a run marked as going whose worker is gone.
 pub fn syncs_with_interrupted_runs() -> Result<Vec<i64>> {
     spi::rows(

@@ -11,7 +11,7 @@ use crate::catalog::schedules::{self, Kind, Scheduled};
 use crate::config::Schedule;
 use crate::engine::{launch, sequence};
 use crate::error::Result;
-use crate::postgres::in_transaction;
+use crate::postgres::{in_subtransaction, in_transaction};
 use chrono::{DateTime, TimeZone, Utc};
 use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
@@ -176,30 +176,42 @@ impl Scheduler {
         items.sort_by_key(|(due, _, item)| (*due, item.id));
         let mut backlog = false;
         for (due, schedule, item) in items {
-            if let Some(running) = item.running {
-                schedules::record_skipped(item.kind, item.id, due, running)?;
-            } else if item.kind == Kind::Sync && capacity <= 0 {
+            if item.running.is_none() && item.kind == Kind::Sync && capacity <= 0 {
                 backlog = true;
                 continue;
-            } else {
-                let started = match item.kind {
-                    Kind::Sync => launch::start_scheduled_run(item.id, due)
-                        .map(|pid| self.started_workers.push(pid)),
-                    Kind::Sequence => sequence::start_scheduled(item.id, due).map(drop),
-                };
-                match started {
-                    Ok(_) => capacity -= 1,
-                    Err(error) if error.is_out_of_workers() => {
-                        backlog = true;
-                        continue;
+            }
+            // Each item in a subtransaction of its own: whatever goes wrong
+            // with one sync or sequence is recorded on it, and the others
+            // are still served.
+            let started = in_subtransaction(|| match (item.running, item.kind) {
+                (Some(running), _) => {
+                    schedules::record_skipped(item.kind, item.id, due, running).map(|()| None)
+                }
+                (None, Kind::Sync) => launch::start_scheduled_run(item.id, due).map(Some),
+                (None, Kind::Sequence) => sequence::start_scheduled(item.id, due).map(|_| None),
+            });
+            match started {
+                Ok(worker) => {
+                    if item.running.is_none() {
+                        capacity -= 1;
                     }
-                    Err(error) => {
+                    self.started_workers.extend(worker);
+                }
+                Err(error) if error.is_out_of_workers() => {
+                    backlog = true;
+                    continue;
+                }
+                Err(error) => {
+                    let message = error.to_string();
+                    let recorded = in_subtransaction(|| {
+                        schedules::record_start_failure(item.kind, item.id, due, &message)
+                    });
+                    if let Err(second) = recorded {
                         pgrx::warning!(
-                            "pg_reverse_etl scheduler: could not start {:?} {}: {error}",
+                            "pg_reverse_etl scheduler: could not start {:?} {} ({message}), nor record it: {second}",
                             item.kind,
                             item.id
                         );
-                        continue;
                     }
                 }
             }
