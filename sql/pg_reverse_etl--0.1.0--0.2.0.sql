@@ -159,3 +159,58 @@ JOIN reverse_etl.models m ON m.id = s.model_id
 JOIN reverse_etl.destinations d ON d.id = s.destination_id
 LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r
                    WHERE r.sync_id = s.id AND r.status <> 'skipped' ORDER BY r.id DESC LIMIT 1) r ON true;
+
+-- Honest outcomes: sync_run and sequence_run with wait raise for a run that
+-- ended failed (SQLSTATE 38000) or incomplete (57014), unless raise_on_failure is
+-- false; wait_for_run waits for a run started with wait => false.
+DROP FUNCTION reverse_etl.sync_run(text, boolean, boolean, boolean);
+DROP FUNCTION reverse_etl.sync_run(bigint, boolean, boolean, boolean);
+CREATE FUNCTION reverse_etl."sync_run"(
+	"sync" TEXT,
+	"full_resync" bool DEFAULT false,
+	"wait" bool DEFAULT true,
+	"allow_mass_removal" bool DEFAULT false,
+	"raise_on_failure" bool DEFAULT true
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sync_run_by_name_wrapper';
+CREATE FUNCTION reverse_etl."sync_run"(
+	"sync" bigint,
+	"full_resync" bool DEFAULT false,
+	"wait" bool DEFAULT true,
+	"allow_mass_removal" bool DEFAULT false,
+	"raise_on_failure" bool DEFAULT true
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sync_run_by_id_wrapper';
+COMMENT ON FUNCTION reverse_etl.sync_run(text, boolean, boolean, boolean, boolean) IS 'Runs a sync in a background worker and returns the run id; with wait (the default) returns when the run has ended, and a run that ended failed (SQLSTATE 38000) or incomplete (57014) is an error unless raise_on_failure is false. full_resync sends every current row as added; allow_mass_removal lets this run pass the removal guard.';
+COMMENT ON FUNCTION reverse_etl.sync_run(bigint, boolean, boolean, boolean, boolean) IS 'Runs a sync in a background worker and returns the run id; with wait (the default) returns when the run has ended, and a run that ended failed (SQLSTATE 38000) or incomplete (57014) is an error unless raise_on_failure is false. full_resync sends every current row as added; allow_mass_removal lets this run pass the removal guard.';
+DROP FUNCTION reverse_etl.sequence_run(text, boolean);
+DROP FUNCTION reverse_etl.sequence_run(bigint, boolean);
+CREATE FUNCTION reverse_etl."sequence_run"(
+	"sequence" TEXT,
+	"wait" bool DEFAULT true,
+	"raise_on_failure" bool DEFAULT true
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sequence_run_by_name_wrapper';
+CREATE FUNCTION reverse_etl."sequence_run"(
+	"sequence" bigint,
+	"wait" bool DEFAULT true,
+	"raise_on_failure" bool DEFAULT true
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'sequence_run_by_id_wrapper';
+COMMENT ON FUNCTION reverse_etl.sequence_run(text, boolean, boolean) IS 'Runs a sequence''s steps one after another in a background worker and returns the sequence run id; with wait (the default) returns when it has ended, and a sequence run that ended failed (SQLSTATE 38000) or incomplete (57014) is an error unless raise_on_failure is false.';
+COMMENT ON FUNCTION reverse_etl.sequence_run(bigint, boolean, boolean) IS 'Runs a sequence''s steps one after another in a background worker and returns the sequence run id; with wait (the default) returns when it has ended, and a sequence run that ended failed (SQLSTATE 38000) or incomplete (57014) is an error unless raise_on_failure is false.';
+CREATE FUNCTION reverse_etl."wait_for_run"(
+	"run" bigint,
+	"timeout" interval DEFAULT NULL
+) RETURNS TEXT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'wait_for_run_wrapper';
+COMMENT ON FUNCTION reverse_etl.wait_for_run(bigint, interval) IS 'Waits until a sync run has ended and returns its status (succeeded, warning, failed, incomplete); with a timeout, returns the status it has then.';

@@ -384,20 +384,35 @@ fn pg_cron_can_schedule_a_sync() {
         )
         .unwrap()
         .get(0);
+    // A sync that fails, run with wait: pg_cron records the job as failed.
+    db.exec(
+        "CREATE TABLE b (email text PRIMARY KEY);
+         SELECT reverse_etl.create_model('fragile', 'SELECT id, email FROM src WHERE 1 / (id - id) = 1', ARRAY['id']);
+         SELECT reverse_etl.create_sync('broken', 'fragile', 'local', '{\"mode\": \"upsert\", \"object\": \"b\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}');",
+    );
+    let failing_job: i64 = cron
+        .query_one(
+            "SELECT cron.schedule_in_database($1, '* * * * *', $$SELECT reverse_etl.sync_run('broken')$$, $2)",
+            &[&format!("{job} broken"), &db.name],
+        )
+        .unwrap()
+        .get(0);
     // pg_cron 1.4 (Debian bookworm) fires at most once a minute.
     db.wait_for(
-        "a run started by pg_cron",
-        "SELECT count(*) > 0 FROM reverse_etl.sync_runs",
+        "a run of each sync started by pg_cron",
+        "SELECT count(DISTINCT sync_id) = 2 FROM reverse_etl.sync_runs",
         Duration::from_secs(90),
     );
     cron.execute("SELECT cron.unschedule($1::bigint)", &[&job_id])
+        .unwrap();
+    cron.execute("SELECT cron.unschedule($1::bigint)", &[&failing_job])
         .unwrap();
     db.wait_for(
         "the run ends",
         "SELECT bool_and(finished_at IS NOT NULL) FROM reverse_etl.sync_runs",
         Duration::from_secs(60),
     );
-    let run_id = db.i64("SELECT min(id) FROM reverse_etl.sync_runs");
+    let run_id = db.i64("SELECT min(r.id) FROM reverse_etl.sync_runs r JOIN reverse_etl.syncs s ON s.id = r.sync_id WHERE s.name = 's'");
     assert_eq!(db.run_summary(run_id).succeeded[0], 200);
     let status: String = cron
         .query_one(
@@ -407,6 +422,25 @@ fn pg_cron_can_schedule_a_sync() {
         .unwrap()
         .get(0);
     assert_eq!(status, "succeeded");
+    let mut failed = (String::new(), String::new());
+    for _ in 0..100 {
+        let row = cron
+            .query_opt(
+                "SELECT status, return_message FROM cron.job_run_details WHERE jobid = $1 AND status IN ('failed', 'succeeded') ORDER BY runid LIMIT 1",
+                &[&failing_job],
+            )
+            .unwrap();
+        if let Some(row) = row {
+            failed = (row.get(0), row.get(1));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(failed.0, "failed", "{failed:?}");
+    assert!(
+        failed.1.contains("sync \"broken\" run ") && failed.1.contains("ended failed"),
+        "{failed:?}"
+    );
 }
 
 #[test]

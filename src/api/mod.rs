@@ -289,11 +289,13 @@ fn sync_run_by_name(
     full_resync: default!(bool, false),
     wait: default!(bool, true),
     allow_mass_removal: default!(bool, false),
+    raise_on_failure: default!(bool, true),
 ) -> i64 {
     let options = launch::RunOptions {
         full_resync,
         wait,
         allow_mass_removal,
+        raise_on_failure,
         ..Default::default()
     };
     call(|caller| sync_run_impl(caller, sync_ref(sync), options))
@@ -305,11 +307,13 @@ fn sync_run_by_id(
     full_resync: default!(bool, false),
     wait: default!(bool, true),
     allow_mass_removal: default!(bool, false),
+    raise_on_failure: default!(bool, true),
 ) -> i64 {
     let options = launch::RunOptions {
         full_resync,
         wait,
         allow_mass_removal,
+        raise_on_failure,
         ..Default::default()
     };
     call(|caller| sync_run_impl(caller, ObjectRef::Id(sync), options))
@@ -323,6 +327,7 @@ fn reset_cdc_impl(caller: &Caller, sync: ObjectRef) -> Result<i64> {
     let options = launch::RunOptions {
         reset_cdc: true,
         wait: true,
+        raise_on_failure: true,
         ..Default::default()
     };
     let run_id = launch::start_run(id, &options, "reset_cdc")?;
@@ -358,6 +363,7 @@ fn clear_and_fill_impl(caller: &Caller, sync: ObjectRef) -> Result<i64> {
         full_resync: true,
         clear_first: true,
         wait: true,
+        raise_on_failure: true,
         ..Default::default()
     };
     let run_id = launch::start_run(id, &options, "clear_and_fill")?;
@@ -489,20 +495,66 @@ fn create_sequence(
     })
 }
 
-fn sequence_run_impl(caller: &Caller, sequence: ObjectRef, wait: bool) -> Result<i64> {
+fn sequence_run_impl(
+    caller: &Caller,
+    sequence: ObjectRef,
+    wait: bool,
+    raise_on_failure: bool,
+) -> Result<i64> {
     let id = catalog::owned(Owned::Sequence, &sequence, caller.role)?;
-    crate::engine::sequence::start(id, wait)
+    crate::engine::sequence::start(id, wait, raise_on_failure)
 }
 
 /// Run a sequence's syncs one after another; returns the sequence run id.
 #[pg_extern(name = "sequence_run")]
-fn sequence_run_by_name(sequence: &str, wait: default!(bool, true)) -> i64 {
-    call(|caller| sequence_run_impl(caller, ObjectRef::Name(sequence.into()), wait))
+fn sequence_run_by_name(
+    sequence: &str,
+    wait: default!(bool, true),
+    raise_on_failure: default!(bool, true),
+) -> i64 {
+    call(|caller| {
+        sequence_run_impl(
+            caller,
+            ObjectRef::Name(sequence.into()),
+            wait,
+            raise_on_failure,
+        )
+    })
 }
 
 #[pg_extern(name = "sequence_run")]
-fn sequence_run_by_id(sequence: i64, wait: default!(bool, true)) -> i64 {
-    call(|caller| sequence_run_impl(caller, ObjectRef::Id(sequence), wait))
+fn sequence_run_by_id(
+    sequence: i64,
+    wait: default!(bool, true),
+    raise_on_failure: default!(bool, true),
+) -> i64 {
+    call(|caller| sequence_run_impl(caller, ObjectRef::Id(sequence), wait, raise_on_failure))
+}
+
+/// Wait until a run ends and return its status (succeeded, warning,
+/// failed, incomplete); with a timeout, the status it has then.
+#[pg_extern]
+fn wait_for_run(
+    run: Option<i64>,
+    timeout: default!(Option<pgrx::datum::Interval>, NULL),
+) -> String {
+    call(|caller| {
+        let run = run.ok_or_else(|| Error::invalid("run", "must not be NULL"))?;
+        let timeout = timeout
+            .map(|interval| {
+                std::time::Duration::try_from(interval)
+                    .map_err(|_| Error::invalid("timeout", "must not be negative"))
+            })
+            .transpose()?;
+        let sync_id = catalog::runs::sync_of(run)?.ok_or_else(|| {
+            Error::new(
+                SqlState::UndefinedObject,
+                format!("run: run {run} does not exist"),
+            )
+        })?;
+        catalog::owned(Owned::Sync, &ObjectRef::Id(sync_id), caller.role)?;
+        launch::wait_for_run(run, timeout)
+    })
 }
 
 fn update_sequence_impl(

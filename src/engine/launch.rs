@@ -41,7 +41,17 @@ pub struct RunOptions {
     pub allow_mass_removal: bool,
     pub clear_first: bool,
     pub wait: bool,
+    /// With `wait`: a run that ends failed or incomplete is an error of the
+    /// call (not only a WARNING), so a scheduler or orchestrator records it.
+    pub raise_on_failure: bool,
 }
+
+/// The SQLSTATE of a waited-for run that ended failed (external_routine_exception:
+/// the run is work done outside the calling statement).
+pub const RUN_FAILED: SqlState = SqlState::Other(*b"38000");
+/// The SQLSTATE (query_canceled) of a waited-for run that ended incomplete (cancelled, out
+/// of time, the destination down: the next run resumes).
+pub const RUN_INCOMPLETE: SqlState = SqlState::Other(*b"57014");
 
 pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i64> {
     let wait = options.wait;
@@ -97,7 +107,8 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
     let (run_id, worker, pid) = match started {
         Started::Joined(run_id) => {
             if wait {
-                wait_for_end(run_id)?;
+                wait_for_end(run_id, None)?;
+                return report_outcome(&sync.name, run_id, options.raise_on_failure);
             }
             return Ok(run_id);
         }
@@ -107,25 +118,55 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
         return Ok(run_id);
     }
     wait_for_worker(worker, pid);
-    match runs::status(run_id)? {
-        Some(state) => {
-            if matches!(state.status.as_str(), "failed" | "incomplete" | "warning") {
-                pgrx::warning!(
-                    "sync \"{}\" run {run_id} ended {}{}",
-                    sync.name,
-                    state.status,
-                    state.summary()
-                );
-            }
-            Ok(run_id)
-        }
-        None => Err(Error::new(
+    report_outcome(&sync.name, run_id, options.raise_on_failure)
+}
+
+/// What a run that was waited for came to: its id, or (when asked) an
+/// error for a run that ended failed or incomplete.
+fn report_outcome(sync_name: &str, run_id: i64, raise_on_failure: bool) -> Result<i64> {
+    let Some(state) = runs::status(run_id)? else {
+        return Err(Error::new(
             SqlState::InternalError,
             format!(
                 "the worker of run {run_id} stopped before recording the run; see the server log"
             ),
-        )),
+        ));
+    };
+    let ended = format!(
+        "sync \"{sync_name}\" run {run_id} ended {}{}",
+        state.status,
+        state.summary()
+    );
+    let failure = match state.status.as_str() {
+        "failed" => Some(RUN_FAILED),
+        "incomplete" => Some(RUN_INCOMPLETE),
+        _ => None,
+    };
+    match failure {
+        Some(code) if raise_on_failure => Err(Error::new(code, ended).with_hint(format!(
+            "SELECT * FROM reverse_etl.sync_runs WHERE id = {run_id}"
+        ))),
+        _ => {
+            if failure.is_some() || state.status == "warning" {
+                pgrx::warning!("{ended}");
+            }
+            Ok(run_id)
+        }
     }
+}
+
+/// Wait until a run has ended and return its status; with a timeout, the
+/// status it has when the timeout passes.
+pub fn wait_for_run(run_id: i64, timeout: Option<Duration>) -> Result<String> {
+    wait_for_end(run_id, timeout)?;
+    runs::status(run_id)?
+        .map(|state| state.status)
+        .ok_or_else(|| {
+            Error::new(
+                SqlState::UndefinedObject,
+                format!("run: run {run_id} does not exist"),
+            )
+        })
 }
 
 fn spawn_worker(
@@ -268,13 +309,18 @@ fn wait_until_recorded(run_id: i64) {
     }
 }
 
-/// Wait for a run started elsewhere (a queued run) to end.
-fn wait_for_end(run_id: i64) -> Result<()> {
+/// Wait for a run started elsewhere (a queued run, another session's) to
+/// end, or for `timeout`. Each check reads the run's latest committed state.
+fn wait_for_end(run_id: i64, timeout: Option<Duration>) -> Result<()> {
+    let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         match runs::status(run_id)? {
             Some(state) if state.ended() => return Ok(()),
             None => return Ok(()),
             Some(_) => {
+                if deadline.is_some_and(|at| Instant::now() >= at) {
+                    return Ok(());
+                }
                 std::thread::sleep(Duration::from_millis(50));
                 pg_sys::check_for_interrupts!();
             }

@@ -190,7 +190,7 @@ fn record_step(
 }
 
 /// Start a sequence run in its own worker; with `wait`, return when it ended.
-pub fn start(sequence_id: i64, wait: bool) -> Result<i64> {
+pub fn start(sequence_id: i64, wait: bool, raise_on_failure: bool) -> Result<i64> {
     if !crate::catalog::sequences::is_enabled(sequence_id)? {
         return Err(Error::new(
             SqlState::ObjectNotInPrerequisiteState,
@@ -201,13 +201,25 @@ pub fn start(sequence_id: i64, wait: bool) -> Result<i64> {
     if wait {
         launch::wait_for_worker(worker, pid);
         if let Some(outcome) = sequence_runs::outcome(id)? {
-            if outcome.status != "succeeded" {
-                pgrx::warning!(
-                    "sequence \"{}\" run {id} ended {}{}",
-                    outcome.sequence,
-                    outcome.status,
-                    outcome.summary()
-                );
+            let ended = format!(
+                "sequence \"{}\" run {id} ended {}{}",
+                outcome.sequence,
+                outcome.status,
+                outcome.summary()
+            );
+            let failure = match outcome.status.as_str() {
+                "failed" => Some(launch::RUN_FAILED),
+                "incomplete" => Some(launch::RUN_INCOMPLETE),
+                _ => None,
+            };
+            match failure {
+                Some(code) if raise_on_failure => {
+                    return Err(Error::new(code, ended).with_hint(format!(
+                    "SELECT * FROM reverse_etl.sequence_run_details WHERE sequence_run_id = {id}"
+                )))
+                }
+                _ if outcome.status != "succeeded" => pgrx::warning!("{ended}"),
+                _ => {}
             }
         }
     }

@@ -166,9 +166,12 @@ impl TestDb {
         }
     }
 
-    /// Run a sync and return its run id (waits for the run to end).
+    /// Run a sync and return its run id (waits for the run to end; a run
+    /// that fails returns its id too, for the test to look at).
     pub fn run(&mut self, sync: &str) -> i64 {
-        self.i64(&format!("SELECT reverse_etl.sync_run('{sync}')"))
+        self.i64(&format!(
+            "SELECT reverse_etl.sync_run('{sync}', raise_on_failure => false)"
+        ))
     }
 
     /// The run's status and counts, and a check that they reconcile.
