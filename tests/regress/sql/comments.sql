@@ -26,4 +26,5 @@ WHERE c.relnamespace = 'reverse_etl'::regnamespace AND c.relkind IN ('r', 'v') A
   AND col_description(c.oid, a.attnum) IS NULL
 ORDER BY 1::text, a.attnum;
 -- what \df+ shows for one of them
-SELECT obj_description('reverse_etl.sync_run(text, boolean, boolean, boolean)'::regprocedure, 'pg_proc');
+SELECT obj_description('reverse_etl.sync_run(text, boolean, boolean, boolean, boolean)'::regprocedure, 'pg_proc');
+SELECT obj_description('reverse_etl.wait_for_run(bigint, interval)'::regprocedure, 'pg_proc');
