@@ -234,12 +234,13 @@ fn a_sequence_runs_on_its_own_schedule() {
 #[test]
 fn next_due_times_can_be_checked_from_sql() {
     let mut db = TestDb::new("schedule_next_runs");
-    // 02:30 does not exist in Berlin on 29 March 2026 (clocks go forward).
+    // 02:30 does not exist in Berlin on 29 March 2026 (clocks go forward):
+    // it runs right after the gap, at 03:00 CEST (01:00 UTC).
     assert_eq!(
         db.rows(
             r#"SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM reverse_etl.schedule_next_runs('{"cron": "30 2 * * *", "timezone": "Europe/Berlin"}', 3, '2026-03-28 00:00Z') t"#
         ),
-        ["2026-03-28 01:30", "2026-03-30 00:30", "2026-03-31 00:30"]
+        ["2026-03-28 01:30", "2026-03-29 01:00", "2026-03-30 00:30"]
     );
     assert_eq!(
         db.rows(
