@@ -229,14 +229,20 @@ pub fn file_name(
     Ok(format!("{stem}{suffix}{extension}"))
 }
 
-/// One CSV field, quoted when it must be (RFC 4180).
+/// One CSV field as PostgreSQL's `COPY … CSV` reads it back: NULL is an
+/// empty unquoted field, an empty string is `""`, and a field with a
+/// separator, quote, line break or edge space is quoted.
 pub fn csv_field(value: &Value) -> String {
     let text = match value {
         Value::Null => return String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    if text.contains([',', '"', '\r', '\n']) || text.starts_with(' ') || text.ends_with(' ') {
+    if text.is_empty()
+        || text.contains([',', '"', '\r', '\n'])
+        || text.starts_with(' ')
+        || text.ends_with(' ')
+    {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text
@@ -634,6 +640,7 @@ mod tests {
         assert_eq!(csv_field(&json!("say \"hi\"")), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field(&json!("two\nlines")), "\"two\nlines\"");
         assert_eq!(csv_field(&Value::Null), "");
+        assert_eq!(csv_field(&json!("")), "\"\"");
         assert_eq!(csv_field(&json!(1.5)), "1.5");
         assert_eq!(
             csv_line([json!("a"), Value::Null, json!(true)].into_iter()),

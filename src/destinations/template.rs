@@ -2,6 +2,7 @@
 //! `/contacts/{{ row.email }}`, `{"name": "{{ row.first }} {{ row.last }}"}`.
 
 use crate::error::{Error, Result, SqlState};
+use liquid_core::{Display_filter, Filter, FilterReflection, ParseFilter, Runtime, ValueView};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -9,9 +10,101 @@ fn parser() -> &'static liquid::Parser {
     static PARSER: OnceLock<liquid::Parser> = OnceLock::new();
     PARSER.get_or_init(|| {
         liquid::ParserBuilder::with_stdlib()
+            .filter(Json)
             .build()
             .expect("the standard Liquid library builds")
     })
+}
+
+/// `{{ row.name | json }}`: the value as JSON (a string quoted and escaped,
+/// a number, true/false, null, an array or object), so a body template can
+/// place any value without breaking on a quote or a newline.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "json",
+    description = "The value as JSON text: strings quoted and escaped, nil as null.",
+    parsed(JsonFilter)
+)]
+struct Json;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "json"]
+struct JsonFilter;
+
+impl Filter for JsonFilter {
+    fn evaluate(
+        &self,
+        input: &dyn ValueView,
+        _runtime: &dyn Runtime,
+    ) -> liquid_core::Result<liquid_core::Value> {
+        let text = serde_json::to_string(&from_liquid(&input.to_value()))
+            .map_err(|e| liquid_core::Error::with_msg(format!("json: {e}")))?;
+        Ok(liquid_core::Value::scalar(text))
+    }
+}
+
+/// A context value as Liquid sees it, numbers exactly as they came: an
+/// integer that fits 64 bits is an integer, a number whose text a 64-bit
+/// float prints back unchanged is a float, any other (a numeric(38,18), a
+/// 30-digit integer) its digits as text, so `{{ row.amount }}` renders them
+/// all.
+fn to_liquid(value: &Value) -> liquid_core::Value {
+    use liquid_core::Value as L;
+    match value {
+        Value::Null => L::Nil,
+        Value::Bool(b) => L::scalar(*b),
+        Value::Number(n) => {
+            let text = n.to_string();
+            if let Ok(integer) = text.parse::<i64>() {
+                L::scalar(integer)
+            } else {
+                match n
+                    .as_f64()
+                    .filter(|f| f.is_finite() && f.to_string() == text)
+                {
+                    Some(float) => L::scalar(float),
+                    None => L::scalar(text),
+                }
+            }
+        }
+        Value::String(s) => L::scalar(s.clone()),
+        Value::Array(items) => L::Array(items.iter().map(to_liquid).collect()),
+        Value::Object(map) => L::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone().into(), to_liquid(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The inverse, for the `json` filter.
+fn from_liquid(value: &liquid_core::Value) -> Value {
+    use liquid_core::model::ScalarCow;
+    use liquid_core::Value as L;
+    match value {
+        L::Nil | L::State(_) => Value::Null,
+        L::Scalar(scalar) => {
+            let scalar: ScalarCow<'_> = scalar.as_ref();
+            if let Some(b) = scalar.to_bool().filter(|_| scalar.type_name() == "boolean") {
+                Value::Bool(b)
+            } else if scalar.type_name() == "whole number" {
+                scalar.to_integer().map_or(Value::Null, Value::from)
+            } else if scalar.type_name() == "fractional number" {
+                scalar
+                    .to_float()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
+            } else {
+                Value::String(scalar.to_kstr().to_string())
+            }
+        }
+        L::Array(items) => Value::Array(items.iter().map(from_liquid).collect()),
+        L::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.to_string(), from_liquid(v)))
+                .collect(),
+        ),
+    }
 }
 
 pub struct Template {
@@ -54,8 +147,10 @@ impl Template {
 
     /// Render with `context` (a JSON object). Unknown variables are errors.
     pub fn render(&self, field: &str, context: &Value) -> Result<String> {
-        let globals = liquid::model::to_object(context)
-            .map_err(|e| Error::invalid(field, format!("template context: {e}")))?;
+        let globals = match to_liquid(context) {
+            liquid_core::Value::Object(object) => object,
+            _ => return Err(Error::invalid(field, "template context: not an object")),
+        };
         self.compiled.render(&globals).map_err(|e| {
             Error::invalid(
                 field,
@@ -182,6 +277,26 @@ mod tests {
             b.render("b", &json!({"records": [{"id": 1}, {"id": 2}]}))
                 .unwrap(),
             "[1,2]"
+        );
+    }
+
+    #[test]
+    fn the_json_filter_and_exact_numbers() {
+        let t = Template::parse("body", r#"{"n": {{ row.n | json }}, "s": {{ row.s | json }}, "x": {{ row.x | json }}, "l": {{ row.l | json }}, "raw": {{ row.big }}, "f": {{ row.f }}, "i": {{ row.i }}}"#).unwrap();
+        let context: Value = serde_json::from_str(
+            r#"{"row": {"n": null, "s": "a \"b\"\n\tc", "x": {"k": [1, true]}, "l": [1.5, "z"],
+                        "big": 12345678901234567890.123456789012345678, "f": 0.1, "i": -9223372036854775808}}"#,
+        )
+        .unwrap();
+        let out = t.render("body", &context).unwrap();
+        assert_eq!(
+            out,
+            r#"{"n": null, "s": "a \"b\"\n\tc", "x": {"k":[1,true]}, "l": [1.5,"z"], "raw": 12345678901234567890.123456789012345678, "f": 0.1, "i": -9223372036854775808}"#
+        );
+        let parsed: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            parsed["raw"].to_string(),
+            "12345678901234567890.123456789012345678"
         );
     }
 

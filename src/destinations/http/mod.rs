@@ -505,13 +505,15 @@ mod tests {
             "mappings": [{"from": "plan", "to": "plan_name"}],
             "requests": {"added": {"method": "PUT", "path": "/contacts/{{ row.email }}", "body": "{\"p\": {{ record.plan_name | json }}}"}}}),
         );
-        // liquid has no json filter: a clear error naming the field
-        let e = d.unwrap_err();
-        assert!(
-            e.message.starts_with("requests.added.body: template"),
-            "{}",
-            e.message
-        );
+        // The json filter places any value as valid JSON.
+        let d = d.unwrap();
+        let mut tricky = row(Op::Added, "a@x.io");
+        tricky
+            .fields
+            .insert("plan".into(), json!("say \"hi\"\nto \\ \u{1F600}"));
+        let request = d.prepare(&[tricky], "http://h").unwrap();
+        let body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body, json!({"p": "say \"hi\"\nto \\ \u{1F600}"}));
         let d = destination(json!({"mode": "upsert", "batch_size": 1, "delete_behavior": "clear", "match": {"from": "email", "to": "email"},
             "mappings": [{"from": "plan", "to": "plan_name"}],
             "requests": {"added": {"method": "PUT", "path": "/contacts/{{ row.email }}"}}})).unwrap();
