@@ -43,6 +43,39 @@ impl Filter for JsonFilter {
     }
 }
 
+thread_local! {
+    /// While a template renders: the numbers of its context that Liquid
+    /// holds as text (too many digits for its own number types), so that
+    /// `json` writes them back as numbers. A text that is also a string of
+    /// the context stays a string.
+    static NUMBER_TEXTS: std::cell::RefCell<std::collections::HashSet<String>> =
+        Default::default();
+}
+
+/// The texts of the numbers of `json` that `to_liquid` keeps as text, and
+/// of its strings.
+fn collect_texts(
+    json: &Value,
+    numbers: &mut std::collections::HashSet<String>,
+    strings: &mut std::collections::HashSet<String>,
+) {
+    match json {
+        Value::Number(n) if to_liquid(json).type_name() == "string" => {
+            numbers.insert(n.to_string());
+        }
+        Value::String(s) => {
+            strings.insert(s.clone());
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| collect_texts(v, numbers, strings)),
+        Value::Object(map) => map
+            .values()
+            .for_each(|v| collect_texts(v, numbers, strings)),
+        _ => {}
+    }
+}
+
 /// A context value as Liquid sees it, numbers exactly as they came: an
 /// integer that fits 64 bits is an integer, a number whose text a 64-bit
 /// float prints back unchanged is a float, any other (a numeric(38,18), a
@@ -90,12 +123,20 @@ fn from_liquid(value: &liquid_core::Value) -> Value {
             } else if scalar.type_name() == "whole number" {
                 scalar.to_integer().map_or(Value::Null, Value::from)
             } else if scalar.type_name() == "fractional number" {
+                // As Liquid prints it (which is how the context wrote it),
+                // not in a float's shortest form (-1e-18).
                 scalar
                     .to_float()
-                    .and_then(serde_json::Number::from_f64)
+                    .filter(|f| f.is_finite())
+                    .and_then(|f| serde_json::from_str::<serde_json::Number>(&f.to_string()).ok())
                     .map_or(Value::Null, Value::Number)
             } else {
-                Value::String(scalar.to_kstr().to_string())
+                let text = scalar.to_kstr().to_string();
+                let number = NUMBER_TEXTS
+                    .with(|numbers| numbers.borrow().contains(&text))
+                    .then(|| serde_json::from_str::<serde_json::Number>(&text).ok())
+                    .flatten();
+                number.map_or(Value::String(text), Value::Number)
             }
         }
         L::Array(items) => Value::Array(items.iter().map(from_liquid).collect()),
@@ -147,11 +188,19 @@ impl Template {
 
     /// Render with `context` (a JSON object). Unknown variables are errors.
     pub fn render(&self, field: &str, context: &Value) -> Result<String> {
-        let globals = match to_liquid(context) {
-            liquid_core::Value::Object(object) => object,
-            _ => return Err(Error::invalid(field, "template context: not an object")),
+        let globals = to_liquid(context);
+        let liquid_core::Value::Object(object) = &globals else {
+            return Err(Error::invalid(field, "template context: not an object"));
         };
-        self.compiled.render(&globals).map_err(|e| {
+        let (mut numbers, mut strings) = Default::default();
+        if self.source.contains("json") {
+            collect_texts(context, &mut numbers, &mut strings);
+            numbers.retain(|text| !strings.contains(text));
+        }
+        NUMBER_TEXTS.with(|cell| *cell.borrow_mut() = numbers);
+        let rendered = self.compiled.render(object);
+        NUMBER_TEXTS.with(|cell| cell.borrow_mut().clear());
+        rendered.map_err(|e| {
             Error::invalid(
                 field,
                 format!("template failed: {}", one_line(&e.to_string())),
@@ -298,6 +347,47 @@ mod tests {
             parsed["raw"].to_string(),
             "12345678901234567890.123456789012345678"
         );
+    }
+
+    #[test]
+    fn json_writes_every_digit_of_the_contexts_numbers() {
+        // `| json` writes every digit of the context's numbers, nested ones
+        // too (a text equal to one of them stays a string).
+        let t = Template::parse(
+            "body",
+            r#"{{ row.doc | json }} {{ row.big | json }} {{ row.doc.z | json }} {{ row.huge | json }} {{ row.s | json }}"#,
+        )
+        .unwrap();
+        let context: Value = serde_json::from_str(
+            r#"{"row": {"doc": {"z": 1.10, "a": [123456789012345678901234567890]}, "big": 1.50,
+                        "huge": 12345678901234567890.123456789012345678, "s": "1.50"}}"#,
+        )
+        .unwrap();
+        let out = t.render("body", &context).unwrap();
+        let (object, rest) = out.split_once(' ').unwrap();
+        // Liquid's objects do not keep key order; the JSON is the same.
+        assert_eq!(
+            serde_json::from_str::<Value>(object).unwrap(),
+            context["row"]["doc"]
+        );
+        assert!(
+            object.contains(r#""z":1.10"#) && object.contains("[123456789012345678901234567890]")
+        );
+        assert_eq!(
+            rest,
+            r#""1.50" 1.10 12345678901234567890.123456789012345678 "1.50""#
+        );
+        let t = Template::parse("body", "{{ row.big | json }} {{ row.tiny | json }}").unwrap();
+        let context: Value =
+            serde_json::from_str(r#"{"row": {"big": 1.50, "tiny": -0.000000000000000001}}"#)
+                .unwrap();
+        assert_eq!(
+            t.render("body", &context).unwrap(),
+            "1.50 -0.000000000000000001"
+        );
+        // A computed value goes through Liquid's own types.
+        let t = Template::parse("body", "{{ row.big | plus: 1 | json }}").unwrap();
+        assert_eq!(t.render("body", &context).unwrap(), "2.5");
     }
 
     #[test]

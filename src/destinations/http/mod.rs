@@ -514,6 +514,12 @@ mod tests {
         let request = d.prepare(&[tricky], "http://h").unwrap();
         let body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
         assert_eq!(body, json!({"p": "say \"hi\"\nto \\ \u{1F600}"}));
+        let mut exact = row(Op::Added, "a@x.io");
+        exact
+            .fields
+            .insert("plan".into(), serde_json::from_str("1.50").unwrap());
+        let request = d.prepare(&[exact], "http://h").unwrap();
+        assert_eq!(request.body.as_deref(), Some(r#"{"p": 1.50}"#));
         let d = destination(json!({"mode": "upsert", "batch_size": 1, "delete_behavior": "clear", "match": {"from": "email", "to": "email"},
             "mappings": [{"from": "plan", "to": "plan_name"}],
             "requests": {"added": {"method": "PUT", "path": "/contacts/{{ row.email }}"}}})).unwrap();
