@@ -49,7 +49,7 @@ fn steps_run_in_order_and_a_failure_stops_or_continues_by_policy() {
     // The middle step fails: its table is gone.
     db.exec("INSERT INTO src VALUES (21, 'u21@x.io'); DROP TABLE tb");
     db.exec(r#"SELECT reverse_etl.create_sequence('stopping', '["a", {"sync": "b", "on_failure": "stop"}, "c"]')"#);
-    let stopped = db.i64("SELECT reverse_etl.sequence_run('stopping')");
+    let stopped = db.i64("SELECT reverse_etl.sequence_run('stopping', raise_on_failure => false)");
     assert_eq!(
         db.text(&format!(
             "SELECT status FROM reverse_etl.sequence_runs WHERE id = {stopped}"
@@ -68,7 +68,7 @@ fn steps_run_in_order_and_a_failure_stops_or_continues_by_policy() {
     assert_eq!(db.i64("SELECT count(*) FROM tc"), 20, "c did not run");
 
     db.exec(r#"SELECT reverse_etl.create_sequence('continuing', '["a", {"sync": "b", "on_failure": "continue"}, "c"]')"#);
-    let continued = db.i64("SELECT reverse_etl.sequence_run('continuing')");
+    let continued = db.i64("SELECT reverse_etl.sequence_run('continuing', raise_on_failure => false)");
     assert_eq!(
         db.text(&format!(
             "SELECT status FROM reverse_etl.sequence_runs WHERE id = {continued}"
