@@ -400,7 +400,10 @@ fn secrets_are_their_owners_and_never_appear_anywhere() {
         .unwrap();
     let (mut watched, notices) = connect_with_notices(&db.name, &alice_role);
     let failed: i64 = watched
-        .query_one("SELECT reverse_etl.sync_run('s', raise_on_failure => false)", &[])
+        .query_one(
+            "SELECT reverse_etl.sync_run('s', raise_on_failure => false)",
+            &[],
+        )
         .unwrap()
         .get(0);
     let summary = db.run_summary(failed);
@@ -627,7 +630,10 @@ fn a_file_sync_never_writes_another_syncs_file_and_paths_outside_reveal_nothing(
         "succeeded",
         "a sync rewrites its own file"
     );
-    let stolen = i64_of(&mut bob, "SELECT reverse_etl.sync_run('b_s', raise_on_failure => false)");
+    let stolen = i64_of(
+        &mut bob,
+        "SELECT reverse_etl.sync_run('b_s', raise_on_failure => false)",
+    );
     let summary = db.run_summary(stolen);
     assert_eq!(summary.status, "failed");
     assert!(
@@ -647,7 +653,10 @@ fn a_file_sync_never_writes_another_syncs_file_and_paths_outside_reveal_nothing(
         "SELECT reverse_etl.update_sync('b_s', '{\"mode\": \"snapshot\", \"file\": \"planted\"}')",
     )
     .unwrap();
-    let planted = i64_of(&mut bob, "SELECT reverse_etl.sync_run('b_s', raise_on_failure => false)");
+    let planted = i64_of(
+        &mut bob,
+        "SELECT reverse_etl.sync_run('b_s', raise_on_failure => false)",
+    );
     assert!(db
         .run_summary(planted)
         .error

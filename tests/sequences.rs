@@ -68,7 +68,8 @@ fn steps_run_in_order_and_a_failure_stops_or_continues_by_policy() {
     assert_eq!(db.i64("SELECT count(*) FROM tc"), 20, "c did not run");
 
     db.exec(r#"SELECT reverse_etl.create_sequence('continuing', '["a", {"sync": "b", "on_failure": "continue"}, "c"]')"#);
-    let continued = db.i64("SELECT reverse_etl.sequence_run('continuing', raise_on_failure => false)");
+    let continued =
+        db.i64("SELECT reverse_etl.sequence_run('continuing', raise_on_failure => false)");
     assert_eq!(
         db.text(&format!(
             "SELECT status FROM reverse_etl.sequence_runs WHERE id = {continued}"
