@@ -555,7 +555,8 @@ fn an_ordinary_role_does_everything_on_its_own_syncs() {
         &format!("SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = {slow}"),
         Duration::from_secs(30),
     );
-    assert_eq!(db.run_summary(slow).status, "incomplete");
+    let cancelled_run = db.run_summary(slow);
+    assert_eq!(cancelled_run.status, "incomplete", "{cancelled_run:?}");
     // Actors are current_user: a superuser acting as alice is logged as alice.
     db.exec(&format!(
         "SET ROLE {alice_role}; SELECT reverse_etl.set_sync_folder('alice_sync', 'CRM'); RESET ROLE"

@@ -157,3 +157,26 @@ fn postgres_test_row_runs_the_statement_for_one_row() {
     );
     assert_eq!(state(&mut db), before);
 }
+
+#[test]
+fn a_cancelled_statement_is_an_interruption_not_a_rejection() {
+    let mut db = TestDb::new("test_row_cancel");
+    db.exec(
+        "CREATE TABLE users (id int PRIMARY KEY, email text);
+         INSERT INTO users VALUES (1, 'a@x.io');
+         CREATE TABLE contacts (email text PRIMARY KEY);
+         CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$;
+         CREATE TRIGGER slow BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION slow();
+         SELECT reverse_etl.create_model('users', 'SELECT id, email FROM users', ARRAY['id']);
+         SELECT reverse_etl.create_destination('local', 'postgres');
+         SELECT reverse_etl.create_sync('s', 'users', 'local', '{\"mode\": \"upsert\", \"object\": \"contacts\",
+           \"match\": {\"from\": \"email\", \"to\": \"email\"}}');",
+    );
+    // The statement runs in a subtransaction; its timeout cancels the call
+    // rather than coming back as the row's error.
+    let (code, message) =
+        db.error("SET statement_timeout = '300ms'; SELECT reverse_etl.sync_test_row('s', '1')");
+    assert_eq!(code, "57014", "{message}");
+    db.exec("RESET statement_timeout");
+    assert_eq!(db.i64("SELECT count(*) FROM contacts"), 0);
+}

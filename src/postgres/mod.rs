@@ -44,7 +44,10 @@ pub fn catch<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
 }
 
 /// Run `body` in a subtransaction: on error its effects are rolled back and
-/// the error comes back as a value, and the outer transaction goes on.
+/// the error comes back as a value, and the outer transaction goes on. An
+/// interrupt (SQLSTATE class 57: a cancel, a shutdown) is not a value: it
+/// is raised again once the subtransaction is rolled back, so no caller can
+/// mistake a cancelled statement for a problem of its input.
 pub fn in_subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     // SAFETY: the pattern of PL/Python and PL/Perl: the subtransaction is
     // always either released or rolled back, and memory context and resource
@@ -62,7 +65,10 @@ pub fn in_subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T
         }
         pg_sys::MemoryContextSwitchTo(caller_context);
         pg_sys::CurrentResourceOwner = caller_owner;
-        outcome
+        match outcome {
+            Err(error) if error.state.code().starts_with("57") => raise(error),
+            outcome => outcome,
+        }
     }
 }
 
