@@ -486,3 +486,35 @@ fn cancelling_a_run_whose_worker_is_gone_closes_it_at_once() {
     assert_eq!(db.run_summary(next).status, "succeeded");
     assert_eq!(db.i64("SELECT count(*) FROM target"), 200);
 }
+
+#[test]
+fn waiting_for_a_run_whose_worker_is_gone_ends_the_wait() {
+    let mut db = TestDb::new("wait_gone");
+    db.exec(SETUP);
+    let run_id = start_then_terminate_its_worker(&mut db);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        db.text(&format!(
+            "SELECT reverse_etl.wait_for_run({run_id}, '60 seconds')"
+        ))
+        .as_deref(),
+        Some("incomplete")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "waited {:?}",
+        started.elapsed()
+    );
+    let summary = db.run_summary(run_id);
+    assert!(
+        summary
+            .error
+            .starts_with("interrupted: the run's worker exited"),
+        "{summary:?}"
+    );
+    // What it delivered stays delivered; the next run sends the rest.
+    let delivered = summary.succeeded[0];
+    assert!(delivered >= 30);
+    let next = db.run("s");
+    assert_eq!(db.run_summary(next).succeeded[0], 200 - delivered);
+}

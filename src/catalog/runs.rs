@@ -159,15 +159,35 @@ pub fn finish(run_id: i64) -> Result<()> {
 /// A run that did not get through ends with `status` and `error`;
 /// operations not attempted count as aborted, so the counts reconcile.
 pub fn end_early(run_id: i64, status: &str, error: &str) -> Result<()> {
+    // Only a run still marked as going: one its worker has just closed
+    // keeps the outcome the worker recorded.
     spi::execute(
-        "UPDATE reverse_etl.sync_runs SET status = $2, error = $3, finished_at = clock_timestamp(), \
-         aborted_added = planned_added - succeeded_added - rejected_added, \
-         aborted_changed = planned_changed - succeeded_changed - rejected_changed, \
-         aborted_removed = planned_removed - succeeded_removed - rejected_removed \
-         WHERE id = $1",
+        &format!(
+            "UPDATE reverse_etl.sync_runs SET status = $2, error = $3, finished_at = clock_timestamp(), \
+             aborted_added = planned_added - succeeded_added - rejected_added, \
+             aborted_changed = planned_changed - succeeded_changed - rejected_changed, \
+             aborted_removed = planned_removed - succeeded_removed - rejected_removed \
+             WHERE id = $1 AND status IN {GOING}"
+        ),
         &[run_id.into(), status.into(), error.into()],
     )?;
     Ok(())
+}
+
+/// A run still marked as going whose worker is gone: its sync, and whether
+/// it was queued. Reads the current list of backends, not the one this
+/// transaction saw first.
+pub fn orphaned(run_id: i64) -> Result<Option<(i64, bool)>> {
+    spi::execute("SELECT pg_catalog.pg_stat_clear_snapshot()", &[])?;
+    let rows = spi::rows(
+        &format!(
+            "SELECT r.sync_id, r.status = 'queued' FROM reverse_etl.sync_runs r \
+             WHERE r.id = $1 AND r.status IN {GOING} AND NOT {RUN_WORKER_ALIVE}"
+        ),
+        &[run_id.into()],
+        |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?)),
+    )?;
+    Ok(rows.into_iter().next())
 }
 
 /// Where a run stands, as the session waiting for it sees it.

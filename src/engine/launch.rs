@@ -310,14 +310,24 @@ fn wait_until_recorded(run_id: i64) {
 }
 
 /// Wait for a run started elsewhere (a queued run, another session's) to
-/// end, or for `timeout`. Each check reads the run's latest committed state.
+/// end, or for `timeout`. Each check reads the run's latest committed state;
+/// a run whose worker is gone (terminated, crashed) is closed as incomplete
+/// rather than waited for forever.
 fn wait_for_end(run_id: i64, timeout: Option<Duration>) -> Result<()> {
     let deadline = timeout.map(|t| Instant::now() + t);
+    let mut checks = 0u32;
     loop {
         match runs::status(run_id)? {
             Some(state) if state.ended() => return Ok(()),
             None => return Ok(()),
             Some(_) => {
+                checks += 1;
+                if checks % 10 == 0 {
+                    if let Some((sync_id, queued)) = runs::orphaned(run_id)? {
+                        close_orphaned(run_id, sync_id, queued, "interrupted: the run's worker exited before finishing (server restart, crash or terminated worker)")?;
+                        continue;
+                    }
+                }
                 if deadline.is_some_and(|at| Instant::now() >= at) {
                     return Ok(());
                 }
@@ -325,6 +335,19 @@ fn wait_for_end(run_id: i64, timeout: Option<Duration>) -> Result<()> {
                 pg_sys::check_for_interrupts!();
             }
         }
+    }
+}
+
+/// Close a run whose worker is gone, as incomplete. A live run of the sync
+/// (holding its lock) closes it itself when it starts; a queued run never
+/// started, so it can always be closed.
+fn close_orphaned(run_id: i64, sync_id: i64, queued: bool, reason: &str) -> Result<()> {
+    if runs::try_lock_sync_runs(sync_id)? {
+        super::recovery::close_run(run_id, sync_id, reason)
+    } else if queued {
+        super::recovery::end_early(run_id, "incomplete", reason)
+    } else {
+        Ok(())
     }
 }
 
@@ -343,15 +366,9 @@ pub fn cancel_run(run_id: i64) -> Result<bool> {
         }
         runs::CancelRequest::Going(None) => Ok(true),
         runs::CancelRequest::WorkerGone { sync_id, queued } => {
-            // Nobody will honour the request: close the run now. A live run
-            // of the sync (holding its lock) would close it itself at its
-            // start; a queued run never started, so it can always be closed.
+            // Nobody will honour the request: close the run now.
             let reason = "cancelled by cancel_run: the run's worker had already exited (server restart, crash or terminated worker)";
-            if runs::try_lock_sync_runs(sync_id)? {
-                super::recovery::close_run(run_id, sync_id, reason)?;
-            } else if queued {
-                super::recovery::end_early(run_id, "incomplete", reason)?;
-            }
+            close_orphaned(run_id, sync_id, queued, reason)?;
             Ok(true)
         }
     }
