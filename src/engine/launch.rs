@@ -322,7 +322,7 @@ fn wait_for_end(run_id: i64, timeout: Option<Duration>) -> Result<()> {
             None => return Ok(()),
             Some(_) => {
                 checks += 1;
-                if checks % 10 == 0 {
+                if checks.is_multiple_of(10) {
                     if let Some((sync_id, queued)) = runs::orphaned(run_id)? {
                         close_orphaned(run_id, sync_id, queued, "interrupted: the run's worker exited before finishing (server restart, crash or terminated worker)")?;
                         continue;
