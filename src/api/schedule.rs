@@ -2,11 +2,11 @@
 //! expression or time zone before using it), and the trigger hook that
 //! tells the scheduler about changes.
 
+use crate::config::due::next_due;
 use crate::config::Schedule;
 use crate::error::{Error, Result};
 use crate::postgres::json_arg::JsonbArg;
 use crate::postgres::OrRaise;
-use crate::schedule::next::next_due;
 use chrono::{DateTime, TimeZone, Utc};
 use pgrx::prelude::*;
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! When a sync runs on its own: parsing and validation of the schedule
-//! document. The arithmetic of due times is in `crate::schedule::next`.
+//! document. The arithmetic of due times is in `super::due`.
 
 use super::json::ObjectReader;
 use crate::error::{Error, Result};
@@ -243,7 +243,7 @@ impl Schedule {
                 cron,
                 timezone,
             };
-            if crate::schedule::next::next_due(&schedule, chrono::Utc::now()).is_none() {
+            if super::due::next_due(&schedule, chrono::Utc::now()).is_none() {
                 if let Schedule::Cron { expression, .. } = &schedule {
                     return Err(Error::invalid(
                         &path,

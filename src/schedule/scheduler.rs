@@ -5,9 +5,9 @@
 //! while the next due time is near, and otherwise exits, leaving the next
 //! due time with the launcher.
 
-use super::next::next_due;
 use super::registry::{now_ms, NEVER, REGISTRY};
 use crate::catalog::schedules::{self, Kind, Scheduled};
+use crate::config::due::next_due;
 use crate::config::Schedule;
 use crate::engine::{launch, sequence};
 use crate::error::Result;
