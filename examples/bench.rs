@@ -251,19 +251,14 @@ fn http_scenario(rows: i64) {
     let (batch_size, concurrency) = (100i64, 8i64);
     let crm = fake_crm::FakeCrm::start();
     let (mut admin, mut client) = fresh_database();
-    client
-        .batch_execute(&format!(
-            "CREATE EXTENSION pg_reverse_etl;
-             CREATE TABLE users AS SELECT g AS id, 'user' || g || '@example.com' AS email, 'free' AS plan FROM generate_series(1, {rows}) g;
-             ALTER TABLE users ADD PRIMARY KEY (id);
-             SELECT reverse_etl.create_model('users', 'SELECT id, email, plan FROM users', ARRAY['id']);
-             SELECT reverse_etl.create_destination('crm', 'http', '{{\"url\": \"{}\", \"concurrency\": {concurrency}, \"timeout_ms\": 10000}}');
-             SELECT reverse_etl.create_sync('bench', 'users', 'crm', '{{\"mode\": \"upsert\", \"batch_size\": {batch_size},
-                 \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"plan\", \"to\": \"plan\"}}],
-                 \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts/batch\"}}}}}}');",
-            crm.url()
-        ))
-        .unwrap();
+    create_http_sync(
+        &mut client,
+        &crm,
+        &format!("SELECT g AS id, 'user' || g || '@example.com' AS email, 'free' AS plan FROM generate_series(1, {rows}) g"),
+        "plan",
+        &format!(", \"concurrency\": {concurrency}, \"timeout_ms\": 10000"),
+        batch_size,
+    );
     run_sync(&mut client, false);
     client
         .batch_execute("UPDATE users SET plan = 'pro'")
@@ -295,6 +290,33 @@ fn http_scenario(rows: i64) {
         .unwrap();
 }
 
+/// The benchmark database's `users` table (`users_sql`: columns id,
+/// email and `column`) and an upsert sync `bench` of it to the fake CRM's
+/// batch endpoint, matched by email, sending `column`; `destination_extra`
+/// is added to the destination's config.
+fn create_http_sync(
+    client: &mut Client,
+    crm: &fake_crm::FakeCrm,
+    users_sql: &str,
+    column: &str,
+    destination_extra: &str,
+    batch_size: i64,
+) {
+    client
+        .batch_execute(&format!(
+            "CREATE EXTENSION pg_reverse_etl;
+             CREATE TABLE users AS {users_sql};
+             ALTER TABLE users ADD PRIMARY KEY (id);
+             SELECT reverse_etl.create_model('users', 'SELECT id, email, {column} FROM users', ARRAY['id']);
+             SELECT reverse_etl.create_destination('crm', 'http', '{{\"url\": \"{}\"{destination_extra}}}');
+             SELECT reverse_etl.create_sync('bench', 'users', 'crm', '{{\"mode\": \"upsert\", \"batch_size\": {batch_size},
+                 \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"{column}\", \"to\": \"{column}\"}}],
+                 \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts/batch\"}}}}}}');",
+            crm.url()
+        ))
+        .unwrap();
+}
+
 /// One first run of an http sync of `users_sql` (columns id, email,
 /// notes) to the fake CRM, as fast as it answers: the run's time and the
 /// worker's peak memory.
@@ -304,19 +326,14 @@ fn http_memory_run(users_sql: &str, batch_size: i64, concurrency: Option<i64>) -
     let concurrency = concurrency
         .map(|c| format!(", \"concurrency\": {c}"))
         .unwrap_or_default();
-    client
-        .batch_execute(&format!(
-            "CREATE EXTENSION pg_reverse_etl;
-             CREATE TABLE users AS {users_sql};
-             ALTER TABLE users ADD PRIMARY KEY (id);
-             SELECT reverse_etl.create_model('users', 'SELECT id, email, notes FROM users', ARRAY['id']);
-             SELECT reverse_etl.create_destination('crm', 'http', '{{\"url\": \"{}\", \"timeout_ms\": 60000{concurrency}}}');
-             SELECT reverse_etl.create_sync('bench', 'users', 'crm', '{{\"mode\": \"upsert\", \"batch_size\": {batch_size},
-                 \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"notes\", \"to\": \"notes\"}}],
-                 \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts/batch\"}}}}}}');",
-            crm.url()
-        ))
-        .unwrap();
+    create_http_sync(
+        &mut client,
+        &crm,
+        users_sql,
+        "notes",
+        &format!(", \"timeout_ms\": 60000{concurrency}"),
+        batch_size,
+    );
     let (total, memory, _) = run_sync(&mut client, false);
     drop(client);
     admin

@@ -121,17 +121,22 @@ fn sync_reset_cdc_by_id(sync: i64) -> i64 {
     call(|caller| reset_cdc_impl(caller, ObjectRef::Id(sync)))
 }
 
+/// A run exists and is of one of the caller's syncs.
+fn authorize_run(caller: &Caller, run: i64) -> Result<()> {
+    let sync_id = catalog::runs::sync_of(run)?.ok_or_else(|| {
+        Error::new(
+            SqlState::UndefinedObject,
+            format!("run: run {run} does not exist"),
+        )
+    })?;
+    catalog::authorize(Owned::Sync, sync_id, caller.role)
+}
+
 /// Returns true when the run was still going and has been asked to stop.
 #[pg_extern]
 fn cancel_run(run: i64) -> bool {
     call(|caller| {
-        let sync_id = catalog::runs::sync_of(run)?.ok_or_else(|| {
-            Error::new(
-                SqlState::UndefinedObject,
-                format!("run: run {run} does not exist"),
-            )
-        })?;
-        catalog::authorize(Owned::Sync, sync_id, caller.role)?;
+        authorize_run(caller, run)?;
         launch::cancel_run(run)
     })
 }
@@ -207,13 +212,7 @@ fn wait_for_run(
                     .map_err(|_| Error::invalid("timeout", "must not be negative"))
             })
             .transpose()?;
-        let sync_id = catalog::runs::sync_of(run)?.ok_or_else(|| {
-            Error::new(
-                SqlState::UndefinedObject,
-                format!("run: run {run} does not exist"),
-            )
-        })?;
-        catalog::owned(Owned::Sync, &ObjectRef::Id(sync_id), caller.role)?;
+        authorize_run(caller, run)?;
         launch::wait_for_run(run, timeout)
     })
 }

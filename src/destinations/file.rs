@@ -453,6 +453,7 @@ impl FileDestination {
     /// because they were too large to load.
     fn write_all(&self, plan: &RunPlan) -> Result<Vec<Rejection>> {
         let limits = crate::gucs::in_flight();
+        let chunk_bytes = limits.bytes / 2;
         let mut oversized = Vec::new();
         let io = |e: std::io::Error, path: &Path| {
             Error::new(
@@ -495,7 +496,6 @@ impl FileDestination {
                     ops: &ops,
                     max_row_bytes: limits.row_bytes,
                 };
-                let chunk_bytes = limits.bytes / 2;
                 let Some(last) =
                     rows::window_end(plan, &window, CHUNK, chunk_bytes, &self.identity)?
                 else {

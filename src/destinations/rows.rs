@@ -100,43 +100,37 @@ pub fn load(plan: &RunPlan, window: &Window, reader: &Identity) -> Result<Loaded
                 max_row_bytes.into(),
             ],
             |row| {
-                let op: String = spi::get(row, 2)?;
-                let size: i64 = spi::get(row, 6)?;
-                let fields = match row.get::<String>(7)? {
-                    Some(text) => match serde_json::from_str(&text) {
-                        Ok(Value::Object(map)) => Ok(map),
-                        _ => Ok(Map::new()),
-                    },
-                    None => Err(size),
+                let pos: i64 = spi::get(row, 1)?;
+                let Some(text) = row.get::<String>(7)? else {
+                    let size: i64 = spi::get(row, 6)?;
+                    return Ok(Err(Rejection {
+                        pos,
+                        reason: format!(
+                            "the row's values are {size} bytes, more than reverse_etl.max_row_bytes \
+                             ({max_row_bytes} bytes): not loaded"
+                        ),
+                    }));
                 };
-                Ok((
-                    OpRow {
-                        pos: spi::get(row, 1)?,
-                        op: Op::parse(&op).unwrap_or(Op::Added),
-                        row_id: spi::get(row, 3)?,
-                        row_hash: row.get::<i64>(4)?,
-                        match_key: row.get::<String>(5)?,
-                        fields: Map::new(),
+                let op: String = spi::get(row, 2)?;
+                Ok(Ok(OpRow {
+                    pos,
+                    op: Op::parse(&op).unwrap_or(Op::Added),
+                    row_id: spi::get(row, 3)?,
+                    row_hash: row.get::<i64>(4)?,
+                    match_key: row.get::<String>(5)?,
+                    fields: match serde_json::from_str(&text) {
+                        Ok(Value::Object(map)) => map,
+                        _ => Map::new(),
                     },
-                    fields,
-                ))
+                }))
             },
         )
     })?;
     let mut loaded = Loaded::default();
-    for (mut row, fields) in rows {
-        match fields {
-            Ok(fields) => {
-                row.fields = fields;
-                loaded.rows.push(row);
-            }
-            Err(size) => loaded.oversized.push(Rejection {
-                pos: row.pos,
-                reason: format!(
-                    "the row's values are {size} bytes, more than reverse_etl.max_row_bytes \
-                     ({max_row_bytes} bytes): not loaded"
-                ),
-            }),
+    for row in rows {
+        match row {
+            Ok(row) => loaded.rows.push(row),
+            Err(rejection) => loaded.oversized.push(rejection),
         }
     }
     Ok(loaded)

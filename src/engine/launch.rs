@@ -48,10 +48,10 @@ pub struct RunOptions {
 
 /// The SQLSTATE of a waited-for run that ended failed (external_routine_exception:
 /// the run is work done outside the calling statement).
-pub const RUN_FAILED: SqlState = SqlState::Other(*b"38000");
+const RUN_FAILED: SqlState = SqlState::Other(*b"38000");
 /// The SQLSTATE (query_canceled) of a waited-for run that ended incomplete (cancelled, out
 /// of time, the destination down: the next run resumes).
-pub const RUN_INCOMPLETE: SqlState = SqlState::Other(*b"57014");
+const RUN_INCOMPLETE: SqlState = SqlState::Other(*b"57014");
 
 pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i64> {
     let wait = options.wait;
@@ -132,25 +132,35 @@ fn report_outcome(sync_name: &str, run_id: i64, raise_on_failure: bool) -> Resul
             ),
         ));
     };
-    let ended = format!(
-        "sync \"{sync_name}\" run {run_id} ended {}{}",
-        state.status,
-        state.summary()
-    );
-    let failure = match state.status.as_str() {
+    conclude(
+        &state.status,
+        format!(
+            "sync \"{sync_name}\" run {run_id} ended {}{}",
+            state.status,
+            state.summary()
+        ),
+        format!("SELECT * FROM reverse_etl.sync_runs WHERE id = {run_id}"),
+        raise_on_failure,
+    )?;
+    Ok(run_id)
+}
+
+/// How a waited-for run or sequence run ended, told to its caller: one
+/// that failed or ended incomplete is an error when `raise_on_failure`;
+/// otherwise any that did not simply succeed gets a WARNING.
+pub fn conclude(status: &str, ended: String, hint: String, raise_on_failure: bool) -> Result<()> {
+    let failure = match status {
         "failed" => Some(RUN_FAILED),
         "incomplete" => Some(RUN_INCOMPLETE),
         _ => None,
     };
     match failure {
-        Some(code) if raise_on_failure => Err(Error::new(code, ended).with_hint(format!(
-            "SELECT * FROM reverse_etl.sync_runs WHERE id = {run_id}"
-        ))),
+        Some(code) if raise_on_failure => Err(Error::new(code, ended).with_hint(hint)),
         _ => {
-            if failure.is_some() || state.status == "warning" {
+            if status != "succeeded" {
                 pgrx::warning!("{ended}");
             }
-            Ok(run_id)
+            Ok(())
         }
     }
 }
@@ -324,7 +334,7 @@ fn wait_for_end(run_id: i64, timeout: Option<Duration>) -> Result<()> {
                 checks += 1;
                 if checks.is_multiple_of(10) {
                     if let Some((sync_id, queued)) = runs::orphaned(run_id)? {
-                        close_orphaned(run_id, sync_id, queued, "interrupted: the run's worker exited before finishing (server restart, crash or terminated worker)")?;
+                        close_orphaned(run_id, sync_id, queued, super::recovery::INTERRUPTED)?;
                         continue;
                     }
                 }

@@ -4,15 +4,17 @@
 use crate::catalog::{changelog, runs, state, state::WorkOf};
 use crate::error::Result;
 
+/// Why a run whose worker exited before it ended was closed.
+pub const INTERRUPTED: &str = "interrupted: the run's worker exited before finishing (server restart, crash or terminated worker)";
+
 /// Runs of this sync still marked as going whose worker is gone (killed,
 /// server restarted) are closed as incomplete: what they delivered stays
 /// recorded, the rest is aborted, and the next run resumes from the
 /// snapshot. Called while holding the sync's run lock, so no live run is
 /// touched.
 pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
-    let reason = "interrupted: the run's worker exited before finishing (server restart, crash or terminated worker)";
     for run_id in runs::interrupted(sync_id)? {
-        close_run(run_id, sync_id, reason)?;
+        close_run(run_id, sync_id, INTERRUPTED)?;
     }
     Ok(())
 }

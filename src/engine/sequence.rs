@@ -201,26 +201,19 @@ pub fn start(sequence_id: i64, wait: bool, raise_on_failure: bool) -> Result<i64
     if wait {
         launch::wait_for_worker(worker, pid);
         if let Some(outcome) = sequence_runs::outcome(id)? {
-            let ended = format!(
-                "sequence \"{}\" run {id} ended {}{}",
-                outcome.sequence,
-                outcome.status,
-                outcome.summary()
-            );
-            let failure = match outcome.status.as_str() {
-                "failed" => Some(launch::RUN_FAILED),
-                "incomplete" => Some(launch::RUN_INCOMPLETE),
-                _ => None,
-            };
-            match failure {
-                Some(code) if raise_on_failure => {
-                    return Err(Error::new(code, ended).with_hint(format!(
+            launch::conclude(
+                &outcome.status,
+                format!(
+                    "sequence \"{}\" run {id} ended {}{}",
+                    outcome.sequence,
+                    outcome.status,
+                    outcome.summary()
+                ),
+                format!(
                     "SELECT * FROM reverse_etl.sequence_run_details WHERE sequence_run_id = {id}"
-                )))
-                }
-                _ if outcome.status != "succeeded" => pgrx::warning!("{ended}"),
-                _ => {}
-            }
+                ),
+                raise_on_failure,
+            )?;
         }
     }
     Ok(id)
