@@ -220,6 +220,12 @@ fn another_roles_objects_are_out_of_reach_and_the_catalog_is_read_only() {
     let (mut db, alice_role, bob_role) = shared("sec_reach");
     let mut alice = alice_sync(&db, &alice_role);
     let run = i64_of(&mut alice, "SELECT reverse_etl.sync_run('alice_sync')");
+    // Her own run she may wait for.
+    let status: String = alice
+        .query_one(&format!("SELECT reverse_etl.wait_for_run({run})"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "succeeded");
     let mut bob = db.connect_as(&bob_role);
     bob.batch_execute(
         "CREATE TABLE t (email text PRIMARY KEY);
@@ -242,6 +248,7 @@ fn another_roles_objects_are_out_of_reach_and_the_catalog_is_read_only() {
         "SELECT reverse_etl.sync_reset_cdc('alice_sync')".into(),
         "SELECT reverse_etl.sync_clear_and_fill('alice_sync')".into(),
         format!("SELECT reverse_etl.cancel_run({run})"),
+        format!("SELECT reverse_etl.wait_for_run({run})"),
         format!("SELECT reverse_etl.create_sync('stolen', 'alice_users', 'bob_db', {config})"),
         format!("SELECT reverse_etl.create_sync('stolen', 'bob_users', 'alice_db', {config})"),
         "SELECT reverse_etl.create_sequence('bobs', '[\"alice_sync\"]')".into(),
