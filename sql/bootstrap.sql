@@ -84,7 +84,8 @@ CREATE INDEX ON reverse_etl.syncs (destination_id);
 
 CREATE TABLE reverse_etl.sync_runs (
     id                bigserial PRIMARY KEY,
-    sync_id           bigint NOT NULL REFERENCES reverse_etl.syncs (id),
+    -- no foreign key: a dropped sync's runs stay (see dropped_objects)
+    sync_id           bigint NOT NULL,
     status            text NOT NULL DEFAULT 'queued' CHECK (status IN (
                           'queued', 'querying', 'preparing', 'in_progress',
                           'succeeded', 'warning', 'failed', 'incomplete',
@@ -196,7 +197,7 @@ COMMENT ON COLUMN reverse_etl.sync_activity.id IS 'Order of the changes.';
 COMMENT ON COLUMN reverse_etl.sync_activity.sync_id IS 'The sync (reverse_etl.syncs.id).';
 COMMENT ON COLUMN reverse_etl.sync_activity.at IS 'When the change was made.';
 COMMENT ON COLUMN reverse_etl.sync_activity.actor IS 'Who made it.';
-COMMENT ON COLUMN reverse_etl.sync_activity.action IS 'created, updated, enabled, disabled, folder, labels, reset_cdc or clear_and_fill.';
+COMMENT ON COLUMN reverse_etl.sync_activity.action IS 'created, updated, enabled, disabled, folder, labels, reset_cdc, clear_and_fill, model_changed, destination_changed or dropped.';
 COMMENT ON COLUMN reverse_etl.sync_activity.old_value IS 'The value before (the whole configuration for updated).';
 COMMENT ON COLUMN reverse_etl.sync_activity.new_value IS 'The value after.';
 CREATE INDEX ON reverse_etl.sync_activity (sync_id, at);
@@ -228,7 +229,8 @@ COMMENT ON COLUMN reverse_etl.sequences.owner IS 'The role that created the sequ
 
 CREATE TABLE reverse_etl.sequence_runs (
     id          bigserial PRIMARY KEY,
-    sequence_id bigint NOT NULL REFERENCES reverse_etl.sequences (id),
+    -- no foreign key: a dropped sequence's runs stay (see dropped_objects)
+    sequence_id bigint NOT NULL,
     status      text NOT NULL DEFAULT 'queued'
                 CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'incomplete', 'skipped')),
     trigger     text NOT NULL DEFAULT 'manual',
@@ -287,6 +289,29 @@ COMMENT ON VIEW reverse_etl.sequence_run_details IS
 
 -- sync_plan's results, handed from the preview worker to the caller and
 -- deleted by it.
+-- Dropped syncs and sequences whose history was kept (drop_sync,
+-- drop_sequence): their runs, changelog and activity stay readable, to the
+-- same roles as before, by their id.
+CREATE TABLE reverse_etl.dropped_objects (
+    kind       text NOT NULL CHECK (kind IN ('sync', 'sequence')),
+    id         bigint NOT NULL,
+    name       text NOT NULL,
+    owner      regrole NOT NULL,
+    definition jsonb NOT NULL,
+    dropped_at timestamptz NOT NULL DEFAULT now(),
+    dropped_by name NOT NULL DEFAULT current_user,
+    PRIMARY KEY (kind, id)
+);
+COMMENT ON TABLE reverse_etl.dropped_objects IS
+    'Syncs and sequences dropped with keep_history: their runs, changelog and activity stay, joined by id.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.kind IS 'sync or sequence.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.id IS 'The dropped object''s id (sync_runs.sync_id, sequence_runs.sequence_id).';
+COMMENT ON COLUMN reverse_etl.dropped_objects.name IS 'Its name when it was dropped (the name is free again).';
+COMMENT ON COLUMN reverse_etl.dropped_objects.owner IS 'The role that owned it.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.definition IS 'What it was: a sync''s model, destination and configuration; a sequence''s steps and schedule.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.dropped_at IS 'When it was dropped.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.dropped_by IS 'Who dropped it.';
+
 CREATE TABLE reverse_etl._plan_previews (
     id         bigserial PRIMARY KEY,
     sync_id    bigint NOT NULL,
@@ -335,7 +360,7 @@ REVOKE ALL ON reverse_etl._written_files FROM PUBLIC;
 GRANT SELECT ON reverse_etl.models, reverse_etl.destinations, reverse_etl.syncs,
     reverse_etl.sync_runs, reverse_etl.sync_changelog, reverse_etl.sync_activity,
     reverse_etl.sequences, reverse_etl.sequence_runs, reverse_etl.sequence_run_steps,
-    reverse_etl.sequence_run_details TO PUBLIC;
+    reverse_etl.sequence_run_details, reverse_etl.dropped_objects TO PUBLIC;
 ALTER TABLE reverse_etl.models ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.destinations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.syncs ENABLE ROW LEVEL SECURITY;
@@ -348,6 +373,7 @@ ALTER TABLE reverse_etl.sequence_run_steps ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl._secrets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl._plan_previews ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl._written_files ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.dropped_objects ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owner_or_monitor ON reverse_etl.models FOR SELECT
     USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
 CREATE POLICY owner_or_monitor ON reverse_etl.destinations FOR SELECT
@@ -358,16 +384,23 @@ CREATE POLICY owner_or_monitor ON reverse_etl.sequences FOR SELECT
     USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
 -- Rows of the syncs (sequences) the reader may see, by the policies above.
 CREATE POLICY of_visible_syncs ON reverse_etl.sync_runs FOR SELECT
-    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s));
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s)
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d WHERE d.kind = 'sync'));
 CREATE POLICY of_visible_syncs ON reverse_etl.sync_activity FOR SELECT
-    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s));
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s)
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d WHERE d.kind = 'sync'));
 CREATE POLICY of_visible_sequences ON reverse_etl.sequence_runs FOR SELECT
-    USING (sequence_id IN (SELECT q.id FROM reverse_etl.sequences q));
+    USING (sequence_id IN (SELECT q.id FROM reverse_etl.sequences q)
+           OR sequence_id IN (SELECT d.id FROM reverse_etl.dropped_objects d WHERE d.kind = 'sequence'));
 CREATE POLICY of_visible_sequences ON reverse_etl.sequence_run_steps FOR SELECT
     USING (sequence_run_id IN (SELECT r.id FROM reverse_etl.sequence_runs r));
 -- Row data: owners (and their members) only, not monitors.
 CREATE POLICY of_owned_syncs ON reverse_etl.sync_changelog FOR SELECT
-    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER')));
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER'))
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d
+                          WHERE d.kind = 'sync' AND pg_catalog.pg_has_role(d.owner::oid, 'MEMBER')));
+CREATE POLICY owner_or_monitor ON reverse_etl.dropped_objects FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
 
 -- Secrets by name, never their values: each role sees its own.
 CREATE VIEW reverse_etl.secrets WITH (security_barrier = true) AS
@@ -399,3 +432,4 @@ SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_runs_id_seq', '
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_run_steps', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_activity_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl._written_files', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.dropped_objects', '');

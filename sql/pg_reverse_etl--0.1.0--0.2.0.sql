@@ -214,3 +214,230 @@ CREATE FUNCTION reverse_etl."wait_for_run"(
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'wait_for_run_wrapper';
 COMMENT ON FUNCTION reverse_etl.wait_for_run(bigint, interval) IS 'Waits until a sync run has ended and returns its status (succeeded, warning, failed, incomplete); with a timeout, returns the status it has then.';
+
+-- Lifecycle: syncs and sequences can be dropped, keeping their history
+-- (drop_sync, drop_sequence with keep_history); runs no longer reference
+-- a live sync or sequence, and the dropped ones' runs stay visible to the
+-- same roles.
+ALTER TABLE reverse_etl.sync_runs DROP CONSTRAINT sync_runs_sync_id_fkey;
+ALTER TABLE reverse_etl.sequence_runs DROP CONSTRAINT sequence_runs_sequence_id_fkey;
+-- Dropped syncs and sequences whose history was kept (drop_sync,
+-- drop_sequence): their runs, changelog and activity stay readable, to the
+-- same roles as before, by their id.
+CREATE TABLE reverse_etl.dropped_objects (
+    kind       text NOT NULL CHECK (kind IN ('sync', 'sequence')),
+    id         bigint NOT NULL,
+    name       text NOT NULL,
+    owner      regrole NOT NULL,
+    definition jsonb NOT NULL,
+    dropped_at timestamptz NOT NULL DEFAULT now(),
+    dropped_by name NOT NULL DEFAULT current_user,
+    PRIMARY KEY (kind, id)
+);
+COMMENT ON TABLE reverse_etl.dropped_objects IS
+    'Syncs and sequences dropped with keep_history: their runs, changelog and activity stay, joined by id.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.kind IS 'sync or sequence.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.id IS 'The dropped object''s id (sync_runs.sync_id, sequence_runs.sequence_id).';
+COMMENT ON COLUMN reverse_etl.dropped_objects.name IS 'Its name when it was dropped (the name is free again).';
+COMMENT ON COLUMN reverse_etl.dropped_objects.owner IS 'The role that owned it.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.definition IS 'What it was: a sync''s model, destination and configuration; a sequence''s steps and schedule.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.dropped_at IS 'When it was dropped.';
+COMMENT ON COLUMN reverse_etl.dropped_objects.dropped_by IS 'Who dropped it.';
+
+GRANT SELECT ON reverse_etl.dropped_objects TO PUBLIC;
+ALTER TABLE reverse_etl.dropped_objects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_monitor ON reverse_etl.dropped_objects FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.dropped_objects', '');
+DROP POLICY of_visible_syncs ON reverse_etl.sync_runs;
+CREATE POLICY of_visible_syncs ON reverse_etl.sync_runs FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s)
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d WHERE d.kind = 'sync'));
+DROP POLICY of_visible_syncs ON reverse_etl.sync_activity;
+CREATE POLICY of_visible_syncs ON reverse_etl.sync_activity FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s)
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d WHERE d.kind = 'sync'));
+DROP POLICY of_visible_sequences ON reverse_etl.sequence_runs;
+CREATE POLICY of_visible_sequences ON reverse_etl.sequence_runs FOR SELECT
+    USING (sequence_id IN (SELECT q.id FROM reverse_etl.sequences q)
+           OR sequence_id IN (SELECT d.id FROM reverse_etl.dropped_objects d WHERE d.kind = 'sequence'));
+DROP POLICY of_owned_syncs ON reverse_etl.sync_changelog;
+CREATE POLICY of_owned_syncs ON reverse_etl.sync_changelog FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER'))
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d
+                          WHERE d.kind = 'sync' AND pg_catalog.pg_has_role(d.owner::oid, 'MEMBER')));
+
+-- Lifecycle: change and drop models, destinations, syncs and sequences;
+-- create_* with replace => true apply a definition idempotently.
+DROP FUNCTION reverse_etl.create_model(text, text, text[]);
+DROP FUNCTION reverse_etl.create_destination(text, text, jsonb);
+DROP FUNCTION reverse_etl.create_sync(text, text, text, jsonb);
+DROP FUNCTION reverse_etl.create_sync(text, bigint, bigint, jsonb);
+DROP FUNCTION reverse_etl.create_sequence(text, jsonb, jsonb);
+CREATE FUNCTION reverse_etl."create_model"(
+	"name" TEXT,
+	"query" TEXT,
+	"primary_key" TEXT[],
+	"replace" bool DEFAULT false
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'create_model_wrapper';
+CREATE FUNCTION reverse_etl."create_destination"(
+	"name" TEXT,
+	"kind" TEXT,
+	"config" jsonb DEFAULT '{}',
+	"replace" bool DEFAULT false
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'create_destination_wrapper';
+CREATE FUNCTION reverse_etl."create_sync"(
+	"name" TEXT,
+	"model" bigint,
+	"destination" bigint,
+	"config" jsonb,
+	"replace" bool DEFAULT false
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'create_sync_by_id_wrapper';
+CREATE FUNCTION reverse_etl."create_sync"(
+	"name" TEXT,
+	"model" TEXT,
+	"destination" TEXT,
+	"config" jsonb,
+	"replace" bool DEFAULT false
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'create_sync_by_name_wrapper';
+CREATE FUNCTION reverse_etl."create_sequence"(
+	"name" TEXT,
+	"steps" jsonb,
+	"schedule" jsonb DEFAULT '{"manual": true}',
+	"replace" bool DEFAULT false
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'create_sequence_wrapper';
+CREATE FUNCTION reverse_etl."update_model"(
+	"model" bigint,
+	"query" TEXT DEFAULT NULL,
+	"primary_key" TEXT[] DEFAULT NULL,
+	"force" bool DEFAULT false
+) RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'update_model_by_id_wrapper';
+CREATE FUNCTION reverse_etl."update_model"(
+	"model" TEXT,
+	"query" TEXT DEFAULT NULL,
+	"primary_key" TEXT[] DEFAULT NULL,
+	"force" bool DEFAULT false
+) RETURNS void
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'update_model_by_name_wrapper';
+CREATE FUNCTION reverse_etl."update_destination"(
+	"destination" bigint,
+	"config" jsonb,
+	"force" bool DEFAULT false
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'update_destination_by_id_wrapper';
+CREATE FUNCTION reverse_etl."update_destination"(
+	"destination" TEXT,
+	"config" jsonb,
+	"force" bool DEFAULT false
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'update_destination_by_name_wrapper';
+CREATE FUNCTION reverse_etl."drop_sync"(
+	"sync" bigint,
+	"keep_history" bool DEFAULT true,
+	"cascade" bool DEFAULT false
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_sync_by_id_wrapper';
+CREATE FUNCTION reverse_etl."drop_sync"(
+	"sync" TEXT,
+	"keep_history" bool DEFAULT true,
+	"cascade" bool DEFAULT false
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_sync_by_name_wrapper';
+CREATE FUNCTION reverse_etl."drop_model"(
+	"model" bigint,
+	"cascade" bool DEFAULT false,
+	"keep_history" bool DEFAULT true
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_model_by_id_wrapper';
+CREATE FUNCTION reverse_etl."drop_model"(
+	"model" TEXT,
+	"cascade" bool DEFAULT false,
+	"keep_history" bool DEFAULT true
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_model_by_name_wrapper';
+CREATE FUNCTION reverse_etl."drop_destination"(
+	"destination" bigint,
+	"cascade" bool DEFAULT false,
+	"keep_history" bool DEFAULT true
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_destination_by_id_wrapper';
+CREATE FUNCTION reverse_etl."drop_destination"(
+	"destination" TEXT,
+	"cascade" bool DEFAULT false,
+	"keep_history" bool DEFAULT true
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_destination_by_name_wrapper';
+CREATE FUNCTION reverse_etl."drop_sequence"(
+	"sequence" bigint,
+	"keep_history" bool DEFAULT true
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_sequence_by_id_wrapper';
+CREATE FUNCTION reverse_etl."drop_sequence"(
+	"sequence" TEXT,
+	"keep_history" bool DEFAULT true
+) RETURNS void
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_sequence_by_name_wrapper';
+DO $comments$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure AS signature, d.comment
+        FROM pg_catalog.pg_proc p
+        JOIN (VALUES
+            ('create_model', 'Defines a model: a query and the column(s) that identify a row. The query is run once with LIMIT 0, as you, to check it and record its columns; the current search_path is stored and used by every run. With replace, a model of that name that is yours is changed in place (as update_model; unchanged when identical). Returns the model id.'),
+            ('create_destination', 'Defines a destination: kind postgres (config {}), http ({"url": …, "headers": …, …}) or file ({"directory": …}). With replace, a destination of that name that is yours takes the new config in place (as update_destination; unchanged when identical). Returns the destination id.'),
+            ('create_sync', 'Defines a sync of a model to a destination, validated against both; the caller becomes its owner, whose privileges its runs use. With replace, a sync of that name that is yours (same model and destination) takes the new configuration in place, keeping its id and history; unchanged when identical. Returns the sync id.'),
+            ('create_sequence', 'Defines a sequence of syncs run one after another: steps are sync names or ids, or {"sync": …, "on_failure": "stop" | "continue", "max_rejected_share": …}. With replace, a sequence of that name that is yours takes the new steps and schedule in place. Returns the sequence id.'),
+            ('update_model', 'Changes a model''s query and/or primary key (NULL keeps it), described again as you; every sync of the model is checked again and the change is refused naming the sync it would break, unless force, which disables those syncs. A changed primary key makes its syncs'' next run send every row as added.'),
+            ('update_destination', 'Replaces a destination''s config, validated like create_destination; every sync sending to it is checked again and the change is refused naming the sync it would break, unless force, which disables those syncs.'),
+            ('drop_sync', 'Drops a sync: its going run is cancelled, its snapshot, state and schedule are removed; its runs, changelog and activity stay (see dropped_objects) unless keep_history is false. Refused while a sequence uses it, unless cascade (which drops those sequences).'),
+            ('drop_model', 'Drops a model; refused while syncs send it, unless cascade (which drops them, keeping their history unless keep_history is false).'),
+            ('drop_destination', 'Drops a destination; refused while syncs send to it, unless cascade (which drops them, keeping their history unless keep_history is false).'),
+            ('drop_sequence', 'Drops a sequence (its syncs stay); its runs stay unless keep_history is false. Refused while it is running.')
+        ) AS d (name, comment) ON d.name = p.proname
+        WHERE p.pronamespace = 'reverse_etl'::regnamespace
+    LOOP
+        EXECUTE format('COMMENT ON FUNCTION %s IS %L', f.signature, f.comment);
+    END LOOP;
+END
+$comments$;
+COMMENT ON COLUMN reverse_etl.sync_activity.action IS 'created, updated, enabled, disabled, folder, labels, reset_cdc, clear_and_fill, model_changed, destination_changed or dropped.';

@@ -95,9 +95,15 @@ BEGIN
         SELECT p.oid::regprocedure AS signature, d.comment
         FROM pg_catalog.pg_proc p
         JOIN (VALUES
-            ('create_model', 'Defines a model: a query and the column(s) that identify a row. The query is run once with LIMIT 0, as you, to check it and record its columns; the current search_path is stored and used by every run. Returns the model id.'),
-            ('create_destination', 'Defines a destination: kind postgres (config {}), http ({"url": …, "headers": …, …}) or file ({"directory": …}). Returns the destination id.'),
-            ('create_sync', 'Defines a sync of a model to a destination, validated against both; the caller becomes its owner, whose privileges its runs use. Returns the sync id.'),
+            ('create_model', 'Defines a model: a query and the column(s) that identify a row. The query is run once with LIMIT 0, as you, to check it and record its columns; the current search_path is stored and used by every run. With replace, a model of that name that is yours is changed in place (as update_model; unchanged when identical). Returns the model id.'),
+            ('create_destination', 'Defines a destination: kind postgres (config {}), http ({"url": …, "headers": …, …}) or file ({"directory": …}). With replace, a destination of that name that is yours takes the new config in place (as update_destination; unchanged when identical). Returns the destination id.'),
+            ('create_sync', 'Defines a sync of a model to a destination, validated against both; the caller becomes its owner, whose privileges its runs use. With replace, a sync of that name that is yours (same model and destination) takes the new configuration in place, keeping its id and history; unchanged when identical. Returns the sync id.'),
+            ('update_model', 'Changes a model''s query and/or primary key (NULL keeps it), described again as you; every sync of the model is checked again and the change is refused naming the sync it would break, unless force, which disables those syncs. A changed primary key makes its syncs'' next run send every row as added.'),
+            ('update_destination', 'Replaces a destination''s config, validated like create_destination; every sync sending to it is checked again and the change is refused naming the sync it would break, unless force, which disables those syncs.'),
+            ('drop_sync', 'Drops a sync: its going run is cancelled, its snapshot, state and schedule are removed; its runs, changelog and activity stay (see dropped_objects) unless keep_history is false. Refused while a sequence uses it, unless cascade (which drops those sequences).'),
+            ('drop_model', 'Drops a model; refused while syncs send it, unless cascade (which drops them, keeping their history unless keep_history is false).'),
+            ('drop_destination', 'Drops a destination; refused while syncs send to it, unless cascade (which drops them, keeping their history unless keep_history is false).'),
+            ('drop_sequence', 'Drops a sequence (its syncs stay); its runs stay unless keep_history is false. Refused while it is running.'),
             ('sync_config', 'A sync''s configuration with every default written out ("edit as JSON": read).'),
             ('update_sync', 'Replaces a sync''s configuration after validating it ("edit as JSON": write).'),
             ('sync_run', 'Runs a sync in a background worker and returns the run id; with wait (the default) returns when the run has ended, and a run that ended failed (SQLSTATE 38000) or incomplete (57014) is an error unless raise_on_failure is false. full_resync sends every current row as added; allow_mass_removal lets this run pass the removal guard.'),
@@ -112,7 +118,7 @@ BEGIN
             ('set_sync_labels', 'Replaces the sync''s labels (trimmed, sorted, without repeats).'),
             ('set_secret', 'Stores (or replaces) one of your secrets, which your destinations reference as {"secret": name}. Write-only: no view or function returns it; another role''s secret of the same name is another secret.'),
             ('delete_secret', 'Deletes one of your secrets; refused while one of your destinations uses it.'),
-            ('create_sequence', 'Defines a sequence of syncs run one after another: steps are sync names or ids, or {"sync": …, "on_failure": "stop" | "continue", "max_rejected_share": …}. Returns the sequence id.'),
+            ('create_sequence', 'Defines a sequence of syncs run one after another: steps are sync names or ids, or {"sync": …, "on_failure": "stop" | "continue", "max_rejected_share": …}. With replace, a sequence of that name that is yours takes the new steps and schedule in place. Returns the sequence id.'),
             ('update_sequence', 'Replaces a sequence''s steps and/or schedule (NULL keeps it).'),
             ('enable_sequence', 'Lets a disabled sequence run again.'),
             ('disable_sequence', 'A disabled sequence refuses to run and its schedule does not fire.'),

@@ -2,6 +2,7 @@
 
 use super::{call, Caller};
 use crate::catalog::{self, ObjectRef, Owned};
+use crate::engine::lifecycle::{self, Dropping};
 use crate::error::Result;
 use crate::postgres::json_arg::JsonbArg;
 use pgrx::prelude::*;
@@ -9,16 +10,24 @@ use pgrx::prelude::*;
 /// A sequence: syncs run one after another. `steps` is a list of sync names
 /// or ids, or objects `{"sync": …, "on_failure": "stop" | "continue",
 /// "max_rejected_share": 0.1}`.
+/// With `replace`, a sequence of that name that is the caller's takes the
+/// new steps and schedule in place (unchanged when they are the same).
 #[pg_extern]
 fn create_sequence(
     name: &str,
     steps: JsonbArg,
     schedule: default!(JsonbArg, "'{\"manual\": true}'"),
+    replace: default!(bool, false),
 ) -> i64 {
     call(|caller| {
         let parsed = crate::config::sequence::parse_steps(&steps.into_value("steps")?)?;
         let schedule =
             crate::config::Schedule::parse("schedule", &schedule.into_value("schedule")?)?;
+        if let Some(id) = catalog::find(Owned::Sequence, name)?.filter(|_| replace) {
+            catalog::authorize(Owned::Sequence, id, caller.role)?;
+            catalog::update_sequence(id, Some(&parsed), Some(&schedule.to_json()), caller.role)?;
+            return Ok(id);
+        }
         catalog::insert_sequence(name, &parsed, &schedule.to_json(), caller.role)
     })
 }
@@ -124,4 +133,24 @@ fn disable_sequence_by_name(sequence: &str) {
 #[pg_extern(name = "disable_sequence")]
 fn disable_sequence_by_id(sequence: i64) {
     call(|caller| set_sequence_enabled(caller, ObjectRef::Id(sequence), false))
+}
+
+fn drop_sequence_impl(caller: &Caller, sequence: ObjectRef, keep_history: bool) -> Result<()> {
+    let id = catalog::owned(Owned::Sequence, &sequence, caller.role)?;
+    let how = Dropping {
+        cascade: false,
+        keep_history,
+    };
+    lifecycle::drop_sequence(id, how, caller.role)
+}
+
+/// Drop a sequence (its syncs stay); its runs stay unless keep_history is false.
+#[pg_extern(name = "drop_sequence")]
+fn drop_sequence_by_name(sequence: &str, keep_history: default!(bool, true)) {
+    call(|caller| drop_sequence_impl(caller, ObjectRef::Name(sequence.into()), keep_history))
+}
+
+#[pg_extern(name = "drop_sequence")]
+fn drop_sequence_by_id(sequence: i64, keep_history: default!(bool, true)) {
+    call(|caller| drop_sequence_impl(caller, ObjectRef::Id(sequence), keep_history))
 }

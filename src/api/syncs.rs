@@ -2,6 +2,7 @@
 
 use super::{call, sync_ref, Caller};
 use crate::catalog::{self, ObjectRef, Owned};
+use crate::engine::lifecycle::{self, Dropping};
 use crate::engine::validate;
 use crate::error::{Error, Result};
 use crate::postgres::json_arg::JsonbArg;
@@ -15,10 +16,32 @@ fn create_sync_impl(
     model: ObjectRef,
     destination: ObjectRef,
     config: JsonbArg,
+    replace: bool,
 ) -> Result<i64> {
     let config = config.into_value("config")?;
     let model_id = catalog::owned(Owned::Model, &model, caller.role)?;
     let destination_id = catalog::owned(Owned::Destination, &destination, caller.role)?;
+    if let Some(id) = catalog::find(Owned::Sync, name)?.filter(|_| replace) {
+        catalog::authorize(Owned::Sync, id, caller.role)?;
+        let row = catalog::load_sync(id)?;
+        // What a sync sends and where are what its snapshot means.
+        let moved = if row.model_id != model_id {
+            Some(("model", "sends another model"))
+        } else if row.destination_id != destination_id {
+            Some(("destination", "sends to another destination"))
+        } else {
+            None
+        };
+        if let Some((field, what)) = moved {
+            return Err(Error::invalid(
+                field,
+                format!("sync \"{name}\" {what}; a sync's model and destination cannot change"),
+            )
+            .with_hint("drop the sync (drop_sync) and create it again, or give it another name"));
+        }
+        apply_config(caller, &row, &config)?;
+        return Ok(id);
+    }
     let valid = validate::sync_config(&validate::SyncDefinition {
         sync_id: 0,
         name,
@@ -35,8 +58,17 @@ fn create_sync_impl(
     Ok(id)
 }
 
+/// With `replace`, a sync of that name that is the caller's (sending the
+/// same model to the same destination) takes the new configuration in
+/// place: same id, history kept; an identical configuration changes nothing.
 #[pg_extern(name = "create_sync")]
-fn create_sync_by_name(name: &str, model: &str, destination: &str, config: JsonbArg) -> i64 {
+fn create_sync_by_name(
+    name: &str,
+    model: &str,
+    destination: &str,
+    config: JsonbArg,
+    replace: default!(bool, false),
+) -> i64 {
     call(|caller| {
         create_sync_impl(
             caller,
@@ -44,12 +76,19 @@ fn create_sync_by_name(name: &str, model: &str, destination: &str, config: Jsonb
             ObjectRef::Name(model.into()),
             ObjectRef::Name(destination.into()),
             config,
+            replace,
         )
     })
 }
 
 #[pg_extern(name = "create_sync")]
-fn create_sync_by_id(name: &str, model: i64, destination: i64, config: JsonbArg) -> i64 {
+fn create_sync_by_id(
+    name: &str,
+    model: i64,
+    destination: i64,
+    config: JsonbArg,
+    replace: default!(bool, false),
+) -> i64 {
     call(|caller| {
         create_sync_impl(
             caller,
@@ -57,6 +96,7 @@ fn create_sync_by_id(name: &str, model: i64, destination: i64, config: JsonbArg)
             ObjectRef::Id(model),
             ObjectRef::Id(destination),
             config,
+            replace,
         )
     })
 }
@@ -79,17 +119,31 @@ fn sync_config_by_id(sync: i64) -> JsonB {
 fn update_sync_impl(caller: &Caller, sync: ObjectRef, config: JsonbArg) -> Result<()> {
     let config = config.into_value("config")?;
     let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
-    let row = catalog::load_sync(id)?;
+    apply_config(caller, &catalog::load_sync(id)?, &config)
+}
+
+/// Validate and store a sync's new configuration; the same configuration
+/// (defaults written out) changes nothing and logs nothing.
+fn apply_config(caller: &Caller, row: &catalog::SyncRow, config: &serde_json::Value) -> Result<()> {
     // Checked as the sync's owner would run it; a table named in it is
     // found on the caller's search_path, as at create_sync.
     let valid = validate::sync_config(&validate::SyncDefinition {
-        document: &config,
+        document: config,
         search_path: Some(&caller.search_path),
-        ..validate::SyncDefinition::stored(&row)
+        ..validate::SyncDefinition::stored(row)
     })?;
     let document = valid.stored_config();
-    catalog::update_sync_config(id, &document)?;
-    catalog::record_activity(id, caller.role, "updated", Some(row.config), Some(document))
+    if document == row.config {
+        return Ok(());
+    }
+    catalog::update_sync_config(row.id, &document)?;
+    catalog::record_activity(
+        row.id,
+        caller.role,
+        "updated",
+        Some(row.config.clone()),
+        Some(document),
+    )
 }
 
 #[pg_extern(name = "update_sync")]
@@ -195,4 +249,33 @@ fn disable_sync_by_name(sync: &str) {
 #[pg_extern(name = "disable_sync")]
 fn disable_sync_by_id(sync: i64) {
     call(|caller| set_enabled(caller, ObjectRef::Id(sync), false))
+}
+
+fn drop_sync_impl(caller: &Caller, sync: ObjectRef, how: Dropping) -> Result<()> {
+    let id = catalog::owned(Owned::Sync, &sync, caller.role)?;
+    lifecycle::drop_sync(id, how, caller.role)
+}
+
+/// Drop a sync: its going run is cancelled, its snapshot and schedule go;
+/// its runs, changelog and activity stay unless keep_history is false.
+#[pg_extern(name = "drop_sync")]
+fn drop_sync_by_name(
+    sync: &str,
+    keep_history: default!(bool, true),
+    cascade: default!(bool, false),
+) {
+    let how = Dropping {
+        cascade,
+        keep_history,
+    };
+    call(|caller| drop_sync_impl(caller, sync_ref(sync), how))
+}
+
+#[pg_extern(name = "drop_sync")]
+fn drop_sync_by_id(sync: i64, keep_history: default!(bool, true), cascade: default!(bool, false)) {
+    let how = Dropping {
+        cascade,
+        keep_history,
+    };
+    call(|caller| drop_sync_impl(caller, ObjectRef::Id(sync), how))
 }

@@ -70,3 +70,12 @@ pub fn of_owner(owner: pg_sys::Oid) -> Result<Vec<(String, String, Value)>> {
         },
     )
 }
+
+/// Replace a destination's config (same id and kind).
+pub fn update_destination_config(id: i64, config: &Value) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.destinations SET config = $2, updated_at = now() WHERE id = $1",
+        &[id.into(), JsonB(config.clone()).into()],
+    )?;
+    Ok(())
+}

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 
 pub mod changelog;
 pub mod destinations;
+pub mod dropped;
 pub mod models;
 pub mod runs;
 pub mod schedules;
@@ -119,6 +120,17 @@ pub fn authorize(kind: Owned, id: i64, caller: pg_sys::Oid) -> Result<()> {
     .with_hint(format!(
         "only its owner, a member of role {owner_name}, or a superuser may use it"
     )))
+}
+
+/// The id of the object named `name`, if there is one (whoever owns it).
+pub fn find(kind: Owned, name: &str) -> Result<Option<i64>> {
+    spi::one::<i64>(
+        &format!(
+            "SELECT id FROM reverse_etl.{} WHERE name = $1",
+            kind.table()
+        ),
+        &[name.into()],
+    )
 }
 
 fn lookup(table: &str, what: &str, reference: &ObjectRef) -> Result<i64> {

@@ -92,3 +92,25 @@ pub fn load_model(id: i64) -> Result<Model> {
         )
     })
 }
+
+/// Replace a model's definition (same id: its syncs and their history stay).
+pub fn update_model(
+    id: i64,
+    query: &str,
+    primary_key: &[String],
+    search_path: &str,
+    columns: &[ModelColumn],
+) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.models SET query = $2, primary_key = $3, search_path = $4, columns = $5, \
+         updated_at = now() WHERE id = $1",
+        &[
+            id.into(),
+            query.into(),
+            primary_key.to_vec().into(),
+            search_path.into(),
+            JsonB(columns_to_json(columns)).into(),
+        ],
+    )?;
+    Ok(())
+}

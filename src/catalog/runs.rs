@@ -376,3 +376,16 @@ pub fn sync_of(run_id: i64) -> Result<Option<i64>> {
         &[run_id.into()],
     )
 }
+
+/// The runs of a sync marked as going: (run id, worker pid) for those whose
+/// worker is alive; runs whose worker is gone are closed by `close_run`.
+pub fn going(sync_id: i64) -> Result<Vec<(i64, Option<i32>)>> {
+    spi::rows(
+        &format!(
+            "SELECT r.id, r.worker_pid FROM reverse_etl.sync_runs r \
+             WHERE r.sync_id = $1 AND r.status IN {GOING} AND {RUN_WORKER_ALIVE} ORDER BY r.id"
+        ),
+        &[sync_id.into()],
+        |row| Ok((spi::get(row, 1)?, row.get::<i32>(2)?)),
+    )
+}

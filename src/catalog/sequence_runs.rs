@@ -137,3 +137,15 @@ pub fn outcome(id: i64) -> Result<Option<Outcome>> {
         ..outcome
     }))
 }
+
+/// A run of the sequence that is going (queued or running with a live worker).
+pub fn going(sequence_id: i64) -> Result<Option<i64>> {
+    spi::one(
+        &format!(
+            "SELECT r.id FROM reverse_etl.sequence_runs r \
+             WHERE r.sequence_id = $1 AND r.status IN ('queued', 'running') AND {SEQUENCE_WORKER_ALIVE} \
+             ORDER BY r.id LIMIT 1"
+        ),
+        &[sequence_id.into()],
+    )
+}

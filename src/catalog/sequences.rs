@@ -83,7 +83,8 @@ pub fn update_sequence(
     };
     spi::execute(
         "UPDATE reverse_etl.sequences SET steps = coalesce($2, steps), schedule = coalesce($3, schedule), \
-         updated_at = now() WHERE id = $1",
+         updated_at = now() \
+         WHERE id = $1 AND (steps IS DISTINCT FROM coalesce($2, steps) OR schedule IS DISTINCT FROM coalesce($3, schedule))",
         &[id.into(), steps.into(), schedule.map(|s| JsonB(s.clone())).into()],
     )?;
     Ok(())
@@ -112,6 +113,39 @@ pub fn owner(id: i64) -> Result<pg_sys::Oid> {
         &[id.into()],
     )?
     .ok_or_else(|| {
+        Error::new(
+            crate::error::SqlState::UndefinedObject,
+            format!("sequence {id} does not exist"),
+        )
+    })
+}
+
+/// The sequences (id, name) with a step running sync `sync_id`.
+pub fn using_sync(sync_id: i64) -> Result<Vec<(i64, String)>> {
+    spi::rows(
+        "SELECT id, name FROM reverse_etl.sequences \
+         WHERE steps @> pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('sync_id', $1)) \
+         ORDER BY name",
+        &[sync_id.into()],
+        |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?)),
+    )
+}
+
+/// A sequence as a tombstone records it: (name, owner, {steps, schedule}).
+pub fn definition(id: i64) -> Result<(String, pg_sys::Oid, Value)> {
+    let rows = spi::rows(
+        "SELECT name, owner::oid, pg_catalog.jsonb_build_object('steps', steps, 'schedule', schedule) \
+         FROM reverse_etl.sequences WHERE id = $1",
+        &[id.into()],
+        |row| {
+            Ok((
+                spi::get::<String>(row, 1)?,
+                spi::get::<pg_sys::Oid>(row, 2)?,
+                spi::get::<JsonB>(row, 3)?.0,
+            ))
+        },
+    )?;
+    rows.into_iter().next().ok_or_else(|| {
         Error::new(
             crate::error::SqlState::UndefinedObject,
             format!("sequence {id} does not exist"),

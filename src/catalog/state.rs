@@ -183,3 +183,28 @@ pub fn claim_file(directory: &str, name: &str, sync_id: i64, exists: bool) -> Re
         }
     }
 }
+
+/// Drop a sync's snapshot and whatever work tables its runs left (a run
+/// whose worker was killed leaves them until the sync's next run).
+pub fn drop_sync_state(sync_id: i64) -> Result<()> {
+    let leftover: Option<String> = spi::one(
+        "SELECT pg_catalog.string_agg(c.oid::regclass::text, ', ') FROM pg_catalog.pg_class c \
+         WHERE c.relnamespace = 'reverse_etl_state'::regnamespace AND c.relkind = 'r' AND ( \
+             c.relname = 'snapshot_' || $1 \
+             OR pg_catalog.substring(c.relname, '^run_([0-9]+)_')::bigint IN \
+                (SELECT r.id FROM reverse_etl.sync_runs r WHERE r.sync_id = $1))",
+        &[sync_id.into()],
+    )?;
+    if let Some(tables) = leftover {
+        crate::postgres::with_settings(&[("client_min_messages", "warning")], || {
+            spi::execute(&format!("DROP TABLE {tables} CASCADE"), &[])
+        })?;
+    }
+    Ok(())
+}
+
+/// Forget what a sync delivered: its next run sends every row as added.
+pub fn clear_snapshot(sync_id: i64) -> Result<()> {
+    spi::execute(&format!("TRUNCATE {}", snapshot_table(sync_id)), &[])?;
+    Ok(())
+}

@@ -146,3 +146,21 @@ pub fn set_sync_labels(id: i64, labels: &[String]) -> Result<Vec<String>> {
     )?;
     Ok(old.unwrap_or_default())
 }
+
+/// The syncs (id, name) that send model `model_id`.
+pub fn of_model(model_id: i64) -> Result<Vec<(i64, String)>> {
+    using("model_id", model_id)
+}
+
+/// The syncs (id, name) that send to destination `destination_id`.
+pub fn of_destination(destination_id: i64) -> Result<Vec<(i64, String)>> {
+    using("destination_id", destination_id)
+}
+
+fn using(column: &str, id: i64) -> Result<Vec<(i64, String)>> {
+    spi::rows(
+        &format!("SELECT id, name FROM reverse_etl.syncs WHERE {column} = $1 ORDER BY name"),
+        &[id.into()],
+        |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?)),
+    )
+}

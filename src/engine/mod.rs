@@ -3,6 +3,7 @@
 
 mod decisions;
 pub mod launch;
+pub mod lifecycle;
 pub mod model;
 mod preview;
 pub mod recovery;
