@@ -312,6 +312,31 @@ COMMENT ON COLUMN reverse_etl.dropped_objects.definition IS 'What it was: a sync
 COMMENT ON COLUMN reverse_etl.dropped_objects.dropped_at IS 'When it was dropped.';
 COMMENT ON COLUMN reverse_etl.dropped_objects.dropped_by IS 'Who dropped it.';
 
+-- Private: configurations a sync's snapshot rows were delivered under
+-- before update_sync changed its match: removals of those rows act on the
+-- records as they were matched then (reverse_etl_state.snapshot_N.delivered_under).
+CREATE TABLE reverse_etl._earlier_configs (
+    id          bigserial PRIMARY KEY,
+    sync_id     bigint NOT NULL,
+    config      jsonb NOT NULL,
+    replaced_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON reverse_etl._earlier_configs (sync_id);
+COMMENT ON TABLE reverse_etl._earlier_configs IS
+    'Private: configurations a sync''s snapshot rows were delivered under before its match changed.';
+REVOKE ALL ON reverse_etl._earlier_configs FROM PUBLIC;
+
+-- Private: how each sync's snapshot hashes were computed: a new server
+-- major whose hashes differ (the probe) cannot compare them.
+CREATE TABLE reverse_etl._snapshot_hashing (
+    sync_id      bigint PRIMARY KEY,
+    server_major int NOT NULL,
+    probe        bigint NOT NULL
+);
+COMMENT ON TABLE reverse_etl._snapshot_hashing IS
+    'Private: the server major and probe hash each sync''s snapshot hashes were computed with.';
+REVOKE ALL ON reverse_etl._snapshot_hashing FROM PUBLIC;
+
 CREATE TABLE reverse_etl._plan_previews (
     id         bigserial PRIMARY KEY,
     sync_id    bigint NOT NULL,
@@ -433,3 +458,8 @@ SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequence_run_steps', '')
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_activity_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl._written_files', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.dropped_objects', '');
+ALTER TABLE reverse_etl._earlier_configs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._snapshot_hashing ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._earlier_configs', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._earlier_configs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._snapshot_hashing', '');

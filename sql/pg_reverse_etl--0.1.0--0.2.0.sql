@@ -441,3 +441,48 @@ BEGIN
 END
 $comments$;
 COMMENT ON COLUMN reverse_etl.sync_activity.action IS 'created, updated, enabled, disabled, folder, labels, reset_cdc, clear_and_fill, model_changed, destination_changed or dropped.';
+
+-- A changed match: removals act on records as they were matched when sent.
+-- A new server major: snapshot hashes are compared only if it hashes alike.
+-- Private: configurations a sync's snapshot rows were delivered under
+-- before update_sync changed its match: removals of those rows act on the
+-- records as they were matched then (reverse_etl_state.snapshot_N.delivered_under).
+CREATE TABLE reverse_etl._earlier_configs (
+    id          bigserial PRIMARY KEY,
+    sync_id     bigint NOT NULL,
+    config      jsonb NOT NULL,
+    replaced_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON reverse_etl._earlier_configs (sync_id);
+COMMENT ON TABLE reverse_etl._earlier_configs IS
+    'Private: configurations a sync''s snapshot rows were delivered under before its match changed.';
+REVOKE ALL ON reverse_etl._earlier_configs FROM PUBLIC;
+
+-- Private: how each sync's snapshot hashes were computed: a new server
+-- major whose hashes differ (the probe) cannot compare them.
+CREATE TABLE reverse_etl._snapshot_hashing (
+    sync_id      bigint PRIMARY KEY,
+    server_major int NOT NULL,
+    probe        bigint NOT NULL
+);
+COMMENT ON TABLE reverse_etl._snapshot_hashing IS
+    'Private: the server major and probe hash each sync''s snapshot hashes were computed with.';
+REVOKE ALL ON reverse_etl._snapshot_hashing FROM PUBLIC;
+ALTER TABLE reverse_etl._earlier_configs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._snapshot_hashing ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._earlier_configs', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._earlier_configs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._snapshot_hashing', '');
+DO $snapshots$
+DECLARE
+    snapshot regclass;
+BEGIN
+    FOR snapshot IN
+        SELECT c.oid::regclass FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'reverse_etl_state'::regnamespace AND c.relkind = 'r'
+          AND c.relname ~ '^snapshot_[0-9]+$'
+    LOOP
+        EXECUTE format('ALTER TABLE %s ADD COLUMN delivered_under bigint', snapshot);
+    END LOOP;
+END
+$snapshots$;

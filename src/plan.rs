@@ -54,6 +54,15 @@ impl Op {
     }
 }
 
+/// A query of one bigint: the row hash of fixed values of common types. A
+/// server that computes another value hashes differently (a new major may)
+/// and a snapshot's hashes from before cannot be compared with its own.
+pub const HASH_PROBE: &str =
+    "hash_record_extended(ROW(42::int4, 42::int8, 'pg_reverse_etl'::text, \
+     'x'::varchar, true, 1.5::numeric, 1.5::float8, '2001-02-03 04:05:06+00'::timestamptz, \
+     '2001-02-03 04:05:06'::timestamp, '2001-02-03'::date, '\\x00ff'::bytea, \
+     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{\"a\": 1}'::jsonb, '{1,2}'::int4[]), 0)";
+
 /// The snapshot hash that means "send this row again" (its record was
 /// touched by sync_test_row): no row's content hashes to it but with odds of
 /// 2⁻⁶⁴, and then that row is merely sent once more.
@@ -100,6 +109,9 @@ pub struct RunPlan {
     pub match_column: Option<usize>,
     /// Folded into every row hash, so changing what is sent changes every hash.
     pub hash_seed: i64,
+    /// For removals of rows delivered under an earlier configuration (an
+    /// earlier `match`): the model column their keys were sent as.
+    pub earlier_match: Option<ModelColumn>,
     pub work_table: String,
     pub ops_table: String,
     pub snapshot_table: String,
@@ -275,14 +287,36 @@ impl RunPlan {
     /// The fields of a removed row as JSON text: only the match value is
     /// known (from the snapshot), typed as the model's match column.
     pub fn removed_fields_json_text(&self, alias: &str) -> String {
-        match self.match_column {
-            Some(i) => format!(
+        if let Some(key) = &self.earlier_match {
+            return format!(
                 "json_build_object({}, ({alias}.match_key)::{})::text",
-                quote_literal(&self.columns[i].name),
-                self.columns[i].type_sql
+                quote_literal(&key.name),
+                key.type_sql
+            );
+        }
+        match self.match_column {
+            // A key sent under an earlier match may not be a value of the
+            // current match column's type: it is shown as the text it was.
+            Some(i) => format!(
+                "(CASE WHEN {alias}.delivered_under IS NULL \
+                 THEN json_build_object({name}, ({alias}.match_key)::{ty}) \
+                 ELSE json_build_object({name}, {alias}.match_key) END)::text",
+                name = quote_literal(&self.columns[i].name),
+                ty = self.columns[i].type_sql
             ),
             None => "'{}'".to_string(),
         }
+    }
+
+    /// Removals of rows delivered under an earlier configuration, one row
+    /// per configuration: (its id, first and last position, count). They
+    /// follow the removals under the current one (see `create_ops_table`).
+    pub fn earlier_removal_ranges(&self) -> String {
+        format!(
+            "SELECT delivered_under, min(pos), max(pos), count(*) FROM {} \
+             WHERE op = 'removed' AND delivered_under IS NOT NULL GROUP BY 1 ORDER BY 2",
+            self.ops_table
+        )
     }
 
     /// The same object as JSON text, built without jsonb where the column
@@ -376,7 +410,8 @@ impl RunPlan {
                          WHEN s.row_id IS NULL THEN 3 ELSE 2 END AS op_rank,
                     coalesce(w.row_id, s.row_id) AS row_id,
                     w.row_hash,
-                    {match_key} AS match_key{comma}{work_fields}
+                    {match_key} AS match_key,
+                    CASE WHEN w.row_id IS NULL THEN s.delivered_under END AS delivered_under{comma}{work_fields}
              FROM (SELECT * FROM {work}{work_filter}) AS w
              FULL JOIN {snapshot} AS s ON s.row_id = w.row_id
              WHERE (w.row_id IS NULL{removed_filter})
@@ -392,7 +427,7 @@ impl RunPlan {
             let typed_nulls = self.columns.iter().map(|c| format!("NULL::{}", c.type_sql));
             statement.push_str(&format!(
                 "\n             UNION ALL
-             SELECT 'removed', 0, x.row_id, NULL::bigint, x.match_key{comma}{nulls}
+             SELECT 'removed', 0, x.row_id, NULL::bigint, x.match_key, NULL::bigint{comma}{nulls}
              FROM {mirror} AS x
              WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE s.match_key = x.match_key)",
                 comma = if self.columns.is_empty() { "" } else { ", " },
@@ -404,8 +439,8 @@ impl RunPlan {
         let ops_fields = list((0..self.columns.len()).map(|i| format!("d.{}", RunPlan::field(i))));
         format!(
             "CREATE UNLOGGED TABLE {ops} WITH (autovacuum_enabled = off) AS
-             SELECT row_number() OVER (ORDER BY d.op_rank, d.row_id) AS pos,
-                    d.op, d.op_rank, d.row_id, d.row_hash, d.match_key{comma}{ops_fields}
+             SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos,
+                    d.op, d.op_rank, d.row_id, d.row_hash, d.match_key, d.delivered_under{comma}{ops_fields}
              FROM ({statement}) AS d",
             ops = self.ops_table,
             comma = if self.columns.is_empty() { "" } else { ", " },
@@ -434,7 +469,8 @@ impl RunPlan {
             Op::Added | Op::Changed => format!(
                 "INSERT INTO {snap} (row_id, row_hash, match_key)
                  SELECT o.row_id, o.row_hash, o.match_key FROM {ops} o WHERE {batch}
-                 ON CONFLICT (row_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, match_key = EXCLUDED.match_key",
+                 ON CONFLICT (row_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, match_key = EXCLUDED.match_key, \
+                     delivered_under = NULL",
                 snap = self.snapshot_table,
                 ops = self.ops_table
             ),
@@ -511,6 +547,7 @@ mod tests {
             }],
             match_column: Some(0),
             hash_seed: 7,
+            earlier_match: None,
             work_table: "w".into(),
             ops_table: "o".into(),
             snapshot_table: "s".into(),

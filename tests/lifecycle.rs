@@ -437,3 +437,132 @@ fn an_ordinary_role_manages_only_its_own_objects_and_keeps_seeing_its_dropped_hi
         let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
     }
 }
+
+#[test]
+fn after_match_changes_removals_act_on_records_as_they_were_matched() {
+    let mut db = setup("lifecycle_match_change");
+    db.exec(
+        "SELECT reverse_etl.drop_sequence('nightly');
+         SELECT reverse_etl.drop_sync('users_to_crm');
+         ALTER TABLE crm ADD UNIQUE (user_id);
+         SELECT reverse_etl.create_sync('by_email', 'users', 'local',
+           '{\"mode\": \"upsert\", \"object\": \"crm\", \"delete_behavior\": \"delete\",
+             \"match\": {\"from\": \"email\", \"to\": \"email\"},
+             \"mappings\": [{\"from\": \"id\", \"to\": \"user_id\"}, {\"from\": \"plan\", \"to\": \"plan\"}]}');",
+    );
+    let run = db.run("by_email");
+    assert_eq!(db.run_summary(run).succeeded, [5, 0, 0]);
+    // Records are now matched by id; row 2 leaves the model.
+    db.exec(
+        "SELECT reverse_etl.update_sync('by_email',
+           '{\"mode\": \"upsert\", \"object\": \"crm\", \"delete_behavior\": \"delete\",
+             \"match\": {\"from\": \"id\", \"to\": \"user_id\"},
+             \"mappings\": [{\"from\": \"email\", \"to\": \"email\"}, {\"from\": \"plan\", \"to\": \"plan\"}]}');
+         DELETE FROM users WHERE id = 2;",
+    );
+    let run = db.run("by_email");
+    let summary = db.run_summary(run);
+    assert_eq!(
+        (summary.status.as_str(), summary.succeeded, summary.rejected),
+        ("succeeded", [0, 4, 1], [0, 0, 0]),
+        "{summary:?}"
+    );
+    assert_eq!(
+        db.rows("SELECT email, user_id FROM crm ORDER BY user_id"),
+        ["u1@x.io|1", "u3@x.io|3", "u4@x.io|4", "u5@x.io|5"]
+    );
+    // Nothing of the earlier configuration is kept once no row needs it.
+    assert_eq!(
+        db.i64("SELECT count(*) FROM reverse_etl._earlier_configs"),
+        0
+    );
+    // Later removals use the new match.
+    db.exec("DELETE FROM users WHERE id = 3");
+    let run = db.run("by_email");
+    assert_eq!(db.run_summary(run).succeeded, [0, 0, 1]);
+    assert_eq!(db.i64("SELECT count(*) FROM crm WHERE user_id = 3"), 0);
+}
+
+#[test]
+fn a_removal_whose_earlier_match_no_longer_applies_is_rejected_and_kept() {
+    let mut db = setup("lifecycle_match_gone");
+    db.exec(
+        "SELECT reverse_etl.drop_sequence('nightly');
+         SELECT reverse_etl.drop_sync('users_to_crm');
+         CREATE TABLE crm2 (email text UNIQUE, user_id int UNIQUE, plan text);
+         SELECT reverse_etl.create_sync('s', 'users', 'local',
+           '{\"mode\": \"upsert\", \"object\": \"crm2\", \"delete_behavior\": \"delete\",
+             \"match\": {\"from\": \"email\", \"to\": \"email\"},
+             \"mappings\": [{\"from\": \"id\", \"to\": \"user_id\"}]}');",
+    );
+    db.run("s");
+    db.exec(
+        "SELECT reverse_etl.update_sync('s',
+           '{\"mode\": \"upsert\", \"object\": \"crm2\", \"delete_behavior\": \"delete\",
+             \"match\": {\"from\": \"id\", \"to\": \"user_id\"}}');
+         DELETE FROM users WHERE id = 2;
+         ALTER TABLE crm2 DROP COLUMN email;",
+    );
+    let run = db.run("s");
+    let summary = db.run_summary(run);
+    assert_eq!(
+        (summary.status.as_str(), summary.rejected),
+        ("warning", [0, 0, 1]),
+        "{summary:?}"
+    );
+    let reason = db
+        .text(&format!(
+            "SELECT reason FROM reverse_etl.sync_changelog WHERE run_id = {run} AND status = 'rejected'"
+        ))
+        .unwrap();
+    assert!(
+        reason.starts_with("not removed: the configuration this row was delivered under (before match changed) no longer applies:")
+            && reason.contains("email"),
+        "{reason}"
+    );
+    // Still there for the next run to try: the record was not removed.
+    assert_eq!(db.i64("SELECT count(*) FROM crm2 WHERE user_id = 2"), 1);
+    let run = db.run("s");
+    assert_eq!(db.run_summary(run).rejected, [0, 0, 1]);
+}
+
+#[test]
+fn after_a_server_upgrade_that_hashes_differently_rows_are_rehashed_not_resent() {
+    let mut db = setup("lifecycle_rehash");
+    db.run("users_to_crm");
+    let sync = db.i64("SELECT id FROM reverse_etl.syncs");
+    // As if the snapshot had been written by an older major that hashed
+    // every row differently.
+    db.exec(&format!(
+        "UPDATE reverse_etl._snapshot_hashing SET server_major = server_major - 1, probe = probe + 1;
+         UPDATE reverse_etl_state.snapshot_{sync} SET row_hash = row_hash # 1;
+         INSERT INTO users VALUES (6, 'u6@x.io', 'free');"
+    ));
+    let run = db.run("users_to_crm");
+    let summary = db.run_summary(run);
+    assert_eq!(
+        summary.planned,
+        [1, 0, 0],
+        "only the new row is sent: {summary:?}"
+    );
+    let rehashed = db
+        .text("SELECT new_value->>'rows' FROM reverse_etl.sync_activity WHERE action = 'rehashed'")
+        .unwrap();
+    assert_eq!(rehashed, "5");
+    // Hashes now compare as before: a change is sent.
+    db.exec("UPDATE users SET plan = 'pro' WHERE id = 1");
+    let run = db.run("users_to_crm");
+    assert_eq!(db.run_summary(run).planned, [0, 1, 0]);
+
+    // A new major that hashes alike changes nothing: a real change is still sent.
+    db.exec(&format!(
+        "UPDATE reverse_etl._snapshot_hashing SET server_major = server_major - 1;
+         UPDATE reverse_etl_state.snapshot_{sync} SET row_hash = row_hash # 1 WHERE row_id = '3';"
+    ));
+    let run = db.run("users_to_crm");
+    assert_eq!(db.run_summary(run).planned, [0, 1, 0]);
+    assert_eq!(
+        db.i64("SELECT count(*) FROM reverse_etl.sync_activity WHERE action = 'rehashed'"),
+        1
+    );
+}

@@ -136,6 +136,9 @@ fn apply_config(caller: &Caller, row: &catalog::SyncRow, config: &serde_json::Va
     if document == row.config {
         return Ok(());
     }
+    if row.config.get("match").is_some() && row.config.get("match") != document.get("match") {
+        catalog::state::keep_earlier_config(row.id, &row.config)?;
+    }
     catalog::update_sync_config(row.id, &document)?;
     catalog::record_activity(
         row.id,

@@ -185,6 +185,7 @@ mod tests {
             key_columns: vec![],
             match_column: Some(0),
             hash_seed: 1,
+            earlier_match: None,
             work_table: "w".into(),
             ops_table: "o_ops".into(),
             snapshot_table: "s".into(),

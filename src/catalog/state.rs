@@ -35,15 +35,120 @@ pub fn snapshot_table(sync_id: i64) -> String {
 
 /// Created (like every catalog change, by the API as the extension's owner):
 /// sync owners need no rights on reverse_etl_state, and cannot read snapshots.
+/// `delivered_under` is NULL for rows delivered under the sync's current
+/// configuration, else the `_earlier_configs` entry they were delivered
+/// under (before `match` changed).
 pub fn create_snapshot_table(sync_id: i64) -> Result<()> {
     spi::execute(
         &format!(
-            "CREATE TABLE {} (row_id text PRIMARY KEY, row_hash bigint NOT NULL, match_key text)",
+            "CREATE TABLE {} (row_id text PRIMARY KEY, row_hash bigint NOT NULL, match_key text, delivered_under bigint)",
             snapshot_table(sync_id)
         ),
         &[],
     )?;
+    let (major, probe) = current_hashing()?;
+    record_hashing(sync_id, major, probe)
+}
+
+/// The sync's configuration changed how records are matched: what its
+/// snapshot holds was delivered under `previous`, and its removals must act
+/// on the records as they were matched then.
+pub fn keep_earlier_config(sync_id: i64, previous: &Value) -> Result<()> {
+    let snapshot = snapshot_table(sync_id);
+    let delivered: Option<bool> = spi::one(
+        &format!("SELECT EXISTS (SELECT 1 FROM {snapshot} WHERE delivered_under IS NULL)"),
+        &[],
+    )?;
+    if delivered != Some(true) {
+        return Ok(());
+    }
+    let id: Option<i64> = spi::one(
+        "INSERT INTO reverse_etl._earlier_configs (sync_id, config) VALUES ($1, $2) RETURNING id",
+        &[sync_id.into(), JsonB(previous.clone()).into()],
+    )?;
+    spi::execute(
+        &format!("UPDATE {snapshot} SET delivered_under = $1 WHERE delivered_under IS NULL"),
+        &[id.into()],
+    )?;
     Ok(())
+}
+
+/// An earlier configuration of a sync (see `keep_earlier_config`).
+pub fn earlier_config(id: i64) -> Result<Value> {
+    spi::one::<JsonB>(
+        "SELECT config FROM reverse_etl._earlier_configs WHERE id = $1",
+        &[id.into()],
+    )?
+    .map(|config| config.0)
+    .ok_or_else(|| {
+        Error::new(
+            SqlState::UndefinedObject,
+            format!("earlier configuration {id} does not exist"),
+        )
+    })
+}
+
+/// Forget the earlier configurations no snapshot row was delivered under any more.
+pub fn forget_unused_earlier_configs(sync_id: i64) -> Result<()> {
+    spi::execute(
+        &format!(
+            "DELETE FROM reverse_etl._earlier_configs e WHERE e.sync_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM {} s WHERE s.delivered_under = e.id)",
+            snapshot_table(sync_id)
+        ),
+        &[sync_id.into()],
+    )?;
+    Ok(())
+}
+
+/// This server's major version and probe hash (see `plan::HASH_PROBE`).
+pub fn current_hashing() -> Result<(i32, i64)> {
+    let rows = spi::rows(
+        &format!(
+            "SELECT pg_catalog.current_setting('server_version_num')::int / 10000, {}",
+            crate::plan::HASH_PROBE
+        ),
+        &[],
+        |row| Ok((spi::get::<i32>(row, 1)?, spi::get::<i64>(row, 2)?)),
+    )?;
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| Error::new(SqlState::InternalError, "no server version"))
+}
+
+/// The server major and probe hash a sync's snapshot hashes were computed with.
+pub fn stored_hashing(sync_id: i64) -> Result<Option<(i32, i64)>> {
+    let rows = spi::rows(
+        "SELECT server_major, probe FROM reverse_etl._snapshot_hashing WHERE sync_id = $1",
+        &[sync_id.into()],
+        |row| Ok((spi::get::<i32>(row, 1)?, spi::get::<i64>(row, 2)?)),
+    )?;
+    Ok(rows.into_iter().next())
+}
+
+pub fn record_hashing(sync_id: i64, major: i32, probe: i64) -> Result<()> {
+    spi::execute(
+        "INSERT INTO reverse_etl._snapshot_hashing (sync_id, server_major, probe) VALUES ($1, $2, $3) \
+         ON CONFLICT (sync_id) DO UPDATE SET server_major = EXCLUDED.server_major, probe = EXCLUDED.probe",
+        &[sync_id.into(), major.into(), probe.into()],
+    )?;
+    Ok(())
+}
+
+/// Take the rows present in the model and the snapshot as delivered, with
+/// this server's hashes (after the hash function changed). Returns how many
+/// rows took a new hash.
+pub fn rebaseline_hashes(plan: &crate::plan::RunPlan) -> Result<u64> {
+    spi::execute(
+        &format!(
+            "UPDATE {snapshot} s SET row_hash = w.row_hash FROM {work} w \
+             WHERE w.row_id = s.row_id AND s.row_hash <> {resend} AND s.row_hash IS DISTINCT FROM w.row_hash",
+            snapshot = plan.snapshot_table,
+            work = plan.work_table,
+            resend = crate::plan::RESEND_HASH
+        ),
+        &[],
+    )
 }
 
 /// Whose work tables: a run's, or a plan preview's (`sync_plan`).
@@ -200,11 +305,17 @@ pub fn drop_sync_state(sync_id: i64) -> Result<()> {
             spi::execute(&format!("DROP TABLE {tables} CASCADE"), &[])
         })?;
     }
+    for table in ["_earlier_configs", "_snapshot_hashing"] {
+        spi::execute(
+            &format!("DELETE FROM reverse_etl.{table} WHERE sync_id = $1"),
+            &[sync_id.into()],
+        )?;
+    }
     Ok(())
 }
 
 /// Forget what a sync delivered: its next run sends every row as added.
 pub fn clear_snapshot(sync_id: i64) -> Result<()> {
     spi::execute(&format!("TRUNCATE {}", snapshot_table(sync_id)), &[])?;
-    Ok(())
+    forget_unused_earlier_configs(sync_id)
 }

@@ -604,6 +604,10 @@ impl Destination for FileDestination {
         })
     }
 
+    fn acts_on_records(&self) -> bool {
+        false
+    }
+
     fn end_of_run(&mut self, plan: &RunPlan) -> Result<()> {
         // Every run makes its files, even with nothing in them.
         if self.written.is_none() {

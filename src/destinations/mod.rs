@@ -319,6 +319,14 @@ pub trait Destination {
         Map::new()
     }
 
+    /// Whether operations act on records found by their match value (a
+    /// table's rows, an API's records): then removals of rows delivered
+    /// under an earlier match go through a destination built for it. False
+    /// for one that writes the run's changes out as a whole (files).
+    fn acts_on_records(&self) -> bool {
+        true
+    }
+
     /// Called once after the last batch (also when there was none).
     fn end_of_run(&mut self, _plan: &RunPlan) -> Result<()> {
         Ok(())

@@ -121,6 +121,47 @@ pub fn windows(ranges: &HashMap<Op, OpRange>, step: i64) -> Vec<Window> {
     windows
 }
 
+/// The ranges the current configuration delivers: the removals of rows
+/// delivered under earlier configurations (`earlier`, which follow the other
+/// removals in position order) are left out, for their own destinations.
+pub fn without_earlier_removals(
+    mut ranges: HashMap<Op, OpRange>,
+    earlier: &[OpRange],
+) -> HashMap<Op, OpRange> {
+    let Some(first_earlier) = earlier.iter().map(|r| r.first).min() else {
+        return ranges;
+    };
+    if let Some(removed) = ranges.get_mut(&Op::Removed) {
+        removed.count -= earlier.iter().map(|r| r.count).sum::<i64>();
+        removed.last = first_earlier - 1;
+        if removed.count <= 0 {
+            ranges.remove(&Op::Removed);
+        }
+    }
+    ranges
+}
+
+/// How a sync's snapshot hashes compare with what this server computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashing {
+    /// Same server major and probe: nothing to do.
+    Unchanged,
+    /// Not recorded yet, or a new major that hashes the same: record it.
+    Record,
+    /// The hash function changed (a major upgrade): the stored hashes
+    /// cannot be compared, so rows present in both are taken as unchanged.
+    Rebaseline,
+}
+
+/// `stored` and `current` are (server major, probe hash).
+pub fn hashing(stored: Option<(i32, i64)>, current: (i32, i64)) -> Hashing {
+    match stored {
+        Some(stored) if stored == current => Hashing::Unchanged,
+        Some((_, probe)) if probe != current.1 => Hashing::Rebaseline,
+        _ => Hashing::Record,
+    }
+}
+
 /// Windows delivered one after another: the row-count windows of
 /// `windows`, each cut shorter where a byte bound applies (`cut` says where
 /// a window starting after a position must end, within the given one).
@@ -171,6 +212,30 @@ impl WindowCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn earlier_removals_are_left_out_of_the_current_ranges() {
+        let range = |first, last| OpRange {
+            first,
+            last,
+            count: last - first + 1,
+        };
+        let ranges = HashMap::from([(Op::Removed, range(1, 10)), (Op::Added, range(11, 20))]);
+        let current = without_earlier_removals(ranges.clone(), &[range(8, 9), range(10, 10)]);
+        assert_eq!(current[&Op::Removed], range(1, 7));
+        assert_eq!(current[&Op::Added], range(11, 20));
+        let current = without_earlier_removals(ranges.clone(), &[range(1, 10)]);
+        assert!(!current.contains_key(&Op::Removed));
+        assert_eq!(without_earlier_removals(ranges.clone(), &[]), ranges);
+    }
+
+    #[test]
+    fn hashes_are_rebaselined_only_when_the_probe_changed() {
+        assert_eq!(hashing(Some((15, 7)), (15, 7)), Hashing::Unchanged);
+        assert_eq!(hashing(None, (15, 7)), Hashing::Record);
+        assert_eq!(hashing(Some((14, 7)), (15, 7)), Hashing::Record);
+        assert_eq!(hashing(Some((14, 6)), (15, 7)), Hashing::Rebaseline);
+    }
 
     #[test]
     fn windows_are_cut_by_bytes_within_their_row_bound() {

@@ -195,6 +195,7 @@ impl Run {
         if self.request.clear_first {
             run.destination.clear()?;
         }
+        compare_hashing(sync_id, &run.plan)?;
         let (mirror, counts) = diff(run)?;
         let plan = &run.plan;
         let mut duplicates = 0;
@@ -248,9 +249,79 @@ impl Run {
     }
 
     /// In progress: windows read by position, each delivered and recorded in
-    /// one transaction.
+    /// one transaction. Removals of rows delivered under an earlier
+    /// configuration (before `match` changed) go first, each group through a
+    /// destination built from the configuration it was delivered under.
     fn deliver_all(&self, run: &mut Materialized) -> Result<()> {
         let ranges = in_transaction(|| op_ranges(&run.plan))?;
+        let earlier = if run.destination.acts_on_records() {
+            in_transaction(|| earlier_removal_ranges(&run.plan))?
+        } else {
+            Vec::new()
+        };
+        let current = decisions::without_earlier_removals(
+            ranges,
+            &earlier.iter().map(|(_, range)| *range).collect::<Vec<_>>(),
+        );
+        for (config_id, range) in earlier {
+            let (destination, plan) = in_transaction(|| self.earlier_destination(run, config_id))?;
+            let current_destination = std::mem::replace(&mut run.destination, destination);
+            let current_plan = std::mem::replace(&mut run.plan, plan);
+            let delivered = self.deliver_ranges(run, HashMap::from([(Op::Removed, range)]));
+            run.destination = current_destination;
+            run.plan = current_plan;
+            delivered?;
+        }
+        self.deliver_ranges(run, current)?;
+        in_transaction(|| {
+            run.destination.end_of_run(&run.plan)?;
+            catalog::state::forget_unused_earlier_configs(self.request.sync_id)
+        })
+    }
+
+    /// The destination (and plan) that removes rows delivered under an
+    /// earlier configuration. One that no longer validates (its match
+    /// column gone) rejects each such removal with the reason: the rows
+    /// stay in the snapshot and the next run tries again.
+    fn earlier_destination(
+        &self,
+        run: &Materialized,
+        config_id: i64,
+    ) -> Result<(Box<dyn Destination>, RunPlan)> {
+        let sync = catalog::load_sync(self.request.sync_id)?;
+        let config = catalog::state::earlier_config(config_id)?;
+        let built = crate::postgres::in_subtransaction(|| {
+            validate::sync_config(&SyncDefinition {
+                document: &config,
+                ..SyncDefinition::stored(&sync)
+            })
+        });
+        let mut plan = run.plan.clone();
+        let valid = match built {
+            Ok(valid) => valid,
+            Err(error) => {
+                let reason = format!(
+                    "not removed: the configuration this row was delivered under (before match changed) no longer applies: {error}"
+                );
+                return Ok((Box::new(CannotRemove { reason }), plan));
+            }
+        };
+        plan.earlier_match = valid.config.record_match.as_ref().and_then(|m| {
+            valid
+                .model_columns
+                .iter()
+                .find(|c| c.name == m.from)
+                .cloned()
+        });
+        let mut destination = valid.target;
+        destination.start_run(self.id, sync.id)?;
+        if let Some(deadline) = &run.deadline {
+            destination.set_deadline(deadline.at, deadline.stop());
+        }
+        Ok((destination, plan))
+    }
+
+    fn deliver_ranges(&self, run: &mut Materialized, ranges: HashMap<Op, OpRange>) -> Result<()> {
         let step = run.destination.rows_per_transaction(run.batch_size);
         let max_bytes = run.destination.bytes_per_transaction();
         let mut cursor = WindowCursor::new(decisions::windows(&ranges, step), max_bytes.is_some());
@@ -280,7 +351,7 @@ impl Run {
             }
             current = next;
         }
-        in_transaction(|| run.destination.end_of_run(&run.plan))
+        Ok(())
     }
 
     fn deliver_window(&self, run: &mut Materialized, window: Window) -> Result<Option<Error>> {
@@ -515,6 +586,81 @@ fn read_diff_counts(plan: &RunPlan) -> Result<DiffCounts> {
         })
     })?;
     Ok(counts.into_iter().next().unwrap_or_default())
+}
+
+/// Make the snapshot's hashes comparable with this server's: recorded the
+/// first time, and after a major upgrade that hashes differently the rows
+/// present in both are taken as delivered (logged in the sync's activity)
+/// instead of every row being reported as changed.
+fn compare_hashing(sync_id: i64, plan: &RunPlan) -> Result<()> {
+    let stored = catalog::state::stored_hashing(sync_id)?;
+    let current = catalog::state::current_hashing()?;
+    match decisions::hashing(stored, current) {
+        decisions::Hashing::Unchanged => return Ok(()),
+        decisions::Hashing::Record => {}
+        decisions::Hashing::Rebaseline => {
+            let rows = catalog::state::rebaseline_hashes(plan)?;
+            catalog::record_activity(
+                sync_id,
+                catalog::extension_owner()?,
+                "rehashed",
+                stored.map(|(major, _)| serde_json::json!({"server_major": major})),
+                Some(serde_json::json!({"server_major": current.0, "rows": rows})),
+            )?;
+        }
+    }
+    catalog::state::record_hashing(sync_id, current.0, current.1)
+}
+
+/// The removals of rows delivered under earlier configurations: (the
+/// configuration's id, their range), in position order.
+fn earlier_removal_ranges(plan: &RunPlan) -> Result<Vec<(i64, OpRange)>> {
+    spi::rows(&plan.earlier_removal_ranges(), &[], |row| {
+        Ok((
+            spi::get(row, 1)?,
+            OpRange {
+                first: spi::get(row, 2)?,
+                last: spi::get(row, 3)?,
+                count: spi::get(row, 4)?,
+            },
+        ))
+    })
+}
+
+/// Stands in for a destination that cannot be built: every operation is
+/// rejected with `reason`.
+struct CannotRemove {
+    reason: String,
+}
+
+impl Destination for CannotRemove {
+    fn mirror_removals(&self, _plan: &RunPlan) -> Option<String> {
+        None
+    }
+
+    fn deliver(&mut self, batch: &Batch) -> Result<crate::destinations::BatchOutcome> {
+        Ok(crate::destinations::BatchOutcome {
+            rejections: (batch.after + 1..=batch.upto)
+                .map(|pos| Rejection {
+                    pos,
+                    reason: self.reason.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        })
+    }
+
+    fn test_row(
+        &mut self,
+        _plan: &RunPlan,
+        _row: &crate::destinations::TestRow,
+        _dry_run: bool,
+    ) -> Result<serde_json::Value> {
+        Err(Error::new(
+            SqlState::ObjectNotInPrerequisiteState,
+            self.reason.clone(),
+        ))
+    }
 }
 
 /// First position, last position and count of each kind of operation.

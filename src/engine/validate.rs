@@ -150,6 +150,7 @@ impl ValidSync {
             key_columns,
             match_column,
             hash_seed: hash_seed(&self.config),
+            earlier_match: None,
             work_table,
             ops_table,
             snapshot_table: catalog::snapshot_table(self.sync_id),
