@@ -124,6 +124,16 @@ fn the_oldest_release_with_history_upgrades_to_the_current_schema() {
         0,
         "the destination equals the model"
     );
+    // Snapshots made by the old release have the current columns.
+    assert_eq!(
+        old.text(
+            "SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_attribute a \
+             WHERE a.attrelid = format('reverse_etl_state.snapshot_%s', \
+               (SELECT id FROM reverse_etl.syncs WHERE name = 'users_to_crm'))::regclass \
+             AND a.attnum > 0 AND NOT a.attisdropped"
+        ),
+        Some("row_id,row_hash,match_key,delivered_under".into())
+    );
     let list_run = old.run("vip_list");
     assert_eq!(old.run_summary(list_run).status, "succeeded");
     old.exec("SELECT reverse_etl.sequence_run('nightly')");
