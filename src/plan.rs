@@ -60,7 +60,7 @@ impl Op {
 pub const HASH_PROBE: &str =
     "hash_record_extended(ROW(42::int4, 42::int8, 'pg_reverse_etl'::text, \
      'x'::varchar, true, 1.5::numeric, 1.5::float8, '2001-02-03 04:05:06+00'::timestamptz, \
-     '2001-02-03 04:05:06'::timestamp, '2001-02-03'::date, '\\x00ff'::bytea, \
+     '2001-02-03 04:05:06'::timestamp, '2001-02-03'::date, pg_catalog.decode('00ff', 'hex'), \
      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{\"a\": 1}'::jsonb, '{1,2}'::int4[]), 0)";
 
 /// The snapshot hash that means "send this row again" (its record was
