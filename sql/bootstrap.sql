@@ -117,6 +117,10 @@ CREATE TABLE reverse_etl.sync_runs (
     cancel_requested_at timestamptz,
     -- when the schedule said the run was due (trigger 'schedule')
     due_at            timestamptz,
+    -- positions of the run's operations whose outcome is recorded
+    settled           int8multirange NOT NULL DEFAULT '{}',
+    -- when retention removed the run's changelog
+    changelog_purged_at timestamptz,
     -- a finished run's counts always reconcile
     CONSTRAINT sync_runs_counts_reconcile CHECK (
         status NOT IN ('succeeded', 'warning', 'failed', 'incomplete') OR (
@@ -152,6 +156,8 @@ COMMENT ON COLUMN reverse_etl.sync_runs.aborted_removed IS 'Removed rows not att
 COMMENT ON COLUMN reverse_etl.sync_runs.phase_seconds IS 'Seconds spent in each phase: {"querying": …, "preparing": …, "delivering": …}.';
 COMMENT ON COLUMN reverse_etl.sync_runs.worker_pid IS 'The process id of the run''s background worker.';
 COMMENT ON COLUMN reverse_etl.sync_runs.cancel_requested_at IS 'When cancel_run asked the run to stop.';
+COMMENT ON COLUMN reverse_etl.sync_runs.settled IS 'Positions (in the run''s plan) of the operations whose outcome is recorded; those not settled when the run stops are aborted.';
+COMMENT ON COLUMN reverse_etl.sync_runs.changelog_purged_at IS 'When retention removed the run''s sync_changelog rows (its counts stay).';
 COMMENT ON COLUMN reverse_etl.sync_runs.due_at IS 'When the schedule said the run was due (trigger schedule).';
 CREATE INDEX ON reverse_etl.sync_runs (sync_id, id DESC);
 CREATE INDEX ON reverse_etl.sync_runs (status) WHERE status IN ('queued', 'querying', 'preparing', 'in_progress');

@@ -486,3 +486,17 @@ BEGIN
     END LOOP;
 END
 $snapshots$;
+
+-- Sync logs: what a run settled is kept in the run, not derived from its
+-- changelog (which a sync may keep for failures only, or not at all).
+ALTER TABLE reverse_etl.sync_runs ADD COLUMN settled int8multirange NOT NULL DEFAULT '{}';
+COMMENT ON COLUMN reverse_etl.sync_runs.settled IS 'Positions (in the run''s plan) of the operations whose outcome is recorded; those not settled when the run stops are aborted.';
+ALTER TABLE reverse_etl.sync_runs ADD COLUMN changelog_purged_at timestamptz;
+COMMENT ON COLUMN reverse_etl.sync_runs.changelog_purged_at IS 'When retention removed the run''s sync_changelog rows (its counts stay).';
+CREATE FUNCTION reverse_etl."purge_logs"(
+	"older_than" interval
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'purge_logs_wrapper';
+COMMENT ON FUNCTION reverse_etl.purge_logs(interval) IS 'Removes the changelog of runs (of the syncs you may use, and those dropped with their history) that ended more than older_than ago, in batches; returns how many rows went. Runs'' counts stay in sync_runs. Retention (logs.retention, reverse_etl.log_retention) does the same after each run and hourly in the scheduler.';

@@ -104,6 +104,7 @@ BEGIN
             ('drop_model', 'Drops a model; refused while syncs send it, unless cascade (which drops them, keeping their history unless keep_history is false).'),
             ('drop_destination', 'Drops a destination; refused while syncs send to it, unless cascade (which drops them, keeping their history unless keep_history is false).'),
             ('drop_sequence', 'Drops a sequence (its syncs stay); its runs stay unless keep_history is false. Refused while it is running.'),
+            ('purge_logs', 'Removes the changelog of runs (of the syncs you may use, and those dropped with their history) that ended more than older_than ago, in batches; returns how many rows went. Runs'' counts stay in sync_runs. Retention (logs.retention, reverse_etl.log_retention) does the same after each run and hourly in the scheduler.'),
             ('sync_config', 'A sync''s configuration with every default written out ("edit as JSON": read).'),
             ('update_sync', 'Replaces a sync''s configuration after validating it ("edit as JSON": write).'),
             ('sync_run', 'Runs a sync in a background worker and returns the run id; with wait (the default) returns when the run has ended, and a run that ended failed (SQLSTATE 38000) or incomplete (57014) is an error unless raise_on_failure is false. full_resync sends every current row as added; allow_mass_removal lets this run pass the removal guard.'),

@@ -1,6 +1,7 @@
 //! Settings (GUCs) of the extension, registered when the library loads.
 
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use crate::config::ChangelogLevel;
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 use std::ffi::CString;
 
 /// work_mem and maintenance_work_mem of run workers. Kept small by default
@@ -33,7 +34,43 @@ pub static MAX_KB_IN_FLIGHT: GucSetting<i32> = GucSetting::<i32>::new(32 * 1024)
 /// instead of being loaded.
 pub static MAX_ROW_KB: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024);
 
+/// What syncs keep in `sync_changelog` unless their `logs` say otherwise.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ChangelogSetting {
+    #[name = c"all"]
+    All,
+    #[name = c"failures"]
+    Failures,
+    #[name = c"none"]
+    None,
+}
+
+pub static CHANGELOG: GucSetting<ChangelogSetting> =
+    GucSetting::<ChangelogSetting>::new(ChangelogSetting::All);
+
+/// How long (minutes) changelog rows are kept unless a sync's `logs` say
+/// otherwise; 0 keeps them.
+pub static LOG_RETENTION_MINUTES: GucSetting<i32> = GucSetting::<i32>::new(30 * 24 * 60);
+
 pub fn register() {
+    GucRegistry::define_enum_guc(
+        c"reverse_etl.changelog",
+        c"What syncs keep in sync_changelog: all, failures (rejected, aborted and invalid rows) or none.",
+        c"A sync's \"logs\": {\"changelog\": …} overrides it. Counts in sync_runs are always kept.",
+        &CHANGELOG,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"reverse_etl.log_retention",
+        c"How long sync_changelog rows are kept (0: forever).",
+        c"A sync's \"logs\": {\"retention\": …} overrides it. Older rows are removed after the sync's runs and by the scheduler; sync_runs rows are kept.",
+        &LOG_RETENTION_MINUTES,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_MIN,
+    );
     GucRegistry::define_int_guc(
         c"reverse_etl.max_rows_in_flight",
         c"Rows a run of an http or file destination holds in memory at once.",
@@ -140,4 +177,18 @@ pub fn in_flight() -> InFlight {
         bytes,
         row_bytes: (MAX_ROW_KB.get() as i64 * 1024).min(bytes / 2),
     }
+}
+
+pub fn changelog() -> ChangelogLevel {
+    match CHANGELOG.get() {
+        ChangelogSetting::All => ChangelogLevel::All,
+        ChangelogSetting::Failures => ChangelogLevel::Failures,
+        ChangelogSetting::None => ChangelogLevel::None,
+    }
+}
+
+/// None: kept forever.
+pub fn log_retention_seconds() -> Option<i64> {
+    let minutes = LOG_RETENTION_MINUTES.get() as i64;
+    (minutes > 0).then_some(minutes * 60)
 }

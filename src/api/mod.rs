@@ -16,6 +16,7 @@
 //! scripts: never rename one.
 
 mod destinations;
+mod logs;
 mod models;
 mod runs;
 mod schedule;

@@ -7,6 +7,7 @@
 //! the sync's owner (`reader`) builds them, into a work table or as values,
 //! and the extension's owner only copies what was built into the log.
 
+use crate::config::ChangelogLevel;
 use crate::error::Result;
 use crate::plan::RunPlan;
 use crate::postgres::{spi, Identity};
@@ -61,8 +62,16 @@ pub fn invalid_row_ids(plan: &RunPlan) -> String {
     )
 }
 
-/// The run's invalid rows, as collected, into the log.
-pub fn record_invalid(plan: &RunPlan, run_id: i64, sync_id: i64) -> Result<u64> {
+/// The run's invalid rows, as collected, into the log (unless it keeps nothing).
+pub fn record_invalid(
+    plan: &RunPlan,
+    run_id: i64,
+    sync_id: i64,
+    level: ChangelogLevel,
+) -> Result<u64> {
+    if level == ChangelogLevel::None {
+        return Ok(0);
+    }
     spi::execute(
         &format!(
             "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
@@ -86,13 +95,23 @@ pub struct WindowOutcome<'a> {
 
 /// One changelog row per operation of the window: succeeded, or rejected
 /// with its reason and the fields that were to be sent (read as `reader`).
+/// At level `failures` only the rejected ones; at `none` nothing.
 pub fn record_window(
     plan: &RunPlan,
     run_id: i64,
     sync_id: i64,
     outcome: &WindowOutcome,
     reader: &Identity,
+    level: ChangelogLevel,
 ) -> Result<u64> {
+    let nothing_kept = match level {
+        ChangelogLevel::All => false,
+        ChangelogLevel::Failures => outcome.rejected.is_empty(),
+        ChangelogLevel::None => true,
+    };
+    if nothing_kept {
+        return Ok(0);
+    }
     let fields: Vec<JsonB> = if outcome.rejected.is_empty() {
         Vec::new()
     } else {
@@ -120,7 +139,7 @@ pub fn record_window(
             .collect()
     };
     spi::execute(
-        &window_sql(plan, run_id, sync_id),
+        &window_sql(plan, run_id, sync_id, level == ChangelogLevel::Failures),
         &[
             outcome.after.into(),
             outcome.upto.into(),
@@ -132,22 +151,33 @@ pub fn record_window(
     )
 }
 
-fn window_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
+fn window_sql(plan: &RunPlan, run_id: i64, sync_id: i64, failures_only: bool) -> String {
+    let join = if failures_only { "JOIN" } else { "LEFT JOIN" };
     format!(
         "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
          SELECT {run_id}, {sync_id}, o.row_id, o.op,
                 CASE WHEN r.reason IS NULL THEN 'succeeded' ELSE 'rejected' END,
                 r.reason, r.fields
          FROM {ops} o
-         LEFT JOIN unnest($3::bigint[], $4::text[], $6::jsonb[]) AS r(pos, reason, fields) ON r.pos = o.pos
+         {join} unnest($3::bigint[], $4::text[], $6::jsonb[]) AS r(pos, reason, fields) ON r.pos = o.pos
          WHERE o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($5::bigint[])",
         ops = plan.ops_table,
     )
 }
 
-/// Operations of a run's ops table with no changelog row yet are recorded
-/// as aborted, with `reason`.
-pub fn record_aborted(ops_table: &str, run_id: i64, sync_id: i64, reason: &str) -> Result<u64> {
+/// Operations of a run's ops table whose outcome is not recorded (not in
+/// the run's `settled` positions) are aborted, with `reason` (logged
+/// unless the sync keeps nothing; counted in `sync_runs` either way).
+pub fn record_aborted(
+    ops_table: &str,
+    run_id: i64,
+    sync_id: i64,
+    reason: &str,
+    level: ChangelogLevel,
+) -> Result<u64> {
+    if level == ChangelogLevel::None {
+        return Ok(0);
+    }
     spi::execute(&aborted_sql(ops_table, run_id, sync_id), &[reason.into()])
 }
 
@@ -156,9 +186,17 @@ fn aborted_sql(ops_table: &str, run_id: i64, sync_id: i64) -> String {
         "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
          SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $1
          FROM {ops_table} o
-         WHERE o.op IN ('added', 'changed', 'removed') AND NOT EXISTS (
-             SELECT 1 FROM reverse_etl.sync_changelog c
-             WHERE c.sync_id = {sync_id} AND c.row_id = o.row_id AND c.run_id = {run_id} AND c.op = o.op)"
+         WHERE o.op IN ('added', 'changed', 'removed')
+           AND NOT (SELECT r.settled FROM reverse_etl.sync_runs r WHERE r.id = {run_id}) @> o.pos"
+    )
+}
+
+/// Remove up to `limit` changelog rows of a run.
+pub fn purge_run(run_id: i64, limit: i64) -> Result<u64> {
+    spi::execute(
+        "DELETE FROM reverse_etl.sync_changelog WHERE ctid = ANY(ARRAY( \
+             SELECT c.ctid FROM reverse_etl.sync_changelog c WHERE c.run_id = $1 LIMIT $2))",
+        &[run_id.into(), limit.into()],
     )
 }
 
@@ -214,15 +252,21 @@ mod tests {
 
     #[test]
     fn a_window_logs_fields_of_rejected_rows_only() {
-        let sql = window_sql(&plan(), 3, 4);
+        let sql = window_sql(&plan(), 3, 4, false);
         assert!(sql.contains("unnest($3::bigint[], $4::text[], $6::jsonb[])"));
         assert!(sql.contains("o.pos <> ALL($5::bigint[])"));
+        assert!(sql.contains("LEFT JOIN unnest"));
+        assert!(
+            window_sql(&plan(), 3, 4, true).contains(" JOIN unnest")
+                && !window_sql(&plan(), 3, 4, true).contains("LEFT JOIN")
+        );
     }
 
     #[test]
     fn aborted_rows_are_those_without_an_outcome() {
         let sql = aborted_sql("o", 3, 4);
-        assert!(sql.contains("NOT EXISTS"));
-        assert!(sql.contains("c.run_id = 3 AND c.op = o.op"));
+        assert!(sql.contains(
+            "NOT (SELECT r.settled FROM reverse_etl.sync_runs r WHERE r.id = 3) @> o.pos"
+        ));
     }
 }

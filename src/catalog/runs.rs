@@ -120,15 +120,38 @@ pub fn mark_in_progress(run_id: i64, planned: impl Fn(Op) -> i64) -> Result<()> 
 }
 
 /// A delivered window's operations of one kind: how many went, how many
-/// the destination rejected.
-pub fn add_window_counts(run_id: i64, op: Op, succeeded: i64, rejected: i64) -> Result<()> {
-    let op = op.as_str();
+/// the destination rejected, and which positions (`after < pos <= upto`,
+/// but for `unattempted`) now have their outcome recorded.
+pub struct WindowCounts<'a> {
+    pub op: Op,
+    pub succeeded: i64,
+    pub rejected: i64,
+    pub after: i64,
+    pub upto: i64,
+    pub unattempted: &'a [i64],
+}
+
+/// Count a window in the run's totals and mark its positions settled: what
+/// is not settled when the run stops is aborted (see `changelog::record_aborted`).
+pub fn add_window_counts(run_id: i64, counts: &WindowCounts) -> Result<()> {
+    let op = counts.op.as_str();
     spi::execute(
         &format!(
             "UPDATE reverse_etl.sync_runs SET succeeded_{op} = succeeded_{op} + $2, \
-             rejected_{op} = rejected_{op} + $3 WHERE id = $1"
+             rejected_{op} = rejected_{op} + $3, \
+             settled = settled + (pg_catalog.int8multirange(pg_catalog.int8range($4, $5, '(]')) \
+                 - coalesce((SELECT pg_catalog.range_agg(pg_catalog.int8range(p, p, '[]')) \
+                             FROM pg_catalog.unnest($6::bigint[]) AS p), '{{}}')) \
+             WHERE id = $1"
         ),
-        &[run_id.into(), succeeded.into(), rejected.into()],
+        &[
+            run_id.into(),
+            counts.succeeded.into(),
+            counts.rejected.into(),
+            counts.after.into(),
+            counts.upto.into(),
+            counts.unattempted.to_vec().into(),
+        ],
     )?;
     Ok(())
 }
@@ -388,4 +411,24 @@ pub fn going(sync_id: i64) -> Result<Vec<(i64, Option<i32>)>> {
         &[sync_id.into()],
         |row| Ok((spi::get(row, 1)?, row.get::<i32>(2)?)),
     )
+}
+
+/// A run of the sync that ended more than `older_than_seconds` ago and
+/// whose changelog has not been removed yet (the oldest first).
+pub fn with_expired_changelog(sync_id: i64, older_than_seconds: i64) -> Result<Option<i64>> {
+    spi::one(
+        "SELECT id FROM reverse_etl.sync_runs \
+         WHERE sync_id = $1 AND changelog_purged_at IS NULL \
+           AND finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2) \
+         ORDER BY id LIMIT 1",
+        &[sync_id.into(), (older_than_seconds as f64).into()],
+    )
+}
+
+pub fn mark_changelog_purged(run_id: i64) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET changelog_purged_at = clock_timestamp() WHERE id = $1",
+        &[run_id.into()],
+    )?;
+    Ok(())
 }

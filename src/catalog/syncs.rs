@@ -164,3 +164,39 @@ fn using(column: &str, id: i64) -> Result<Vec<(i64, String)>> {
         |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?)),
     )
 }
+
+/// The `logs.changelog` a sync's configuration names, if any.
+pub fn logged_changelog(sync_id: i64) -> Result<Option<String>> {
+    spi::one(
+        "SELECT config->'logs'->>'changelog' FROM reverse_etl.syncs WHERE id = $1",
+        &[sync_id.into()],
+    )
+}
+
+/// The syncs `role` may use (its own, its roles', every one for a superuser),
+/// and those dropped with their history kept.
+pub fn usable_by(role: pg_sys::Oid) -> Result<Vec<i64>> {
+    let all: Vec<(i64, pg_sys::Oid)> = spi::rows(
+        "SELECT id, owner::oid FROM reverse_etl.syncs \
+         UNION ALL SELECT id, owner::oid FROM reverse_etl.dropped_objects WHERE kind = 'sync' ORDER BY 1",
+        &[],
+        |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?)),
+    )?;
+    Ok(all
+        .into_iter()
+        .filter(|(_, owner)| crate::postgres::acts_for(role, *owner))
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// Every sync's `logs.retention` as written (None: the setting's), and
+/// those of dropped syncs whose history was kept.
+pub fn retentions() -> Result<Vec<(i64, Option<String>)>> {
+    spi::rows(
+        "SELECT id, config->'logs'->>'retention' FROM reverse_etl.syncs \
+         UNION ALL SELECT id, definition->'config'->'logs'->>'retention' \
+         FROM reverse_etl.dropped_objects WHERE kind = 'sync' ORDER BY 1",
+        &[],
+        |row| Ok((spi::get(row, 1)?, row.get::<String>(2)?)),
+    )
+}

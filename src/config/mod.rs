@@ -9,4 +9,7 @@ pub mod sequence;
 pub mod sync;
 
 pub use schedule::Schedule;
-pub use sync::{DeleteBehavior, Mapping, MappingSource, Match, SyncConfig, SyncMode, SyncType};
+pub use sync::{
+    ChangelogLevel, DeleteBehavior, Logs, Mapping, MappingSource, Match, SyncConfig, SyncMode,
+    SyncType,
+};

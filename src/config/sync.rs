@@ -50,6 +50,55 @@ macro_rules! keyword_enum {
     };
 }
 
+keyword_enum!(ChangelogLevel, "changelog level", {
+    All => "all",
+    Failures => "failures",
+    None => "none",
+});
+
+/// What a sync keeps in `sync_changelog`, and for how long; `None` takes
+/// the server's setting (`reverse_etl.changelog`, `reverse_etl.log_retention`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Logs {
+    pub changelog: Option<ChangelogLevel>,
+    /// The text as written, and in seconds.
+    pub retention: Option<(String, i64)>,
+}
+
+impl Logs {
+    fn parse(reader: &ObjectReader) -> Result<Logs> {
+        let Some(logs) = reader.object("logs")? else {
+            return Ok(Logs::default());
+        };
+        logs.deny_unknown(&["changelog", "retention"])?;
+        let changelog = logs
+            .string("changelog")?
+            .map(|text| ChangelogLevel::parse("logs.changelog", &text))
+            .transpose()?;
+        let retention = logs
+            .string("retention")?
+            .map(|text| {
+                super::schedule::parse_duration("logs.retention", &text).map(|s| (text.clone(), s))
+            })
+            .transpose()?;
+        Ok(Logs {
+            changelog,
+            retention,
+        })
+    }
+
+    fn to_json(&self) -> Option<Value> {
+        let mut logs = Map::new();
+        if let Some(level) = self.changelog {
+            logs.insert("changelog".into(), json!(level.as_str()));
+        }
+        if let Some((text, _)) = &self.retention {
+            logs.insert("retention".into(), json!(text));
+        }
+        (!logs.is_empty()).then_some(Value::Object(logs))
+    }
+}
+
 keyword_enum!(SyncType, "sync type", {
     Object => "object",
     Event => "event",
@@ -114,6 +163,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "max_removed_share",
     "allow_empty_model",
     "time_limit",
+    "logs",
 ];
 
 /// Share of the previously synced rows a run may remove before it refuses.
@@ -136,6 +186,7 @@ pub struct SyncConfig {
     /// A run still going after this long stops and ends incomplete (the
     /// text as written, and in seconds).
     pub time_limit: Option<(String, i64)>,
+    pub logs: Logs,
     /// Keys that belong to the destination kind (`object`, `requests`, …),
     /// validated by that kind.
     pub destination_keys: Map<String, Value>,
@@ -237,6 +288,7 @@ impl SyncConfig {
             }
         };
 
+        let logs = Logs::parse(&reader)?;
         let destination_keys = destination_keys
             .iter()
             .filter_map(|key| reader.value(key).map(|v| (key.to_string(), v.clone())))
@@ -253,6 +305,7 @@ impl SyncConfig {
             max_removed_share,
             allow_empty_model,
             time_limit,
+            logs,
             destination_keys,
         };
         config.check_consistency()?;
@@ -365,6 +418,9 @@ impl SyncConfig {
         document.insert("allow_empty_model".into(), json!(self.allow_empty_model));
         if let Some((text, _)) = &self.time_limit {
             document.insert("time_limit".into(), json!(text));
+        }
+        if let Some(logs) = self.logs.to_json() {
+            document.insert("logs".into(), logs);
         }
         for (key, value) in &self.destination_keys {
             document.insert(key.clone(), value.clone());

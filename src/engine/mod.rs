@@ -4,6 +4,7 @@
 mod decisions;
 pub mod launch;
 pub mod lifecycle;
+pub mod logs;
 pub mod model;
 mod preview;
 pub mod recovery;

@@ -27,6 +27,7 @@ pub fn close_run(run_id: i64, sync_id: i64, reason: &str) -> Result<()> {
             run_id,
             sync_id,
             &format!("not attempted: {reason}"),
+            super::logs::stored_changelog_level(sync_id)?,
         )?;
     }
     end_early(run_id, "incomplete", reason)

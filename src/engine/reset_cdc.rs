@@ -25,7 +25,7 @@ pub fn reset_snapshot(run: &Run, materialized: &Materialized) -> Result<()> {
     create_invalid_table(materialized)?;
     let duplicates = changelog::collect_duplicate_keys(plan, &materialized.owner)?;
     let null_keys = changelog::collect_null_keys(plan, &materialized.owner)?;
-    changelog::record_invalid(plan, run.id, sync_id)?;
+    changelog::record_invalid(plan, run.id, sync_id, materialized.changelog)?;
     debug_assert_eq!(
         kept + duplicates + null_keys,
         materialized.rows_queried as u64

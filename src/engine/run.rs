@@ -11,7 +11,7 @@ use super::recovery::close_interrupted_runs;
 use super::validate::{self, SyncDefinition};
 use super::worker::RunRequest;
 use crate::catalog::{self, changelog, runs, state::WorkOf};
-use crate::config::{DeleteBehavior, SyncMode, SyncType};
+use crate::config::{ChangelogLevel, DeleteBehavior, SyncMode, SyncType};
 use crate::destinations::{rows, Batch, Destination, Rejection};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{Diff, Op, RunPlan};
@@ -57,6 +57,10 @@ pub struct Materialized {
     /// The sync's owner, on the model's search_path: what touches the
     /// owner's objects or values of its types runs as it.
     pub owner: Identity,
+    /// What the run keeps in the changelog.
+    pub changelog: ChangelogLevel,
+    /// How long the sync's changelog is kept (None: forever).
+    pub retention_seconds: Option<i64>,
 }
 
 /// Run a phase and record how long it took in `sync_runs.phase_seconds`.
@@ -114,7 +118,17 @@ impl Run {
             in_transaction(|| self.prepare(&mut run))
         })?;
         timed(run_id, "delivering", || self.deliver_all(&mut run))?;
-        in_transaction(|| self.finish())
+        in_transaction(|| self.finish())?;
+        // Retention, once the run is recorded: never the run's failure.
+        if let Some(retention) = run.retention_seconds {
+            let mut budget = Some(super::logs::PURGE_BUDGET);
+            if let Err(error) = super::logs::purge_sync(sync_id, retention, true, &mut budget) {
+                pgrx::warning!(
+                    "pg_reverse_etl: sync {sync_id}: old changelog rows not removed: {error}"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Querying: materialise the model once, as the sync's owner.
@@ -176,6 +190,8 @@ impl Run {
             },
             deadline,
             owner,
+            changelog: super::logs::changelog_level(&valid.config.logs),
+            retention_seconds: super::logs::retention_seconds(&valid.config.logs),
         })
     }
 
@@ -237,7 +253,7 @@ impl Run {
             changelog::collect_null_keys(plan, &run.owner)?;
         }
         if counts.null_keys + duplicates > 0 {
-            changelog::record_invalid(plan, self.id, sync_id)?;
+            changelog::record_invalid(plan, self.id, sync_id, run.changelog)?;
         }
         runs::set_rows_invalid(self.id, counts.null_keys + duplicates)?;
         spi::execute(
@@ -406,10 +422,21 @@ impl Run {
                 unattempted: &unattempted,
             },
             &run.owner,
+            run.changelog,
         )?;
         let rejected = positions.len() as i64;
         let succeeded = window.upto - window.after - rejected - unattempted.len() as i64;
-        runs::add_window_counts(self.id, window.op, succeeded, rejected)?;
+        runs::add_window_counts(
+            self.id,
+            &runs::WindowCounts {
+                op: window.op,
+                succeeded,
+                rejected,
+                after: window.after,
+                upto: window.upto,
+                unattempted: &unattempted,
+            },
+        )?;
         Ok(outcome.stop)
     }
 
@@ -445,6 +472,7 @@ impl Run {
                     run_id,
                     sync_id,
                     &reason,
+                    super::logs::stored_changelog_level(sync_id)?,
                 )?;
             }
             super::recovery::end_early(run_id, status, &message)

@@ -24,6 +24,8 @@ const STAY_MS: i64 = super::launcher::START_AHEAD_MS + 3_000;
 /// While due runs wait for the parallel-run cap, look again this often
 /// (a run the scheduler started wakes it when it ends; others do not).
 const BACKLOG_RECHECK_MS: i64 = 1_000;
+/// How often the scheduler applies changelog retention.
+const PURGE_EVERY_MS: i64 = 3_600_000;
 
 enum Tick {
     NoExtension,
@@ -53,7 +55,7 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
         if let Some(slot) = REGISTRY.exclusive().slot(database) {
             slot.changed = false;
         }
-        let (next_due_ms, backlog) = match in_transaction(|| scheduler.tick()) {
+        let (mut next_due_ms, mut backlog) = match in_transaction(|| scheduler.tick()) {
             Ok(Tick::NoExtension) => {
                 sign_off(database, NEVER, true);
                 return;
@@ -67,6 +69,20 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
                 (now_ms() + 30_000, false)
             }
         };
+        // Changelog retention, between ticks, in small transactions.
+        if scheduler.next_purge_ms <= now_ms() {
+            match crate::engine::logs::purge_expired() {
+                Ok(true) => backlog = true,
+                Ok(false) => scheduler.next_purge_ms = now_ms() + PURGE_EVERY_MS,
+                Err(error) => {
+                    pgrx::warning!(
+                        "pg_reverse_etl scheduler: old changelog rows not removed: {error}"
+                    );
+                    scheduler.next_purge_ms = now_ms() + PURGE_EVERY_MS;
+                }
+            }
+        }
+        next_due_ms = next_due_ms.min(scheduler.next_purge_ms);
         let now = now_ms();
         let wake_at = if backlog {
             now + BACKLOG_RECHECK_MS
@@ -132,6 +148,8 @@ struct Scheduler {
     settled: HashMap<(Kind, i64), i64>,
     /// Run workers this scheduler started that may still be going.
     started_workers: Vec<i32>,
+    /// When changelog retention is next applied (0: at once).
+    next_purge_ms: i64,
 }
 
 impl Scheduler {

@@ -1,0 +1,234 @@
+//! Sync logs: what a sync keeps in its changelog (all, failures, none),
+//! for how long (retention after runs, purge_logs), with the counts in
+//! sync_runs always complete.
+
+mod common;
+#[path = "support/fake_crm.rs"]
+mod fake_crm;
+
+use common::TestDb;
+use fake_crm::FakeCrm;
+
+/// Users into a table that refuses a NULL plan (user 3 has none), and a
+/// model with a duplicate key (invalid rows).
+fn setup(test: &str, logs: &str) -> TestDb {
+    let mut db = TestDb::new(test);
+    db.exec(&format!(
+        "CREATE TABLE users (id int, email text NOT NULL, plan text);
+         INSERT INTO users VALUES (1, 'a@x.io', 'pro'), (2, 'b@x.io', 'free'), (3, 'c@x.io', NULL),
+                                  (4, 'd@x.io', 'pro'), (4, 'd2@x.io', 'pro');
+         CREATE TABLE crm (email text PRIMARY KEY, plan text NOT NULL);
+         SELECT reverse_etl.create_model('users', 'SELECT id, email, plan FROM users', ARRAY['id']);
+         SELECT reverse_etl.create_destination('local', 'postgres');
+         SELECT reverse_etl.create_sync('s', 'users', 'local',
+           '{{\"mode\": \"upsert\", \"object\": \"crm\", \"match\": {{\"from\": \"email\", \"to\": \"email\"}},
+             \"mappings\": [{{\"from\": \"plan\", \"to\": \"plan\"}}]{logs}}}');"
+    ));
+    db
+}
+
+fn logged(db: &mut TestDb, run: i64) -> Vec<String> {
+    db.rows(&format!(
+        "SELECT coalesce(op, '-'), status, row_id FROM reverse_etl.sync_changelog WHERE run_id = {run} ORDER BY 2, 3"
+    ))
+}
+
+fn counts(db: &mut TestDb, run: i64) -> String {
+    db.text(&format!(
+        "SELECT concat_ws(' ', status, rows_invalid, planned_added, succeeded_added, rejected_added, aborted_added) \
+         FROM reverse_etl.sync_runs WHERE id = {run}"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_sync_keeps_all_its_failures_only_or_nothing() {
+    let mut db = setup("logs_levels", "");
+    let run = db.run("s");
+    assert_eq!(counts(&mut db, run), "warning 2 3 2 1 0");
+    assert_eq!(logged(&mut db, run).len(), 5, "all: every outcome");
+
+    // failures: the rejected and invalid rows only; the counts are complete.
+    db.exec(
+        "SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') || '{\"logs\": {\"changelog\": \"failures\"}}');
+         INSERT INTO users VALUES (5, 'e@x.io', 'pro');",
+    );
+    let run = db.run("s");
+    assert_eq!(counts(&mut db, run), "warning 2 2 1 1 0");
+    assert_eq!(
+        logged(&mut db, run),
+        ["-|invalid|4", "-|invalid|4", "added|rejected|3"]
+    );
+    // The change of logs is in the activity, with the configuration before and after.
+    assert_eq!(
+        db.text("SELECT new_value->'logs'->>'changelog' FROM reverse_etl.sync_activity WHERE action = 'updated'"),
+        Some("failures".into())
+    );
+
+    // none: nothing at all; the run is still counted.
+    db.exec(
+        "SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') || '{\"logs\": {\"changelog\": \"none\"}}');
+         INSERT INTO users VALUES (6, 'f@x.io', 'pro');",
+    );
+    let run = db.run("s");
+    assert_eq!(counts(&mut db, run), "warning 2 2 1 1 0");
+    assert!(logged(&mut db, run).is_empty());
+
+    // The server's setting is the default of syncs that say nothing.
+    db.exec(&format!(
+        "SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') - 'logs');
+         ALTER DATABASE {} SET reverse_etl.changelog = 'failures';
+         INSERT INTO users VALUES (7, 'g@x.io', 'pro');",
+        db.name
+    ));
+    let mut fresh = common::connect(&db.name, "postgres");
+    let run: i64 = fresh
+        .query_one(
+            "SELECT reverse_etl.sync_run('s', raise_on_failure => false)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(logged(&mut db, run).len(), 3, "{:?}", logged(&mut db, run));
+}
+
+#[test]
+fn bad_logs_settings_are_named_and_change_nothing() {
+    let mut db = setup("logs_bad", "");
+    let before = db
+        .text("SELECT config::text FROM reverse_etl.syncs")
+        .unwrap();
+    for (logs, field) in [
+        (
+            "{\"changelog\": \"some\"}",
+            "logs.changelog: unknown changelog level \"some\"",
+        ),
+        ("{\"retention\": \"forever\"}", "logs.retention:"),
+        ("{\"retention\": \"0 days\"}", "logs.retention:"),
+        ("{\"keep\": 1}", "logs.keep: unknown key"),
+        ("\"all\"", "logs:"),
+    ] {
+        let (code, message) = db.error(&format!(
+            "SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') || '{{\"logs\": {logs}}}')"
+        ));
+        assert_eq!(code, "22023", "{logs}: {message}");
+        assert!(message.starts_with(field), "{logs}: {message}");
+    }
+    let (code, _) = db.error("SET reverse_etl.changelog = 'some'");
+    assert_eq!(code, "22023");
+    assert_eq!(
+        db.text("SELECT config::text FROM reverse_etl.syncs")
+            .unwrap(),
+        before
+    );
+}
+
+#[test]
+fn operations_not_attempted_are_aborted_whatever_the_changelog_keeps() {
+    let crm = FakeCrm::start();
+    let mut db = TestDb::new("logs_aborted");
+    db.exec(&format!(
+        "CREATE TABLE users (id int PRIMARY KEY, email text);
+         INSERT INTO users SELECT g, 'u' || g || '@x.io' FROM generate_series(1, 6) g;
+         SELECT reverse_etl.create_model('m', 'SELECT id, email FROM users', ARRAY['id']);
+         SELECT reverse_etl.create_destination('api', 'http', '{{\"url\": \"{}\", \"retry\": {{\"max_attempts\": 1}}}}');
+         SELECT reverse_etl.create_sync('s', 'm', 'api', '{{\"mode\": \"upsert\", \"batch_size\": 1,
+           \"logs\": {{\"changelog\": \"failures\"}},
+           \"match\": {{\"from\": \"email\", \"to\": \"email\"}},
+           \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts\"}}}}}}');",
+        crm.url()
+    ));
+    crm.set_down(true);
+    let run = db.run("s");
+    assert_eq!(counts(&mut db, run), "incomplete 0 6 0 0 6");
+    let aborted = db.i64(&format!(
+        "SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = {run} AND status = 'aborted'"
+    ));
+    assert_eq!(aborted, 6);
+    crm.set_down(false);
+    let run = db.run("s");
+    assert_eq!(counts(&mut db, run), "succeeded 0 6 6 0 0");
+    assert!(logged(&mut db, run).is_empty(), "successes are not kept");
+}
+
+#[test]
+fn retention_removes_exactly_the_changelog_of_runs_past_it() {
+    let mut db = setup("logs_retention", ", \"logs\": {\"retention\": \"7 days\"}");
+    let first = db.run("s");
+    db.exec("INSERT INTO users VALUES (5, 'e@x.io', 'pro')");
+    let second = db.run("s");
+    let third = db.run("s");
+    let rows = |db: &mut TestDb, run: i64| {
+        db.i64(&format!(
+            "SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = {run}"
+        ))
+    };
+    assert_eq!(
+        (
+            rows(&mut db, first),
+            rows(&mut db, second),
+            rows(&mut db, third)
+        ),
+        (5, 4, 3)
+    );
+    // The first run ended 8 days ago, the second 6: the next run removes the first's.
+    db.exec(&format!(
+        "UPDATE reverse_etl.sync_runs SET finished_at = now() - interval '8 days' WHERE id = {first};
+         UPDATE reverse_etl.sync_runs SET finished_at = now() - interval '6 days' WHERE id = {second};"
+    ));
+    let fourth = db.run("s");
+    assert_eq!(
+        (
+            rows(&mut db, first),
+            rows(&mut db, second),
+            rows(&mut db, third),
+            rows(&mut db, fourth)
+        ),
+        (0, 4, 3, 3)
+    );
+    assert_eq!(
+        db.rows("SELECT id, changelog_purged_at IS NOT NULL, planned_added FROM reverse_etl.sync_runs ORDER BY id"),
+        [
+            format!("{first}|t|3"),
+            format!("{second}|f|2"),
+            format!("{third}|f|1"),
+            format!("{fourth}|f|1")
+        ],
+        "the runs and their counts stay"
+    );
+    // By hand: everything older than 5 days.
+    assert_eq!(db.i64("SELECT reverse_etl.purge_logs('5 days')"), 4);
+    assert_eq!(rows(&mut db, second), 0);
+    assert_eq!(db.i64("SELECT reverse_etl.purge_logs('5 days')"), 0);
+    assert_eq!(rows(&mut db, third), 3);
+    let (code, message) = db.error("SELECT reverse_etl.purge_logs('-1 day')");
+    assert_eq!(code, "22023");
+    assert!(message.starts_with("older_than"), "{message}");
+}
+
+#[test]
+fn purge_logs_touches_only_the_callers_syncs() {
+    let mut db = setup("logs_roles", "");
+    let first = db.run("s");
+    db.exec(&format!(
+        "UPDATE reverse_etl.sync_runs SET finished_at = now() - interval '40 days' WHERE id = {first}"
+    ));
+    let bob = format!("bob_{}", db.name);
+    db.exec(&format!(
+        "DROP ROLE IF EXISTS {bob}; CREATE ROLE {bob} LOGIN; GRANT USAGE ON SCHEMA reverse_etl TO {bob};"
+    ));
+    let mut client = db.connect_as(&bob);
+    let removed: i64 = client
+        .query_one("SELECT reverse_etl.purge_logs('1 day')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(removed, 0);
+    drop(client);
+    assert_eq!(
+        db.i64(&format!(
+            "SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = {first}"
+        )),
+        5
+    );
+    db.exec(&format!("DROP OWNED BY {bob}; DROP ROLE {bob}"));
+}
