@@ -343,6 +343,36 @@ COMMENT ON TABLE reverse_etl._snapshot_hashing IS
     'Private: the server major and probe hash each sync''s snapshot hashes were computed with.';
 REVOKE ALL ON reverse_etl._snapshot_hashing FROM PUBLIC;
 
+-- The rows of each sync failing now: rejected, aborted or invalid at their
+-- latest run (whatever the changelog keeps). A row leaves when it is
+-- delivered, or when a run plans nothing for it any more.
+CREATE TABLE reverse_etl.sync_failures (
+    sync_id bigint NOT NULL,
+    row_id  text NOT NULL,
+    op      text CHECK (op IN ('added', 'changed', 'removed')),
+    status  text NOT NULL CHECK (status IN ('rejected', 'aborted', 'invalid')),
+    reason  text,
+    fields  jsonb,
+    run_id  bigint NOT NULL,
+    at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (sync_id, row_id)
+);
+COMMENT ON TABLE reverse_etl.sync_failures IS
+    'The rows of each sync that are failing now (rejected, aborted or invalid at their latest run), whatever the changelog keeps.';
+COMMENT ON COLUMN reverse_etl.sync_failures.sync_id IS 'The sync.';
+COMMENT ON COLUMN reverse_etl.sync_failures.row_id IS 'The row''s id (as in sync_changelog).';
+COMMENT ON COLUMN reverse_etl.sync_failures.op IS 'added, changed or removed; NULL for an invalid row.';
+COMMENT ON COLUMN reverse_etl.sync_failures.status IS 'rejected (by the destination), aborted (not attempted: the run stopped) or invalid (duplicate key).';
+COMMENT ON COLUMN reverse_etl.sync_failures.reason IS 'Why.';
+COMMENT ON COLUMN reverse_etl.sync_failures.fields IS 'The fields that were to be sent (rejected and invalid rows).';
+COMMENT ON COLUMN reverse_etl.sync_failures.run_id IS 'The run that found it failing.';
+COMMENT ON COLUMN reverse_etl.sync_failures.at IS 'When.';
+GRANT SELECT ON reverse_etl.sync_failures TO PUBLIC;
+ALTER TABLE reverse_etl.sync_failures ENABLE ROW LEVEL SECURITY;
+CREATE POLICY of_owned_syncs ON reverse_etl.sync_failures FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER')));
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_failures', '');
+
 CREATE TABLE reverse_etl._plan_previews (
     id         bigserial PRIMARY KEY,
     sync_id    bigint NOT NULL,

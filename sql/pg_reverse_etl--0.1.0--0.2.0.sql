@@ -482,7 +482,7 @@ BEGIN
         WHERE c.relnamespace = 'reverse_etl_state'::regnamespace AND c.relkind = 'r'
           AND c.relname ~ '^snapshot_[0-9]+$'
     LOOP
-        EXECUTE format('ALTER TABLE %s ADD COLUMN delivered_under bigint', snapshot);
+        EXECUTE format('ALTER TABLE %s ADD COLUMN delivered_under bigint, ADD COLUMN last_run_id bigint, ADD COLUMN last_op "char"', snapshot);
     END LOOP;
 END
 $snapshots$;
@@ -529,3 +529,90 @@ JOIN reverse_etl.models m ON m.id = s.model_id
 JOIN reverse_etl.destinations d ON d.id = s.destination_id
 LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r
                    WHERE r.sync_id = s.id AND r.status <> 'skipped' ORDER BY r.id DESC LIMIT 1) r ON true;
+
+-- sync_snapshot: the rows each sync delivered or is failing on; a sync's
+-- owner reads its own snapshot.
+-- The rows of each sync failing now: rejected, aborted or invalid at their
+-- latest run (whatever the changelog keeps). A row leaves when it is
+-- delivered, or when a run plans nothing for it any more.
+CREATE TABLE reverse_etl.sync_failures (
+    sync_id bigint NOT NULL,
+    row_id  text NOT NULL,
+    op      text CHECK (op IN ('added', 'changed', 'removed')),
+    status  text NOT NULL CHECK (status IN ('rejected', 'aborted', 'invalid')),
+    reason  text,
+    fields  jsonb,
+    run_id  bigint NOT NULL,
+    at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (sync_id, row_id)
+);
+COMMENT ON TABLE reverse_etl.sync_failures IS
+    'The rows of each sync that are failing now (rejected, aborted or invalid at their latest run), whatever the changelog keeps.';
+COMMENT ON COLUMN reverse_etl.sync_failures.sync_id IS 'The sync.';
+COMMENT ON COLUMN reverse_etl.sync_failures.row_id IS 'The row''s id (as in sync_changelog).';
+COMMENT ON COLUMN reverse_etl.sync_failures.op IS 'added, changed or removed; NULL for an invalid row.';
+COMMENT ON COLUMN reverse_etl.sync_failures.status IS 'rejected (by the destination), aborted (not attempted: the run stopped) or invalid (duplicate key).';
+COMMENT ON COLUMN reverse_etl.sync_failures.reason IS 'Why.';
+COMMENT ON COLUMN reverse_etl.sync_failures.fields IS 'The fields that were to be sent (rejected and invalid rows).';
+COMMENT ON COLUMN reverse_etl.sync_failures.run_id IS 'The run that found it failing.';
+COMMENT ON COLUMN reverse_etl.sync_failures.at IS 'When.';
+GRANT SELECT ON reverse_etl.sync_failures TO PUBLIC;
+ALTER TABLE reverse_etl.sync_failures ENABLE ROW LEVEL SECURITY;
+CREATE POLICY of_owned_syncs ON reverse_etl.sync_failures FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER')));
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_failures', '');
+DO $grants$
+DECLARE
+    sync record;
+BEGIN
+    FOR sync IN
+        SELECT s.id, s.owner FROM reverse_etl.syncs s
+        WHERE pg_catalog.to_regclass(pg_catalog.format('reverse_etl_state.snapshot_%s', s.id)) IS NOT NULL
+    LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT ON reverse_etl_state.snapshot_%s TO %s', sync.id, sync.owner);
+    END LOOP;
+END
+$grants$;
+-- One row per sync and row the sync knows: delivered (its snapshot) or
+-- failing (sync_failures). Row data: the sync's owner and its members only.
+CREATE FUNCTION reverse_etl._sync_snapshot(sync_id bigint)
+RETURNS TABLE (row_id text, in_model boolean, last_op text, last_status text, failure_reason text,
+               fields jsonb, last_run_id bigint, updated_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $function$
+DECLARE
+    snapshot regclass := pg_catalog.to_regclass(pg_catalog.format('reverse_etl_state.snapshot_%s', sync_id));
+BEGIN
+    IF snapshot IS NULL OR NOT pg_catalog.has_table_privilege(snapshot, 'SELECT') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE pg_catalog.format($query$
+        SELECT coalesce(f.row_id, s.row_id),
+               f.op IS DISTINCT FROM 'removed',
+               coalesce(f.op, CASE s.last_op WHEN 'a' THEN 'added' WHEN 'c' THEN 'changed' END),
+               coalesce(f.status, 'succeeded'),
+               f.reason, f.fields,
+               coalesce(f.run_id, s.last_run_id),
+               coalesce(f.at, r.finished_at)
+        FROM %s s
+        FULL JOIN (SELECT * FROM reverse_etl.sync_failures x WHERE x.sync_id = $1) f ON f.row_id = s.row_id
+        LEFT JOIN reverse_etl.sync_runs r ON r.id = s.last_run_id AND f.row_id IS NULL
+    $query$, snapshot) USING sync_id;
+END
+$function$;
+COMMENT ON FUNCTION reverse_etl._sync_snapshot(bigint) IS 'Private: the rows of one sync for sync_snapshot.';
+CREATE VIEW reverse_etl.sync_snapshot WITH (security_invoker = true) AS
+SELECT s.id AS sync_id, x.row_id, x.in_model, x.last_op, x.last_status, x.failure_reason, x.fields,
+       x.last_run_id, x.updated_at
+FROM reverse_etl.syncs s CROSS JOIN LATERAL reverse_etl._sync_snapshot(s.id) x;
+GRANT SELECT ON reverse_etl.sync_snapshot TO PUBLIC;
+COMMENT ON VIEW reverse_etl.sync_snapshot IS
+    'One row per sync and row the sync knows: delivered (as of its last run) or failing now, with why. Row data: the sync''s owner only.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.sync_id IS 'The sync.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.row_id IS 'The row''s id.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.in_model IS 'Whether the row was in the model''s result at the latest run (false: its removal is failing).';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.last_op IS 'What was last done or tried: added, changed or removed (NULL: taken as sent by sync_reset_cdc, or invalid).';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.last_status IS 'succeeded (delivered), rejected, aborted or invalid.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.failure_reason IS 'Why it is failing.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.fields IS 'The fields that were to be sent, for rejected and invalid rows.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.last_run_id IS 'The run that last sent or tried it.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.updated_at IS 'When (the run''s end for a delivered row).';

@@ -80,6 +80,50 @@ COMMENT ON COLUMN reverse_etl.sequence_run_details.step_status IS 'succeeded, fa
 COMMENT ON COLUMN reverse_etl.sequence_run_details.reason IS 'Why the step failed or was skipped.';
 COMMENT ON COLUMN reverse_etl.sequence_run_details.run_status IS 'The step''s run status.';
 
+-- One row per sync and row the sync knows: delivered (its snapshot) or
+-- failing (sync_failures). Row data: the sync's owner and its members only.
+CREATE FUNCTION reverse_etl._sync_snapshot(sync_id bigint)
+RETURNS TABLE (row_id text, in_model boolean, last_op text, last_status text, failure_reason text,
+               fields jsonb, last_run_id bigint, updated_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $function$
+DECLARE
+    snapshot regclass := pg_catalog.to_regclass(pg_catalog.format('reverse_etl_state.snapshot_%s', sync_id));
+BEGIN
+    IF snapshot IS NULL OR NOT pg_catalog.has_table_privilege(snapshot, 'SELECT') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE pg_catalog.format($query$
+        SELECT coalesce(f.row_id, s.row_id),
+               f.op IS DISTINCT FROM 'removed',
+               coalesce(f.op, CASE s.last_op WHEN 'a' THEN 'added' WHEN 'c' THEN 'changed' END),
+               coalesce(f.status, 'succeeded'),
+               f.reason, f.fields,
+               coalesce(f.run_id, s.last_run_id),
+               coalesce(f.at, r.finished_at)
+        FROM %s s
+        FULL JOIN (SELECT * FROM reverse_etl.sync_failures x WHERE x.sync_id = $1) f ON f.row_id = s.row_id
+        LEFT JOIN reverse_etl.sync_runs r ON r.id = s.last_run_id AND f.row_id IS NULL
+    $query$, snapshot) USING sync_id;
+END
+$function$;
+COMMENT ON FUNCTION reverse_etl._sync_snapshot(bigint) IS 'Private: the rows of one sync for sync_snapshot.';
+CREATE VIEW reverse_etl.sync_snapshot WITH (security_invoker = true) AS
+SELECT s.id AS sync_id, x.row_id, x.in_model, x.last_op, x.last_status, x.failure_reason, x.fields,
+       x.last_run_id, x.updated_at
+FROM reverse_etl.syncs s CROSS JOIN LATERAL reverse_etl._sync_snapshot(s.id) x;
+GRANT SELECT ON reverse_etl.sync_snapshot TO PUBLIC;
+COMMENT ON VIEW reverse_etl.sync_snapshot IS
+    'One row per sync and row the sync knows: delivered (as of its last run) or failing now, with why. Row data: the sync''s owner only.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.sync_id IS 'The sync.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.row_id IS 'The row''s id.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.in_model IS 'Whether the row was in the model''s result at the latest run (false: its removal is failing).';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.last_op IS 'What was last done or tried: added, changed or removed (NULL: taken as sent by sync_reset_cdc, or invalid).';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.last_status IS 'succeeded (delivered), rejected, aborted or invalid.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.failure_reason IS 'Why it is failing.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.fields IS 'The fields that were to be sent, for rejected and invalid rows.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.last_run_id IS 'The run that last sent or tried it.';
+COMMENT ON COLUMN reverse_etl.sync_snapshot.updated_at IS 'When (the run''s end for a delivered row).';
+
 GRANT SELECT ON reverse_etl.sync_overview TO PUBLIC;
 -- Private: called by the catalog's triggers, as whoever changed the catalog.
 REVOKE EXECUTE ON FUNCTION reverse_etl._wake_scheduler() FROM PUBLIC;

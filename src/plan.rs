@@ -456,8 +456,9 @@ impl RunPlan {
     }
 
     /// Succeeded operations update the snapshot: added/changed rows take their
-    /// new hash, removed rows leave it. `$1`/`$2` bound the batch's positions,
-    /// `$3` lists its positions that were not delivered.
+    /// new hash (and the run, `$4`, and op that sent them), removed rows
+    /// leave it. `$1`/`$2` bound the batch's positions, `$3` lists its
+    /// positions that were not delivered.
     pub fn update_snapshot(&self, op: Op) -> String {
         let batch = "o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($3::bigint[])";
         match op {
@@ -467,12 +468,13 @@ impl RunPlan {
                 ops = self.ops_table
             ),
             Op::Added | Op::Changed => format!(
-                "INSERT INTO {snap} (row_id, row_hash, match_key)
-                 SELECT o.row_id, o.row_hash, o.match_key FROM {ops} o WHERE {batch}
+                "INSERT INTO {snap} (row_id, row_hash, match_key, last_run_id, last_op)
+                 SELECT o.row_id, o.row_hash, o.match_key, $4, '{op}' FROM {ops} o WHERE {batch}
                  ON CONFLICT (row_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, match_key = EXCLUDED.match_key, \
-                     delivered_under = NULL",
+                     delivered_under = NULL, last_run_id = EXCLUDED.last_run_id, last_op = EXCLUDED.last_op",
                 snap = self.snapshot_table,
-                ops = self.ops_table
+                ops = self.ops_table,
+                op = if op == Op::Added { 'a' } else { 'c' },
             ),
         }
     }

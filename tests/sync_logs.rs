@@ -232,3 +232,78 @@ fn purge_logs_touches_only_the_callers_syncs() {
     );
     db.exec(&format!("DROP OWNED BY {bob}; DROP ROLE {bob}"));
 }
+
+#[test]
+fn the_snapshot_shows_every_row_delivered_or_failing_and_why() {
+    let mut db = setup("logs_snapshot", ", \"logs\": {\"changelog\": \"none\"}");
+    let first = db.run("s");
+    let snapshot = |db: &mut TestDb| {
+        db.rows(
+            "SELECT row_id, in_model, coalesce(last_op, '-'), last_status, coalesce(left(failure_reason, 20), '-'), last_run_id
+             FROM reverse_etl.sync_snapshot ORDER BY row_id, last_status",
+        )
+    };
+    assert_eq!(
+        snapshot(&mut db),
+        [
+            format!("1|t|added|succeeded|-|{first}"),
+            format!("2|t|added|succeeded|-|{first}"),
+            format!("3|t|added|rejected|null value in column|{first}"),
+            format!("4|t|-|invalid|duplicate primary ke|{first}"),
+        ],
+        "kept whatever the changelog keeps (here: nothing)"
+    );
+    assert_eq!(
+        db.text("SELECT fields->>'email' FROM reverse_etl.sync_failures WHERE row_id = '3'"),
+        Some("c@x.io".into())
+    );
+    assert_eq!(
+        db.rows("SELECT row_id, status FROM reverse_etl.sync_failures ORDER BY 1"),
+        ["3|rejected", "4|invalid"]
+    );
+    // Fixed rows leave the failures; a change and a removal show.
+    db.exec(
+        "UPDATE users SET plan = 'free' WHERE id = 3;
+         DELETE FROM users WHERE email = 'd2@x.io';
+         UPDATE users SET plan = 'team' WHERE id = 1;
+         DELETE FROM users WHERE id = 2;",
+    );
+    let second = db.run("s");
+    assert_eq!(
+        snapshot(&mut db),
+        [
+            format!("1|t|changed|succeeded|-|{second}"),
+            format!("3|t|added|succeeded|-|{second}"),
+            format!("4|t|added|succeeded|-|{second}"),
+        ]
+    );
+    assert_eq!(db.i64("SELECT count(*) FROM reverse_etl.sync_failures"), 0);
+    assert_eq!(
+        db.text("SELECT bool_and(updated_at IS NOT NULL)::text FROM reverse_etl.sync_snapshot"),
+        Some("true".into())
+    );
+
+    // Row data is the owner's: another role, even a monitor, sees none.
+    let bob = format!("bob_{}", db.name);
+    db.exec(&format!(
+        "DROP ROLE IF EXISTS {bob}; CREATE ROLE {bob} LOGIN IN ROLE pg_monitor;
+         GRANT USAGE ON SCHEMA reverse_etl TO {bob};
+         UPDATE users SET plan = NULL WHERE id = 4;"
+    ));
+    db.run("s");
+    let mut client = db.connect_as(&bob);
+    for view in ["sync_snapshot", "sync_failures"] {
+        let seen: i64 = client
+            .query_one(&format!("SELECT count(*) FROM reverse_etl.{view}"), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(seen, 0, "{view}");
+    }
+    let syncs: i64 = client
+        .query_one("SELECT count(*) FROM reverse_etl.syncs", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(syncs, 1, "a monitor sees the sync itself");
+    drop(client);
+    db.exec(&format!("DROP OWNED BY {bob}; DROP ROLE {bob}"));
+}

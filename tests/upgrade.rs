@@ -139,7 +139,7 @@ fn the_oldest_release_with_history_upgrades_to_the_current_schema() {
                (SELECT id FROM reverse_etl.syncs WHERE name = 'users_to_crm'))::regclass \
              AND a.attnum > 0 AND NOT a.attisdropped"
         ),
-        Some("row_id,row_hash,match_key,delivered_under".into())
+        Some("row_id,row_hash,match_key,delivered_under,last_run_id,last_op".into())
     );
     let list_run = old.run("vip_list");
     assert_eq!(old.run_summary(list_run).status, "succeeded");

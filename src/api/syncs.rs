@@ -54,6 +54,7 @@ fn create_sync_impl(
     let document = valid.stored_config();
     let id = catalog::insert_sync(name, model_id, destination_id, &document, caller.role)?;
     catalog::create_snapshot_table(id)?;
+    catalog::state::grant_snapshot(id, caller.role)?;
     catalog::record_activity(id, caller.role, "created", None, Some(document))?;
     Ok(id)
 }

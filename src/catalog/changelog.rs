@@ -93,15 +93,44 @@ pub struct WindowOutcome<'a> {
     pub unattempted: &'a [i64],
 }
 
+/// The fields (keyed by model column) of the window's rejected rows, in
+/// the order of `rejected`, read as `reader`.
+pub fn rejected_fields(plan: &RunPlan, rejected: &[i64], reader: &Identity) -> Result<Vec<JsonB>> {
+    if rejected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_position: Vec<(i64, JsonB)> = reader.run(|| {
+        spi::rows(
+            &format!(
+                "SELECT o.pos, {} FROM {} o WHERE o.pos = ANY($1)",
+                plan.fields_json("o"),
+                plan.ops_table
+            ),
+            &[rejected.to_vec().into()],
+            |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?)),
+        )
+    })?;
+    Ok(rejected
+        .iter()
+        .map(|pos| {
+            by_position
+                .iter()
+                .find(|(p, _)| p == pos)
+                .map(|(_, f)| JsonB(f.0.clone()))
+                .unwrap_or(JsonB(serde_json::Value::Null))
+        })
+        .collect())
+}
+
 /// One changelog row per operation of the window: succeeded, or rejected
-/// with its reason and the fields that were to be sent (read as `reader`).
-/// At level `failures` only the rejected ones; at `none` nothing.
+/// with its reason and `fields` (see `rejected_fields`). At level
+/// `failures` only the rejected ones; at `none` nothing.
 pub fn record_window(
     plan: &RunPlan,
     run_id: i64,
     sync_id: i64,
     outcome: &WindowOutcome,
-    reader: &Identity,
+    fields: &[JsonB],
     level: ChangelogLevel,
 ) -> Result<u64> {
     let nothing_kept = match level {
@@ -112,32 +141,6 @@ pub fn record_window(
     if nothing_kept {
         return Ok(0);
     }
-    let fields: Vec<JsonB> = if outcome.rejected.is_empty() {
-        Vec::new()
-    } else {
-        let by_position: Vec<(i64, JsonB)> = reader.run(|| {
-            spi::rows(
-                &format!(
-                    "SELECT o.pos, {} FROM {} o WHERE o.pos = ANY($1)",
-                    plan.fields_json("o"),
-                    plan.ops_table
-                ),
-                &[outcome.rejected.to_vec().into()],
-                |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?)),
-            )
-        })?;
-        outcome
-            .rejected
-            .iter()
-            .map(|pos| {
-                by_position
-                    .iter()
-                    .find(|(p, _)| p == pos)
-                    .map(|(_, f)| JsonB(f.0.clone()))
-                    .unwrap_or(JsonB(serde_json::Value::Null))
-            })
-            .collect()
-    };
     spi::execute(
         &window_sql(plan, run_id, sync_id, level == ChangelogLevel::Failures),
         &[
@@ -146,7 +149,11 @@ pub fn record_window(
             outcome.rejected.to_vec().into(),
             outcome.reasons.to_vec().into(),
             outcome.unattempted.to_vec().into(),
-            fields.into(),
+            fields
+                .iter()
+                .map(|f| JsonB(f.0.clone()))
+                .collect::<Vec<_>>()
+                .into(),
         ],
     )
 }

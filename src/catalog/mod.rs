@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 pub mod changelog;
 pub mod destinations;
 pub mod dropped;
+pub mod failures;
 pub mod models;
 pub mod runs;
 pub mod schedules;

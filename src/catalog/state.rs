@@ -33,21 +33,29 @@ pub fn snapshot_table(sync_id: i64) -> String {
     format!("reverse_etl_state.snapshot_{sync_id}")
 }
 
-/// Created (like every catalog change, by the API as the extension's owner):
-/// sync owners need no rights on reverse_etl_state, and cannot read snapshots.
+/// Created (like every catalog change, by the API as the extension's owner);
+/// its owner may only read it (`grant_snapshot`).
 /// `delivered_under` is NULL for rows delivered under the sync's current
 /// configuration, else the `_earlier_configs` entry they were delivered
-/// under (before `match` changed).
+/// under (before `match` changed); `last_run_id` and `last_op` (`a`dded,
+/// `c`hanged) say which run last sent the row, and how.
 pub fn create_snapshot_table(sync_id: i64) -> Result<()> {
     spi::execute(
         &format!(
-            "CREATE TABLE {} (row_id text PRIMARY KEY, row_hash bigint NOT NULL, match_key text, delivered_under bigint)",
+            "CREATE TABLE {} (row_id text PRIMARY KEY, row_hash bigint NOT NULL, match_key text, \
+             delivered_under bigint, last_run_id bigint, last_op \"char\")",
             snapshot_table(sync_id)
         ),
         &[],
     )?;
     let (major, probe) = current_hashing()?;
     record_hashing(sync_id, major, probe)
+}
+
+/// The sync's owner may read its snapshot (what `sync_snapshot` shows):
+/// row ids and hashes of its own rows, never ownership or writes.
+pub fn grant_snapshot(sync_id: i64, owner: pgrx::pg_sys::Oid) -> Result<()> {
+    grant_to_owner(&snapshot_table(sync_id), "SELECT", owner)
 }
 
 /// The sync's configuration changed how records are matched: what its
@@ -305,7 +313,7 @@ pub fn drop_sync_state(sync_id: i64) -> Result<()> {
             spi::execute(&format!("DROP TABLE {tables} CASCADE"), &[])
         })?;
     }
-    for table in ["_earlier_configs", "_snapshot_hashing"] {
+    for table in ["_earlier_configs", "_snapshot_hashing", "sync_failures"] {
         spi::execute(
             &format!("DELETE FROM reverse_etl.{table} WHERE sync_id = $1"),
             &[sync_id.into()],
@@ -317,5 +325,6 @@ pub fn drop_sync_state(sync_id: i64) -> Result<()> {
 /// Forget what a sync delivered: its next run sends every row as added.
 pub fn clear_snapshot(sync_id: i64) -> Result<()> {
     spi::execute(&format!("TRUNCATE {}", snapshot_table(sync_id)), &[])?;
+    super::failures::forget(sync_id)?;
     forget_unused_earlier_configs(sync_id)
 }

@@ -22,13 +22,16 @@ pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
 /// Close one run whose worker is gone as incomplete, with `reason`.
 pub fn close_run(run_id: i64, sync_id: i64, reason: &str) -> Result<()> {
     if state::ops_table_exists(WorkOf::Run, run_id)? {
+        let ops = state::ops_table(WorkOf::Run, run_id);
+        let reason = format!("not attempted: {reason}");
         changelog::record_aborted(
-            &state::ops_table(WorkOf::Run, run_id),
+            &ops,
             run_id,
             sync_id,
-            &format!("not attempted: {reason}"),
+            &reason,
             super::logs::stored_changelog_level(sync_id)?,
         )?;
+        crate::catalog::failures::record_aborted(&ops, sync_id, run_id, &reason)?;
     }
     end_early(run_id, "incomplete", reason)
 }

@@ -10,7 +10,7 @@ use super::decisions::{self, DiffCounts, OpRange, Removal, RemovalGuard, Window,
 use super::recovery::close_interrupted_runs;
 use super::validate::{self, SyncDefinition};
 use super::worker::RunRequest;
-use crate::catalog::{self, changelog, runs, state::WorkOf};
+use crate::catalog::{self, changelog, failures, runs, state::WorkOf};
 use crate::config::{ChangelogLevel, DeleteBehavior, SyncMode, SyncType};
 use crate::destinations::{rows, Batch, Destination, Rejection};
 use crate::error::{Error, Result, SqlState};
@@ -61,6 +61,9 @@ pub struct Materialized {
     pub changelog: ChangelogLevel,
     /// How long the sync's changelog is kept (None: forever).
     pub retention_seconds: Option<i64>,
+    /// Whether the sync has failing rows (`sync_failures`) a delivered
+    /// row may have to leave.
+    pub has_failures: bool,
 }
 
 /// Run a phase and record how long it took in `sync_runs.phase_seconds`.
@@ -192,6 +195,7 @@ impl Run {
             owner,
             changelog: super::logs::changelog_level(&valid.config.logs),
             retention_seconds: super::logs::retention_seconds(&valid.config.logs),
+            has_failures: true,
         })
     }
 
@@ -256,6 +260,8 @@ impl Run {
             changelog::record_invalid(plan, self.id, sync_id, run.changelog)?;
         }
         runs::set_rows_invalid(self.id, counts.null_keys + duplicates)?;
+        run.has_failures =
+            failures::settle_plan(plan, sync_id, self.id, counts.null_keys + duplicates > 0)?;
         spi::execute(
             &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
             &[],
@@ -407,9 +413,11 @@ impl Run {
             &[
                 window.after.into(),
                 window.upto.into(),
-                not_delivered.into(),
+                not_delivered.clone().into(),
+                self.id.into(),
             ],
         )?;
+        let fields = changelog::rejected_fields(plan, &positions, &run.owner)?;
         changelog::record_window(
             plan,
             self.id,
@@ -421,8 +429,22 @@ impl Run {
                 reasons: &reasons,
                 unattempted: &unattempted,
             },
-            &run.owner,
+            &fields,
             run.changelog,
+        )?;
+        run.has_failures = failures::record_window(
+            plan,
+            self.request.sync_id,
+            self.id,
+            &failures::WindowFailures {
+                after: window.after,
+                upto: window.upto,
+                not_delivered: &not_delivered,
+                rejected: &positions,
+                reasons: &reasons,
+                fields: &fields,
+            },
+            run.has_failures,
         )?;
         let rejected = positions.len() as i64;
         let succeeded = window.upto - window.after - rejected - unattempted.len() as i64;
@@ -467,13 +489,15 @@ impl Run {
                 } else {
                     format!("not attempted: the run failed ({message})")
                 };
+                let ops = catalog::state::ops_table(WorkOf::Run, run_id);
                 changelog::record_aborted(
-                    &catalog::state::ops_table(WorkOf::Run, run_id),
+                    &ops,
                     run_id,
                     sync_id,
                     &reason,
                     super::logs::stored_changelog_level(sync_id)?,
                 )?;
+                failures::record_aborted(&ops, sync_id, run_id, &reason)?;
             }
             super::recovery::end_early(run_id, status, &message)
         });
