@@ -8,6 +8,7 @@ mod fake_crm;
 
 use common::TestDb;
 use fake_crm::FakeCrm;
+use postgres::fallible_iterator::FallibleIterator;
 
 /// Users into a table that refuses a NULL plan (user 3 has none), and a
 /// model with a duplicate key (invalid rows).
@@ -306,4 +307,36 @@ fn the_snapshot_shows_every_row_delivered_or_failing_and_why() {
     assert_eq!(syncs, 1, "a monitor sees the sync itself");
     drop(client);
     db.exec(&format!("DROP OWNED BY {bob}; DROP ROLE {bob}"));
+}
+
+#[test]
+fn listeners_of_reverse_etl_runs_hear_every_run_end() {
+    let mut db = setup("logs_notify", "");
+    let mut listener = common::connect(&db.name, "postgres");
+    listener.batch_execute("LISTEN reverse_etl_runs").unwrap();
+    let first = db.run("s");
+    db.exec("CREATE TABLE flags (fail bool); INSERT INTO flags VALUES (true);
+             SELECT reverse_etl.create_model('fragile',
+               'SELECT id, email FROM users WHERE (SELECT 1 / (CASE WHEN fail THEN 0 ELSE 1 END) FROM flags) = 1', ARRAY['id']);
+             SELECT reverse_etl.create_sync('broken', 'fragile', 'local',
+               '{\"mode\": \"upsert\", \"object\": \"crm\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}');");
+    let second = db.run("broken");
+    let mut heard = Vec::new();
+    let mut notifications = listener.notifications();
+    let mut iter = notifications.timeout_iter(std::time::Duration::from_secs(5));
+    while heard.len() < 2 {
+        let Some(notification) = iter.next().unwrap() else {
+            break;
+        };
+        assert_eq!(notification.channel(), "reverse_etl_runs");
+        let payload: serde_json::Value = serde_json::from_str(notification.payload()).unwrap();
+        heard.push(payload);
+    }
+    assert_eq!(
+        heard,
+        [
+            serde_json::json!({"run_id": first, "sync_id": 1, "sync": "s", "status": "warning"}),
+            serde_json::json!({"run_id": second, "sync_id": 2, "sync": "broken", "status": "failed"}),
+        ]
+    );
 }

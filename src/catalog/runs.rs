@@ -170,14 +170,23 @@ pub fn cancel_requested(run_id: i64) -> Result<bool> {
 /// duplicate keys, which were not sent).
 pub fn finish(run_id: i64) -> Result<()> {
     spi::execute(
-        "UPDATE reverse_etl.sync_runs SET finished_at = clock_timestamp(), \
-         status = CASE WHEN rejected_added + rejected_changed + rejected_removed > 0 OR rows_invalid > 0 \
-                       THEN 'warning' ELSE 'succeeded' END \
-         WHERE id = $1",
+        &format!(
+            "WITH ended AS (UPDATE reverse_etl.sync_runs SET finished_at = clock_timestamp(), \
+             status = CASE WHEN rejected_added + rejected_changed + rejected_removed > 0 OR rows_invalid > 0 \
+                           THEN 'warning' ELSE 'succeeded' END \
+             WHERE id = $1 RETURNING id, sync_id, status) {NOTIFY_ENDED}"
+        ),
         &[run_id.into()],
     )?;
     Ok(())
 }
+
+/// Appended to a `WITH ended AS (UPDATE … RETURNING id, sync_id, status)`:
+/// tell listeners of `reverse_etl_runs` (when the transaction commits).
+const NOTIFY_ENDED: &str =
+    "SELECT pg_catalog.pg_notify('reverse_etl_runs', pg_catalog.json_build_object( \
+     'run_id', e.id, 'sync_id', e.sync_id, 'sync', s.name, 'status', e.status)::text) \
+     FROM ended e LEFT JOIN reverse_etl.syncs s ON s.id = e.sync_id";
 
 /// A run that did not get through ends with `status` and `error`;
 /// operations not attempted count as aborted, so the counts reconcile.
@@ -186,11 +195,11 @@ pub fn end_early(run_id: i64, status: &str, error: &str) -> Result<()> {
     // keeps the outcome the worker recorded.
     spi::execute(
         &format!(
-            "UPDATE reverse_etl.sync_runs SET status = $2, error = $3, finished_at = clock_timestamp(), \
+            "WITH ended AS (UPDATE reverse_etl.sync_runs SET status = $2, error = $3, finished_at = clock_timestamp(), \
              aborted_added = planned_added - succeeded_added - rejected_added, \
              aborted_changed = planned_changed - succeeded_changed - rejected_changed, \
              aborted_removed = planned_removed - succeeded_removed - rejected_removed \
-             WHERE id = $1 AND status IN {GOING}"
+             WHERE id = $1 AND status IN {GOING} RETURNING id, sync_id, status) {NOTIFY_ENDED}"
         ),
         &[run_id.into(), status.into(), error.into()],
     )?;
