@@ -172,7 +172,8 @@ CREATE TABLE reverse_etl.sync_changelog (
     status  text NOT NULL CHECK (status IN ('succeeded', 'rejected', 'aborted', 'invalid')),
     reason  text,
     fields  jsonb,
-    at      timestamptz NOT NULL DEFAULT clock_timestamp()
+    at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    payload jsonb
 );
 COMMENT ON TABLE reverse_etl.sync_changelog IS
     'One row per planned operation or invalid row of a run: what became of each row.';
@@ -184,6 +185,7 @@ COMMENT ON COLUMN reverse_etl.sync_changelog.status IS 'succeeded, rejected (by 
 COMMENT ON COLUMN reverse_etl.sync_changelog.reason IS 'The destination''s error for a rejected row, why an aborted row was not attempted, what is wrong with an invalid row.';
 COMMENT ON COLUMN reverse_etl.sync_changelog.fields IS 'The sent fields (keyed by model column) of rejected and invalid rows.';
 COMMENT ON COLUMN reverse_etl.sync_changelog.at IS 'When the outcome was recorded.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.payload IS 'What was sent for a rejected row, as the destination got it (an http request''s method, URL and body or record; never headers).';
 CREATE INDEX ON reverse_etl.sync_changelog (run_id, status);
 CREATE INDEX ON reverse_etl.sync_changelog (sync_id, row_id);
 
@@ -355,6 +357,7 @@ CREATE TABLE reverse_etl.sync_failures (
     fields  jsonb,
     run_id  bigint NOT NULL,
     at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    payload jsonb,
     PRIMARY KEY (sync_id, row_id)
 );
 COMMENT ON TABLE reverse_etl.sync_failures IS
@@ -367,6 +370,7 @@ COMMENT ON COLUMN reverse_etl.sync_failures.reason IS 'Why.';
 COMMENT ON COLUMN reverse_etl.sync_failures.fields IS 'The fields that were to be sent (rejected and invalid rows).';
 COMMENT ON COLUMN reverse_etl.sync_failures.run_id IS 'The run that found it failing.';
 COMMENT ON COLUMN reverse_etl.sync_failures.at IS 'When.';
+COMMENT ON COLUMN reverse_etl.sync_failures.payload IS 'What was sent for a rejected row, as the destination got it (an http request''s method, URL and body or record; never headers).';
 GRANT SELECT ON reverse_etl.sync_failures TO PUBLIC;
 ALTER TABLE reverse_etl.sync_failures ENABLE ROW LEVEL SECURITY;
 CREATE POLICY of_owned_syncs ON reverse_etl.sync_failures FOR SELECT

@@ -544,6 +544,7 @@ CREATE TABLE reverse_etl.sync_failures (
     fields  jsonb,
     run_id  bigint NOT NULL,
     at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    payload jsonb,
     PRIMARY KEY (sync_id, row_id)
 );
 COMMENT ON TABLE reverse_etl.sync_failures IS
@@ -556,6 +557,7 @@ COMMENT ON COLUMN reverse_etl.sync_failures.reason IS 'Why.';
 COMMENT ON COLUMN reverse_etl.sync_failures.fields IS 'The fields that were to be sent (rejected and invalid rows).';
 COMMENT ON COLUMN reverse_etl.sync_failures.run_id IS 'The run that found it failing.';
 COMMENT ON COLUMN reverse_etl.sync_failures.at IS 'When.';
+COMMENT ON COLUMN reverse_etl.sync_failures.payload IS 'What was sent for a rejected row, as the destination got it (an http request''s method, URL and body or record; never headers).';
 GRANT SELECT ON reverse_etl.sync_failures TO PUBLIC;
 ALTER TABLE reverse_etl.sync_failures ENABLE ROW LEVEL SECURITY;
 CREATE POLICY of_owned_syncs ON reverse_etl.sync_failures FOR SELECT
@@ -616,3 +618,7 @@ COMMENT ON COLUMN reverse_etl.sync_snapshot.failure_reason IS 'Why it is failing
 COMMENT ON COLUMN reverse_etl.sync_snapshot.fields IS 'The fields that were to be sent, for rejected and invalid rows.';
 COMMENT ON COLUMN reverse_etl.sync_snapshot.last_run_id IS 'The run that last sent or tried it.';
 COMMENT ON COLUMN reverse_etl.sync_snapshot.updated_at IS 'When (the run''s end for a delivered row).';
+
+-- The changelog keeps what was sent for a rejected row.
+ALTER TABLE reverse_etl.sync_changelog ADD COLUMN payload jsonb;
+COMMENT ON COLUMN reverse_etl.sync_changelog.payload IS 'What was sent for a rejected row, as the destination got it (an http request''s method, URL and body or record; never headers).';

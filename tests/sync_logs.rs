@@ -340,3 +340,48 @@ fn listeners_of_reverse_etl_runs_hear_every_run_end() {
         ]
     );
 }
+
+#[test]
+fn a_rejected_row_keeps_what_was_sent_without_secrets() {
+    let crm = FakeCrm::start();
+    crm.reject_email("u2@x.io", 422, "email is on the blocklist");
+    let mut db = TestDb::new("logs_payload");
+    db.exec(&format!(
+        "CREATE TABLE users (id int PRIMARY KEY, email text, plan text);
+         INSERT INTO users SELECT g, 'u' || g || '@x.io', 'pro' FROM generate_series(1, 3) g;
+         SELECT reverse_etl.set_secret('token', 'Bearer s3cr3t-value');
+         SELECT reverse_etl.create_model('m', 'SELECT id, email, plan FROM users', ARRAY['id']);
+         SELECT reverse_etl.create_destination('api', 'http', '{{\"url\": \"{}\",
+           \"headers\": {{\"Authorization\": {{\"secret\": \"token\"}}}}, \"retry\": {{\"max_attempts\": 1}}}}');
+         SELECT reverse_etl.create_sync('s', 'm', 'api', '{{\"mode\": \"upsert\", \"batch_size\": 1,
+           \"logs\": {{\"changelog\": \"failures\"}},
+           \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"plan\", \"to\": \"tier\"}}],
+           \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts\"}}}}}}');",
+        crm.url()
+    ));
+    let run = db.run("s");
+    assert_eq!(counts(&mut db, run), "warning 0 3 2 1 0");
+    let payload = db
+        .text("SELECT payload::text FROM reverse_etl.sync_changelog WHERE status = 'rejected'")
+        .unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(payload["method"], "POST");
+    assert_eq!(payload["url"], format!("{}/contacts", crm.url()));
+    assert_eq!(
+        payload["body"],
+        serde_json::json!({"email": "u2@x.io", "tier": "pro"})
+    );
+    assert_eq!(
+        db.text("SELECT payload->'body'->>'tier' FROM reverse_etl.sync_failures"),
+        Some("pro".into())
+    );
+    // The fields are the model's, beside it.
+    assert_eq!(
+        db.text("SELECT fields->>'plan' FROM reverse_etl.sync_changelog WHERE status = 'rejected'"),
+        Some("pro".into())
+    );
+    let everything = db
+        .text("SELECT string_agg(c::text, ' ') FROM reverse_etl.sync_changelog c")
+        .unwrap();
+    assert!(!everything.contains("s3cr3t"), "{everything}");
+}

@@ -86,9 +86,10 @@ pub fn record_invalid(
 pub struct WindowOutcome<'a> {
     pub after: i64,
     pub upto: i64,
-    /// Rejected positions and, in the same order, why.
+    /// Rejected positions and, in the same order, why and what was sent.
     pub rejected: &'a [i64],
     pub reasons: &'a [String],
+    pub payloads: &'a [Option<JsonB>],
     /// Positions not attempted: logged as aborted when the run ends.
     pub unattempted: &'a [i64],
 }
@@ -149,11 +150,14 @@ pub fn record_window(
             outcome.rejected.to_vec().into(),
             outcome.reasons.to_vec().into(),
             outcome.unattempted.to_vec().into(),
-            fields
-                .iter()
-                .map(|f| JsonB(f.0.clone()))
-                .collect::<Vec<_>>()
-                .into(),
+            copies(
+                &fields
+                    .iter()
+                    .map(|f| Some(JsonB(f.0.clone())))
+                    .collect::<Vec<_>>(),
+            )
+            .into(),
+            copies(outcome.payloads).into(),
         ],
     )
 }
@@ -161,12 +165,12 @@ pub fn record_window(
 fn window_sql(plan: &RunPlan, run_id: i64, sync_id: i64, failures_only: bool) -> String {
     let join = if failures_only { "JOIN" } else { "LEFT JOIN" };
     format!(
-        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields, payload)
          SELECT {run_id}, {sync_id}, o.row_id, o.op,
                 CASE WHEN r.reason IS NULL THEN 'succeeded' ELSE 'rejected' END,
-                r.reason, r.fields
+                r.reason, r.fields, r.payload
          FROM {ops} o
-         {join} unnest($3::bigint[], $4::text[], $6::jsonb[]) AS r(pos, reason, fields) ON r.pos = o.pos
+         {join} unnest($3::bigint[], $4::text[], $6::jsonb[], $7::jsonb[]) AS r(pos, reason, fields, payload) ON r.pos = o.pos
          WHERE o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($5::bigint[])",
         ops = plan.ops_table,
     )
@@ -196,6 +200,14 @@ fn aborted_sql(ops_table: &str, run_id: i64, sync_id: i64) -> String {
          WHERE o.op IN ('added', 'changed', 'removed')
            AND NOT (SELECT r.settled FROM reverse_etl.sync_runs r WHERE r.id = {run_id}) @> o.pos"
     )
+}
+
+/// JSON values as SPI arguments (NULL where there is none).
+pub fn copies(values: &[Option<JsonB>]) -> Vec<Option<JsonB>> {
+    values
+        .iter()
+        .map(|v| v.as_ref().map(|j| JsonB(j.0.clone())))
+        .collect()
 }
 
 /// Remove up to `limit` changelog rows of a run.
@@ -260,7 +272,7 @@ mod tests {
     #[test]
     fn a_window_logs_fields_of_rejected_rows_only() {
         let sql = window_sql(&plan(), 3, 4, false);
-        assert!(sql.contains("unnest($3::bigint[], $4::text[], $6::jsonb[])"));
+        assert!(sql.contains("unnest($3::bigint[], $4::text[], $6::jsonb[], $7::jsonb[])"));
         assert!(sql.contains("o.pos <> ALL($5::bigint[])"));
         assert!(sql.contains("LEFT JOIN unnest"));
         assert!(

@@ -44,7 +44,7 @@ pub fn record_invalid(plan: &RunPlan, sync_id: i64, run_id: i64) -> Result<()> {
              SELECT DISTINCT ON (i.row_id) $1, i.row_id, NULL, 'invalid', i.reason, i.fields, $2 \
              FROM {} i WHERE i.row_id IS NOT NULL ORDER BY i.row_id \
              ON CONFLICT (sync_id, row_id) DO UPDATE SET op = EXCLUDED.op, status = EXCLUDED.status, \
-                 reason = EXCLUDED.reason, fields = EXCLUDED.fields, run_id = EXCLUDED.run_id, at = EXCLUDED.at",
+                 reason = EXCLUDED.reason, fields = EXCLUDED.fields, payload = NULL, run_id = EXCLUDED.run_id, at = EXCLUDED.at",
             plan.invalid_table()
         ),
         &[sync_id.into(), run_id.into()],
@@ -69,6 +69,7 @@ pub struct WindowFailures<'a> {
     pub not_delivered: &'a [i64],
     pub rejected: &'a [i64],
     pub reasons: &'a [String],
+    pub payloads: &'a [Option<JsonB>],
     pub fields: &'a [JsonB],
 }
 
@@ -101,12 +102,15 @@ pub fn record_window(
     }
     spi::execute(
         &format!(
-            "INSERT INTO reverse_etl.sync_failures (sync_id, row_id, op, status, reason, fields, run_id) \
-             SELECT DISTINCT ON (o.row_id) $1, o.row_id, o.op, 'rejected', r.reason, r.fields, $2 FROM {ops} o \
-             JOIN unnest($3::bigint[], $4::text[], $5::jsonb[]) AS r(pos, reason, fields) ON r.pos = o.pos \
+            "INSERT INTO reverse_etl.sync_failures (sync_id, row_id, op, status, reason, fields, payload, run_id) \
+             SELECT DISTINCT ON (o.row_id) $1, o.row_id, o.op, 'rejected', r.reason, r.fields, r.payload, $2 \
+             FROM {ops} o \
+             JOIN unnest($3::bigint[], $4::text[], $5::jsonb[], $6::jsonb[]) AS r(pos, reason, fields, payload) \
+               ON r.pos = o.pos \
              ORDER BY o.row_id \
              ON CONFLICT (sync_id, row_id) DO UPDATE SET op = EXCLUDED.op, status = EXCLUDED.status, \
-                 reason = EXCLUDED.reason, fields = EXCLUDED.fields, run_id = EXCLUDED.run_id, at = EXCLUDED.at",
+                 reason = EXCLUDED.reason, fields = EXCLUDED.fields, payload = EXCLUDED.payload, \
+                 run_id = EXCLUDED.run_id, at = EXCLUDED.at",
             ops = plan.ops_table
         ),
         &[
@@ -115,6 +119,7 @@ pub fn record_window(
             window.rejected.to_vec().into(),
             window.reasons.to_vec().into(),
             window.fields.iter().map(|f| JsonB(f.0.clone())).collect::<Vec<_>>().into(),
+            super::changelog::copies(window.payloads).into(),
         ],
     )?;
     Ok(true)
@@ -130,7 +135,7 @@ pub fn record_aborted(ops_table: &str, sync_id: i64, run_id: i64, reason: &str) 
                AND NOT (SELECT r.settled FROM reverse_etl.sync_runs r WHERE r.id = $2) @> o.pos \
              ORDER BY o.row_id \
              ON CONFLICT (sync_id, row_id) DO UPDATE SET op = EXCLUDED.op, status = EXCLUDED.status, \
-                 reason = EXCLUDED.reason, fields = NULL, run_id = EXCLUDED.run_id, at = EXCLUDED.at"
+                 reason = EXCLUDED.reason, fields = NULL, payload = NULL, run_id = EXCLUDED.run_id, at = EXCLUDED.at"
         ),
         &[sync_id.into(), run_id.into(), reason.into()],
     )?;

@@ -230,6 +230,9 @@ pub struct Batch<'a> {
 pub struct Rejection {
     pub pos: i64,
     pub reason: String,
+    /// What was sent for the row, as the destination saw it (a request's
+    /// method, URL and body; never its headers, where secrets go).
+    pub payload: Option<Value>,
 }
 
 /// One row for `sync_test_row`: its id, the kind of operation, the model's

@@ -109,6 +109,7 @@ pub fn load(plan: &RunPlan, window: &Window, reader: &Identity) -> Result<Loaded
                             "the row's values are {size} bytes, more than reverse_etl.max_row_bytes \
                              ({max_row_bytes} bytes): not loaded"
                         ),
+                        payload: None,
                     }));
                 };
                 let op: String = spi::get(row, 2)?;

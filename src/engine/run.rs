@@ -401,6 +401,10 @@ impl Run {
         unattempted.sort_unstable();
         unattempted.dedup();
         let positions: Vec<i64> = rejections.iter().map(|r| r.pos).collect();
+        let payloads: Vec<Option<pgrx::JsonB>> = rejections
+            .iter()
+            .map(|r| r.payload.clone().map(pgrx::JsonB))
+            .collect();
         let reasons: Vec<String> = rejections.into_iter().map(|r| r.reason).collect();
         let not_delivered: Vec<i64> = positions
             .iter()
@@ -427,6 +431,7 @@ impl Run {
                 upto: window.upto,
                 rejected: &positions,
                 reasons: &reasons,
+                payloads: &payloads,
                 unattempted: &unattempted,
             },
             &fields,
@@ -442,6 +447,7 @@ impl Run {
                 not_delivered: &not_delivered,
                 rejected: &positions,
                 reasons: &reasons,
+                payloads: &payloads,
                 fields: &fields,
             },
             run.has_failures,
@@ -696,6 +702,7 @@ impl Destination for CannotRemove {
                 .map(|pos| Rejection {
                     pos,
                     reason: self.reason.clone(),
+                    payload: None,
                 })
                 .collect(),
             ..Default::default()

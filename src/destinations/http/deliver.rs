@@ -41,6 +41,41 @@ struct Unit {
     attempts: u32,
     throttles: u32,
     not_before: Instant,
+    /// The unit's last request, without its headers: what a rejected
+    /// row's changelog entry shows as sent.
+    sent: Option<Sent>,
+}
+
+struct Sent {
+    method: String,
+    url: String,
+    body: Option<String>,
+}
+
+impl Sent {
+    /// What was sent for row `index` of a unit of `rows`: the whole request
+    /// for one row; for a batch, the row's record where the body lists one
+    /// record per row, else the whole body.
+    fn payload(&self, index: usize, rows: usize) -> Value {
+        let body = self.body.as_deref().map(|text| {
+            serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))
+        });
+        let record = match &body {
+            Some(Value::Object(map)) if rows > 1 => map
+                .get("records")
+                .and_then(Value::as_array)
+                .filter(|records| records.len() == rows)
+                .and_then(|records| records.get(index))
+                .cloned(),
+            _ => None,
+        };
+        match record {
+            Some(record) => {
+                serde_json::json!({"method": self.method, "url": self.url, "record": record})
+            }
+            None => serde_json::json!({"method": self.method, "url": self.url, "body": body}),
+        }
+    }
 }
 
 /// What to do with a reply: a pure decision, unit-tested below.
@@ -325,6 +360,7 @@ impl Dispatcher {
                 attempts: 0,
                 throttles: 0,
                 not_before: now,
+                sent: None,
             }));
             self.pending.push_back(self.units.len() - 1);
         }
@@ -346,12 +382,15 @@ impl Dispatcher {
         let Some(unit) = self.settle(id) else {
             return;
         };
+        let rows = unit.rows.len();
         let rejections: Vec<Rejection> = unit
             .rows
             .iter()
-            .map(|r| Rejection {
+            .enumerate()
+            .map(|(index, r)| Rejection {
                 pos: r.pos,
                 reason: reason.to_string(),
+                payload: unit.sent.as_ref().map(|sent| sent.payload(index, rows)),
             })
             .collect();
         self.outcome(unit.window).rejections.extend(rejections);
@@ -424,6 +463,13 @@ impl Dispatcher {
                 };
                 match destination.prepare(&unit.rows, &base_url) {
                     Ok(request) => {
+                        if let Some(Some(unit)) = self.units.get_mut(id) {
+                            unit.sent = Some(Sent {
+                                method: request.method.clone(),
+                                url: request.url.clone(),
+                                body: request.body.clone(),
+                            });
+                        }
                         let host_ok = url::Url::parse(&request.url)
                             .map(|u| {
                                 super::config::host_allowed(
@@ -531,9 +577,15 @@ impl Dispatcher {
                 };
                 let rejections: Vec<Rejection> = record_errors
                     .into_iter()
-                    .map(|(index, reason)| Rejection {
-                        pos: unit.rows[index].pos,
-                        reason,
+                    .filter_map(|(index, reason)| {
+                        Some(Rejection {
+                            pos: unit.rows.get(index)?.pos,
+                            reason,
+                            payload: unit
+                                .sent
+                                .as_ref()
+                                .map(|sent| sent.payload(index, unit.rows.len())),
+                        })
                     })
                     .collect();
                 self.outcome(unit.window).rejections.extend(rejections);
@@ -560,6 +612,7 @@ impl Dispatcher {
                         attempts: 0,
                         throttles: 0,
                         not_before: Instant::now(),
+                        sent: None,
                     }));
                     self.pending.push_front(self.units.len() - 1);
                 }

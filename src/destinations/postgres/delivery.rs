@@ -152,6 +152,7 @@ impl PostgresTarget {
                             key.map(|k| quote_literal(&k))
                                 .unwrap_or_else(|| "NULL".into())
                         ),
+                        payload: None,
                     });
                 }
                 Ok(_) => {}
@@ -159,6 +160,7 @@ impl PostgresTarget {
                 Err(error) => rejections.push(Rejection {
                     pos,
                     reason: describe(&error),
+                    payload: None,
                 }),
             }
         }
