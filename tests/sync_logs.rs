@@ -48,6 +48,13 @@ fn a_sync_keeps_all_its_failures_only_or_nothing() {
     let run = db.run("s");
     assert_eq!(counts(&mut db, run), "warning 2 3 2 1 0");
     assert_eq!(logged(&mut db, run).len(), 5, "all: every outcome");
+    // What the table was sent for the rejected row, by destination column.
+    assert_eq!(
+        db.text(&format!(
+            "SELECT payload::text FROM reverse_etl.sync_changelog WHERE run_id = {run} AND status = 'rejected'"
+        )),
+        Some(r#"{"plan": null, "email": "c@x.io"}"#.into())
+    );
 
     // failures: the rejected and invalid rows only; the counts are complete.
     db.exec(

@@ -152,7 +152,7 @@ impl PostgresTarget {
                             key.map(|k| quote_literal(&k))
                                 .unwrap_or_else(|| "NULL".into())
                         ),
-                        payload: None,
+                        payload: self.payload(batch, pos),
                     });
                 }
                 Ok(_) => {}
@@ -160,11 +160,25 @@ impl PostgresTarget {
                 Err(error) => rejections.push(Rejection {
                     pos,
                     reason: describe(&error),
-                    payload: None,
+                    payload: self.payload(batch, pos),
                 }),
             }
         }
         Ok(rejections)
+    }
+}
+
+impl PostgresTarget {
+    /// What the statement wrote for the row at `pos`, as the sync's owner
+    /// (its casts); None where a value cannot be computed (the bad value
+    /// is then in the reason, and the model's value in the fields).
+    fn payload(&self, batch: &Batch, pos: i64) -> Option<Value> {
+        let sql = self.payload_sql(batch.op, &batch.plan.ops_table);
+        self.identity
+            .run(|| in_subtransaction(|| spi::one::<pgrx::JsonB>(&sql, &[pos.into()])))
+            .ok()
+            .flatten()
+            .map(|payload| payload.0)
     }
 }
 

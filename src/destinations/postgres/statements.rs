@@ -159,6 +159,46 @@ impl PostgresTarget {
         }
     }
 
+    /// A query of one jsonb for the ops row at position `$1`: the columns
+    /// the statement for `op` writes (or matches on) and their values, as
+    /// the changelog shows what was sent for a rejected row.
+    pub fn payload_sql(&self, op: Op, ops_table: &str) -> String {
+        let key = match op {
+            Op::Removed => self.match_value_from_key(),
+            _ => self.match_value.clone(),
+        };
+        let mut pairs = vec![(self.match_column.name.clone(), key)];
+        if let Some(list) = &self.list {
+            pairs.push((list.column.name.clone(), quote_literal(&list.name)));
+        }
+        if op != Op::Removed || self.delete_behavior == DeleteBehavior::Clear {
+            pairs.extend(self.assignments.iter().map(|a| {
+                let value = if op == Op::Removed {
+                    "NULL".to_string()
+                } else {
+                    a.value.clone()
+                };
+                (a.column.name.clone(), value)
+            }));
+        }
+        // jsonb_build_object takes at most 100 arguments: 50 pairs a call.
+        let object = pairs
+            .chunks(50)
+            .map(|chunk| {
+                format!(
+                    "pg_catalog.jsonb_build_object({})",
+                    list(
+                        chunk
+                            .iter()
+                            .map(|(name, value)| format!("{}, {value}", quote_literal(name)))
+                    )
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" || ");
+        format!("SELECT {object} FROM {ops_table} AS o WHERE o.pos = $1")
+    }
+
     /// List syncs: mode add inserts memberships for rows entering the model
     /// and (delete behavior "delete") removes them for rows leaving it; mode
     /// remove removes the memberships of rows entering the model.
@@ -266,6 +306,24 @@ mod tests {
             },
             list: None,
         }
+    }
+
+    #[test]
+    fn a_payload_is_what_the_statement_writes_for_the_row() {
+        let upsert = target(SyncMode::Upsert, DeleteBehavior::Clear);
+        assert_eq!(
+            upsert.payload_sql(Op::Changed, "ops"),
+            "SELECT pg_catalog.jsonb_build_object('email', o.c1, 'plan', o.c2) FROM ops AS o WHERE o.pos = $1"
+        );
+        assert_eq!(
+            upsert.payload_sql(Op::Removed, "ops"),
+            "SELECT pg_catalog.jsonb_build_object('email', (o.match_key)::character varying, 'plan', NULL) \
+             FROM ops AS o WHERE o.pos = $1"
+        );
+        let delete = target(SyncMode::Upsert, DeleteBehavior::Delete);
+        assert!(delete.payload_sql(Op::Removed, "ops").starts_with(
+            "SELECT pg_catalog.jsonb_build_object('email', (o.match_key)::character varying) FROM"
+        ));
     }
 
     #[test]
