@@ -31,6 +31,10 @@ impl<'a> ObjectReader<'a> {
         }
     }
 
+    pub fn keys(&self) -> impl Iterator<Item = &'a String> {
+        self.map.keys()
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
     }

@@ -2,6 +2,7 @@
 //! plain Rust. Checks that need the database (does the column exist?) live
 //! with the destination kinds and the catalog.
 
+pub mod alerts;
 pub mod due;
 pub mod json;
 pub mod schedule;
