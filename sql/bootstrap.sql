@@ -377,6 +377,103 @@ CREATE POLICY of_owned_syncs ON reverse_etl.sync_failures FOR SELECT
     USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER')));
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_failures', '');
 
+-- Alerts: channels (owned, like destinations), each (sync, trigger)
+-- alert's state, and every attempt to tell a channel.
+CREATE TABLE reverse_etl.alert_channels (
+    id         bigserial PRIMARY KEY,
+    name       text NOT NULL UNIQUE CHECK (name <> ''),
+    kind       text NOT NULL,
+    config     jsonb NOT NULL DEFAULT '{}',
+    owner      regrole NOT NULL DEFAULT current_user::regrole,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE reverse_etl.alert_channels IS
+    'Where alerts are sent: kind webhook (generic, slack or pagerduty body, optionally signed) or notify (PostgreSQL NOTIFY). Created with create_alert_channel.';
+COMMENT ON COLUMN reverse_etl.alert_channels.id IS 'The channel''s id.';
+COMMENT ON COLUMN reverse_etl.alert_channels.name IS 'The channel''s name, unique; syncs list it in alerts.channels.';
+COMMENT ON COLUMN reverse_etl.alert_channels.kind IS 'webhook or notify.';
+COMMENT ON COLUMN reverse_etl.alert_channels.config IS 'The kind''s settings; secrets appear only by name ({"secret": …}).';
+COMMENT ON COLUMN reverse_etl.alert_channels.owner IS 'The role that created it: only its syncs may use it.';
+COMMENT ON COLUMN reverse_etl.alert_channels.created_at IS 'When it was created.';
+COMMENT ON COLUMN reverse_etl.alert_channels.updated_at IS 'When it was last changed.';
+
+CREATE TABLE reverse_etl.alerts (
+    id          bigserial PRIMARY KEY,
+    sync_id     bigint NOT NULL,
+    trigger     text NOT NULL,
+    level       text NOT NULL CHECK (level IN ('warning', 'critical')),
+    status      text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+    opened_at   timestamptz NOT NULL DEFAULT now(),
+    resolved_at timestamptz,
+    last_run_id bigint,
+    message     text NOT NULL,
+    details     jsonb NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX alerts_one_open ON reverse_etl.alerts (sync_id, trigger) WHERE status = 'open';
+COMMENT ON TABLE reverse_etl.alerts IS
+    'One row per alert: a (sync, trigger) condition from when it opened until it resolved.';
+COMMENT ON COLUMN reverse_etl.alerts.id IS 'The alert''s id.';
+COMMENT ON COLUMN reverse_etl.alerts.sync_id IS 'The sync.';
+COMMENT ON COLUMN reverse_etl.alerts.trigger IS 'failed, rejected_share, incomplete_streak or volume_drop.';
+COMMENT ON COLUMN reverse_etl.alerts.level IS 'warning or critical (the latest run''s, while open).';
+COMMENT ON COLUMN reverse_etl.alerts.status IS 'open, or resolved once a later run no longer meets the condition.';
+COMMENT ON COLUMN reverse_etl.alerts.opened_at IS 'When it opened.';
+COMMENT ON COLUMN reverse_etl.alerts.resolved_at IS 'When it resolved.';
+COMMENT ON COLUMN reverse_etl.alerts.last_run_id IS 'The latest run that met (or resolved) it.';
+COMMENT ON COLUMN reverse_etl.alerts.message IS 'What is wrong, as the latest run found it.';
+COMMENT ON COLUMN reverse_etl.alerts.details IS 'The numbers behind it.';
+
+CREATE TABLE reverse_etl.alert_notifications (
+    id          bigserial PRIMARY KEY,
+    alert_id    bigint NOT NULL,
+    channel_id  bigint NOT NULL,
+    event       text NOT NULL CHECK (event IN ('alert.opened', 'alert.resolved')),
+    body        jsonb NOT NULL,
+    status      text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts    int NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    last_attempt_at timestamptz,
+    response    text,
+    error       text,
+    -- every attempt: [{"at", "ok", "response" | "error"}]
+    history     jsonb NOT NULL DEFAULT '[]',
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON reverse_etl.alert_notifications (next_attempt_at) WHERE status = 'pending';
+COMMENT ON TABLE reverse_etl.alert_notifications IS
+    'One row per change of an alert''s state and channel: what is sent, and how its attempts went (retried with backoff until sent or failed).';
+COMMENT ON COLUMN reverse_etl.alert_notifications.id IS 'Also the X-Reverse-ETL-Event-Id header: a receiver drops a repeat.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.alert_id IS 'The alert.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.channel_id IS 'The channel.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.event IS 'alert.opened or alert.resolved.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.body IS 'What the channel is sent.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.status IS 'pending (to be sent or retried), sent, or failed (attempts exhausted).';
+COMMENT ON COLUMN reverse_etl.alert_notifications.attempts IS 'Attempts so far.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.next_attempt_at IS 'When it is tried next (pending).';
+COMMENT ON COLUMN reverse_etl.alert_notifications.last_attempt_at IS 'When it was last tried.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.response IS 'The channel''s answer to the last attempt (status and start of the body).';
+COMMENT ON COLUMN reverse_etl.alert_notifications.error IS 'Why the last attempt failed.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.history IS 'Every attempt: [{"at", "ok", "response" or "error"}].';
+COMMENT ON COLUMN reverse_etl.alert_notifications.created_at IS 'When the alert changed state.';
+GRANT SELECT ON reverse_etl.alert_channels, reverse_etl.alerts, reverse_etl.alert_notifications TO PUBLIC;
+ALTER TABLE reverse_etl.alert_channels ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.alerts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl.alert_notifications ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_monitor ON reverse_etl.alert_channels FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
+CREATE POLICY of_visible_syncs ON reverse_etl.alerts FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s)
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d WHERE d.kind = 'sync'));
+CREATE POLICY of_visible_alerts ON reverse_etl.alert_notifications FOR SELECT
+    USING (alert_id IN (SELECT a.id FROM reverse_etl.alerts a));
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alert_channels', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alert_channels_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alerts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alert_notifications', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alert_notifications_id_seq', '');
+
 CREATE TABLE reverse_etl._plan_previews (
     id         bigserial PRIMARY KEY,
     sync_id    bigint NOT NULL,

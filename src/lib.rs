@@ -5,6 +5,7 @@
 //! `catalog` (all catalog SQL), `destinations` (one module per kind behind
 //! one registry), `engine` (run lifecycle), `schedule`, `api` (SQL-facing).
 
+pub mod alerts;
 pub mod api;
 pub mod catalog;
 pub mod config;

@@ -6,6 +6,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::postgres::spi;
 use pgrx::prelude::*;
 
+pub mod alerts;
 pub mod changelog;
 pub mod destinations;
 pub mod dropped;
@@ -55,6 +56,7 @@ pub enum Owned {
     Destination,
     Sync,
     Sequence,
+    AlertChannel,
 }
 
 impl Owned {
@@ -64,6 +66,7 @@ impl Owned {
             Owned::Destination => "destinations",
             Owned::Sync => "syncs",
             Owned::Sequence => "sequences",
+            Owned::AlertChannel => "alert_channels",
         }
     }
 
@@ -73,6 +76,7 @@ impl Owned {
             Owned::Destination => "destination",
             Owned::Sync => "sync",
             Owned::Sequence => "sequence",
+            Owned::AlertChannel => "alert channel",
         }
     }
 }
