@@ -719,3 +719,88 @@ SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alerts_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alert_notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alert_notifications_id_seq', '');
+CREATE FUNCTION reverse_etl."create_alert_channel"(
+	"name" TEXT,
+	"kind" TEXT,
+	"config" jsonb DEFAULT '{}',
+	"replace" bool DEFAULT false
+) RETURNS bigint
+STRICT
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'create_alert_channel_wrapper';
+CREATE FUNCTION reverse_etl."drop_alert_channel"(
+	"channel" bigint
+) RETURNS void
+STRICT 
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_alert_channel_by_id_wrapper';
+CREATE FUNCTION reverse_etl."drop_alert_channel"(
+	"channel" TEXT
+) RETURNS void
+STRICT 
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drop_alert_channel_by_name_wrapper';
+CREATE FUNCTION reverse_etl."update_alert_channel"(
+	"channel" bigint,
+	"config" jsonb
+) RETURNS void
+STRICT 
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'update_alert_channel_by_id_wrapper';
+CREATE FUNCTION reverse_etl."update_alert_channel"(
+	"channel" TEXT,
+	"config" jsonb
+) RETURNS void
+STRICT 
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'update_alert_channel_by_name_wrapper';
+DO $comments$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure AS signature, d.comment
+        FROM pg_catalog.pg_proc p
+        JOIN (VALUES
+            ('create_alert_channel', 'Defines an alert channel: kind webhook ({"url": …, "format": "generic" | "slack" | "pagerduty", "signing_secret": {"secret": …}, "routing_key": …}) or notify ({"channel": …}); syncs name it in alerts.channels. With replace, a channel of that name that is yours takes the new config. Returns the channel id.'),
+            ('update_alert_channel', 'Replaces an alert channel''s config, validated as by create_alert_channel.'),
+            ('drop_alert_channel', 'Drops an alert channel; refused while a sync''s alerts name it.')
+        ) AS d (name, comment) ON d.name = p.proname
+        WHERE p.pronamespace = 'reverse_etl'::regnamespace
+    LOOP
+        EXECUTE format('COMMENT ON FUNCTION %s IS %L', f.signature, f.comment);
+    END LOOP;
+END
+$comments$;
+-- sync_overview shows its open alerts' highest level.
+CREATE OR REPLACE VIEW reverse_etl.sync_overview WITH (security_invoker = true) AS
+SELECT s.id, s.name,
+       CASE WHEN NOT s.enabled THEN 'Disabled'
+            WHEN r.id IS NULL THEN 'Pending'
+            -- a run marked as going whose worker is gone (killed, restart)
+            WHEN r.status IN ('queued', 'querying', 'preparing', 'in_progress')
+                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                 WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')
+                 THEN 'Incomplete'
+            ELSE CASE r.status
+                WHEN 'queued' THEN 'Queued' WHEN 'querying' THEN 'Querying'
+                WHEN 'preparing' THEN 'Preparing' WHEN 'in_progress' THEN 'In Progress'
+                WHEN 'succeeded' THEN 'Healthy' WHEN 'warning' THEN 'Warning'
+                WHEN 'incomplete' THEN 'Incomplete' WHEN 'failed' THEN 'Failed' END
+       END AS status,
+       m.name AS model, d.name AS destination, d.kind AS destination_kind,
+       s.config->>'type' AS type, s.config->>'mode' AS mode, s.config->'schedule' AS schedule,
+       s.enabled, s.folder, s.labels,
+       r.id AS last_run_id, coalesce(r.finished_at, r.started_at, r.queued_at) AS last_run_at,
+       r.status AS last_run_status, r.error AS last_run_error,
+       CASE WHEN s.enabled THEN reverse_etl._next_run_at(s.config->'schedule') END AS next_run_at,
+       s.created_at, s.created_by, s.owner,
+       (SELECT CASE WHEN bool_or(a.level = 'critical') THEN 'critical' ELSE 'warning' END
+        FROM reverse_etl.alerts a WHERE a.sync_id = s.id AND a.status = 'open'
+        HAVING count(*) > 0) AS open_alert_level
+FROM reverse_etl.syncs s
+JOIN reverse_etl.models m ON m.id = s.model_id
+JOIN reverse_etl.destinations d ON d.id = s.destination_id
+LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r
+                   WHERE r.sync_id = s.id AND r.status <> 'skipped' ORDER BY r.id DESC LIMIT 1) r ON true;
+COMMENT ON COLUMN reverse_etl.sync_overview.open_alert_level IS 'The highest level of its open alerts (critical, warning), NULL when none is open.';

@@ -22,7 +22,10 @@ SELECT s.id, s.name,
        r.id AS last_run_id, coalesce(r.finished_at, r.started_at, r.queued_at) AS last_run_at,
        r.status AS last_run_status, r.error AS last_run_error,
        CASE WHEN s.enabled THEN reverse_etl._next_run_at(s.config->'schedule') END AS next_run_at,
-       s.created_at, s.created_by, s.owner
+       s.created_at, s.created_by, s.owner,
+       (SELECT CASE WHEN bool_or(a.level = 'critical') THEN 'critical' ELSE 'warning' END
+        FROM reverse_etl.alerts a WHERE a.sync_id = s.id AND a.status = 'open'
+        HAVING count(*) > 0) AS open_alert_level
 FROM reverse_etl.syncs s
 JOIN reverse_etl.models m ON m.id = s.model_id
 JOIN reverse_etl.destinations d ON d.id = s.destination_id
@@ -68,6 +71,7 @@ COMMENT ON COLUMN reverse_etl.sync_overview.next_run_at IS 'When the schedule is
 COMMENT ON COLUMN reverse_etl.sync_overview.created_at IS 'When the sync was created.';
 COMMENT ON COLUMN reverse_etl.sync_overview.created_by IS 'Who created it.';
 COMMENT ON COLUMN reverse_etl.sync_overview.owner IS 'The role whose privileges its runs use.';
+COMMENT ON COLUMN reverse_etl.sync_overview.open_alert_level IS 'The highest level of its open alerts (critical, warning), NULL when none is open.';
 COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence IS 'The sequence''s name.';
 COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence_run_id IS 'The sequence run.';
 COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence_status IS 'The sequence run''s status.';
@@ -149,6 +153,9 @@ BEGIN
             ('drop_destination', 'Drops a destination; refused while syncs send to it, unless cascade (which drops them, keeping their history unless keep_history is false).'),
             ('drop_sequence', 'Drops a sequence (its syncs stay); its runs stay unless keep_history is false. Refused while it is running.'),
             ('purge_logs', 'Removes the changelog of runs (of the syncs you may use, and those dropped with their history) that ended more than older_than ago, in batches; returns how many rows went. Runs'' counts stay in sync_runs. Retention (logs.retention, reverse_etl.log_retention) does the same after each run and hourly in the scheduler.'),
+            ('create_alert_channel', 'Defines an alert channel: kind webhook ({"url": …, "format": "generic" | "slack" | "pagerduty", "signing_secret": {"secret": …}, "routing_key": …}) or notify ({"channel": …}); syncs name it in alerts.channels. With replace, a channel of that name that is yours takes the new config. Returns the channel id.'),
+            ('update_alert_channel', 'Replaces an alert channel''s config, validated as by create_alert_channel.'),
+            ('drop_alert_channel', 'Drops an alert channel; refused while a sync''s alerts name it.'),
             ('sync_config', 'A sync''s configuration with every default written out ("edit as JSON": read).'),
             ('update_sync', 'Replaces a sync''s configuration after validating it ("edit as JSON": write).'),
             ('sync_run', 'Runs a sync in a background worker and returns the run id; with wait (the default) returns when the run has ended, and a run that ended failed (SQLSTATE 38000) or incomplete (57014) is an error unless raise_on_failure is false. full_resync sends every current row as added; allow_mass_removal lets this run pass the removal guard.'),

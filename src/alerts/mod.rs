@@ -22,7 +22,11 @@ pub fn kind(name: &str) -> Result<&'static dyn ChannelKind> {
                 "kind",
                 format!(
                     "unknown alert channel kind \"{name}\" (expected one of: {})",
-                    KINDS.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                    KINDS
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })
@@ -70,5 +74,10 @@ pub trait ChannelKind: Sync {
 
     /// Send one notification (`id` is its stable id, for receivers to drop
     /// repeats). Ok: the channel's answer; Err: why it failed (retried).
-    fn send(&self, channel: &ChannelRow, id: i64, body: &Value) -> std::result::Result<String, String>;
+    fn send(
+        &self,
+        channel: &ChannelRow,
+        id: i64,
+        body: &Value,
+    ) -> std::result::Result<String, String>;
 }

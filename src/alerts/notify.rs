@@ -47,7 +47,12 @@ impl ChannelKind for Notify {
         event.generic()
     }
 
-    fn send(&self, channel: &ChannelRow, _id: i64, body: &Value) -> std::result::Result<String, String> {
+    fn send(
+        &self,
+        channel: &ChannelRow,
+        _id: i64,
+        body: &Value,
+    ) -> std::result::Result<String, String> {
         let name = channel_name(&channel.config);
         spi::execute(
             "SELECT pg_catalog.pg_notify($1, $2)",

@@ -66,11 +66,16 @@ impl ChannelKind for Webhook {
         if !FORMATS.contains(&format.as_str()) {
             return Err(Error::invalid(
                 "config.format",
-                format!("unknown format \"{format}\" (expected one of: {})", FORMATS.join(", ")),
+                format!(
+                    "unknown format \"{format}\" (expected one of: {})",
+                    FORMATS.join(", ")
+                ),
             ));
         }
         for key in ["signing_secret", "routing_key"] {
-            let Some(value) = reader.value(key) else { continue };
+            let Some(value) = reader.value(key) else {
+                continue;
+            };
             let field = format!("config.{key}");
             match (value, secret_name(Some(value))) {
                 (Value::String(_), None) if key == "routing_key" => {}
@@ -136,9 +141,17 @@ impl ChannelKind for Webhook {
         }
     }
 
-    fn send(&self, channel: &ChannelRow, id: i64, body: &Value) -> std::result::Result<String, String> {
+    fn send(
+        &self,
+        channel: &ChannelRow,
+        id: i64,
+        body: &Value,
+    ) -> std::result::Result<String, String> {
         let config = &channel.config;
-        let url = config.get("url").and_then(Value::as_str).unwrap_or_default();
+        let url = config
+            .get("url")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let allowed = crate::gucs::http_allowed_hosts();
         let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
         check_host("url", &parsed, &allowed).map_err(|e| e.message)?;
@@ -166,7 +179,9 @@ impl ChannelKind for Webhook {
         let agent = ureq::AgentBuilder::new()
             .timeout(TIMEOUT)
             .redirects(0)
-            .resolver(crate::destinations::http::secrets::guarded_resolver(allowed))
+            .resolver(crate::destinations::http::secrets::guarded_resolver(
+                allowed,
+            ))
             .build();
         let mut request = agent
             .post(url)
@@ -180,7 +195,10 @@ impl ChannelKind for Webhook {
         }
         let answer = |status: u16, response: ureq::Response| {
             let body = response.into_string().unwrap_or_default();
-            format!("HTTP {status}: {}", body.chars().take(200).collect::<String>())
+            format!(
+                "HTTP {status}: {}",
+                body.chars().take(200).collect::<String>()
+            )
         };
         match request.send_string(&text) {
             Ok(response) => Ok(answer(response.status(), response)),

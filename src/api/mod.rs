@@ -15,6 +15,7 @@
 //! The Rust names of these functions are C symbols of released install
 //! scripts: never rename one.
 
+mod alerts;
 mod destinations;
 mod logs;
 mod models;

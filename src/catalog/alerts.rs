@@ -215,7 +215,8 @@ pub fn record_attempt(id: i64, attempt: &Attempt) -> Result<()> {
     Ok(())
 }
 
-/// The highest level of a sync's open alerts.
+/// What a run's record tells the triggers, with the rows queried by up to
+/// `recent_runs` successful runs of its sync before it.
 pub fn facts_for_run(run_id: i64, recent_runs: i64) -> Result<crate::config::alerts::RunFacts> {
     let rows = spi::rows(
         "SELECT r.status, r.error, r.rows_queried, \
@@ -251,4 +252,13 @@ pub fn facts_for_run(run_id: i64, recent_runs: i64) -> Result<crate::config::ale
             format!("run {run_id} does not exist"),
         )
     })
+}
+
+/// When the next pending notification is due (Unix ms), if any.
+pub fn next_attempt_ms() -> Result<Option<i64>> {
+    spi::one(
+        "SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::bigint \
+         FROM reverse_etl.alert_notifications WHERE status = 'pending'",
+        &[],
+    )
 }

@@ -174,7 +174,14 @@ fn ensure_name_free(table: &str, what: &str, name: &str) -> Result<()> {
     if taken == Some(true) {
         return Err(Error::new(
             SqlState::DuplicateObject,
-            format!("name: a {what} named \"{name}\" already exists"),
+            format!(
+                "name: {} {what} named \"{name}\" already exists",
+                if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                }
+            ),
         ));
     }
     Ok(())

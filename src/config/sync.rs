@@ -164,6 +164,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "allow_empty_model",
     "time_limit",
     "logs",
+    "alerts",
 ];
 
 /// Share of the previously synced rows a run may remove before it refuses.
@@ -187,6 +188,7 @@ pub struct SyncConfig {
     /// text as written, and in seconds).
     pub time_limit: Option<(String, i64)>,
     pub logs: Logs,
+    pub alerts: Option<super::alerts::Alerts>,
     /// Keys that belong to the destination kind (`object`, `requests`, …),
     /// validated by that kind.
     pub destination_keys: Map<String, Value>,
@@ -289,6 +291,10 @@ impl SyncConfig {
         };
 
         let logs = Logs::parse(&reader)?;
+        let alerts = reader
+            .value("alerts")
+            .map(super::alerts::Alerts::parse)
+            .transpose()?;
         let destination_keys = destination_keys
             .iter()
             .filter_map(|key| reader.value(key).map(|v| (key.to_string(), v.clone())))
@@ -306,6 +312,7 @@ impl SyncConfig {
             allow_empty_model,
             time_limit,
             logs,
+            alerts,
             destination_keys,
         };
         config.check_consistency()?;
@@ -421,6 +428,9 @@ impl SyncConfig {
         }
         if let Some(logs) = self.logs.to_json() {
             document.insert("logs".into(), logs);
+        }
+        if let Some(alerts) = &self.alerts {
+            document.insert("alerts".into(), alerts.to_json());
         }
         for (key, value) in &self.destination_keys {
             document.insert(key.clone(), value.clone());

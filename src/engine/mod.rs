@@ -1,6 +1,7 @@
 //! The run lifecycle: describe and materialise the model, plan the diff,
 //! deliver in batches, record every outcome.
 
+pub mod alerts;
 mod decisions;
 pub mod launch;
 pub mod lifecycle;

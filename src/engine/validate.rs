@@ -6,7 +6,7 @@ use super::model;
 use crate::catalog::{self, DestinationRow, Model};
 use crate::config::SyncConfig;
 use crate::destinations::{self, BuildContext, Destination};
-use crate::error::Result;
+use crate::error::{Error, Result, SqlState};
 use crate::plan::{hash_seed, ModelColumn, RunPlan};
 use crate::postgres::Identity;
 use pgrx::prelude::*;
@@ -77,11 +77,30 @@ impl SyncDefinition<'_> {
     }
 }
 
+/// Each channel a sync's alerts name exists and is the sync owner's to use.
+fn alert_channels(names: &[String], owner: pg_sys::Oid) -> Result<()> {
+    for (index, name) in names.iter().enumerate() {
+        let field = format!("alerts.channels[{index}]");
+        let channel = catalog::alerts::channel_named(name)?.ok_or_else(|| {
+            Error::new(
+                SqlState::UndefinedObject,
+                format!("{field}: alert channel \"{name}\" does not exist"),
+            )
+        })?;
+        catalog::authorize(catalog::Owned::AlertChannel, channel.id, owner)
+            .map_err(|e| e.context(&field))?;
+    }
+    Ok(())
+}
+
 pub fn sync_config(sync: &SyncDefinition) -> Result<ValidSync> {
     let destination = catalog::load_destination(sync.destination_id)?;
     let kind = destinations::kind(&destination.kind)?;
     let config = SyncConfig::parse(sync.document, kind.sync_keys())?;
     destinations::check_supported(kind, &config)?;
+    if let Some(alerts) = &config.alerts {
+        alert_channels(&alerts.channels, sync.owner)?;
+    }
     let model = catalog::load_model(sync.model_id)?;
     let model_columns = model::describe(&model.query, &model.search_path, sync.owner)
         .map_err(|e| e.context(format!("model \"{}\"", model.name)))?;

@@ -119,8 +119,11 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
     let mut run = Run::new(run_id, request);
     if run.request.preview {
         preview::preview(&mut run);
-    } else if let Err(error) = run.execute() {
-        run.finish_with_error(&error);
+    } else {
+        if let Err(error) = run.execute() {
+            run.finish_with_error(&error);
+        }
+        super::alerts::after_run(run_id, run.request.sync_id);
     }
 }
 

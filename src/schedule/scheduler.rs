@@ -83,6 +83,15 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
             }
         }
         next_due_ms = next_due_ms.min(scheduler.next_purge_ms);
+        // Alert notifications that wait for a retry.
+        if let Err(error) = crate::engine::alerts::send_due(None) {
+            pgrx::warning!("pg_reverse_etl scheduler: alert notifications not sent: {error}");
+        }
+        match in_transaction(crate::catalog::alerts::next_attempt_ms) {
+            Ok(Some(at)) => next_due_ms = next_due_ms.min(at),
+            Ok(None) => {}
+            Err(error) => pgrx::warning!("pg_reverse_etl scheduler: {error}"),
+        }
         let now = now_ms();
         let wake_at = if backlog {
             now + BACKLOG_RECHECK_MS

@@ -17,6 +17,7 @@
 //! - `PATCH /contacts/{email}`   merge the body's fields; 200 with the merged record, 404 if absent
 //! - `DELETE /contacts/{email}`  204, or 404 if absent
 //! - `POST /contacts/batch`      `{"records": [...]}`; see `handle_batch`
+//! - `POST /hooks`               200 `{"ok": true}` (a webhook receiver)
 //! - anything else               404
 //!
 //! Every request is recorded (before any fault applies). Faults are checked in
@@ -751,6 +752,10 @@ fn route(st: &mut State, method: &str, target: &str, body: &str) -> Response {
     }
     let path = path.split(['?', '#']).next().unwrap_or("");
 
+    // A webhook receiver (alert channels): takes any JSON body.
+    if path == "/hooks" && method == "POST" {
+        return Response::json(200, json!({"ok": true}));
+    }
     if path == "/contacts" || path == "/contacts/" {
         return match method {
             "POST" => create(st, body),
