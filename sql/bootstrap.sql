@@ -389,10 +389,10 @@ CREATE TABLE reverse_etl.alert_channels (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE reverse_etl.alert_channels IS
-    'Where alerts are sent: kind webhook (generic, slack or pagerduty body, optionally signed) or notify (PostgreSQL NOTIFY). Created with create_alert_channel.';
+    'Where alerts are sent: kind webhook (generic, slack or pagerduty body, optionally signed), email (SMTP) or notify (PostgreSQL NOTIFY). Created with create_alert_channel.';
 COMMENT ON COLUMN reverse_etl.alert_channels.id IS 'The channel''s id.';
 COMMENT ON COLUMN reverse_etl.alert_channels.name IS 'The channel''s name, unique; syncs list it in alerts.channels.';
-COMMENT ON COLUMN reverse_etl.alert_channels.kind IS 'webhook or notify.';
+COMMENT ON COLUMN reverse_etl.alert_channels.kind IS 'webhook, email or notify.';
 COMMENT ON COLUMN reverse_etl.alert_channels.config IS 'The kind''s settings; secrets appear only by name ({"secret": …}).';
 COMMENT ON COLUMN reverse_etl.alert_channels.owner IS 'The role that created it: only its syncs may use it.';
 COMMENT ON COLUMN reverse_etl.alert_channels.created_at IS 'When it was created.';

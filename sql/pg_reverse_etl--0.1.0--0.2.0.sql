@@ -635,10 +635,10 @@ CREATE TABLE reverse_etl.alert_channels (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE reverse_etl.alert_channels IS
-    'Where alerts are sent: kind webhook (generic, slack or pagerduty body, optionally signed) or notify (PostgreSQL NOTIFY). Created with create_alert_channel.';
+    'Where alerts are sent: kind webhook (generic, slack or pagerduty body, optionally signed), email (SMTP) or notify (PostgreSQL NOTIFY). Created with create_alert_channel.';
 COMMENT ON COLUMN reverse_etl.alert_channels.id IS 'The channel''s id.';
 COMMENT ON COLUMN reverse_etl.alert_channels.name IS 'The channel''s name, unique; syncs list it in alerts.channels.';
-COMMENT ON COLUMN reverse_etl.alert_channels.kind IS 'webhook or notify.';
+COMMENT ON COLUMN reverse_etl.alert_channels.kind IS 'webhook, email or notify.';
 COMMENT ON COLUMN reverse_etl.alert_channels.config IS 'The kind''s settings; secrets appear only by name ({"secret": …}).';
 COMMENT ON COLUMN reverse_etl.alert_channels.owner IS 'The role that created it: only its syncs may use it.';
 COMMENT ON COLUMN reverse_etl.alert_channels.created_at IS 'When it was created.';
@@ -762,7 +762,7 @@ BEGIN
         SELECT p.oid::regprocedure AS signature, d.comment
         FROM pg_catalog.pg_proc p
         JOIN (VALUES
-            ('create_alert_channel', 'Defines an alert channel: kind webhook ({"url": …, "format": "generic" | "slack" | "pagerduty", "signing_secret": {"secret": …}, "routing_key": …}) or notify ({"channel": …}); syncs name it in alerts.channels. With replace, a channel of that name that is yours takes the new config. Returns the channel id.'),
+            ('create_alert_channel', 'Defines an alert channel: kind webhook ({"url": …, "format": "generic" | "slack" | "pagerduty", "signing_secret": {"secret": …}, "routing_key": …}) email ({"host": …, "port": …, "security": "starttls" | "tls" | "none", "username": …, "password": {"secret": …}, "from": …, "to": […]}) or notify ({"channel": …}); syncs name it in alerts.channels. With replace, a channel of that name that is yours takes the new config. Returns the channel id.'),
             ('update_alert_channel', 'Replaces an alert channel''s config, validated as by create_alert_channel.'),
             ('drop_alert_channel', 'Drops an alert channel; refused while a sync''s alerts name it.')
         ) AS d (name, comment) ON d.name = p.proname

@@ -5,12 +5,15 @@
 mod common;
 #[path = "support/fake_crm.rs"]
 mod fake_crm;
+#[path = "support/smtp_sink.rs"]
+mod smtp_sink;
 
 use common::TestDb;
 use fake_crm::FakeCrm;
 use hmac::{Hmac, Mac};
 use postgres::fallible_iterator::FallibleIterator;
 use serde_json::{json, Value};
+use smtp_sink::SmtpSink;
 use std::time::Duration;
 
 /// `broken` fails while `flags.fail` is set; `ok` always succeeds.
@@ -324,4 +327,50 @@ fn bad_channels_and_alert_settings_are_named_and_change_nothing() {
     );
     db.exec("SELECT reverse_etl.drop_alert_channel('db')");
     db.exec(&format!("DROP OWNED BY {bob}; DROP ROLE {bob}"));
+}
+
+#[test]
+fn an_email_channel_sends_one_message_per_change_of_state() {
+    let hooks = FakeCrm::start();
+    let sink = SmtpSink::start();
+    let mut db = setup("alerts_email", &hooks);
+    db.exec(&format!(
+        "SELECT reverse_etl.create_alert_channel('mail', 'email', '{{\"host\": \"127.0.0.1\", \"port\": {},
+           \"security\": \"none\", \"from\": \"etl@example.com\", \"to\": [\"oncall@example.com\"]}}')",
+        sink.port()
+    ));
+    create_sync(&mut db, "broken", "fragile", "{\"channels\": [\"mail\"]}");
+    db.run("broken");
+    db.run("broken");
+    db.exec("UPDATE flags SET fail = false");
+    db.run("broken");
+    settled(&mut db);
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert_eq!(mails[0].to, ["<oncall@example.com>"]);
+    assert!(
+        mails[0]
+            .data
+            .contains("Subject: [CRITICAL] sync broken: failed"),
+        "{}",
+        mails[0].data
+    );
+    assert!(mails[0].data.contains("division by zero"));
+    assert!(mails[1]
+        .data
+        .contains("Subject: [RESOLVED] sync broken: failed"));
+    // Bad email settings are named.
+    for (config, start) in [
+        ("{\"from\": \"a@b.c\", \"to\": [\"d@e.f\"]}", "config.host"),
+        ("{\"host\": \"127.0.0.1\", \"from\": \"nobody\", \"to\": [\"d@e.f\"]}", "config.from"),
+        ("{\"host\": \"127.0.0.1\", \"from\": \"a@b.c\", \"to\": []}", "config.to"),
+        ("{\"host\": \"127.0.0.1\", \"from\": \"a@b.c\", \"to\": [\"d@e.f\"], \"username\": \"u\", \"password\": {\"secret\": \"none\"}}", "config.password"),
+        ("{\"host\": \"127.0.0.1\", \"from\": \"a@b.c\", \"to\": [\"d@e.f\"], \"security\": \"ssl\"}", "config.security"),
+        ("{\"host\": \"smtp.example.com\", \"from\": \"a@b.c\", \"to\": [\"d@e.f\"]}", "config.host: host"),
+    ] {
+        let (_, message) = db.error(&format!(
+            "SELECT reverse_etl.create_alert_channel('bad', 'email', '{config}')"
+        ));
+        assert!(message.starts_with(start), "{config}: {message}");
+    }
 }

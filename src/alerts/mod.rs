@@ -2,6 +2,7 @@
 //! event looks like on it, and how it is sent. The registry (`KINDS`) is the
 //! only list of kinds; the rest of the extension never matches on a name.
 
+pub mod email;
 pub mod notify;
 pub mod webhook;
 
@@ -10,7 +11,7 @@ use crate::error::{Error, Result};
 use pgrx::pg_sys;
 use serde_json::{json, Value};
 
-static KINDS: &[&dyn ChannelKind] = &[&webhook::Webhook, &notify::Notify];
+static KINDS: &[&dyn ChannelKind] = &[&webhook::Webhook, &email::Email, &notify::Notify];
 
 pub fn kind(name: &str) -> Result<&'static dyn ChannelKind> {
     KINDS

@@ -25,6 +25,10 @@ pub fn after_run(run_id: i64, sync_id: i64) {
 }
 
 fn record(run_id: i64, sync_id: i64) -> Result<()> {
+    // A run ended by drop_sync: its sync, and its alerts' channels, are gone.
+    if catalog::sync_id(&catalog::ObjectRef::Id(sync_id)).is_err() {
+        return Ok(());
+    }
     let sync = catalog::load_sync(sync_id)?;
     let Some(document) = sync.config.get("alerts") else {
         return Ok(());
