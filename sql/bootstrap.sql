@@ -415,7 +415,7 @@ COMMENT ON TABLE reverse_etl.alerts IS
     'One row per alert: a (sync, trigger) condition from when it opened until it resolved.';
 COMMENT ON COLUMN reverse_etl.alerts.id IS 'The alert''s id.';
 COMMENT ON COLUMN reverse_etl.alerts.sync_id IS 'The sync.';
-COMMENT ON COLUMN reverse_etl.alerts.trigger IS 'failed, rejected_share, incomplete_streak or volume_drop.';
+COMMENT ON COLUMN reverse_etl.alerts.trigger IS 'failed, rejected_share, incomplete_streak, volume_drop, slow or stale.';
 COMMENT ON COLUMN reverse_etl.alerts.level IS 'warning or critical (the latest run''s, while open).';
 COMMENT ON COLUMN reverse_etl.alerts.status IS 'open, or resolved once a later run no longer meets the condition.';
 COMMENT ON COLUMN reverse_etl.alerts.opened_at IS 'When it opened.';

@@ -280,9 +280,9 @@ fn bad_channels_and_alert_settings_are_named_and_change_nothing() {
             "alerts.triggers.rejected_share.warning",
         ),
         (
-            "{\"triggers\": {\"stale\": {\"critical\": \"6 hours\"}}}",
-            "0A000",
-            "alerts.triggers.stale: not available yet",
+            "{\"triggers\": {\"stale\": {\"critical\": \"soon\"}}}",
+            "22023",
+            "alerts.triggers.stale.critical",
         ),
     ] {
         let (actual, message) = db.error(&format!(
@@ -372,5 +372,67 @@ fn an_email_channel_sends_one_message_per_change_of_state() {
             "SELECT reverse_etl.create_alert_channel('bad', 'email', '{config}')"
         ));
         assert!(message.starts_with(start), "{config}: {message}");
+    }
+}
+
+#[test]
+fn the_scheduler_opens_slow_and_stale_alerts_between_runs_and_runs_resolve_them() {
+    let hooks = FakeCrm::start();
+    let mut db = setup("alerts_between", &hooks);
+    db.exec(
+        "SELECT reverse_etl.create_model('sleepy', 'SELECT id, email FROM src WHERE pg_sleep(3) IS NOT NULL', ARRAY['id']);",
+    );
+    create_sync(
+        &mut db,
+        "s",
+        "sleepy",
+        "{\"channels\": [\"ops\"], \"triggers\": {\"slow\": {\"warning\": \"1 second\"}, \"stale\": {\"critical\": \"1 second\"}}}",
+    );
+    // The scheduler looks when the catalog changes (and every minute).
+    let wake =
+        |db: &mut TestDb| db.exec("SELECT reverse_etl.set_sync_folder('s', md5(random()::text))");
+    std::thread::sleep(Duration::from_millis(1500));
+    wake(&mut db);
+    db.wait_for(
+        "the stale alert",
+        "SELECT EXISTS (SELECT 1 FROM reverse_etl.alerts WHERE trigger = 'stale' AND status = 'open')",
+        Duration::from_secs(10),
+    );
+    let run = db.i64("SELECT reverse_etl.sync_run('s', wait => false)");
+    std::thread::sleep(Duration::from_millis(1500));
+    wake(&mut db);
+    db.wait_for(
+        "the slow alert",
+        "SELECT EXISTS (SELECT 1 FROM reverse_etl.alerts WHERE trigger = 'slow' AND status = 'open')",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        db.text(&format!("SELECT reverse_etl.wait_for_run({run})")),
+        Some("succeeded".into())
+    );
+    db.wait_for(
+        "both to resolve",
+        "SELECT count(*) = 2 FROM reverse_etl.alerts WHERE status = 'resolved'",
+        Duration::from_secs(10),
+    );
+    settled(&mut db);
+    let events: Vec<String> = hook_bodies(&hooks)
+        .iter()
+        .map(|b| {
+            format!(
+                "{} {}",
+                b["event"].as_str().unwrap(),
+                b["trigger"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(events.len(), 4, "{events:?}");
+    for expected in [
+        "alert.opened stale",
+        "alert.opened slow",
+        "alert.resolved slow",
+        "alert.resolved stale",
+    ] {
+        assert!(events.contains(&expected.to_string()), "{events:?}");
     }
 }

@@ -139,7 +139,7 @@ impl ChannelKind for Email {
             event.sync_id,
             event.trigger,
             event.level,
-            event.run_id,
+            event.run_id.map_or("-".to_string(), |id| id.to_string()),
             event.alert_id,
             event.at
         );

@@ -44,7 +44,8 @@ pub struct Event {
     pub trigger: String,
     pub level: String,
     pub message: String,
-    pub run_id: i64,
+    /// The run that changed it (None: the scheduler saw it between runs).
+    pub run_id: Option<i64>,
     /// RFC 3339, UTC.
     pub at: String,
 }

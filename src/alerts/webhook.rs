@@ -112,8 +112,8 @@ impl ChannelKind for Webhook {
                     )
                 } else {
                     format!(
-                        ":white_check_mark: resolved: sync {}: {} (run {})",
-                        event.sync, event.trigger, event.run_id
+                        ":white_check_mark: resolved: sync {}: {} — {}",
+                        event.sync, event.trigger, event.message
                     )
                 };
                 json!({"text": text})
@@ -221,7 +221,7 @@ mod tests {
             trigger: "failed".into(),
             level: "critical".into(),
             message: "run 9 failed: boom".into(),
-            run_id: 9,
+            run_id: Some(9),
             at: "2026-12-02T10:00:00Z".into(),
         }
     }

@@ -99,7 +99,7 @@ pub struct AlertState<'a> {
     pub level: &'a str,
     pub message: &'a str,
     pub details: &'a Value,
-    pub run_id: i64,
+    pub run_id: Option<i64>,
 }
 
 pub fn open(sync_id: i64, trigger: &str, state: &AlertState) -> Result<i64> {
@@ -120,7 +120,8 @@ pub fn open(sync_id: i64, trigger: &str, state: &AlertState) -> Result<i64> {
 /// An open alert stays open: its level, message and numbers follow the run.
 pub fn update(id: i64, state: &AlertState) -> Result<()> {
     spi::execute(
-        "UPDATE reverse_etl.alerts SET level = $2, message = $3, details = $4, last_run_id = $5 WHERE id = $1",
+        "UPDATE reverse_etl.alerts SET level = $2, message = $3, details = $4, \
+         last_run_id = coalesce($5, last_run_id) WHERE id = $1",
         &[
             id.into(),
             state.level.into(),
@@ -132,9 +133,10 @@ pub fn update(id: i64, state: &AlertState) -> Result<()> {
     Ok(())
 }
 
-pub fn resolve(id: i64, run_id: i64) -> Result<()> {
+pub fn resolve(id: i64, run_id: Option<i64>) -> Result<()> {
     spi::execute(
-        "UPDATE reverse_etl.alerts SET status = 'resolved', resolved_at = now(), last_run_id = $2 WHERE id = $1",
+        "UPDATE reverse_etl.alerts SET status = 'resolved', resolved_at = now(), \
+         last_run_id = coalesce($2, last_run_id) WHERE id = $1",
         &[id.into(), run_id.into()],
     )?;
     Ok(())
@@ -260,5 +262,42 @@ pub fn next_attempt_ms() -> Result<Option<i64>> {
         "SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::bigint \
          FROM reverse_etl.alert_notifications WHERE status = 'pending'",
         &[],
+    )
+}
+
+/// A sync the scheduler watches between runs (it has `slow` or `stale`
+/// triggers): its going run (id, seconds going) and the seconds since its
+/// last successful run ended (or it was created).
+pub struct Watched {
+    pub sync_id: i64,
+    pub going: Option<(i64, f64)>,
+    pub since_success: f64,
+}
+
+pub fn watched() -> Result<Vec<Watched>> {
+    spi::rows(
+        &format!(
+            "SELECT s.id, g.id, extract(epoch FROM now() - coalesce(g.started_at, g.queued_at))::float8, \
+                    extract(epoch FROM now() - coalesce( \
+                        (SELECT max(p.finished_at) FROM reverse_etl.sync_runs p \
+                         WHERE p.sync_id = s.id AND p.status IN ('succeeded', 'warning')), s.created_at))::float8 \
+             FROM reverse_etl.syncs s \
+             LEFT JOIN LATERAL (SELECT r.id, r.started_at, r.queued_at FROM reverse_etl.sync_runs r \
+                                WHERE r.sync_id = s.id AND r.status IN {} AND {} \
+                                ORDER BY r.id LIMIT 1) g ON true \
+             WHERE s.enabled AND s.config->'alerts'->'triggers' ?| ARRAY['slow', 'stale']",
+            super::runs::GOING,
+            super::runs::RUN_WORKER_ALIVE
+        ),
+        &[],
+        |row| {
+            let run: Option<i64> = row.get(2)?;
+            let seconds: Option<f64> = row.get(3)?;
+            Ok(Watched {
+                sync_id: spi::get(row, 1)?,
+                going: run.zip(seconds),
+                since_success: spi::get(row, 4)?,
+            })
+        },
     )
 }

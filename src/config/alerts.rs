@@ -63,6 +63,10 @@ pub struct Triggers {
     pub incomplete_streak: Option<Thresholds>,
     /// 1 - rows queried / mean rows queried of the last `runs` successful runs.
     pub volume_drop: Option<(Thresholds, i64)>,
+    /// Seconds a run has been going (checked while it goes).
+    pub slow: Option<Thresholds>,
+    /// Seconds since the last successful run ended (or the sync was created).
+    pub stale: Option<Thresholds>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +81,8 @@ pub const TRIGGERS: &[&str] = &[
     "rejected_share",
     "incomplete_streak",
     "volume_drop",
+    "slow",
+    "stale",
 ];
 
 impl Alerts {
@@ -108,20 +114,16 @@ impl Alerts {
             rejected_share: None,
             incomplete_streak: None,
             volume_drop: None,
+            slow: None,
+            stale: None,
         };
         if let Some(list) = reader.object("triggers")? {
             for key in list.keys() {
                 if !TRIGGERS.contains(&key.as_str()) {
-                    return Err(match key.as_str() {
-                        "slow" | "stale" => Error::new(
-                            crate::error::SqlState::FeatureNotSupported,
-                            format!("alerts.triggers.{key}: not available yet in this version"),
-                        ),
-                        _ => Error::invalid(
-                            &format!("alerts.triggers.{key}"),
-                            format!("unknown trigger (expected one of: {})", TRIGGERS.join(", ")),
-                        ),
-                    });
+                    return Err(Error::invalid(
+                        &format!("alerts.triggers.{key}"),
+                        format!("unknown trigger (expected one of: {})", TRIGGERS.join(", ")),
+                    ));
                 }
             }
             if let Some(failed) = list.value("failed") {
@@ -161,6 +163,8 @@ impl Alerts {
                 "a share above 0 and at most 1",
             )?
             .map(|(t, reader_runs)| (t, reader_runs.unwrap_or(5)));
+            triggers.slow = durations(&list, "slow")?;
+            triggers.stale = durations(&list, "stale")?;
             if let Some((_, runs)) = triggers.volume_drop {
                 if !(1..=100).contains(&runs) {
                     return Err(Error::invalid(
@@ -206,6 +210,21 @@ impl Alerts {
             let mut m = put(t);
             m.insert("runs".into(), json!(runs));
             triggers.insert("volume_drop".into(), Value::Object(m));
+        }
+        for (name, thresholds) in [
+            ("slow", &self.triggers.slow),
+            ("stale", &self.triggers.stale),
+        ] {
+            if let Some(t) = thresholds {
+                let mut m = Map::new();
+                if let Some(w) = t.warning {
+                    m.insert("warning".into(), json!(format!("{} seconds", w as i64)));
+                }
+                if let Some(c) = t.critical {
+                    m.insert("critical".into(), json!(format!("{} seconds", c as i64)));
+                }
+                triggers.insert(name.into(), Value::Object(m));
+            }
         }
         json!({"channels": self.channels, "triggers": triggers})
     }
@@ -268,6 +287,39 @@ fn thresholds(
         }
     };
     Ok(Some((thresholds, extra_value)))
+}
+
+/// `alerts.triggers.<name>`: `{"warning": "10 minutes", "critical": "1 hour"}`
+/// (at least one), in seconds.
+fn durations(list: &ObjectReader, name: &str) -> Result<Option<Thresholds>> {
+    let Some(reader) = list.object(name)? else {
+        return Ok(None);
+    };
+    let field = format!("alerts.triggers.{name}");
+    reader.deny_unknown(&["warning", "critical"])?;
+    let level = |key: &str| -> Result<Option<f64>> {
+        reader
+            .string(key)?
+            .map(|text| {
+                super::schedule::parse_duration(&format!("{field}.{key}"), &text).map(|s| s as f64)
+            })
+            .transpose()
+    };
+    let thresholds = Thresholds {
+        warning: level("warning")?,
+        critical: level("critical")?,
+    };
+    match (thresholds.warning, thresholds.critical) {
+        (None, None) => Err(Error::invalid(
+            &field,
+            "needs \"warning\", \"critical\" or both",
+        )),
+        (Some(w), Some(c)) if c < w => Err(Error::invalid(
+            &field,
+            "\"critical\" must be at least \"warning\" (it is the stronger condition)",
+        )),
+        _ => Ok(Some(thresholds)),
+    }
 }
 
 /// What a run's end tells the triggers.
@@ -392,6 +444,59 @@ pub fn evaluate(triggers: &Triggers, run: &RunFacts) -> Vec<(&'static str, Verdi
         };
         verdicts.push(("volume_drop", verdict));
     }
+    // A run that has ended is not slow any more; a successful one ends staleness.
+    if triggers.slow.is_some() {
+        verdicts.push(("slow", Verdict::NotMet));
+    }
+    if triggers.stale.is_some() {
+        let success = matches!(run.status.as_str(), "succeeded" | "warning");
+        verdicts.push((
+            "stale",
+            if success {
+                Verdict::NotMet
+            } else {
+                Verdict::NoSay
+            },
+        ));
+    }
+    verdicts
+}
+
+/// Between runs (the scheduler looks): the going run's (id, seconds), and
+/// the seconds since the last successful run ended (or the sync was made).
+pub fn evaluate_between_runs(
+    triggers: &Triggers,
+    going: Option<(i64, f64)>,
+    since_success: f64,
+) -> Vec<(&'static str, Verdict)> {
+    let minutes = |seconds: f64| format!("{:.0} minutes", seconds / 60.0);
+    let mut verdicts = Vec::new();
+    if let (Some(thresholds), Some((run_id, seconds))) = (&triggers.slow, going) {
+        verdicts.push((
+            "slow",
+            match thresholds.level(seconds) {
+                Some(level) => Verdict::Met {
+                    level,
+                    message: format!("run {run_id} has been going for {}", minutes(seconds)),
+                    details: json!({"run_id": run_id, "seconds": seconds}),
+                },
+                None => Verdict::NoSay,
+            },
+        ));
+    }
+    if let Some(thresholds) = &triggers.stale {
+        verdicts.push((
+            "stale",
+            match thresholds.level(since_success) {
+                Some(level) => Verdict::Met {
+                    level,
+                    message: format!("no run has succeeded for {}", minutes(since_success)),
+                    details: json!({"seconds": since_success}),
+                },
+                None => Verdict::NoSay,
+            },
+        ));
+    }
     verdicts
 }
 
@@ -445,8 +550,12 @@ mod tests {
             (json!({"channels": [""]}), "alerts.channels[0]"),
             (json!({"channels": "ops"}), "alerts.channels:"),
             (
-                json!({"triggers": {"slow": {"warning": "10 minutes"}}}),
-                "alerts.triggers.slow: not available yet",
+                json!({"triggers": {"slow": {"warning": "soon"}}}),
+                "alerts.triggers.slow.warning:",
+            ),
+            (
+                json!({"triggers": {"stale": {"warning": "2 hours", "critical": "1 hour"}}}),
+                "alerts.triggers.stale: \"critical\" must be at least",
             ),
         ] {
             let error = parse(bad.clone()).unwrap_err();
@@ -466,6 +575,58 @@ mod tests {
             rows_queried: 100,
             ..RunFacts::default()
         }
+    }
+
+    #[test]
+    fn slow_and_stale_are_judged_between_runs_and_end_with_them() {
+        let triggers = parse(
+            json!({"triggers": {"slow": {"warning": "10 minutes", "critical": "1 hour"},
+            "stale": {"critical": "6 hours"}}}),
+        )
+        .unwrap()
+        .triggers;
+        assert_eq!(
+            parse(
+                Alerts {
+                    channels: vec![],
+                    triggers: triggers.clone()
+                }
+                .to_json()
+            )
+            .unwrap()
+            .triggers,
+            triggers
+        );
+        let verdicts = evaluate_between_runs(&triggers, Some((3, 700.0)), 100.0);
+        assert!(matches!(
+            verdicts[0],
+            (
+                "slow",
+                Verdict::Met {
+                    level: Level::Warning,
+                    ..
+                }
+            )
+        ));
+        assert_eq!(verdicts[1], ("stale", Verdict::NoSay));
+        let verdicts = evaluate_between_runs(&triggers, None, 7.0 * 3600.0);
+        assert!(matches!(
+            verdicts[0],
+            (
+                "stale",
+                Verdict::Met {
+                    level: Level::Critical,
+                    ..
+                }
+            )
+        ));
+        let after = evaluate(&triggers, &facts("succeeded"));
+        assert!(
+            after.contains(&("slow", Verdict::NotMet))
+                && after.contains(&("stale", Verdict::NotMet))
+        );
+        let after = evaluate(&triggers, &facts("failed"));
+        assert!(after.contains(&("stale", Verdict::NoSay)));
     }
 
     #[test]

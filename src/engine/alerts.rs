@@ -5,7 +5,7 @@
 
 use crate::alerts::{self, Event};
 use crate::catalog::{self, alerts as catalog_alerts};
-use crate::config::alerts::{evaluate, Alerts, Verdict};
+use crate::config::alerts::{evaluate, evaluate_between_runs, Alerts, Verdict};
 use crate::error::Result;
 use crate::postgres::in_transaction;
 
@@ -26,16 +26,57 @@ pub fn after_run(run_id: i64, sync_id: i64) {
 
 fn record(run_id: i64, sync_id: i64) -> Result<()> {
     // A run ended by drop_sync: its sync, and its alerts' channels, are gone.
-    if catalog::sync_id(&catalog::ObjectRef::Id(sync_id)).is_err() {
+    let Some((sync, alerts)) = sync_alerts(sync_id)? else {
         return Ok(());
+    };
+    let recent = alerts.triggers.volume_drop.map_or(1, |(_, runs)| runs);
+    let facts = catalog_alerts::facts_for_run(run_id, recent)?;
+    apply(
+        &sync,
+        &alerts,
+        evaluate(&alerts.triggers, &facts),
+        Some(run_id),
+    )
+}
+
+/// The scheduler's look between runs: `slow` runs still going, syncs
+/// with no successful run for too long.
+pub fn watch() -> Result<()> {
+    in_transaction(|| {
+        for watched in catalog_alerts::watched()? {
+            let Some((sync, alerts)) = sync_alerts(watched.sync_id)? else {
+                continue;
+            };
+            let verdicts =
+                evaluate_between_runs(&alerts.triggers, watched.going, watched.since_success);
+            apply(&sync, &alerts, verdicts, watched.going.map(|(run, _)| run))?;
+        }
+        Ok(())
+    })?;
+    send_due(None)
+}
+
+/// A sync and its `alerts`, if it still exists and has them.
+fn sync_alerts(sync_id: i64) -> Result<Option<(catalog::SyncRow, Alerts)>> {
+    if catalog::sync_id(&catalog::ObjectRef::Id(sync_id)).is_err() {
+        return Ok(None);
     }
     let sync = catalog::load_sync(sync_id)?;
     let Some(document) = sync.config.get("alerts") else {
-        return Ok(());
+        return Ok(None);
     };
     let alerts = Alerts::parse(document)?;
-    let recent = alerts.triggers.volume_drop.map_or(1, |(_, runs)| runs);
-    let facts = catalog_alerts::facts_for_run(run_id, recent)?;
+    Ok(Some((sync, alerts)))
+}
+
+/// Record what the verdicts change: an alert opens (notified), stays open
+/// (updated silently) or resolves (notified).
+fn apply(
+    sync: &catalog::SyncRow,
+    alerts: &Alerts,
+    verdicts: Vec<(&'static str, Verdict)>,
+    run_id: Option<i64>,
+) -> Result<()> {
     let mut channels = Vec::new();
     for name in &alerts.channels {
         // A channel dropped since the sync was checked is skipped.
@@ -44,8 +85,8 @@ fn record(run_id: i64, sync_id: i64) -> Result<()> {
         }
     }
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for (trigger, verdict) in evaluate(&alerts.triggers, &facts) {
-        let open = catalog_alerts::open_alert(sync_id, trigger)?;
+    for (trigger, verdict) in verdicts {
+        let open = catalog_alerts::open_alert(sync.id, trigger)?;
         let (alert_id, event, level, message) = match (verdict, open) {
             (
                 Verdict::Met {
@@ -53,7 +94,7 @@ fn record(run_id: i64, sync_id: i64) -> Result<()> {
                     message,
                     details,
                 },
-                None,
+                open,
             ) => {
                 let state = catalog_alerts::AlertState {
                     level: level.as_str(),
@@ -61,41 +102,27 @@ fn record(run_id: i64, sync_id: i64) -> Result<()> {
                     details: &details,
                     run_id,
                 };
-                let id = catalog_alerts::open(sync_id, trigger, &state)?;
+                if let Some((id, _)) = open {
+                    catalog_alerts::update(id, &state)?;
+                    continue;
+                }
+                let id = catalog_alerts::open(sync.id, trigger, &state)?;
                 (id, "alert.opened", level.as_str().to_string(), message)
-            }
-            (
-                Verdict::Met {
-                    level,
-                    message,
-                    details,
-                },
-                Some((id, _)),
-            ) => {
-                let state = catalog_alerts::AlertState {
-                    level: level.as_str(),
-                    message: &message,
-                    details: &details,
-                    run_id,
-                };
-                catalog_alerts::update(id, &state)?;
-                continue;
             }
             (Verdict::NotMet, Some((id, level))) => {
                 catalog_alerts::resolve(id, run_id)?;
-                (
-                    id,
-                    "alert.resolved",
-                    level,
-                    format!("resolved by run {run_id}"),
-                )
+                let message = match run_id {
+                    Some(run) => format!("resolved by run {run}"),
+                    None => "resolved".to_string(),
+                };
+                (id, "alert.resolved", level, message)
             }
             (Verdict::NotMet | Verdict::NoSay, None) | (Verdict::NoSay, Some(_)) => continue,
         };
         let event = Event {
             event,
             alert_id,
-            sync_id,
+            sync_id: sync.id,
             sync: sync.name.clone(),
             trigger: trigger.to_string(),
             level,

@@ -24,6 +24,8 @@ const STAY_MS: i64 = super::launcher::START_AHEAD_MS + 3_000;
 /// While due runs wait for the parallel-run cap, look again this often
 /// (a run the scheduler started wakes it when it ends; others do not).
 const BACKLOG_RECHECK_MS: i64 = 1_000;
+/// How often the scheduler looks for slow runs and stale syncs.
+const WATCH_EVERY_MS: i64 = 60_000;
 /// How often the scheduler applies changelog retention.
 const PURGE_EVERY_MS: i64 = 3_600_000;
 
@@ -83,9 +85,14 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
             }
         }
         next_due_ms = next_due_ms.min(scheduler.next_purge_ms);
-        // Alert notifications that wait for a retry.
-        if let Err(error) = crate::engine::alerts::send_due(None) {
-            pgrx::warning!("pg_reverse_etl scheduler: alert notifications not sent: {error}");
+        // Alerts between runs (slow, stale), and notifications that wait
+        // for a retry; looked at least every minute while a sync has slow
+        // or stale triggers.
+        if let Err(error) = crate::engine::alerts::watch() {
+            pgrx::warning!("pg_reverse_etl scheduler: alerts not checked: {error}");
+        }
+        if matches!(in_transaction(crate::catalog::alerts::watched), Ok(list) if !list.is_empty()) {
+            next_due_ms = next_due_ms.min(now_ms() + WATCH_EVERY_MS);
         }
         match in_transaction(crate::catalog::alerts::next_attempt_ms) {
             Ok(Some(at)) => next_due_ms = next_due_ms.min(at),
