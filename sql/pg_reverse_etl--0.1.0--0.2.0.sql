@@ -729,13 +729,15 @@ STRICT
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'create_alert_channel_wrapper';
 CREATE FUNCTION reverse_etl."drop_alert_channel"(
-	"channel" bigint
+	"channel" bigint,
+	"cascade" bool DEFAULT false
 ) RETURNS void
 STRICT 
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'drop_alert_channel_by_id_wrapper';
 CREATE FUNCTION reverse_etl."drop_alert_channel"(
-	"channel" TEXT
+	"channel" TEXT,
+	"cascade" bool DEFAULT false
 ) RETURNS void
 STRICT 
 LANGUAGE c
@@ -764,7 +766,7 @@ BEGIN
         JOIN (VALUES
             ('create_alert_channel', 'Defines an alert channel: kind webhook ({"url": …, "format": "generic" | "slack" | "pagerduty", "signing_secret": {"secret": …}, "routing_key": …}) email ({"host": …, "port": …, "security": "starttls" | "tls" | "none", "username": …, "password": {"secret": …}, "from": …, "to": […]}) or notify ({"channel": …}); syncs name it in alerts.channels. With replace, a channel of that name that is yours takes the new config. Returns the channel id.'),
             ('update_alert_channel', 'Replaces an alert channel''s config, validated as by create_alert_channel.'),
-            ('drop_alert_channel', 'Drops an alert channel; refused while a sync''s alerts name it.')
+            ('drop_alert_channel', 'Drops an alert channel; refused while a sync''s alerts name it, unless cascade, which takes it out of their alerts.channels.')
         ) AS d (name, comment) ON d.name = p.proname
         WHERE p.pronamespace = 'reverse_etl'::regnamespace
     LOOP

@@ -326,6 +326,11 @@ fn bad_channels_and_alert_settings_are_named_and_change_nothing() {
         "channel: cannot drop alert channel \"ops\": sync \"s\" uses it"
     );
     db.exec("SELECT reverse_etl.drop_alert_channel('db')");
+    db.exec("SELECT reverse_etl.drop_alert_channel('ops', cascade => true)");
+    assert_eq!(
+        db.text("SELECT config->'alerts'->>'channels' FROM reverse_etl.syncs WHERE name = 's'"),
+        Some("[]".into())
+    );
     db.exec(&format!("DROP OWNED BY {bob}; DROP ROLE {bob}"));
 }
 
@@ -435,4 +440,70 @@ fn the_scheduler_opens_slow_and_stale_alerts_between_runs_and_runs_resolve_them(
     ] {
         assert!(events.contains(&expected.to_string()), "{events:?}");
     }
+}
+
+#[test]
+fn rejected_share_and_incomplete_streaks_open_once_and_resolve_once() {
+    let hooks = FakeCrm::start();
+    let crm = FakeCrm::start();
+    let mut db = setup("alerts_shares", &hooks);
+    db.exec(&format!(
+        "CREATE TABLE people (id int PRIMARY KEY, email text, plan text);
+         INSERT INTO people SELECT g, 'p' || g || '@x.io', CASE WHEN g <= 3 THEN NULL ELSE 'pro' END
+         FROM generate_series(1, 10) g;
+         CREATE TABLE plans (email text PRIMARY KEY, plan text NOT NULL);
+         SELECT reverse_etl.create_model('people', 'SELECT id, email, plan FROM people', ARRAY['id']);
+         SELECT reverse_etl.create_sync('strict', 'people', 'local', '{{\"mode\": \"upsert\", \"object\": \"plans\",
+           \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"plan\", \"to\": \"plan\"}}],
+           \"alerts\": {{\"channels\": [\"ops\"], \"triggers\": {{\"rejected_share\": {{\"warning\": 0.2, \"critical\": 0.9}}}}}}}}');
+         SELECT reverse_etl.create_destination('api', 'http', '{{\"url\": \"{}\", \"retry\": {{\"max_attempts\": 1}}}}');
+         SELECT reverse_etl.create_sync('remote', 'm', 'api', '{{\"mode\": \"upsert\", \"batch_size\": 1,
+           \"match\": {{\"from\": \"email\", \"to\": \"email\"}},
+           \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts\"}}}},
+           \"alerts\": {{\"channels\": [\"ops\"], \"triggers\": {{\"failed\": false, \"incomplete_streak\": {{\"warning\": 2}}}}}}}}');",
+        crm.url()
+    ));
+    // 3 of 10 rejected (warning), then 3 of 3 (critical, silently), then none.
+    db.run("strict");
+    db.run("strict");
+    settled(&mut db);
+    assert_eq!(
+        db.rows("SELECT trigger, level, status FROM reverse_etl.alerts"),
+        ["rejected_share|critical|open"]
+    );
+    db.exec("UPDATE people SET plan = 'free' WHERE plan IS NULL");
+    db.run("strict");
+    // The destination down: incomplete, incomplete (streak 2: opens), incomplete, then fine.
+    crm.set_down(true);
+    for _ in 0..3 {
+        let run = db.run("remote");
+        assert_eq!(db.run_summary(run).status, "incomplete");
+    }
+    crm.set_down(false);
+    db.run("remote");
+    settled(&mut db);
+    assert_eq!(
+        db.rows("SELECT trigger, status FROM reverse_etl.alerts ORDER BY id"),
+        ["rejected_share|resolved", "incomplete_streak|resolved"]
+    );
+    let events: Vec<String> = hook_bodies(&hooks)
+        .iter()
+        .map(|b| {
+            format!(
+                "{} {} {}",
+                b["event"].as_str().unwrap(),
+                b["trigger"].as_str().unwrap(),
+                b["level"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "alert.opened rejected_share warning",
+            "alert.resolved rejected_share critical",
+            "alert.opened incomplete_streak warning",
+            "alert.resolved incomplete_streak warning"
+        ]
+    );
 }

@@ -59,11 +59,11 @@ fn update_alert_channel_by_id(channel: i64, config: JsonbArg) {
     call(|caller| update_impl(caller, ObjectRef::Id(channel), config))
 }
 
-fn drop_impl(caller: &Caller, channel: ObjectRef) -> Result<()> {
+fn drop_impl(caller: &Caller, channel: ObjectRef, cascade: bool) -> Result<()> {
     let id = catalog::owned(Owned::AlertChannel, &channel, caller.role)?;
     let existing = catalog_alerts::load_channel(id)?;
     let users = catalog_alerts::syncs_using_channel(&existing.name)?;
-    if !users.is_empty() {
+    if !users.is_empty() && !cascade {
         let names: Vec<String> = users.iter().map(|(_, n)| format!("\"{n}\"")).collect();
         return Err(Error::new(
             SqlState::Other(*b"2BP01"),
@@ -75,18 +75,33 @@ fn drop_impl(caller: &Caller, channel: ObjectRef) -> Result<()> {
                 if users.len() == 1 { "s" } else { "" },
             ),
         )
-        .with_hint("take it out of those syncs' alerts.channels first (update_sync)"));
+        .with_hint("take it out of those syncs' alerts.channels first (update_sync), or pass cascade => true"));
+    }
+    // With cascade the channel leaves each sync's alerts.channels (logged).
+    for (sync, _) in users {
+        let row = catalog::load_sync(sync)?;
+        let mut config = row.config.clone();
+        if let Some(channels) = config
+            .get_mut("alerts")
+            .and_then(|alerts| alerts.get_mut("channels"))
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            channels.retain(|name| name.as_str() != Some(existing.name.as_str()));
+        }
+        catalog::update_sync_config(sync, &config)?;
+        catalog::record_activity(sync, caller.role, "updated", Some(row.config), Some(config))?;
     }
     catalog_alerts::delete_channel(id)
 }
 
-/// Drop a channel; refused while a sync's alerts name it.
+/// Drop a channel; refused while a sync's alerts name it, unless cascade
+/// (which takes it out of those syncs' alerts.channels).
 #[pg_extern(name = "drop_alert_channel")]
-fn drop_alert_channel_by_name(channel: &str) {
-    call(|caller| drop_impl(caller, ObjectRef::Name(channel.into())))
+fn drop_alert_channel_by_name(channel: &str, cascade: default!(bool, false)) {
+    call(|caller| drop_impl(caller, ObjectRef::Name(channel.into()), cascade))
 }
 
 #[pg_extern(name = "drop_alert_channel")]
-fn drop_alert_channel_by_id(channel: i64) {
-    call(|caller| drop_impl(caller, ObjectRef::Id(channel)))
+fn drop_alert_channel_by_id(channel: i64, cascade: default!(bool, false)) {
+    call(|caller| drop_impl(caller, ObjectRef::Id(channel), cascade))
 }
