@@ -670,7 +670,7 @@ COMMENT ON COLUMN reverse_etl.alerts.last_run_id IS 'The latest run that met (or
 COMMENT ON COLUMN reverse_etl.alerts.message IS 'What is wrong, as the latest run found it.';
 COMMENT ON COLUMN reverse_etl.alerts.details IS 'The numbers behind it.';
 
-CREATE TABLE reverse_etl.alert_notifications (
+CREATE TABLE reverse_etl._alert_outbox (
     id          bigserial PRIMARY KEY,
     alert_id    bigint NOT NULL,
     channel_id  bigint NOT NULL,
@@ -679,33 +679,46 @@ CREATE TABLE reverse_etl.alert_notifications (
     status      text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
     attempts    int NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    last_attempt_at timestamptz,
-    response    text,
-    error       text,
-    -- every attempt: [{"at", "ok", "response" | "error"}]
-    history     jsonb NOT NULL DEFAULT '[]',
     created_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX ON reverse_etl.alert_notifications (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX ON reverse_etl._alert_outbox (next_attempt_at) WHERE status = 'pending';
+COMMENT ON TABLE reverse_etl._alert_outbox IS
+    'Private: one row per change of an alert''s state and channel, what to send, until it is sent or its attempts run out.';
+REVOKE ALL ON reverse_etl._alert_outbox FROM PUBLIC;
+
+CREATE TABLE reverse_etl.alert_notifications (
+    id          bigserial PRIMARY KEY,
+    alert_id    bigint NOT NULL,
+    channel_id  bigint NOT NULL,
+    event       text NOT NULL CHECK (event IN ('alert.opened', 'alert.resolved')),
+    -- the X-Reverse-ETL-Event-Id header: the same on every attempt
+    event_id    bigint NOT NULL,
+    attempt     int NOT NULL,
+    status      text NOT NULL CHECK (status IN ('sent', 'failed')),
+    response    text,
+    error       text,
+    retry_at    timestamptz,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX ON reverse_etl.alert_notifications (alert_id);
 COMMENT ON TABLE reverse_etl.alert_notifications IS
-    'One row per change of an alert''s state and channel: what is sent, and how its attempts went (retried with backoff until sent or failed).';
-COMMENT ON COLUMN reverse_etl.alert_notifications.id IS 'Also the X-Reverse-ETL-Event-Id header: a receiver drops a repeat.';
+    'One row per attempt to tell a channel of a change of an alert''s state: sent, or failed (and when it is tried again).';
+COMMENT ON COLUMN reverse_etl.alert_notifications.id IS 'The attempt''s id.';
 COMMENT ON COLUMN reverse_etl.alert_notifications.alert_id IS 'The alert.';
 COMMENT ON COLUMN reverse_etl.alert_notifications.channel_id IS 'The channel.';
 COMMENT ON COLUMN reverse_etl.alert_notifications.event IS 'alert.opened or alert.resolved.';
-COMMENT ON COLUMN reverse_etl.alert_notifications.body IS 'What the channel is sent.';
-COMMENT ON COLUMN reverse_etl.alert_notifications.status IS 'pending (to be sent or retried), sent, or failed (attempts exhausted).';
-COMMENT ON COLUMN reverse_etl.alert_notifications.attempts IS 'Attempts so far.';
-COMMENT ON COLUMN reverse_etl.alert_notifications.next_attempt_at IS 'When it is tried next (pending).';
-COMMENT ON COLUMN reverse_etl.alert_notifications.last_attempt_at IS 'When it was last tried.';
-COMMENT ON COLUMN reverse_etl.alert_notifications.response IS 'The channel''s answer to the last attempt (status and start of the body).';
-COMMENT ON COLUMN reverse_etl.alert_notifications.error IS 'Why the last attempt failed.';
-COMMENT ON COLUMN reverse_etl.alert_notifications.history IS 'Every attempt: [{"at", "ok", "response" or "error"}].';
-COMMENT ON COLUMN reverse_etl.alert_notifications.created_at IS 'When the alert changed state.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.event_id IS 'The notification''s id (X-Reverse-ETL-Event-Id), the same on every attempt: a receiver drops a repeat.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.attempt IS 'The attempt''s number, from 1.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.status IS 'sent or failed.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.response IS 'The channel''s answer (status and start of the body).';
+COMMENT ON COLUMN reverse_etl.alert_notifications.error IS 'Why the attempt failed.';
+COMMENT ON COLUMN reverse_etl.alert_notifications.retry_at IS 'When a failed attempt is tried again (NULL: not again).';
+COMMENT ON COLUMN reverse_etl.alert_notifications.at IS 'When the attempt was made.';
 GRANT SELECT ON reverse_etl.alert_channels, reverse_etl.alerts, reverse_etl.alert_notifications TO PUBLIC;
 ALTER TABLE reverse_etl.alert_channels ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.alerts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.alert_notifications ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._alert_outbox ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owner_or_monitor ON reverse_etl.alert_channels FOR SELECT
     USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER') OR pg_catalog.pg_has_role('pg_monitor', 'MEMBER'));
 CREATE POLICY of_visible_syncs ON reverse_etl.alerts FOR SELECT
@@ -719,6 +732,8 @@ SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alerts_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alert_notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.alert_notifications_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._alert_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._alert_outbox_id_seq', '');
 CREATE FUNCTION reverse_etl."create_alert_channel"(
 	"name" TEXT,
 	"kind" TEXT,

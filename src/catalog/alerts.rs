@@ -1,5 +1,6 @@
-//! `alert_channels`, `alerts` and `alert_notifications`: one named function
-//! for each read and change of state.
+//! `alert_channels`, `alerts`, the private outbox of notifications to send
+//! (`_alert_outbox`) and `alert_notifications` (every attempt): one named
+//! function for each read and change of state.
 
 use super::{ensure_name_free, insert_returning_id};
 use crate::error::{Error, Result, SqlState};
@@ -145,7 +146,7 @@ pub fn resolve(id: i64, run_id: Option<i64>) -> Result<()> {
 /// A notification to send for a change of an alert's state.
 pub fn enqueue(alert_id: i64, channel_id: i64, event: &str, body: &Value) -> Result<i64> {
     insert_returning_id(
-        "INSERT INTO reverse_etl.alert_notifications (alert_id, channel_id, event, body) \
+        "INSERT INTO reverse_etl._alert_outbox (alert_id, channel_id, event, body) \
          VALUES ($1, $2, $3, $4) RETURNING id",
         &[
             alert_id.into(),
@@ -167,7 +168,7 @@ pub struct Pending {
 /// locked against another sender; `sync_id` None: of every sync.
 pub fn due(sync_id: Option<i64>, limit: i64) -> Result<Vec<Pending>> {
     spi::rows(
-        "SELECT n.id, n.channel_id, n.body, n.attempts FROM reverse_etl.alert_notifications n \
+        "SELECT n.id, n.channel_id, n.body, n.attempts FROM reverse_etl._alert_outbox n \
          JOIN reverse_etl.alerts a ON a.id = n.alert_id \
          WHERE n.status = 'pending' AND n.next_attempt_at <= now() AND ($1::bigint IS NULL OR a.sync_id = $1) \
          ORDER BY n.id LIMIT $2 FOR UPDATE OF n SKIP LOCKED",
@@ -192,6 +193,8 @@ pub struct Attempt<'a> {
     pub retry_in_seconds: Option<f64>,
 }
 
+/// Record an attempt (a row of `alert_notifications`) and what is left to
+/// do in the outbox.
 pub fn record_attempt(id: i64, attempt: &Attempt) -> Result<()> {
     let status = match (attempt.ok, attempt.retry_in_seconds) {
         (true, _) => "sent",
@@ -199,13 +202,16 @@ pub fn record_attempt(id: i64, attempt: &Attempt) -> Result<()> {
         (false, None) => "failed",
     };
     spi::execute(
-        "UPDATE reverse_etl.alert_notifications SET status = $2, attempts = attempts + 1, \
-             last_attempt_at = clock_timestamp(), \
-             next_attempt_at = clock_timestamp() + pg_catalog.make_interval(secs => coalesce($5, 0)), \
-             response = CASE WHEN $3 THEN $4 ELSE response END, error = CASE WHEN $3 THEN NULL ELSE $4 END, \
-             history = history || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object( \
-                 'at', clock_timestamp(), 'ok', $3, CASE WHEN $3 THEN 'response' ELSE 'error' END, $4)) \
-         WHERE id = $1",
+        "WITH tried AS (UPDATE reverse_etl._alert_outbox SET status = $2, attempts = attempts + 1, \
+             next_attempt_at = clock_timestamp() + pg_catalog.make_interval(secs => coalesce($5, 0)) \
+             WHERE id = $1 RETURNING id, alert_id, channel_id, event, attempts) \
+         INSERT INTO reverse_etl.alert_notifications \
+             (alert_id, channel_id, event, event_id, attempt, status, response, error, retry_at) \
+         SELECT t.alert_id, t.channel_id, t.event, t.id, t.attempts, \
+                CASE WHEN $3 THEN 'sent' ELSE 'failed' END, \
+                CASE WHEN $3 THEN $4 END, CASE WHEN $3 THEN NULL ELSE $4 END, \
+                clock_timestamp() + pg_catalog.make_interval(secs => $5) \
+         FROM tried t",
         &[
             id.into(),
             status.into(),
@@ -260,7 +266,7 @@ pub fn facts_for_run(run_id: i64, recent_runs: i64) -> Result<crate::config::ale
 pub fn next_attempt_ms() -> Result<Option<i64>> {
     spi::one(
         "SELECT (extract(epoch FROM min(next_attempt_at)) * 1000)::bigint \
-         FROM reverse_etl.alert_notifications WHERE status = 'pending'",
+         FROM reverse_etl._alert_outbox WHERE status = 'pending'",
         &[],
     )
 }
