@@ -509,3 +509,46 @@ fn rejected_share_and_incomplete_streaks_open_once_and_resolve_once() {
         ]
     );
 }
+
+#[test]
+fn a_worker_terminated_while_it_sends_records_its_attempt_and_nothing_is_sent_twice() {
+    let hooks = FakeCrm::start();
+    let mut db = setup("alerts_terminated", &hooks);
+    create_sync(&mut db, "broken", "fragile", "{\"channels\": [\"ops\"]}");
+    // The receiver takes its time: the worker is terminated while it waits.
+    hooks.delay_all(Duration::from_secs(3));
+    db.run("broken");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while hooks.request_count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no webhook request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    db.exec(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = '{}' AND backend_type = 'pg_reverse_etl run'",
+        db.name
+    ));
+    db.wait_for(
+        "the worker to end",
+        &format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity
+             WHERE datname = '{}' AND backend_type = 'pg_reverse_etl run')",
+            db.name
+        ),
+        Duration::from_secs(15),
+    );
+    hooks.delay_all(Duration::ZERO);
+    // The request it made is recorded with its answer: the next run (and
+    // the scheduler) have nothing left to send.
+    assert_eq!(
+        db.rows("SELECT event, attempt, status FROM reverse_etl.alert_notifications"),
+        ["alert.opened|1|sent"]
+    );
+    db.run("broken");
+    settled(&mut db);
+    assert_eq!(hook_bodies(&hooks).len(), 1, "sent once");
+    assert_eq!(
+        db.i64("SELECT count(*) FROM reverse_etl.alert_notifications"),
+        1
+    );
+}
