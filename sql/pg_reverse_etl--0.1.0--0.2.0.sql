@@ -500,35 +500,6 @@ STRICT
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'purge_logs_wrapper';
 COMMENT ON FUNCTION reverse_etl.purge_logs(interval) IS 'Removes the changelog of runs (of the syncs you may use, and those dropped with their history) that ended more than older_than ago, in batches; returns how many rows went. Runs'' counts stay in sync_runs. Retention (logs.retention, reverse_etl.log_retention) does the same after each run and hourly in the scheduler.';
--- sync_overview reads sync_runs.* (its lateral subquery): defined again
--- over the table's current columns.
-CREATE OR REPLACE VIEW reverse_etl.sync_overview WITH (security_invoker = true) AS
-SELECT s.id, s.name,
-       CASE WHEN NOT s.enabled THEN 'Disabled'
-            WHEN r.id IS NULL THEN 'Pending'
-            -- a run marked as going whose worker is gone (killed, restart)
-            WHEN r.status IN ('queued', 'querying', 'preparing', 'in_progress')
-                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
-                                 WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')
-                 THEN 'Incomplete'
-            ELSE CASE r.status
-                WHEN 'queued' THEN 'Queued' WHEN 'querying' THEN 'Querying'
-                WHEN 'preparing' THEN 'Preparing' WHEN 'in_progress' THEN 'In Progress'
-                WHEN 'succeeded' THEN 'Healthy' WHEN 'warning' THEN 'Warning'
-                WHEN 'incomplete' THEN 'Incomplete' WHEN 'failed' THEN 'Failed' END
-       END AS status,
-       m.name AS model, d.name AS destination, d.kind AS destination_kind,
-       s.config->>'type' AS type, s.config->>'mode' AS mode, s.config->'schedule' AS schedule,
-       s.enabled, s.folder, s.labels,
-       r.id AS last_run_id, coalesce(r.finished_at, r.started_at, r.queued_at) AS last_run_at,
-       r.status AS last_run_status, r.error AS last_run_error,
-       CASE WHEN s.enabled THEN reverse_etl._next_run_at(s.config->'schedule') END AS next_run_at,
-       s.created_at, s.created_by, s.owner
-FROM reverse_etl.syncs s
-JOIN reverse_etl.models m ON m.id = s.model_id
-JOIN reverse_etl.destinations d ON d.id = s.destination_id
-LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r
-                   WHERE r.sync_id = s.id AND r.status <> 'skipped' ORDER BY r.id DESC LIMIT 1) r ON true;
 
 -- sync_snapshot: the rows each sync delivered or is failing on; a sync's
 -- owner reads its own snapshot.
@@ -789,7 +760,8 @@ BEGIN
     END LOOP;
 END
 $comments$;
--- sync_overview shows its open alerts' highest level.
+-- sync_overview shows its open alerts' highest level; defined again, it
+-- also reads sync_runs.* (its lateral subquery) over the table's new columns.
 CREATE OR REPLACE VIEW reverse_etl.sync_overview WITH (security_invoker = true) AS
 SELECT s.id, s.name,
        CASE WHEN NOT s.enabled THEN 'Disabled'

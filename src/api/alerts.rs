@@ -3,7 +3,7 @@
 use super::{call, Caller};
 use crate::alerts;
 use crate::catalog::{self, alerts as catalog_alerts, ObjectRef, Owned};
-use crate::error::{Error, Result, SqlState};
+use crate::error::{Error, Result};
 use crate::postgres::json_arg::JsonbArg;
 use pgrx::prelude::*;
 
@@ -61,37 +61,7 @@ fn update_alert_channel_by_id(channel: i64, config: JsonbArg) {
 
 fn drop_impl(caller: &Caller, channel: ObjectRef, cascade: bool) -> Result<()> {
     let id = catalog::owned(Owned::AlertChannel, &channel, caller.role)?;
-    let existing = catalog_alerts::load_channel(id)?;
-    let users = catalog_alerts::syncs_using_channel(&existing.name)?;
-    if !users.is_empty() && !cascade {
-        let names: Vec<String> = users.iter().map(|(_, n)| format!("\"{n}\"")).collect();
-        return Err(Error::new(
-            SqlState::Other(*b"2BP01"),
-            format!(
-                "channel: cannot drop alert channel \"{}\": sync{} {} use{} it",
-                existing.name,
-                if users.len() == 1 { "" } else { "s" },
-                names.join(", "),
-                if users.len() == 1 { "s" } else { "" },
-            ),
-        )
-        .with_hint("take it out of those syncs' alerts.channels first (update_sync), or pass cascade => true"));
-    }
-    // With cascade the channel leaves each sync's alerts.channels (logged).
-    for (sync, _) in users {
-        let row = catalog::load_sync(sync)?;
-        let mut config = row.config.clone();
-        if let Some(channels) = config
-            .get_mut("alerts")
-            .and_then(|alerts| alerts.get_mut("channels"))
-            .and_then(serde_json::Value::as_array_mut)
-        {
-            channels.retain(|name| name.as_str() != Some(existing.name.as_str()));
-        }
-        catalog::update_sync_config(sync, &config)?;
-        catalog::record_activity(sync, caller.role, "updated", Some(row.config), Some(config))?;
-    }
-    catalog_alerts::delete_channel(id)
+    crate::engine::lifecycle::drop_alert_channel(id, cascade, caller.role)
 }
 
 /// Drop a channel; refused while a sync's alerts name it, unless cascade

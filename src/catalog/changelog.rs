@@ -150,13 +150,11 @@ pub fn record_window(
             outcome.rejected.to_vec().into(),
             outcome.reasons.to_vec().into(),
             outcome.unattempted.to_vec().into(),
-            copies(
-                &fields
-                    .iter()
-                    .map(|f| Some(JsonB(f.0.clone())))
-                    .collect::<Vec<_>>(),
-            )
-            .into(),
+            fields
+                .iter()
+                .map(|f| JsonB(f.0.clone()))
+                .collect::<Vec<_>>()
+                .into(),
             copies(outcome.payloads).into(),
         ],
     )

@@ -6,7 +6,7 @@
 use crate::alerts::{self, Event};
 use crate::catalog::{self, alerts as catalog_alerts};
 use crate::config::alerts::{evaluate, evaluate_between_runs, Alerts, Verdict};
-use crate::error::Result;
+use crate::error::{Result, SqlState};
 use crate::postgres::in_transaction;
 
 /// Attempts per notification; the waits between them double from 5 s
@@ -40,10 +40,13 @@ fn record(run_id: i64, sync_id: i64) -> Result<()> {
 }
 
 /// The scheduler's look between runs: `slow` runs still going, syncs
-/// with no successful run for too long.
-pub fn watch() -> Result<()> {
-    in_transaction(|| {
-        for watched in catalog_alerts::watched()? {
+/// with no successful run for too long. Returns whether any sync has such
+/// triggers (the scheduler then looks again within a minute).
+pub fn watch() -> Result<bool> {
+    let any = in_transaction(|| {
+        let watched = catalog_alerts::watched()?;
+        let any = !watched.is_empty();
+        for watched in watched {
             let Some((sync, alerts)) = sync_alerts(watched.sync_id)? else {
                 continue;
             };
@@ -51,17 +54,19 @@ pub fn watch() -> Result<()> {
                 evaluate_between_runs(&alerts.triggers, watched.going, watched.since_success);
             apply(&sync, &alerts, verdicts, watched.going.map(|(run, _)| run))?;
         }
-        Ok(())
+        Ok(any)
     })?;
-    send_due(None)
+    send_due(None)?;
+    Ok(any)
 }
 
 /// A sync and its `alerts`, if it still exists and has them.
 fn sync_alerts(sync_id: i64) -> Result<Option<(catalog::SyncRow, Alerts)>> {
-    if catalog::sync_id(&catalog::ObjectRef::Id(sync_id)).is_err() {
-        return Ok(None);
-    }
-    let sync = catalog::load_sync(sync_id)?;
+    let sync = match catalog::load_sync(sync_id) {
+        Ok(sync) => sync,
+        Err(error) if error.state == SqlState::UndefinedObject => return Ok(None),
+        Err(error) => return Err(error),
+    };
     let Some(document) = sync.config.get("alerts") else {
         return Ok(None);
     };

@@ -37,8 +37,9 @@ fn names(objects: &[(i64, String)]) -> String {
         .join(", ")
 }
 
-/// `user` is what uses the object (sync, sequence), `by` the users.
-fn still_used(what: &str, name: &str, user: &str, by: &[(i64, String)]) -> Error {
+/// `user` is what uses the object (sync, sequence), `by` the users; the
+/// message starts with `field`, the argument that named the object.
+fn still_used(field: &str, what: &str, name: &str, user: &str, by: &[(i64, String)]) -> Error {
     let (users, verb) = if by.len() == 1 {
         (user.to_string(), "uses")
     } else {
@@ -47,7 +48,7 @@ fn still_used(what: &str, name: &str, user: &str, by: &[(i64, String)]) -> Error
     Error::new(
         DEPENDENT_OBJECTS_STILL_EXIST,
         format!(
-            "{what}: cannot drop {what} \"{name}\": {users} {} {verb} it",
+            "{field}: cannot drop {what} \"{name}\": {users} {} {verb} it",
             names(by)
         ),
     )
@@ -63,7 +64,9 @@ pub fn drop_sync(id: i64, how: Dropping, actor: pg_sys::Oid) -> Result<()> {
     let sequences = catalog::sequences::using_sync(id)?;
     if !sequences.is_empty() {
         if !how.cascade {
-            return Err(still_used("sync", &sync.name, "sequence", &sequences));
+            return Err(still_used(
+                "sync", "sync", &sync.name, "sequence", &sequences,
+            ));
         }
         for (sequence, _) in &sequences {
             drop_sequence(*sequence, how, actor)?;
@@ -177,12 +180,40 @@ fn drop_users(
         return Ok(());
     }
     if !how.cascade {
-        return Err(still_used(what, name, "sync", syncs));
+        return Err(still_used(what, what, name, "sync", syncs));
     }
     for (sync, _) in syncs {
         drop_sync(*sync, how, actor)?;
     }
     Ok(())
+}
+
+/// Drop an alert channel; with `cascade` it leaves the `alerts.channels`
+/// of the syncs that name it (each change logged), else they refuse it.
+pub fn drop_alert_channel(id: i64, cascade: bool, actor: pg_sys::Oid) -> Result<()> {
+    let channel = catalog::alerts::load_channel(id)?;
+    let users = catalog::alerts::syncs_using_channel(&channel.name)?;
+    if !users.is_empty() && !cascade {
+        return Err(
+            still_used("channel", "alert channel", &channel.name, "sync", &users).with_hint(
+                "take it out of those syncs' alerts.channels first (update_sync), or pass cascade => true",
+            ),
+        );
+    }
+    for (sync, _) in users {
+        let row = catalog::load_sync(sync)?;
+        let mut config = row.config.clone();
+        if let Some(channels) = config
+            .get_mut("alerts")
+            .and_then(|alerts| alerts.get_mut("channels"))
+            .and_then(Value::as_array_mut)
+        {
+            channels.retain(|name| name.as_str() != Some(channel.name.as_str()));
+        }
+        catalog::update_sync_config(sync, &config)?;
+        catalog::record_activity(sync, actor, "updated", Some(row.config), Some(config))?;
+    }
+    catalog::alerts::delete_channel(id)
 }
 
 /// What changed under a set of syncs, as their activity records it.

@@ -88,11 +88,14 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
         // Alerts between runs (slow, stale), and notifications that wait
         // for a retry; looked at least every minute while a sync has slow
         // or stale triggers.
-        if let Err(error) = crate::engine::alerts::watch() {
-            pgrx::warning!("pg_reverse_etl scheduler: alerts not checked: {error}");
-        }
-        if matches!(in_transaction(crate::catalog::alerts::watched), Ok(list) if !list.is_empty()) {
-            next_due_ms = next_due_ms.min(now_ms() + WATCH_EVERY_MS);
+        match crate::engine::alerts::watch() {
+            Ok(true) => next_due_ms = next_due_ms.min(now_ms() + WATCH_EVERY_MS),
+            Ok(false) => {}
+            Err(error) => {
+                // Looked at again soon, as while syncs are watched.
+                pgrx::warning!("pg_reverse_etl scheduler: alerts not checked: {error}");
+                next_due_ms = next_due_ms.min(now_ms() + WATCH_EVERY_MS);
+            }
         }
         match in_transaction(crate::catalog::alerts::next_attempt_ms) {
             Ok(Some(at)) => next_due_ms = next_due_ms.min(at),
