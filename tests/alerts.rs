@@ -13,7 +13,7 @@ use fake_crm::FakeCrm;
 use hmac::{Hmac, Mac};
 use postgres::fallible_iterator::FallibleIterator;
 use serde_json::{json, Value};
-use smtp_sink::SmtpSink;
+use smtp_sink::{Security, SmtpSink};
 use std::time::Duration;
 
 /// `broken` fails while `flags.fail` is set; `ok` always succeeds.
@@ -380,6 +380,97 @@ fn an_email_channel_sends_one_message_per_change_of_state() {
         ));
         assert!(message.starts_with(start), "{config}: {message}");
     }
+}
+
+/// STARTTLS (the default) and implicit TLS against servers with a private
+/// certificate: the message and the password travel encrypted only. A server
+/// that does not offer STARTTLS, or whose certificate is not trusted, gets
+/// nothing: the attempt fails with the reason.
+#[test]
+fn email_is_sent_encrypted_or_not_at_all() {
+    let hooks = FakeCrm::start();
+    let starttls = SmtpSink::start_with(Security::StartTls);
+    let wrapped = SmtpSink::start_with(Security::Wrapper);
+    let plain = SmtpSink::start_with(Security::Plain);
+    let mut db = setup("alerts_email_tls", &hooks);
+    db.exec("SELECT reverse_etl.set_secret('smtp_password', 'hunter2')");
+    let channel = |name: &str, sink: &SmtpSink, extra: Value| {
+        let mut config = json!({
+            "host": "127.0.0.1", "port": sink.port(), "from": "etl@example.com",
+            "to": ["oncall@example.com"], "username": "etl",
+            "password": {"secret": "smtp_password"},
+        });
+        for (key, value) in extra.as_object().unwrap() {
+            config[key] = value.clone();
+        }
+        format!("SELECT reverse_etl.create_alert_channel('{name}', 'email', '{config}')")
+    };
+    let trusted = json!({"root_certificate": starttls.certificate_pem});
+    db.exec(&channel("starttls", &starttls, trusted));
+    db.exec(&channel(
+        "wrapped",
+        &wrapped,
+        json!({"security": "tls", "root_certificate": wrapped.certificate_pem}),
+    ));
+    db.exec(&channel(
+        "no_starttls",
+        &plain,
+        json!({"root_certificate": starttls.certificate_pem}),
+    ));
+    db.exec(&channel("untrusted", &starttls, json!({})));
+    create_sync(
+        &mut db,
+        "broken",
+        "fragile",
+        "{\"channels\": [\"starttls\", \"wrapped\", \"no_starttls\", \"untrusted\"]}",
+    );
+    db.run("broken");
+    settled(&mut db);
+    for sink in [&starttls, &wrapped] {
+        let mails = sink.mails();
+        assert_eq!(mails.len(), 1, "{mails:?}");
+        assert!(mails[0].encrypted);
+        assert_eq!(mails[0].credentials.as_deref(), Some("\0etl\0hunter2"));
+        assert!(mails[0]
+            .data
+            .contains("Subject: [CRITICAL] sync broken: failed"));
+    }
+    assert!(plain.mails().is_empty(), "nothing in clear text");
+    let outcomes = db.rows(
+        "SELECT c.name, n.status, coalesce(n.error, '') FROM reverse_etl.alert_notifications n
+         JOIN reverse_etl.alert_channels c ON c.id = n.channel_id ORDER BY c.name",
+    );
+    assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+    let outcome = |name: &str| {
+        outcomes
+            .iter()
+            .find(|o| o.starts_with(&format!("{name}|")))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(
+        outcome("starttls").starts_with("starttls|sent|"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcome("wrapped").starts_with("wrapped|sent|"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcome("no_starttls").starts_with("no_starttls|failed|"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcome("untrusted").starts_with("untrusted|failed|")
+            && outcome("untrusted").contains("certificate"),
+        "{outcomes:?}"
+    );
+    assert!(!outcomes.iter().any(|o| o.contains("hunter2")));
+    // A certificate that is not PEM is named.
+    let (_, message) = db.error(
+        "SELECT reverse_etl.create_alert_channel('bad', 'email', '{\"host\": \"127.0.0.1\", \"from\": \"a@b.c\", \"to\": [\"d@e.f\"], \"root_certificate\": \"not a certificate\"}')",
+    );
+    assert!(message.starts_with("config.root_certificate"), "{message}");
 }
 
 #[test]

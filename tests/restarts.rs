@@ -3,6 +3,10 @@
 //! run resumes from the snapshot so the destination ends equal to the model.
 //! These tests restart their server, so they use a private cluster.
 
+#[path = "support/fake_crm.rs"]
+mod fake_crm;
+
+use fake_crm::FakeCrm;
 use postgres::{Client, NoTls};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -171,6 +175,94 @@ fn kill_9_and_fast_shutdown_mid_run_are_resumed() {
         cluster("stop");
         cluster("start");
     });
+    cluster("stop");
+}
+
+/// A worker killed (`kill -9`) after it sent an alert's notification but
+/// before it recorded the answer: nothing of the attempt is recorded, so the
+/// database's scheduler sends it again after the restart, with the same
+/// event id, so that the receiver can tell it is the same notification.
+#[test]
+fn a_notification_whose_sender_was_killed_is_sent_again_with_the_same_event_id() {
+    let _cluster = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    cluster("start");
+    let hooks = FakeCrm::start();
+    let mut db = setup("alert_killed");
+    db.batch_execute(&format!(
+        "SELECT reverse_etl.create_model('fragile', 'SELECT id, email FROM src WHERE 1 / (id - id) = 1', ARRAY['id']);
+         SELECT reverse_etl.create_alert_channel('ops', 'webhook', '{{\"url\": \"{}/hooks\"}}');
+         SELECT reverse_etl.create_sync('broken', 'fragile', 'local', '{{\"mode\": \"upsert\", \"object\": \"target\",
+             \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"alerts\": {{\"channels\": [\"ops\"]}}}}');",
+        hooks.url()
+    ))
+    .unwrap();
+    // The receiver answers late: the worker is killed while it waits.
+    hooks.delay_all(Duration::from_secs(3));
+    let run_id: i64 = db
+        .query_one("SELECT reverse_etl.sync_run('broken', wait => false)", &[])
+        .unwrap()
+        .get(0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hooks.request_count() == 0 {
+        assert!(Instant::now() < deadline, "no webhook request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid: i32 = db
+        .query_one(
+            "SELECT pid FROM pg_stat_activity WHERE datname = 'alert_killed' AND backend_type = 'pg_reverse_etl run'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    drop(db);
+    hooks.delay_all(Duration::ZERO);
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut db = connect("alert_killed");
+    wait_for(
+        &mut db,
+        "SELECT EXISTS (SELECT 1 FROM reverse_etl.alert_notifications WHERE status = 'sent')",
+    );
+    let requests: Vec<_> = hooks
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/hooks")
+        .collect();
+    assert_eq!(requests.len(), 2, "sent again after the restart");
+    let ids: Vec<_> = requests
+        .iter()
+        .map(|r| r.header("X-Reverse-ETL-Event-Id").unwrap_or_default())
+        .collect();
+    assert!(!ids[0].is_empty() && ids[0] == ids[1], "{ids:?}");
+    assert_eq!(requests[0].body, requests[1].body);
+    let attempts: Vec<String> = db
+        .query(
+            "SELECT event || '|' || attempt || '|' || status FROM reverse_etl.alert_notifications",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        attempts,
+        ["alert.opened|1|sent"],
+        "the killed attempt left no record"
+    );
+    let run_status: String = db
+        .query_one(
+            "SELECT status FROM reverse_etl.sync_runs WHERE id = $1",
+            &[&run_id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        run_status, "failed",
+        "the run itself was recorded before the notification was sent"
+    );
     cluster("stop");
 }
 

@@ -10,7 +10,7 @@ use crate::destinations::http::config::host_allowed;
 use crate::error::{Error, Result, SqlState};
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use pgrx::pg_sys;
 use serde_json::{json, Value};
@@ -36,6 +36,21 @@ fn security(config: &Value) -> &str {
         .unwrap_or("starttls")
 }
 
+/// A private CA (or the server's own certificate) to trust besides the
+/// system's, for relays inside a company network.
+fn root_certificate(pem: &str) -> Result<Certificate> {
+    let refused = || {
+        Error::invalid(
+            "config.root_certificate",
+            "must be one or more PEM certificates (-----BEGIN CERTIFICATE-----)",
+        )
+    };
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(refused());
+    }
+    Certificate::from_pem(pem.as_bytes()).map_err(|_| refused())
+}
+
 fn mailbox(field: &str, text: &str) -> Result<Mailbox> {
     text.parse::<Mailbox>()
         .map_err(|e| Error::invalid(field, format!("\"{text}\" is not an email address ({e})")))
@@ -49,7 +64,14 @@ impl ChannelKind for Email {
     fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()> {
         let reader = ObjectReader::new("config", config)?;
         reader.deny_unknown(&[
-            "host", "port", "security", "username", "password", "from", "to",
+            "host",
+            "port",
+            "security",
+            "root_certificate",
+            "username",
+            "password",
+            "from",
+            "to",
         ])?;
         let host = reader.required_string("host")?;
         if let Some(port) = reader.integer("port")? {
@@ -71,6 +93,9 @@ impl ChannelKind for Email {
                     SECURITY.join(", ")
                 ),
             ));
+        }
+        if let Some(pem) = reader.string("root_certificate")? {
+            root_certificate(&pem)?;
         }
         if !host_allowed(
             &host,
@@ -198,7 +223,12 @@ impl ChannelKind for Email {
         let tls = match security(config) {
             "none" => Tls::None,
             mode => {
-                let parameters = TlsParameters::new(host.to_string()).map_err(|e| e.to_string())?;
+                let mut parameters = TlsParameters::builder(host.to_string());
+                if let Some(pem) = config.get("root_certificate").and_then(Value::as_str) {
+                    parameters = parameters
+                        .add_root_certificate(root_certificate(pem).map_err(|e| e.message)?);
+                }
+                let parameters = parameters.build().map_err(|e| e.to_string())?;
                 if mode == "tls" {
                     Tls::Wrapper(parameters)
                 } else {
