@@ -2,10 +2,11 @@
 //! against a running cluster with the extension installed).
 //!
 //! For a generated N-row, 10-column model it times the first run, a no-change
-//! rerun and a 1%-changed rerun of a postgres-destination sync, each beside a
-//! hand-written SQL baseline doing the same diff in the same session
-//! (materialise + 64-bit hash + full outer join against the previous
-//! snapshot), and samples the run worker's memory from /proc.
+//! rerun and a 1%-changed rerun of a postgres-destination sync, each beside
+//! its floor: the same work by hand in SQL in the same session (materialise +
+//! 64-bit hash + full outer join against the previous snapshot + native upsert
+//! of the added and changed rows + the snapshot brought up to date), and
+//! samples the run worker's memory from /proc.
 
 #[path = "../tests/support/fake_crm.rs"]
 mod fake_crm;

@@ -81,6 +81,9 @@ pub struct Diff<'a> {
     /// the model does not have) are removed too, unless the snapshot
     /// already removes them.
     pub mirror: bool,
+    /// The snapshot has no rows (a first run, a full resync): every keyed
+    /// row is added, and no join or sort is needed to say so.
+    pub snapshot_empty: bool,
 }
 
 impl Diff<'_> {
@@ -90,6 +93,7 @@ impl Diff<'_> {
             acts_on_removals,
             excluded_row_ids: None,
             mirror: false,
+            snapshot_empty: false,
         }
     }
 }
@@ -368,6 +372,9 @@ impl RunPlan {
 
     /// The diff, as one statement creating the ops table (see `Diff`).
     pub fn create_ops_table(&self, diff: &Diff) -> String {
+        if diff.snapshot_empty && !diff.mirror {
+            return self.create_first_ops_table(diff.excluded_row_ids);
+        }
         let work_fields = list((0..self.columns.len()).map(|i| format!("w.{}", RunPlan::field(i))));
         let match_key = "coalesce(w.match_key, s.match_key)";
         let (work_filter, removed_filter) = match diff.excluded_row_ids {
@@ -444,6 +451,31 @@ impl RunPlan {
              FROM ({statement}) AS d",
             ops = self.ops_table,
             comma = if self.columns.is_empty() { "" } else { ", " },
+        )
+    }
+
+    /// Against an empty snapshot: the keyed rows, added, in the model's
+    /// order, then the rows with a NULL key, invalid. The same table as the
+    /// full join makes, without the join and the sort (at 1M rows the sort
+    /// alone cost more than the join, spilling under the run's work_mem).
+    fn create_first_ops_table(&self, excluded_row_ids: Option<&str>) -> String {
+        let fields = (0..self.columns.len())
+            .map(|i| format!(", w.{}", RunPlan::field(i)))
+            .collect::<String>();
+        let excluded = excluded_row_ids
+            .map(|excluded| format!(" AND w.row_id NOT IN ({excluded})"))
+            .unwrap_or_default();
+        format!(
+            "CREATE UNLOGGED TABLE {ops} WITH (autovacuum_enabled = off) AS
+             SELECT row_number() OVER () AS pos, 'added'::text AS op, 3 AS op_rank, w.row_id, w.row_hash,
+                    w.match_key, NULL::bigint AS delivered_under{fields}
+             FROM {work} AS w WHERE w.row_id IS NOT NULL{excluded};
+             INSERT INTO {ops}
+             SELECT (SELECT coalesce(max(pos), 0) FROM {ops}) + row_number() OVER (), 'invalid', 4, NULL,
+                    w.row_hash, w.match_key, NULL{fields}
+             FROM {work} AS w WHERE w.row_id IS NULL",
+            ops = self.ops_table,
+            work = self.work_table,
         )
     }
 
@@ -602,6 +634,33 @@ mod tests {
         p.primary_key = vec!["a".into(), "b".into()];
         let sql = p.materialize();
         assert!(sql.contains("CASE WHEN m.\"a\" IS NULL OR m.\"b\" IS NULL THEN NULL ELSE (ROW(m.\"a\", m.\"b\"))::text END"), "{sql}");
+    }
+
+    #[test]
+    fn against_an_empty_snapshot_rows_are_added_without_a_join_unless_mirrored() {
+        let first = plan().create_ops_table(&Diff {
+            snapshot_empty: true,
+            excluded_row_ids: Some("SELECT 'bad'"),
+            ..Diff::new(SyncMode::Upsert, true)
+        });
+        assert!(
+            !first.contains("JOIN") && !first.contains("ORDER BY"),
+            "{first}"
+        );
+        assert!(first.contains("WHERE w.row_id IS NOT NULL AND w.row_id NOT IN (SELECT 'bad');"));
+        assert!(
+            first.contains("+ row_number() OVER (), 'invalid', 4"),
+            "{first}"
+        );
+        let mirrored = plan().create_ops_table(&Diff {
+            snapshot_empty: true,
+            mirror: true,
+            ..Diff::new(SyncMode::All, true)
+        });
+        assert!(
+            mirrored.contains("FULL JOIN"),
+            "the mirror's removals need the join"
+        );
     }
 
     #[test]

@@ -330,6 +330,13 @@ pub trait Destination {
         true
     }
 
+    /// Whether a window's delivery is part of the transaction that records
+    /// it (a table in this database): a crash then loses both or neither,
+    /// so that transaction need not wait for its commit to reach the disk.
+    fn delivers_in_the_recording_transaction(&self) -> bool {
+        false
+    }
+
     /// Called once after the last batch (also when there was none).
     fn end_of_run(&mut self, _plan: &RunPlan) -> Result<()> {
         Ok(())

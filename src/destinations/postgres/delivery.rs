@@ -14,6 +14,10 @@ use crate::sql::{list, quote_literal};
 use serde_json::Value;
 
 impl Destination for PostgresTarget {
+    fn delivers_in_the_recording_transaction(&self) -> bool {
+        true
+    }
+
     fn mirror_removals(&self, plan: &RunPlan) -> Option<String> {
         (self.mode == SyncMode::All).then(|| self.mirror_removals_sql(plan))
     }
