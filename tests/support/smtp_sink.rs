@@ -155,8 +155,8 @@ fn session(
         } else if upper == "STARTTLS" && security == Security::StartTls && !encrypted {
             reader.get_mut().write_all(b"220 go ahead\r\n")?;
             return Ok(Some(reader.into_inner()));
-        } else if let Some(encoded) = upper.strip_prefix("AUTH PLAIN ").map(|_| &command[11..]) {
-            credentials = Some(decode_base64(encoded.trim()));
+        } else if upper.starts_with("AUTH PLAIN ") {
+            credentials = Some(decode_base64(command[11..].trim()));
             b"235 ok\r\n"
         } else if upper.starts_with("MAIL FROM:") {
             mail = Mail {
