@@ -52,6 +52,24 @@ fn wait_for(client: &mut Client, sql: &str) {
     }
 }
 
+/// Connect after the server was interrupted and wait until `sql` is true.
+/// The postmaster notices a killed child asynchronously: a connection made
+/// right after the kill can be accepted first and then ended by the
+/// crash restart, so a broken connection is made again.
+fn reconnect_and_wait_for(database: &str, sql: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut client = connect(database);
+    loop {
+        match client.query_one(sql, &[]).map(|r| r.get::<_, bool>(0)) {
+            Ok(true) => return client,
+            Ok(false) => {}
+            Err(_) => client = connect(database),
+        }
+        assert!(Instant::now() < deadline, "timed out: {sql}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn setup(database: &str) -> Client {
     let mut admin = connect("postgres");
     admin
@@ -98,11 +116,10 @@ fn interrupted_then_resumed(database: &str, interrupt: impl FnOnce(i32)) {
         .get(0);
     drop(db);
     interrupt(pid);
-    let mut db = connect(database);
     // On start-up the database's scheduler closes the run, with the reason,
     // before anything else runs.
-    wait_for(
-        &mut db,
+    let mut db = reconnect_and_wait_for(
+        database,
         &format!("SELECT status = 'incomplete' FROM reverse_etl.sync_runs WHERE id = {run_id}"),
     );
     // The overview does not claim a dead run is going.
@@ -221,9 +238,8 @@ fn a_notification_whose_sender_was_killed_is_sent_again_with_the_same_event_id()
         .status()
         .unwrap();
     assert!(status.success());
-    let mut db = connect("alert_killed");
-    wait_for(
-        &mut db,
+    let mut db = reconnect_and_wait_for(
+        "alert_killed",
         "SELECT EXISTS (SELECT 1 FROM reverse_etl.alert_notifications WHERE status = 'sent')",
     );
     let requests: Vec<_> = hooks
