@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A local PostgreSQL 15 cluster on loopback for the demo, tests and benchmark.
-# usage: scripts/cluster.sh start|stop|restart|status|psql [args…]
+# usage: scripts/cluster.sh start|stop|restart|status|password-auth|psql [args…]
 # Settings: PGRE_PORT (default 28815), PGRE_DATA (default /var/tmp/pg_reverse_etl/data-$PGRE_PORT).
 # initdb refuses root, so the cluster belongs to the postgres user.
 set -euo pipefail
@@ -38,6 +38,8 @@ settings() {
   # No host is allowed by default; the tests and the demo send to loopback.
   grep -q "^reverse_etl.http_allowed_hosts" "$DATA/postgresql.conf" ||
     echo "reverse_etl.http_allowed_hosts = '127.0.0.1,localhost,::1'" >> "$DATA/postgresql.conf"
+  grep -q "^reverse_etl.postgres_allowed_hosts" "$DATA/postgresql.conf" ||
+    echo "reverse_etl.postgres_allowed_hosts = '127.0.0.1,localhost'" >> "$DATA/postgresql.conf"
   # The launcher runs schedules only when the library is preloaded.
   grep -q "^shared_preload_libraries = 'pg_cron,pg_reverse_etl'" "$DATA/postgresql.conf" ||
     echo "shared_preload_libraries = 'pg_cron,pg_reverse_etl'" >> "$DATA/postgresql.conf"
@@ -55,6 +57,14 @@ case "${1:-}" in
       as_postgres "$PGBIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
     true;;
   restart) "$0" stop; "$0" start;;
+  # A server that asks every role but postgres for its password (scram):
+  # what a postgres destination with a connection is tested against.
+  password-auth)
+    init
+    printf 'local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$DATA/pg_hba.conf"
+    "$0" start >/dev/null
+    as_postgres "$PGBIN/pg_ctl" -D "$DATA" reload >/dev/null
+    echo "postgres running on 127.0.0.1:$PORT with password authentication (data $DATA)";;
   status) as_postgres "$PGBIN/pg_ctl" -D "$DATA" status;;
   psql) shift; exec psql -h 127.0.0.1 -p "$PORT" -U postgres -X "$@";;
   *) echo "usage: $0 start|stop|restart|status|psql" >&2; exit 2;;

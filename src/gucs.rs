@@ -14,6 +14,8 @@ pub static RUN_WORK_MEM: GucSetting<Option<CString>> =
 /// `host:port`, `*.suffix`, or `*`). None by default: an admin allows each.
 pub static HTTP_ALLOWED_HOSTS: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c""));
+pub static POSTGRES_ALLOWED_HOSTS: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c""));
 
 /// Directories (and their subdirectories) file destinations may write to.
 pub static FILE_ALLOWED_DIRECTORIES: GucSetting<Option<CString>> =
@@ -128,6 +130,14 @@ pub fn register() {
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(
+        c"reverse_etl.postgres_allowed_hosts",
+        c"Servers that postgres destinations with a connection may connect to: host, host:port, *.suffix or * (comma-separated; empty: none).",
+        c"Checked when a destination is created and whenever a connection is made. Server-wide: postgresql.conf or ALTER SYSTEM, then reload.",
+        &POSTGRES_ALLOWED_HOSTS,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
         c"reverse_etl.run_work_mem",
         c"work_mem and maintenance_work_mem of sync run workers.",
         c"Bounds the memory a run uses for its diff, whatever the size of the model.",
@@ -146,6 +156,13 @@ pub fn run_work_mem() -> String {
 
 pub fn http_allowed_hosts() -> String {
     HTTP_ALLOWED_HOSTS
+        .get()
+        .and_then(|value| value.into_string().ok())
+        .unwrap_or_default()
+}
+
+pub fn postgres_allowed_hosts() -> String {
+    POSTGRES_ALLOWED_HOSTS
         .get()
         .and_then(|value| value.into_string().ok())
         .unwrap_or_default()

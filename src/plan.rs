@@ -436,11 +436,13 @@ impl RunPlan {
                 "\n             UNION ALL
              SELECT 'removed', 0, x.row_id, NULL::bigint, x.match_key, NULL::bigint{comma}{nulls}
              FROM {mirror} AS x
-             WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE s.match_key = x.match_key)",
+             WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE s.match_key = x.match_key)
+               AND NOT EXISTS (SELECT 1 FROM {work} AS w WHERE w.match_key = x.match_key)",
                 comma = if self.columns.is_empty() { "" } else { ", " },
                 nulls = list(typed_nulls),
                 mirror = self.mirror_table(),
                 snapshot = self.snapshot_table,
+                work = self.work_table,
             ));
         }
         let ops_fields = list((0..self.columns.len()).map(|i| format!("d.{}", RunPlan::field(i))));

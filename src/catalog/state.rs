@@ -229,6 +229,19 @@ pub fn grant_to_owner(table: &str, privileges: &str, role: pgrx::pg_sys::Oid) ->
     Ok(())
 }
 
+/// Records a destination on another server holds (mirror mode), by match
+/// value; those the model still has are left out by the diff.
+pub fn add_mirror_records(plan: &crate::plan::RunPlan, keys: &[String]) -> Result<()> {
+    spi::execute(
+        &format!(
+            "INSERT INTO {} (row_id, match_key) SELECT k, k FROM pg_catalog.unnest($1::text[]) AS k",
+            plan.mirror_table()
+        ),
+        &[keys.to_vec().into()],
+    )?;
+    Ok(())
+}
+
 /// Take back what `grant_to_owner` gave once the run no longer needs it.
 pub fn revoke_from_owner(table: &str, privileges: &str, role: pgrx::pg_sys::Oid) -> Result<()> {
     spi::execute(

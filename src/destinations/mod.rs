@@ -264,6 +264,22 @@ pub trait Destination {
     /// as the sync's owner, or None.
     fn mirror_removals(&self, plan: &RunPlan) -> Option<String>;
 
+    /// Called after the destination is built, as the extension's owner
+    /// (secrets can be read): one on another server connects and checks
+    /// its target there. At create_sync, at each run's start, and for
+    /// previews and tests of a row.
+    fn connect(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Mirror mode for records held on another server: their match values
+    /// (as text), fetched in chunks into `sink`. Returns false if this
+    /// destination has nothing to fetch (its `mirror_removals` query, if
+    /// any, is used instead).
+    fn fetch_records(&mut self, _sink: &mut dyn FnMut(Vec<String>) -> Result<()>) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Called once at the start of a run (secrets are resolved here, never
     /// at create time, so they are read only to be sent).
     fn start_run(&mut self, _run_id: i64, _sync_id: i64) -> Result<()> {
@@ -349,6 +365,34 @@ pub trait Destination {
             SqlState::FeatureNotSupported,
             "sync: clear and fill needs a list sync to a destination that can empty the list",
         ))
+    }
+}
+
+/// A run's deadline (its time limit) and the error it ends with.
+pub type Deadline = Option<(std::time::Instant, Error)>;
+
+/// Whether a run waiting on a destination (the network, a backoff) must
+/// stop: cancelled or terminated, or past its deadline. Called from the
+/// run's own (main) thread between waits. A cancel or terminate is
+/// honoured by the run itself: it stops sending, records what was sent and
+/// ends incomplete. Process-signal barriers (another database's DROP
+/// DATABASE … FORCE waits for every backend to absorb one) are absorbed
+/// here, so no wait on the network holds them up.
+pub fn interruption(deadline: &Deadline) -> Option<Error> {
+    // SAFETY: this backend's interrupt flags, from its own (main) thread.
+    unsafe {
+        if pg_sys::ProcSignalBarrierPending != 0 {
+            pg_sys::ProcessProcSignalBarrier();
+        }
+        if pg_sys::QueryCancelPending != 0 || pg_sys::ProcDiePending != 0 {
+            pg_sys::QueryCancelPending = 0;
+            pg_sys::ProcDiePending = 0;
+            return Some(Error::new(SqlState::Other(*b"57014"), "run cancelled"));
+        }
+    }
+    match deadline {
+        Some((at, reason)) if std::time::Instant::now() >= *at => Some(reason.clone()),
+        _ => None,
     }
 }
 

@@ -17,7 +17,7 @@ const SAMPLE: i64 = 10;
 pub fn preview(run: &mut Run) {
     let outcome = in_transaction(run::configure_worker_session)
         .and_then(|_| in_transaction(|| run.query_model()))
-        .and_then(|materialized| in_transaction(|| describe_plan(run, &materialized)));
+        .and_then(|mut materialized| in_transaction(|| describe_plan(run, &mut materialized)));
     let result = outcome.unwrap_or_else(
         |error| json!({"error": error.to_string(), "sqlstate": error.state.code()}),
     );
@@ -31,7 +31,7 @@ pub fn preview(run: &mut Run) {
     }
 }
 
-fn describe_plan(run: &Run, materialized: &Materialized) -> Result<Value> {
+fn describe_plan(run: &Run, materialized: &mut Materialized) -> Result<Value> {
     let (_, diff) = run::diff(materialized)?;
     let plan = &materialized.plan;
     let duplicates = if diff.has_duplicates(materialized.rows_queried) {

@@ -603,7 +603,7 @@ fn submit(run: &mut Materialized, window: Window) -> Result<()> {
 /// reveal duplicate keys; returns whether mirror removals were collected.
 /// In mirror mode the records of the destination that the model no longer
 /// has are collected first, as the owner (who reads its table).
-pub fn diff(run: &Materialized) -> Result<(bool, DiffCounts)> {
+pub fn diff(run: &mut Materialized) -> Result<(bool, DiffCounts)> {
     let plan = &run.plan;
     let mirror = match run.destination.mirror_removals(plan) {
         Some(query) => {
@@ -620,7 +620,22 @@ pub fn diff(run: &Materialized) -> Result<(bool, DiffCounts)> {
             })?;
             true
         }
-        None => false,
+        None => {
+            // Records on another server: their keys are fetched here (no
+            // user code runs: text in, text compared).
+            let mut created = false;
+            let fetched = run.destination.fetch_records(&mut |keys| {
+                if !created {
+                    spi::execute(&plan.create_mirror_table(), &[])?;
+                    created = true;
+                }
+                catalog::state::add_mirror_records(plan, &keys)
+            })?;
+            if fetched && !created {
+                spi::execute(&plan.create_mirror_table(), &[])?;
+            }
+            fetched
+        }
     };
     create_ops_table(
         run,

@@ -119,7 +119,8 @@ pub fn sync_config(sync: &SyncDefinition) -> Result<ValidSync> {
         identity: &identity,
         sync_name: sync.name,
     };
-    let target = identity.run(|| kind.build(&context))?;
+    let mut target = identity.run(|| kind.build(&context))?;
+    target.connect()?;
     let sent_columns = kind
         .sent_columns(&config, &model_columns)
         .iter()

@@ -171,28 +171,7 @@ impl Destination for HttpDestination {
             .requests_per_second
             .map(|rps| rps / share as f64);
         let deadline = self.deadline.clone();
-        let interrupted = || {
-            // SAFETY: this backend's interrupt flags, from its own (main)
-            // thread. A cancel or terminate is honoured by the run itself:
-            // it stops sending, records what was sent, and ends incomplete.
-            // Process-signal barriers (another database's DROP DATABASE …
-            // FORCE waits for every backend to absorb one) are absorbed here,
-            // so no wait on the network holds them up.
-            unsafe {
-                if pgrx::pg_sys::ProcSignalBarrierPending != 0 {
-                    pgrx::pg_sys::ProcessProcSignalBarrier();
-                }
-                if pgrx::pg_sys::QueryCancelPending != 0 || pgrx::pg_sys::ProcDiePending != 0 {
-                    pgrx::pg_sys::QueryCancelPending = 0;
-                    pgrx::pg_sys::ProcDiePending = 0;
-                    return Some(Error::new(SqlState::Other(*b"57014"), "run cancelled"));
-                }
-            }
-            match &deadline {
-                Some((at, reason)) if std::time::Instant::now() >= *at => Some(reason.clone()),
-                _ => None,
-            }
-        };
+        let interrupted = || crate::destinations::interruption(&deadline);
         let mut dispatcher = self.dispatcher.take().ok_or_else(|| {
             Error::new(
                 SqlState::InternalError,

@@ -1,9 +1,12 @@
-//! The `postgres` destination: a table in this database. Each batch is one
-//! set-based statement reading the run's ops table; if it fails on a row's
-//! data, each row is retried on its own so only the bad rows are rejected,
-//! with PostgreSQL's own message.
+//! The `postgres` destination: a table in this database, or with a
+//! `connection` a table on another server (`remote`). Each batch is one
+//! set-based statement reading the run's ops table (or, remotely, a staging
+//! table the batch was copied into); if it fails on a row's data, each row
+//! is retried on its own so only the bad rows are rejected, with
+//! PostgreSQL's own message.
 
 mod delivery;
+pub mod remote;
 pub mod statements;
 mod target;
 
@@ -45,16 +48,48 @@ impl DestinationKind for Postgres {
     }
 
     fn config_keys(&self) -> &'static [&'static str] {
-        &[]
+        &["connection"]
     }
 
     fn sync_keys(&self) -> &'static [&'static str] {
         SYNC_KEYS
     }
 
-    /// The table is chosen per sync ("object"); the destination is this database.
-    fn check_config(&self, config: &Value, _owner: pgrx::pg_sys::Oid) -> Result<()> {
-        ObjectReader::new("config", config)?.deny_unknown(&[])
+    /// The table is chosen per sync ("object"); the destination is this
+    /// database, or the server its `connection` names.
+    fn check_config(&self, config: &Value, owner: pgrx::pg_sys::Oid) -> Result<()> {
+        ObjectReader::new("config", config)?.deny_unknown(&["connection"])?;
+        let Some(settings) = remote::settings::RemoteSettings::parse(config)? else {
+            return Ok(());
+        };
+        remote::connection::resolve_host(
+            "config.connection.host",
+            &settings,
+            &crate::gucs::postgres_allowed_hosts(),
+        )?;
+        match &settings.password_secret {
+            Some(name) => {
+                crate::catalog::secret_value(owner, "config.connection.password", name)?;
+            }
+            // SAFETY: a catalog lookup.
+            None if !unsafe { pgrx::pg_sys::superuser_arg(owner) } => {
+                return Err(crate::error::Error::invalid(
+                    "config.connection.password",
+                    "is required: only a superuser's destinations may connect without a password",
+                ))
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn secret_names(&self, config: &Value) -> Vec<String> {
+        remote::settings::RemoteSettings::parse(config)
+            .ok()
+            .flatten()
+            .and_then(|settings| settings.password_secret)
+            .into_iter()
+            .collect()
     }
 
     fn support(&self) -> &'static [Support] {
@@ -66,6 +101,18 @@ impl DestinationKind for Postgres {
     }
 
     fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
+        if let Some(settings) =
+            remote::settings::RemoteSettings::parse(&context.destination.config)?
+        {
+            // Checked over the connection, in `connect`.
+            return Ok(Box::new(remote::RemoteTarget::new(
+                settings,
+                context.destination.owner,
+                context.config,
+                context.model_columns,
+                context.identity,
+            )));
+        }
         Ok(Box::new(resolve(
             context.config,
             context.model_columns,
