@@ -406,6 +406,18 @@ impl Run {
             }
         }
         let outcome = run.destination.deliver(&batch(&run.plan, window))?;
+        // What the destination accepted is recorded whatever signal comes
+        // now: a cancel during the record would roll it back and count
+        // delivered rows as aborted.
+        crate::postgres::holding_interrupts(|| self.record_window(run, window, outcome))
+    }
+
+    fn record_window(
+        &self,
+        run: &mut Materialized,
+        window: Window,
+        outcome: crate::destinations::BatchOutcome,
+    ) -> Result<Option<Error>> {
         let mut rejections: Vec<Rejection> = outcome.rejections;
         rejections.sort_by_key(|r| r.pos);
         rejections.dedup_by_key(|r| r.pos);

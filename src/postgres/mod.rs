@@ -225,6 +225,24 @@ pub fn with_settings<T>(settings: &[(&str, &str)], body: impl FnOnce() -> T) -> 
     .execute()
 }
 
+/// Run `body` with cancel and terminate held off: a signal that comes
+/// meanwhile is acted on at the first check after it. For recording what a
+/// destination has already accepted, which a cancel must not undo.
+pub fn holding_interrupts<T>(body: impl FnOnce() -> T) -> T {
+    struct Held;
+    impl Drop for Held {
+        fn drop(&mut self) {
+            // SAFETY: this backend's own counter, raised below; also on an
+            // error unwinding through here.
+            unsafe { pg_sys::InterruptHoldoffCount -= 1 };
+        }
+    }
+    // SAFETY: as HOLD_INTERRUPTS().
+    unsafe { pg_sys::InterruptHoldoffCount += 1 };
+    let _held = Held;
+    body()
+}
+
 /// SQL name of a type with its modifier, e.g. `numeric(10,2)`. Without a
 /// modifier (-1) the name means "no modifier" too: `character` and `bit`
 /// alone would mean character(1) and bit(1), so those are spelled
