@@ -55,7 +55,7 @@ const CHANGE: &str = "
 #[test]
 fn upsert_delete_and_clear_reach_the_other_server() {
     let _server = SERVER.read().unwrap_or_else(|e| e.into_inner());
-    for (behavior, third) in [("delete", None), ("clear", Some("u3@x.io|NULL|NULL"))] {
+    for (behavior, third) in [("delete", None), ("clear", Some("u3@x.io|∅|∅"))] {
         let (mut db, mut remote) = setup(&format!("remote_upsert_{behavior}"));
         remote.exec(CONTACTS);
         sync(&mut db, "upsert", behavior);
