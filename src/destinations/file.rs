@@ -1,9 +1,12 @@
 //! The `file` destination: snapshot files (the model's full result each run)
 //! and diff files (added, changed, removed), as CSV (RFC 4180, with header)
-//! or JSON lines. Each file is written under a temporary name, flushed to
-//! disk and renamed, so a reader never sees half a file; the rows count as
-//! delivered only once every file of the run is in place.
+//! or JSON lines, in a directory of the database server or in object
+//! storage (S3). In a directory each file is written under a temporary
+//! name, flushed to disk and renamed; in a bucket each is a multipart
+//! upload completed at the end: a reader never sees half a file, and the
+//! rows count as delivered only once every file of the run is in place.
 
+use super::object_storage::{self, ObjectStore, S3Settings};
 use super::rows::{self, Window};
 use super::template::Template;
 use super::{
@@ -48,16 +51,41 @@ impl DestinationKind for File {
     }
 
     fn config_keys(&self) -> &'static [&'static str] {
-        &["directory"]
+        &["directory", "s3"]
     }
 
     fn sync_keys(&self) -> &'static [&'static str] {
         SYNC_KEYS
     }
 
-    fn check_config(&self, config: &Value, _owner: pgrx::pg_sys::Oid) -> Result<()> {
-        check_directory(config, &crate::gucs::file_allowed_directories())?;
+    fn check_config(&self, config: &Value, owner: pgrx::pg_sys::Oid) -> Result<()> {
+        let Some(settings) = S3Settings::parse(config)? else {
+            check_directory(config, &crate::gucs::file_allowed_directories())?;
+            return Ok(());
+        };
+        ObjectReader::new("config", config)?.deny_unknown(&["s3"])?;
+        settings.check_host(&crate::gucs::http_allowed_hosts())?;
+        let field = |name: &str| {
+            if settings.session_token.as_deref() == Some(name) {
+                "config.s3.session_token"
+            } else if settings.secret_access_key == name {
+                "config.s3.secret_access_key"
+            } else {
+                "config.s3.access_key_id"
+            }
+        };
+        for name in settings.secret_names() {
+            crate::catalog::secret_value(owner, field(&name), &name)?;
+        }
         Ok(())
+    }
+
+    fn secret_names(&self, config: &Value) -> Vec<String> {
+        S3Settings::parse(config)
+            .ok()
+            .flatten()
+            .map(|settings| settings.secret_names())
+            .unwrap_or_default()
     }
 
     fn support(&self) -> &'static [Support] {
@@ -74,13 +102,22 @@ impl DestinationKind for File {
     }
 
     fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
-        let directory = check_directory(
-            &context.destination.config,
-            &crate::gucs::file_allowed_directories(),
-        )
-        .map_err(|e| e.context(format!("destination \"{}\"", context.destination.name)))?;
+        let place = match S3Settings::parse(&context.destination.config)? {
+            Some(settings) => Place::Bucket {
+                settings: Box::new(settings),
+                owner: context.destination.owner,
+                store: None,
+            },
+            None => Place::Directory(
+                check_directory(
+                    &context.destination.config,
+                    &crate::gucs::file_allowed_directories(),
+                )
+                .map_err(|e| e.context(format!("destination \"{}\"", context.destination.name)))?,
+            ),
+        };
         let mut destination = FileDestination::new(
-            directory,
+            place,
             context.config,
             context.model_columns,
             context.sync_name,
@@ -255,9 +292,31 @@ pub fn csv_line(values: impl Iterator<Item = Value>) -> String {
     line
 }
 
-#[derive(Debug)]
+/// Where a file destination's files go.
+pub enum Place {
+    /// A directory of the database server (allow-listed).
+    Directory(PathBuf),
+    /// A bucket (and prefix) of S3 or an S3-compatible server; the store is
+    /// opened with the owner's secrets when a run starts.
+    Bucket {
+        settings: Box<S3Settings>,
+        owner: pgrx::pg_sys::Oid,
+        store: Option<Box<ObjectStore>>,
+    },
+}
+
+impl Place {
+    /// For messages and the file claims: the directory, or `s3://bucket/prefix`.
+    fn location(&self) -> String {
+        match self {
+            Place::Directory(directory) => directory.to_string_lossy().into_owned(),
+            Place::Bucket { settings, .. } => settings.location(),
+        }
+    }
+}
+
 pub struct FileDestination {
-    pub directory: PathBuf,
+    pub place: Place,
     pub format: Format,
     pub file: Template,
     pub mode: SyncMode,
@@ -285,7 +344,7 @@ pub enum FieldSource {
 
 impl FileDestination {
     pub fn new(
-        directory: PathBuf,
+        place: Place,
         config: &SyncConfig,
         model_columns: &[ModelColumn],
         sync_name: &str,
@@ -341,7 +400,7 @@ impl FileDestination {
             }
         }
         let destination = FileDestination {
-            directory,
+            place,
             format,
             file,
             mode: config.mode,
@@ -427,7 +486,7 @@ impl FileDestination {
             .collect()
     }
 
-    fn write_line(&self, out: &mut impl Write, record: &[(String, Value)]) -> std::io::Result<()> {
+    fn write_line(&self, out: &mut dyn Write, record: &[(String, Value)]) -> std::io::Result<()> {
         match self.format {
             Format::Csv => {
                 out.write_all(csv_line(record.iter().map(|(_, v)| v.clone())).as_bytes())
@@ -448,26 +507,36 @@ impl FileDestination {
         }
     }
 
-    /// Write every file of the run from the ops table, each under a temporary
-    /// name, then rename them all into place. Returns the rows left out
-    /// because they were too large to load.
+    /// Write every file of the run from the ops table, then make them all
+    /// appear at once (renamed into place, or their uploads completed).
+    /// Returns the rows left out because they were too large to load.
     fn write_all(&self, plan: &RunPlan) -> Result<Vec<Rejection>> {
-        let limits = crate::gucs::in_flight();
-        let chunk_bytes = limits.bytes / 2;
-        let mut oversized = Vec::new();
+        match &self.place {
+            Place::Directory(directory) => self.write_to_directory(directory, plan),
+            Place::Bucket { store, .. } => {
+                let store = store.as_ref().ok_or_else(|| {
+                    Error::new(
+                        SqlState::InternalError,
+                        "file destination used before start_run",
+                    )
+                })?;
+                self.write_to_bucket(store, plan)
+            }
+        }
+    }
+
+    fn write_to_directory(&self, directory: &Path, plan: &RunPlan) -> Result<Vec<Rejection>> {
         let io = |e: std::io::Error, path: &Path| {
             Error::new(
                 SqlState::Other(*b"58030"),
                 format!("file {}: {e}", path.display()),
             )
         };
+        let mut oversized = Vec::new();
         let mut finished = Vec::new();
         for (op, name) in &self.files {
-            let op = *op;
-            let path = self.directory.join(name);
-            let temporary = self
-                .directory
-                .join(temporary_name(self.sync_id, self.run_id, name));
+            let path = directory.join(name);
+            let temporary = directory.join(temporary_name(self.sync_id, self.run_id, name));
             // A new file, never one that exists nor one a symlink points to.
             let file = std::fs::OpenOptions::new()
                 .write(true)
@@ -480,38 +549,8 @@ impl FileDestination {
             file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
                 .map_err(|e| io(e, &temporary))?;
             let mut out = std::io::BufWriter::new(file);
-            if self.format == Format::Csv {
-                out.write_all(csv_line(self.header(op).into_iter().map(Value::String)).as_bytes())
-                    .map_err(|e| io(e, &temporary))?;
-            }
-            let ops: Vec<Op> = match op {
-                Some(op) => vec![op],
-                None => vec![Op::Added, Op::Changed],
-            };
-            let mut after = 0i64;
-            loop {
-                let mut window = Window {
-                    after,
-                    upto: i64::MAX,
-                    ops: &ops,
-                    max_row_bytes: limits.row_bytes,
-                };
-                let Some(last) =
-                    rows::window_end(plan, &window, CHUNK, chunk_bytes, &self.identity)?
-                else {
-                    break;
-                };
-                window.upto = last;
-                let loaded = rows::load(plan, &window, &self.identity)?;
-                oversized.extend(loaded.oversized);
-                for row in &loaded.rows {
-                    let record =
-                        self.record(row.op, &row.row_id, row.match_key.as_deref(), &row.fields);
-                    self.write_line(&mut out, &record)
-                        .map_err(|e| io(e, &temporary))?;
-                }
-                after = last;
-            }
+            self.write_file(plan, *op, &mut out, &mut oversized)
+                .map_err(|e| e.context(format!("file {}", temporary.display())))?;
             let file = out
                 .into_inner()
                 .map_err(|e| io(e.into_error(), &temporary))?;
@@ -521,10 +560,105 @@ impl FileDestination {
         for (temporary, path) in finished {
             std::fs::rename(&temporary, &path).map_err(|e| io(e, &path))?;
         }
-        if let Ok(directory) = std::fs::File::open(&self.directory) {
+        if let Ok(directory) = std::fs::File::open(directory) {
             let _ = directory.sync_all();
         }
         Ok(oversized)
+    }
+
+    /// Each file a multipart upload, its parts sent as they fill; the
+    /// uploads are completed only once every file is written, and given up
+    /// (nothing appears) if any fails.
+    fn write_to_bucket(&self, store: &ObjectStore, plan: &RunPlan) -> Result<Vec<Rejection>> {
+        let mut oversized = Vec::new();
+        let mut finished = Vec::new();
+        let abort_all = |finished: &[object_storage::Finished]| {
+            for upload in finished {
+                store.abort_finished(upload);
+            }
+        };
+        for (op, name) in &self.files {
+            let mut upload = match store.upload(name) {
+                Ok(upload) => upload,
+                Err(error) => {
+                    abort_all(&finished);
+                    return Err(error);
+                }
+            };
+            let written = {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut upload);
+                self.write_file(plan, *op, &mut out, &mut oversized)
+                    .and_then(|()| {
+                        out.flush()
+                            .map_err(|e| Error::new(SqlState::Other(*b"58030"), e.to_string()))
+                    })
+            };
+            let done = match written {
+                Ok(()) => upload.finish(),
+                Err(error) => {
+                    upload.abort();
+                    Err(error)
+                }
+            };
+            match done {
+                Ok(done) => finished.push(done),
+                Err(error) => {
+                    abort_all(&finished);
+                    return Err(error.context(format!("object {}", store.key(name))));
+                }
+            }
+        }
+        for (index, upload) in finished.iter().enumerate() {
+            if let Err(error) = store.complete(upload) {
+                abort_all(&finished[index + 1..]);
+                return Err(error);
+            }
+        }
+        Ok(oversized)
+    }
+
+    /// One file's lines (and CSV header) from the ops table, in chunks.
+    fn write_file(
+        &self,
+        plan: &RunPlan,
+        op: Option<Op>,
+        out: &mut dyn Write,
+        oversized: &mut Vec<Rejection>,
+    ) -> Result<()> {
+        let limits = crate::gucs::in_flight();
+        let chunk_bytes = limits.bytes / 2;
+        let io = |e: std::io::Error| Error::new(SqlState::Other(*b"58030"), e.to_string());
+        if self.format == Format::Csv {
+            out.write_all(csv_line(self.header(op).into_iter().map(Value::String)).as_bytes())
+                .map_err(io)?;
+        }
+        let ops: Vec<Op> = match op {
+            Some(op) => vec![op],
+            None => vec![Op::Added, Op::Changed],
+        };
+        let mut after = 0i64;
+        loop {
+            let mut window = Window {
+                after,
+                upto: i64::MAX,
+                ops: &ops,
+                max_row_bytes: limits.row_bytes,
+            };
+            let Some(last) = rows::window_end(plan, &window, CHUNK, chunk_bytes, &self.identity)?
+            else {
+                break;
+            };
+            window.upto = last;
+            let loaded = rows::load(plan, &window, &self.identity)?;
+            oversized.extend(loaded.oversized);
+            for row in &loaded.rows {
+                let record =
+                    self.record(row.op, &row.row_id, row.match_key.as_deref(), &row.fields);
+                self.write_line(out, &record).map_err(io)?;
+            }
+            after = last;
+        }
+        Ok(())
     }
 }
 
@@ -562,21 +696,43 @@ impl Destination for FileDestination {
     fn start_run(&mut self, run_id: i64, sync_id: i64) -> Result<()> {
         self.run_id = run_id;
         self.sync_id = sync_id;
-        // The directory is checked again: the allow-list may have changed.
-        let allowed = crate::gucs::file_allowed_directories();
-        check_directory(
-            &json!({"directory": self.directory.to_string_lossy()}),
-            &allowed,
-        )?;
+        // The directory (or the endpoint) is checked again: the allow-list
+        // may have changed.
+        match &mut self.place {
+            Place::Directory(directory) => {
+                check_directory(
+                    &json!({"directory": directory.to_string_lossy()}),
+                    &crate::gucs::file_allowed_directories(),
+                )?;
+            }
+            Place::Bucket {
+                settings,
+                owner,
+                store,
+            } => {
+                let owner = *owner;
+                *store = Some(Box::new(ObjectStore::open(settings, &|field, name| {
+                    crate::catalog::secret_value(owner, field, name)
+                })?));
+            }
+        }
         self.files = self.names()?;
         if run_id > 0 {
-            let directory = self.directory.to_string_lossy().into_owned();
-            remove_leftovers(&self.directory, sync_id);
+            let location = self.place.location();
+            if let Place::Directory(directory) = &self.place {
+                remove_leftovers(directory, sync_id);
+            }
             // Claimed now, in a transaction that commits before anything is
             // written: a file stays this sync's even if the run then fails.
             for (_, name) in &self.files {
-                let exists = self.directory.join(name).symlink_metadata().is_ok();
-                crate::catalog::state::claim_file(&directory, name, sync_id, exists)?;
+                let exists = match &self.place {
+                    Place::Directory(directory) => directory.join(name).symlink_metadata().is_ok(),
+                    Place::Bucket {
+                        store: Some(store), ..
+                    } => store.exists(name)?,
+                    Place::Bucket { store: None, .. } => false,
+                };
+                crate::catalog::state::claim_file(&location, name, sync_id, exists)?;
             }
         }
         Ok(())

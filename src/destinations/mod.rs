@@ -8,6 +8,7 @@
 
 pub mod file;
 pub mod http;
+pub mod object_storage;
 pub mod postgres;
 pub mod rows;
 pub mod template;
