@@ -484,6 +484,123 @@ fn schedule_scenario(minutes: u64) {
         .unwrap();
 }
 
+/// The postgres destination to another server (a second local cluster on
+/// port 28845, as the tests use): a first run and a 1%-changed run, each
+/// beside a native `COPY` out of this database into a staging table there
+/// and one `INSERT … ON CONFLICT DO UPDATE` (which knows the rows to send
+/// in advance: no diff, no snapshot).
+fn remote_scenario(rows: i64, batch_size: i64) {
+    let status = std::process::Command::new("scripts/cluster.sh")
+        .arg("password-auth")
+        .env("PGRE_PORT", "28845")
+        .env("PGRE_DATA", "/var/tmp/pg_reverse_etl/data-28845")
+        .status()
+        .expect("scripts/cluster.sh runs");
+    assert!(status.success(), "the second cluster starts");
+    let remote_connect = |db: &str| {
+        Client::connect(
+            &format!("host=127.0.0.1 port=28845 user=postgres dbname={db}"),
+            NoTls,
+        )
+        .expect("connect to the second cluster")
+    };
+    let mut remote_admin = remote_connect("postgres");
+    remote_admin
+        .batch_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'writer') THEN
+               CREATE ROLE writer LOGIN PASSWORD 'writer-pw'; END IF; END $$;",
+        )
+        .unwrap();
+    remote_admin
+        .batch_execute("DROP DATABASE IF EXISTS reverse_etl_bench_remote WITH (FORCE)")
+        .unwrap();
+    remote_admin
+        .batch_execute("CREATE DATABASE reverse_etl_bench_remote")
+        .unwrap();
+    let mut remote = remote_connect("reverse_etl_bench_remote");
+    let columns = "id int PRIMARY KEY, email text, plan text, score int, seen_at timestamptz, \
+                   active bool, token text, region text, name text, ltv numeric";
+    remote
+        .batch_execute(&format!(
+            "CREATE TABLE t ({columns}); CREATE TABLE native ({columns}); GRANT ALL ON t, native TO writer;"
+        ))
+        .unwrap();
+    let (_admin, mut client) = fresh_database();
+    client
+        .batch_execute("CREATE EXTENSION pg_reverse_etl")
+        .unwrap();
+    setup(&mut client, rows, batch_size);
+    client
+        .batch_execute(
+            r#"SELECT reverse_etl.set_secret('writer_pw', 'writer-pw');
+             SELECT reverse_etl.create_destination('remote', 'postgres', '{"connection": {"host": "127.0.0.1",
+                 "port": 28845, "dbname": "reverse_etl_bench_remote", "user": "writer",
+                 "password": {"secret": "writer_pw"}, "sslmode": "disable"}}');
+             SELECT reverse_etl.create_sync('remote_bench', 'bench', 'remote',
+                 (reverse_etl.sync_config('bench') - 'schedule') || jsonb_build_object('object', 't'));"#,
+        )
+        .unwrap();
+    let assignments = COLUMNS
+        .split(", ")
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let native = |client: &mut Client, remote: &mut Client, filter: &str| -> f64 {
+        let start = Instant::now();
+        let mut transaction = remote.transaction().unwrap();
+        transaction
+            .batch_execute("CREATE TEMP TABLE stage (LIKE native) ON COMMIT DROP")
+            .unwrap();
+        let mut reader = client
+            .copy_out(&format!(
+                "COPY (SELECT id, {COLUMNS} FROM src {filter}) TO STDOUT"
+            ))
+            .unwrap();
+        let mut writer = transaction.copy_in("COPY stage FROM STDIN").unwrap();
+        std::io::copy(&mut reader, &mut writer).unwrap();
+        writer.finish().unwrap();
+        drop(reader);
+        transaction
+            .batch_execute(&format!(
+                "INSERT INTO native SELECT * FROM stage ON CONFLICT (id) DO UPDATE SET {assignments}"
+            ))
+            .unwrap();
+        transaction.commit().unwrap();
+        start.elapsed().as_secs_f64()
+    };
+    let first = timed(&mut client, "SELECT reverse_etl.sync_run('remote_bench')");
+    let first_native = native(&mut client, &mut remote, "");
+    client
+        .batch_execute("UPDATE src SET score = score + 1 WHERE id % 100 = 0; VACUUM ANALYZE src")
+        .unwrap();
+    let changed = timed(&mut client, "SELECT reverse_etl.sync_run('remote_bench')");
+    let changed_native = native(&mut client, &mut remote, "WHERE id % 100 = 0");
+    let equal: i64 = remote
+        .query_one(
+            "SELECT count(*) FROM t JOIN native n ON n.id = t.id WHERE t::text = n::text",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        equal, rows,
+        "the synced table equals the natively loaded one"
+    );
+    println!("| step | pg_reverse_etl | native COPY + upsert | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| to another server: first run, {rows} rows | {first:.2} s | {first_native:.2} s | {:.2}× |",
+        first / first_native
+    );
+    println!(
+        "| to another server: 1% changed rerun, {rows} rows | {changed:.2} s | {changed_native:.2} s (rows known in advance) | {:.2}× |",
+        changed / changed_native
+    );
+    remote_admin
+        .batch_execute("DROP DATABASE IF EXISTS reverse_etl_bench_remote WITH (FORCE)")
+        .unwrap();
+}
+
 fn main() {
     let sizes: Vec<i64> = std::env::var("BENCH_ROWS")
         .unwrap_or_else(|_| "100000,1000000".into())
@@ -514,6 +631,13 @@ fn main() {
         .unwrap_or(100_000);
     if http_rows > 0 {
         http_scenario(http_rows);
+    }
+    let remote_rows: i64 = std::env::var("BENCH_REMOTE_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    if remote_rows > 0 {
+        remote_scenario(remote_rows, batch_size);
     }
     let schedule_minutes: u64 = std::env::var("BENCH_SCHEDULE_MINUTES")
         .ok()

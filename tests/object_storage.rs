@@ -9,7 +9,7 @@ mod common;
 mod s3_server;
 
 use common::TestDb;
-use s3_server::S3Server;
+use s3_server::{CuttingProxy, S3Server};
 
 fn destination(db: &mut TestDb, name: &str, s3: &S3Server, bucket: &str, extra: &str) {
     db.exec(&format!(
@@ -178,4 +178,61 @@ fn bad_storage_settings_are_named_and_change_nothing() {
         before,
         "a refused call changed something"
     );
+}
+
+#[test]
+fn storage_going_away_mid_upload_ends_the_run_incomplete_and_the_next_run_writes_every_row() {
+    let s3 = S3Server::start();
+    let mut db = setup("s3_cut", &s3);
+    // The line is cut 1 MB into the first 5 MB part.
+    let proxy = CuttingProxy::start(s3.port, 1024 * 1024);
+    db.exec(&format!(
+        r#"SELECT reverse_etl.create_destination('flaky', 'file', '{{"s3": {{"bucket": "lake", "endpoint": "{}",
+            "path_style": true, "access_key_id": "AKIATEST", "secret_access_key": {{"secret": "aws"}}, "part_size_mb": 5}}}}')"#,
+        proxy.url()
+    ));
+    db.exec(
+        "CREATE TABLE wide (id int PRIMARY KEY, payload text);
+         INSERT INTO wide SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 60000) g;
+         SELECT reverse_etl.create_model('wide', 'SELECT id, payload FROM wide', ARRAY['id']);",
+    );
+    db.exec(r#"SELECT reverse_etl.create_sync('w', 'wide', 'flaky', '{"mode": "diff", "format": "jsonl", "file": "wide-{{ run.id }}", "match": {"from": "id", "to": "id"},
+        "mappings": [{"from": "payload", "to": "payload"}]}')"#);
+    let cut = db.run("w");
+    let first = db.run_summary(cut);
+    assert_eq!(
+        first.status,
+        "incomplete",
+        "{first:?} ({} bytes went up)",
+        proxy.bytes_up()
+    );
+    assert_eq!(first.succeeded, [0, 0, 0]);
+    assert_eq!(first.aborted, [60000, 0, 0], "nothing counts as delivered");
+    assert!(
+        s3.keys("lake").is_empty(),
+        "no object appears from a cut upload: {:?}",
+        s3.keys("lake")
+    );
+    proxy.restore();
+    let next = db.run("w");
+    assert_eq!(
+        db.run_summary(next).succeeded,
+        [60000, 0, 0],
+        "every row, once"
+    );
+    let added = s3
+        .object("lake", &format!("wide-{next}-added.jsonl"))
+        .unwrap();
+    assert_eq!(added.lines().count(), 60000);
+    let mut ids: Vec<i64> = added
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 60000, "nothing lost, nothing twice");
 }

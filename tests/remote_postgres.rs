@@ -447,3 +447,65 @@ fn the_server_going_down_mid_run_ends_it_incomplete_and_the_next_run_completes()
         .get(0);
     assert_eq!(count, 300, "nothing lost, nothing doubled");
 }
+
+#[test]
+fn tls_verifies_the_server_against_the_root_certificate() {
+    let _server = SERVER.read().unwrap_or_else(|e| e.into_inner());
+    let (mut db, mut remote) = setup("remote_tls");
+    // What each delivery's connection was: TLS or not.
+    remote.exec(&format!(
+        "{CONTACTS};
+         CREATE TABLE tls_seen (ssl bool);
+         GRANT INSERT ON tls_seen TO writer;
+         CREATE FUNCTION note_tls() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO tls_seen SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid(); RETURN NULL; END $$;
+         CREATE TRIGGER note_tls AFTER INSERT ON contacts FOR EACH STATEMENT EXECUTE FUNCTION note_tls();"
+    ));
+    let port = remote_server::PORT;
+    let dbname = remote.name.clone();
+    let config = |sslmode: &str, root: Option<&str>| {
+        let root = root
+            .map(|pem| {
+                format!(
+                    r#", "root_certificate": {}"#,
+                    serde_json::to_string(pem).unwrap()
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            r#"{{"connection": {{"host": "127.0.0.1", "port": {port}, "dbname": "{dbname}", "user": "writer",
+                "password": {{"secret": "writer_pw"}}, "sslmode": "{sslmode}"{root}}}}}"#
+        )
+    };
+    let pem = remote_server::certificate_pem();
+    assert!(pem.contains("BEGIN CERTIFICATE"));
+    // The server's own certificate as the root: verified, delivered.
+    db.exec(&format!(
+        "SELECT reverse_etl.create_destination('tls', 'postgres', '{}')",
+        config("verify-full", Some(&pem))
+    ));
+    db.exec(r#"SELECT reverse_etl.create_sync('s', 'users', 'tls', '{"mode": "upsert", "object": "contacts", "match": {"from": "email", "to": "email"}}')"#);
+    assert_eq!(run(&mut db).succeeded, [5, 0, 0]);
+    assert_eq!(
+        remote.rows("SELECT bool_and(ssl)::text FROM tls_seen"),
+        ["true"],
+        "delivered over TLS"
+    );
+    // The public roots do not know this server: refused, nothing sent.
+    db.exec(&format!(
+        "SELECT reverse_etl.create_destination('untrusted', 'postgres', '{}')",
+        config("verify-full", None)
+    ));
+    let (code, message) = db.error(
+        r#"SELECT reverse_etl.create_sync('u', 'users', 'untrusted', '{"mode": "upsert", "object": "contacts", "match": {"from": "email", "to": "email"}}')"#,
+    );
+    assert_eq!(code, "08006", "{message}");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+    // require: encrypted without checking the certificate.
+    db.exec(&format!(
+        "SELECT reverse_etl.create_destination('encrypted', 'postgres', '{}')",
+        config("require", None)
+    ));
+    db.exec(r#"SELECT reverse_etl.create_sync('r', 'users', 'encrypted', '{"mode": "upsert", "object": "contacts", "match": {"from": "email", "to": "email"}}')"#);
+    assert_eq!(run_sync(&mut db, "r").status, "succeeded");
+}

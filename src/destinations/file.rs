@@ -596,6 +596,7 @@ impl FileDestination {
             let done = match written {
                 Ok(()) => upload.finish(),
                 Err(error) => {
+                    let error = upload.take_failure().unwrap_or(error);
                     upload.abort();
                     Err(error)
                 }

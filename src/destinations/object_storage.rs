@@ -245,7 +245,14 @@ impl ObjectStore {
                     ),
                 )
             }
-            other => (*b"08006", other.to_string()),
+            // Not the URL: a presigned URL carries a signature.
+            ureq::Error::Transport(transport) => (
+                *b"08006",
+                match transport.message() {
+                    Some(message) => format!("{}: {message}", transport.kind()),
+                    None => transport.kind().to_string(),
+                },
+            ),
         };
         Error::new(
             SqlState::Other(code),
@@ -299,6 +306,7 @@ impl ObjectStore {
             upload_id: created.upload_id().to_string(),
             etags: Vec::new(),
             buffer: Vec::with_capacity(self.settings.part_size.min(16 * 1024 * 1024)),
+            failure: None,
         })
     }
 }
@@ -310,9 +318,16 @@ pub struct Upload<'a> {
     upload_id: String,
     etags: Vec<String>,
     buffer: Vec<u8>,
+    /// Why the last part could not be sent (a `Write` can only say "io").
+    failure: Option<Error>,
 }
 
 impl Upload<'_> {
+    /// The error behind a failed write, with its SQLSTATE.
+    pub fn take_failure(&mut self) -> Option<Error> {
+        self.failure.take()
+    }
+
     fn send_part(&mut self) -> Result<()> {
         let number = u16::try_from(self.etags.len() + 1).map_err(|_| {
             Error::new(
@@ -370,8 +385,11 @@ impl std::io::Write for Upload<'_> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         self.buffer.extend_from_slice(data);
         if self.buffer.len() >= self.store.settings.part_size {
-            self.send_part()
-                .map_err(|e| std::io::Error::other(e.message))?;
+            if let Err(error) = self.send_part() {
+                let message = error.message.clone();
+                self.failure = Some(error);
+                return Err(std::io::Error::other(message));
+            }
         }
         Ok(data.len())
     }

@@ -6,12 +6,49 @@
 
 use postgres::{Client, NoTls};
 use std::process::Command;
-use std::sync::{Once, RwLock};
+use std::sync::{Once, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 pub const PORT: u16 = 28845;
 pub static SERVER: RwLock<()> = RwLock::new(());
 static STARTED: Once = Once::new();
+/// The server's TLS certificate (self-signed for 127.0.0.1 and localhost),
+/// made when the server is first used by this test process.
+static CERTIFICATE: OnceLock<String> = OnceLock::new();
+
+pub fn certificate_pem() -> String {
+    CERTIFICATE.get().cloned().unwrap_or_default()
+}
+
+/// TLS on, with a certificate made now (connections without TLS still work).
+fn enable_tls() {
+    let data = format!("/var/tmp/pg_reverse_etl/data-{PORT}");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let pem = certified.cert.pem();
+    std::fs::write(format!("{data}/server.crt"), &pem).unwrap();
+    std::fs::write(
+        format!("{data}/server.key"),
+        certified.key_pair.serialize_pem(),
+    )
+    .unwrap();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "chown postgres: {data}/server.crt {data}/server.key && chmod 600 {data}/server.key"
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    connect("postgres")
+        .batch_execute("ALTER SYSTEM SET ssl = on")
+        .unwrap();
+    connect("postgres")
+        .batch_execute("SELECT pg_reload_conf()")
+        .unwrap();
+    let _ = CERTIFICATE.set(pem);
+}
 
 pub fn cluster(action: &str) {
     let status = Command::new("scripts/cluster.sh")
@@ -51,6 +88,7 @@ impl RemoteDb {
     pub fn new(test: &str) -> RemoteDb {
         STARTED.call_once(|| {
             cluster("password-auth");
+            enable_tls();
             connect("postgres")
                 .batch_execute(
                     "DO $$ BEGIN

@@ -95,3 +95,85 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// A TCP proxy in front of the server that can cut the line: once more
+/// than `limit` bytes went up (requests), every connection is closed and
+/// new ones are refused, as storage going away mid-upload; `restore`
+/// lets everything through again.
+pub struct CuttingProxy {
+    pub port: u16,
+    state: std::sync::Arc<ProxyState>,
+}
+
+struct ProxyState {
+    up: std::sync::atomic::AtomicUsize,
+    limit: std::sync::atomic::AtomicUsize,
+}
+
+impl CuttingProxy {
+    pub fn start(upstream: u16, limit: usize) -> CuttingProxy {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(ProxyState {
+            up: std::sync::atomic::AtomicUsize::new(0),
+            limit: std::sync::atomic::AtomicUsize::new(limit),
+        });
+        let shared = std::sync::Arc::clone(&state);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if shared.up.load(Ordering::SeqCst) > shared.limit.load(Ordering::SeqCst) {
+                    continue; // refused: dropped at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let counting = std::sync::Arc::clone(&shared);
+                let (client_read, server_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                // Requests: counted, cut past the limit.
+                std::thread::spawn(move || {
+                    let mut from = client_read;
+                    let mut to = server_write;
+                    let mut buffer = [0u8; 16 * 1024];
+                    loop {
+                        let n = match std::io::Read::read(&mut from, &mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let total = counting.up.fetch_add(n, Ordering::SeqCst) + n;
+                        if total > counting.limit.load(Ordering::SeqCst)
+                            || std::io::Write::write_all(&mut to, &buffer[..n]).is_err()
+                        {
+                            break;
+                        }
+                    }
+                    let _ = from.shutdown(std::net::Shutdown::Both);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+                // Answers: passed back as they come.
+                std::thread::spawn(move || {
+                    let mut from = server;
+                    let mut to = client;
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        CuttingProxy { port, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Bytes that went up so far.
+    pub fn bytes_up(&self) -> usize {
+        self.state.up.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn restore(&self) {
+        use std::sync::atomic::Ordering;
+        self.state.limit.store(usize::MAX, Ordering::SeqCst);
+    }
+}
