@@ -148,7 +148,7 @@ fn bad_rows_are_rejected_alone_and_retried_update_reports_missing_records() {
 }
 
 #[test]
-fn insert_is_never_doubled_lists_and_mirror_mode() {
+fn insert_is_never_doubled_events_lists_and_mirror_mode() {
     let _server = SERVER.read().unwrap_or_else(|e| e.into_inner());
     let (mut db, mut remote) = setup("remote_insert");
     remote.exec(CONTACTS);
@@ -159,6 +159,22 @@ fn insert_is_never_doubled_lists_and_mirror_mode() {
     let again = db.i64("SELECT reverse_etl.sync_run('s', full_resync => true)");
     assert_eq!(db.run_summary(again).succeeded, [5, 0, 0]);
     assert_eq!(remote.rows("SELECT count(*)::text FROM contacts"), ["5"]);
+
+    // Events: each row once, never updated, also when the model changes.
+    remote.exec("CREATE TABLE signups (email text PRIMARY KEY, plan_name text)");
+    db.exec(
+        r#"SELECT reverse_etl.create_sync('events', 'users', 'app', '{"type": "event", "mode": "insert",
+            "object": "signups", "match": {"from": "email", "to": "email"},
+            "mappings": [{"from": "plan", "to": "plan_name"}]}')"#,
+    );
+    assert_eq!(run_sync(&mut db, "events").succeeded, [5, 0, 0]);
+    db.exec("UPDATE src SET plan = 'pro' WHERE id = 1");
+    assert_eq!(run_sync(&mut db, "events").planned, [0, 0, 0]);
+    assert_eq!(
+        remote.rows("SELECT email || ':' || plan_name FROM signups WHERE email = 'u1@x.io'"),
+        ["u1@x.io:free"]
+    );
+    db.exec("UPDATE src SET plan = 'free' WHERE id = 1");
 
     // Lists: membership follows the model.
     remote.exec(
