@@ -5,6 +5,8 @@
 //! security checks, and the server going down mid-run.
 
 mod common;
+#[path = "support/private_cluster.rs"]
+mod private_cluster;
 #[path = "support/remote_server.rs"]
 mod remote_server;
 

@@ -5,39 +5,22 @@
 
 #[path = "support/fake_crm.rs"]
 mod fake_crm;
+#[path = "support/private_cluster.rs"]
+mod private_cluster;
 
 use fake_crm::FakeCrm;
-use postgres::{Client, NoTls};
+use postgres::Client;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PORT: u16 = 28825;
 
 fn cluster(action: &str) {
-    let status = Command::new("scripts/cluster.sh")
-        .arg(action)
-        .env("PGRE_PORT", PORT.to_string())
-        .env("PGRE_DATA", format!("/var/tmp/pg_reverse_etl/data-{PORT}"))
-        .status()
-        .expect("scripts/cluster.sh runs");
-    assert!(status.success(), "cluster {action}");
+    private_cluster::cluster(PORT, action);
 }
 
 fn connect(database: &str) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match Client::connect(
-            &format!("host=127.0.0.1 port={PORT} user=postgres dbname={database}"),
-            NoTls,
-        ) {
-            Ok(client) => return client,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(e) => panic!("cannot connect to the private cluster: {e}"),
-        }
-    }
+    private_cluster::connect(PORT, database)
 }
 
 fn wait_for(client: &mut Client, sql: &str) {

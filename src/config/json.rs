@@ -128,6 +128,22 @@ impl<'a> ObjectReader<'a> {
     }
 }
 
+/// A reference to one of the owner's secrets, `{"secret": "<name>"}`, as
+/// configs write it wherever a value must not be stored: the name.
+pub fn secret_reference(field: &str, value: &Value) -> Result<String> {
+    value
+        .get("secret")
+        .and_then(Value::as_str)
+        .filter(|_| value.as_object().is_some_and(|o| o.len() == 1))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                "must be {\"secret\": \"<name of one of your secrets>\"}",
+            )
+        })
+}
+
 pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

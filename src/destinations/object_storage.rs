@@ -6,7 +6,7 @@
 //! endpoint's host must be on `reverse_etl.http_allowed_hosts`, names are
 //! resolved by the guarded resolver, no redirects, timeouts.
 
-use crate::config::json::ObjectReader;
+use crate::config::json::{secret_reference, ObjectReader};
 use crate::destinations::http::config::check_host;
 use crate::destinations::http::secrets::{guarded_resolver, Secrets};
 use crate::error::{Error, Result, SqlState};
@@ -52,20 +52,6 @@ pub struct S3Settings {
     pub part_size: usize,
 }
 
-fn secret_name(field: &str, value: &Value) -> Result<String> {
-    value
-        .get("secret")
-        .and_then(Value::as_str)
-        .filter(|_| value.as_object().is_some_and(|o| o.len() == 1))
-        .map(str::to_string)
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                "must be {\"secret\": \"<name of one of your secrets>\"}",
-            )
-        })
-}
-
 impl S3Settings {
     /// The `s3` object of a file destination's config, if it has one.
     pub fn parse(config: &Value) -> Result<Option<S3Settings>> {
@@ -101,7 +87,7 @@ impl S3Settings {
         }
         let access_key_id = match reader.value("access_key_id") {
             Some(Value::String(key)) => Credential::Plain(key.clone()),
-            Some(other) => Credential::Secret(secret_name("config.s3.access_key_id", other)?),
+            Some(other) => Credential::Secret(secret_reference("config.s3.access_key_id", other)?),
             None => {
                 return Err(Error::invalid(
                     "config.s3.access_key_id",
@@ -110,7 +96,7 @@ impl S3Settings {
             }
         };
         let secret_access_key = match reader.value("secret_access_key") {
-            Some(value) => secret_name("config.s3.secret_access_key", value)?,
+            Some(value) => secret_reference("config.s3.secret_access_key", value)?,
             None => {
                 return Err(Error::invalid(
                     "config.s3.secret_access_key",
@@ -120,7 +106,7 @@ impl S3Settings {
         };
         let session_token = reader
             .value("session_token")
-            .map(|value| secret_name("config.s3.session_token", value))
+            .map(|value| secret_reference("config.s3.session_token", value))
             .transpose()?;
         let part_size_mb = reader.integer("part_size_mb")?.unwrap_or(8);
         if !(MIN_PART_MB..=1024).contains(&part_size_mb) {

@@ -4,10 +4,9 @@
 //! database of its own there. Tests that stop the server hold the write
 //! side of `SERVER`, the others the read side.
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use std::process::Command;
 use std::sync::{Once, OnceLock, RwLock};
-use std::time::{Duration, Instant};
 
 pub const PORT: u16 = 28845;
 pub static SERVER: RwLock<()> = RwLock::new(());
@@ -51,30 +50,11 @@ fn enable_tls() {
 }
 
 pub fn cluster(action: &str) {
-    let status = Command::new("scripts/cluster.sh")
-        .arg(action)
-        .env("PGRE_PORT", PORT.to_string())
-        .env("PGRE_DATA", format!("/var/tmp/pg_reverse_etl/data-{PORT}"))
-        .status()
-        .expect("scripts/cluster.sh runs");
-    assert!(status.success(), "remote cluster {action}");
+    super::private_cluster::cluster(PORT, action);
 }
 
 pub fn connect(database: &str) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match Client::connect(
-            &format!("host=127.0.0.1 port={PORT} user=postgres dbname={database}"),
-            NoTls,
-        ) {
-            Ok(client) => return client,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(e) => panic!("cannot connect to the remote cluster: {e}"),
-        }
-    }
+    super::private_cluster::connect(PORT, database)
 }
 
 /// A database on the remote server, and a role `writer` (password

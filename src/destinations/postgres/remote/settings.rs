@@ -1,7 +1,7 @@
 //! A `postgres` destination on another server: its `connection` settings
 //! (pure: parsing and checking, no network) and the COPY text of a row.
 
-use crate::config::json::ObjectReader;
+use crate::config::json::{secret_reference, ObjectReader};
 use crate::error::{Error, Result};
 use serde_json::Value;
 use std::time::Duration;
@@ -71,22 +71,10 @@ impl RemoteSettings {
         };
         let dbname = reader.required_string("dbname")?;
         let user = reader.required_string("user")?;
-        let password_secret = match reader.value("password") {
-            None => None,
-            Some(value) => Some(
-                value
-                    .get("secret")
-                    .and_then(Value::as_str)
-                    .filter(|_| value.as_object().is_some_and(|o| o.len() == 1))
-                    .ok_or_else(|| {
-                        Error::invalid(
-                            "config.connection.password",
-                            "must be {\"secret\": \"<name of one of your secrets>\"} (a password is never stored in a config)",
-                        )
-                    })?
-                    .to_string(),
-            ),
-        };
+        let password_secret = reader
+            .value("password")
+            .map(|value| secret_reference("config.connection.password", value))
+            .transpose()?;
         let sslmode = match reader.string("sslmode")?.as_deref() {
             None | Some("verify-full") => SslMode::VerifyFull,
             Some("require") => SslMode::Require,
