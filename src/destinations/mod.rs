@@ -8,6 +8,7 @@
 
 pub mod file;
 pub mod http;
+pub mod hubspot;
 pub mod object_storage;
 pub mod postgres;
 pub mod rows;
@@ -22,7 +23,12 @@ use pgrx::pg_sys;
 use serde_json::{Map, Value};
 
 /// Every kind this build knows. Adding a kind: one module, one line here.
-static KINDS: &[&dyn DestinationKind] = &[&postgres::Postgres, &http::Http, &file::File];
+static KINDS: &[&dyn DestinationKind] = &[
+    &postgres::Postgres,
+    &http::Http,
+    &file::File,
+    &hubspot::HubSpot,
+];
 
 /// The kind called `name`.
 pub fn kind(name: &str) -> Result<&'static dyn DestinationKind> {

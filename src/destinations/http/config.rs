@@ -22,8 +22,12 @@ pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderValue {
     Plain(String),
-    /// The value of the named secret (set with set_secret).
-    Secret(String),
+    /// The value of the named secret (set with set_secret), after a plain
+    /// prefix (`Bearer `) when the secret holds the token alone.
+    Secret {
+        name: String,
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,13 +96,16 @@ impl HttpConnection {
                         Value::String(s) => HeaderValue::Plain(s.clone()),
                         Value::Object(_) => {
                             let secret = ObjectReader::new(&field, value)?;
-                            secret.deny_unknown(&["secret"])?;
-                            HeaderValue::Secret(secret.required_string("secret")?)
+                            secret.deny_unknown(&["secret", "prefix"])?;
+                            HeaderValue::Secret {
+                                name: secret.required_string("secret")?,
+                                prefix: secret.string("prefix")?.unwrap_or_default(),
+                            }
                         }
                         _ => {
                             return Err(Error::invalid(
                                 &field,
-                                "must be a string or {\"secret\": <name>}",
+                                "must be a string or {\"secret\": <name>} (optionally with \"prefix\", e.g. \"Bearer \")",
                             ))
                         }
                     };
@@ -205,7 +212,7 @@ impl HttpConnection {
         self.headers
             .iter()
             .filter_map(|(name, value)| match value {
-                HeaderValue::Secret(secret) => {
+                HeaderValue::Secret { name: secret, .. } => {
                     Some((format!("config.headers.{name}.secret"), secret.clone()))
                 }
                 HeaderValue::Plain(_) => None,
@@ -324,6 +331,8 @@ pub struct HttpRequests {
 pub struct RecordErrors {
     pub path: String,
     pub index: String,
+    /// Where an error names its record by match value instead of position.
+    pub id: Option<String>,
     pub message: String,
 }
 
@@ -374,10 +383,11 @@ pub fn parse_requests(value: Option<&Value>) -> Result<HttpRequests> {
 pub fn parse_record_errors(value: Option<&Value>) -> Result<Option<RecordErrors>> {
     let Some(value) = value else { return Ok(None) };
     let reader = ObjectReader::new("record_errors", value)?;
-    reader.deny_unknown(&["path", "index", "message"])?;
+    reader.deny_unknown(&["path", "index", "id", "message"])?;
     Ok(Some(RecordErrors {
         path: reader.required_string("path")?,
         index: reader.string("index")?.unwrap_or_else(|| "index".into()),
+        id: reader.string("id")?,
         message: reader
             .string("message")?
             .unwrap_or_else(|| "message".into()),

@@ -91,11 +91,12 @@ pub enum Decision {
 pub fn decide(
     destination: &HttpDestination,
     reply: &Reply,
-    records: usize,
+    keys: &[Option<&str>],
     attempts: u32,
     throttles: u32,
     jitter: f64,
 ) -> Decision {
+    let records = keys.len();
     let policy = &destination.connection.retry;
     let backoff = |attempt: u32| {
         let exponential = policy.initial_backoff.as_secs_f64() * 2f64.powi(attempt.min(30) as i32);
@@ -113,7 +114,7 @@ pub fn decide(
             record_errors: destination
                 .record_errors
                 .as_ref()
-                .map(|spec| record_errors(body, &spec.path, &spec.index, &spec.message, records))
+                .map(|spec| record_errors(body, spec, keys))
                 .unwrap_or_default(),
         },
         Reply::Status {
@@ -176,36 +177,66 @@ fn truncate(body: &str) -> String {
 }
 
 /// Per-record errors in a 2xx batch response, as (record index, message).
+/// An error names its record by position in the request (`index`) or by
+/// the record's match value (`id`: a string, or a list of them) among
+/// `keys`, the match values of the request's records in order.
 pub fn record_errors(
     body: &str,
-    path: &str,
-    index: &str,
-    message: &str,
-    records: usize,
+    spec: &super::config::RecordErrors,
+    keys: &[Option<&str>],
 ) -> Vec<(usize, String)> {
     let Ok(document) = serde_json::from_str::<Value>(body) else {
         return Vec::new();
     };
-    let list = path
-        .split('.')
-        .filter(|p| !p.is_empty())
-        .try_fold(&document, |value, key| value.get(key));
-    list.and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| {
-                    let at = item.get(index)?.as_u64()? as usize;
-                    let text = match item.get(message) {
-                        Some(Value::String(s)) => s.clone(),
-                        Some(other) => other.to_string(),
-                        None => item.to_string(),
-                    };
-                    (at < records).then(|| (at, format!("record error: {}", truncate(&text))))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let at_path = |value: &'_ Value, path: &str| -> Option<Value> {
+        path.split('.')
+            .filter(|p| !p.is_empty())
+            .try_fold(value, |value, key| value.get(key))
+            .cloned()
+    };
+    let Some(Value::Array(items)) = at_path(&document, &spec.path) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for item in &items {
+        let text = match item.get(&spec.message) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => item.to_string(),
+        };
+        let reason = format!("record error: {}", truncate(&text));
+        let indexes: Vec<usize> = match &spec.id {
+            Some(id_path) => {
+                let ids: Vec<String> = match at_path(item, id_path) {
+                    Some(Value::Array(ids)) => ids
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        })
+                        .collect(),
+                    Some(Value::String(id)) => vec![id],
+                    Some(other) => vec![other.to_string()],
+                    None => Vec::new(),
+                };
+                keys.iter()
+                    .enumerate()
+                    .filter(|(_, key)| key.is_some_and(|k| ids.iter().any(|id| id == k)))
+                    .map(|(at, _)| at)
+                    .collect()
+            }
+            None => item
+                .get(&spec.index)
+                .and_then(Value::as_u64)
+                .map(|at| at as usize)
+                .filter(|at| *at < keys.len())
+                .into_iter()
+                .collect(),
+        };
+        found.extend(indexes.into_iter().map(|at| (at, reason.clone())));
+    }
+    found
 }
 
 /// Send one request. Secret values are scrubbed from what comes back (a
@@ -562,10 +593,11 @@ impl Dispatcher {
         } else {
             (unit.attempts, unit.throttles)
         };
+        let keys: Vec<Option<&str>> = unit.rows.iter().map(|r| r.match_key.as_deref()).collect();
         let decision = decide(
             destination,
             &reply,
-            unit.rows.len(),
+            &keys,
             attempts,
             throttles,
             self.jitter.next(),
@@ -691,7 +723,7 @@ mod tests {
     fn decisions() {
         let d = destination();
         assert_eq!(
-            decide(&d, &status(200, "{}"), 2, 0, 0, 0.5),
+            decide(&d, &status(200, "{}"), &[None; 2], 0, 0, 0.5),
             Decision::Delivered {
                 record_errors: vec![]
             }
@@ -703,7 +735,7 @@ mod tests {
                     200,
                     r#"{"errors": [{"index": 1, "message": "bad email"}, {"index": 9}]}"#
                 ),
-                2,
+                &[None; 2],
                 0,
                 0,
                 0.5
@@ -712,23 +744,38 @@ mod tests {
                 record_errors: vec![(1, "record error: bad email".into())]
             }
         );
+        // By match value, as HubSpot's multi-status answers name records.
+        let by_id = super::super::config::RecordErrors {
+            path: "errors".into(),
+            index: "index".into(),
+            id: Some("context.ids".into()),
+            message: "message".into(),
+        };
         assert_eq!(
-            decide(&d, &status(400, "no"), 4, 0, 0, 0.5),
+            record_errors(
+                r#"{"errors": [{"message": "Property values were not valid", "context": {"ids": ["b@x.io", "zz@x.io"]}}]}"#,
+                &by_id,
+                &[Some("a@x.io"), Some("b@x.io"), None]
+            ),
+            vec![(1, "record error: Property values were not valid".into())]
+        );
+        assert_eq!(
+            decide(&d, &status(400, "no"), &[None; 4], 0, 0, 0.5),
             Decision::Split
         );
         assert_eq!(
-            decide(&d, &status(400, "no"), 1, 0, 0, 0.5),
+            decide(&d, &status(400, "no"), &[None; 1], 0, 0, 0.5),
             Decision::Reject("HTTP 400: no".into())
         );
         assert!(matches!(
-            decide(&d, &status(503, ""), 1, 0, 0, 1.0),
+            decide(&d, &status(503, ""), &[None; 1], 0, 0, 1.0),
             Decision::Retry { counts: true, .. }
         ));
         assert!(
-            matches!(decide(&d, &status(503, "down"), 1, 2, 0, 1.0), Decision::Unavailable(r) if r == "HTTP 503: down (after 3 attempts)")
+            matches!(decide(&d, &status(503, "down"), &[None; 1], 2, 0, 1.0), Decision::Unavailable(r) if r == "HTTP 503: down (after 3 attempts)")
         );
         assert!(matches!(
-            decide(&d, &Reply::Transport("reset".into()), 1, 2, 0, 1.0),
+            decide(&d, &Reply::Transport("reset".into()), &[None; 1], 2, 0, 1.0),
             Decision::Unavailable(_)
         ));
         // A 429 waits as long as asked (up to the longest backoff) and does
@@ -739,7 +786,7 @@ mod tests {
             body: String::new(),
         };
         assert_eq!(
-            decide(&d, &throttled, 1, 2, 0, 1.0),
+            decide(&d, &throttled, &[None; 1], 2, 0, 1.0),
             Decision::Retry {
                 after: Duration::from_millis(500),
                 counts: false
@@ -750,7 +797,7 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         let d = destination();
-        let after = |attempts| match decide(&d, &status(503, ""), 1, attempts, 0, 1.0) {
+        let after = |attempts| match decide(&d, &status(503, ""), &[None; 1], attempts, 0, 1.0) {
             Decision::Retry { after, .. } => after,
             other => panic!("{other:?}"),
         };
@@ -758,7 +805,7 @@ mod tests {
         assert_eq!(after(1), Duration::from_millis(200));
         let mut d = destination();
         d.connection.retry.max_attempts = 50;
-        let capped = match decide(&d, &status(503, ""), 1, 20, 0, 1.0) {
+        let capped = match decide(&d, &status(503, ""), &[None; 1], 20, 0, 1.0) {
             Decision::Retry { after, .. } => after,
             _ => unreachable!(),
         };
@@ -787,7 +834,7 @@ mod tests {
             body: String::new(),
         };
         assert_eq!(
-            decide(&d, &huge, 1, 0, 0, 1.0),
+            decide(&d, &huge, &[None; 1], 0, 0, 1.0),
             Decision::Retry {
                 after: Duration::from_millis(1000),
                 counts: false

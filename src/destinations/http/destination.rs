@@ -32,12 +32,21 @@ impl Destination for HttpDestination {
                 .unwrap_or("config.headers");
             super::secret_header_value(owner, field, secret)
         })?;
+        // The secrets themselves are scrubbed (without a header's prefix,
+        // so the value alone is masked too).
         self.secrets = Secrets::new(
             self.resolved_headers
                 .iter()
                 .zip(&self.connection.headers)
-                .filter(|(_, (_, value))| matches!(value, HeaderValue::Secret(_)))
-                .map(|((_, resolved), _)| resolved.clone())
+                .filter_map(|((_, resolved), (_, value))| match value {
+                    HeaderValue::Secret { prefix, .. } => Some(
+                        resolved
+                            .strip_prefix(prefix.as_str())
+                            .unwrap_or(resolved)
+                            .to_string(),
+                    ),
+                    HeaderValue::Plain(_) => None,
+                })
                 .collect(),
         );
         let agent = self
@@ -109,7 +118,7 @@ impl Destination for HttpDestination {
             .connection
             .headers
             .iter()
-            .filter(|(_, v)| matches!(v, HeaderValue::Secret(_)))
+            .filter(|(_, v)| matches!(v, HeaderValue::Secret { .. }))
             .map(|(n, _)| n.as_str())
             .collect();
         let shown_headers: Map<String, Value> = request

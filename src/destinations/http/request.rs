@@ -138,7 +138,9 @@ impl HttpDestination {
                     name.clone(),
                     match value {
                         HeaderValue::Plain(v) => v.clone(),
-                        HeaderValue::Secret(secret) => lookup(secret)?,
+                        HeaderValue::Secret { name, prefix } => {
+                            format!("{prefix}{}", lookup(name)?)
+                        }
                     },
                 ))
             })

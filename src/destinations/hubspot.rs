@@ -1,0 +1,288 @@
+//! `hubspot`: HubSpot CRM objects (contacts, companies) through the v3
+//! batch API, on the http engine. The kind turns its few settings into an
+//! http connection (bearer token from a secret, HubSpot's rate limit) and
+//! the sync into requests: batch upsert (or update) by a unique property,
+//! 100 records per request, the property values written exactly (`| json`),
+//! and the per-record errors of HubSpot's multi-status answers (207) read
+//! by the ids they name.
+
+use super::http::config::{check_host, HttpConnection};
+use super::http::{secret_header_value, HttpDestination};
+use super::{BuildContext, Destination, DestinationKind, Support};
+use crate::config::json::{secret_reference, ObjectReader};
+use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
+use crate::error::{Error, Result};
+use pgrx::pg_sys;
+use serde_json::{json, Value};
+
+const API_URL: &str = "https://api.hubapi.com";
+/// HubSpot takes at most 100 inputs per batch request.
+const MAX_BATCH: i64 = 100;
+/// Private apps may send 100 requests per 10 seconds (the lowest tier).
+const REQUESTS_PER_SECOND: f64 = 10.0;
+const OBJECTS: &[&str] = &["contacts", "companies"];
+
+pub const SYNC_KEYS: &[&str] = &["object"];
+
+/// Records are created or updated by a unique property; HubSpot's batch API
+/// cannot archive by that property, so rows leaving the model are left
+/// (`nothing`) or have their properties emptied (`clear`).
+pub const SUPPORT: &[Support] = &[Support {
+    sync_type: SyncType::Object,
+    modes: &[SyncMode::Upsert, SyncMode::Update],
+    delete_behaviors: &[DeleteBehavior::Nothing, DeleteBehavior::Clear],
+}];
+
+pub struct HubSpot;
+
+#[derive(Debug)]
+struct Settings {
+    token: String,
+    api_url: String,
+    requests_per_second: f64,
+}
+
+fn settings(config: &Value) -> Result<Settings> {
+    let reader = ObjectReader::new("config", config)?;
+    reader.deny_unknown(&["token", "api_url", "requests_per_second"])?;
+    let token = match reader.value("token") {
+        Some(value) => secret_reference("config.token", value)?,
+        None => {
+            return Err(Error::invalid(
+                "config.token",
+                "is required: {\"secret\": \"<name of the secret holding the private app's access token>\"}",
+            ))
+        }
+    };
+    let requests_per_second = match reader.value("requests_per_second") {
+        None => REQUESTS_PER_SECOND,
+        Some(value) => value
+            .as_f64()
+            .filter(|rps| (0.01..=1000.0).contains(rps))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "config.requests_per_second",
+                    "must be between 0.01 and 1000",
+                )
+            })?,
+    };
+    Ok(Settings {
+        token,
+        api_url: reader
+            .string("api_url")?
+            .unwrap_or_else(|| API_URL.to_string()),
+        requests_per_second,
+    })
+}
+
+fn connection(settings: &Settings) -> Result<HttpConnection> {
+    HttpConnection::parse(&json!({
+        "url": settings.api_url,
+        "headers": {"Authorization": {"secret": settings.token, "prefix": "Bearer "}},
+        "concurrency": 4,
+        "rate_limit": {"requests_per_second": settings.requests_per_second},
+        "timeout_ms": 30000,
+    }))
+    .map_err(|e| {
+        // The generic connection's field names are the kind's own here.
+        Error::new(e.state, e.message.replace("config.url", "config.api_url"))
+    })
+}
+
+/// A HubSpot property's internal name: lower-case letters, digits, `_`.
+fn property_name(field: &str, name: &str) -> Result<()> {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("\"{name}\" is not a HubSpot property's internal name (lower-case letters, digits and _)"),
+        ))
+    }
+}
+
+/// The batch body: every record an input found by `id_property`, its
+/// properties written as JSON (a property emptied is `""`, as HubSpot
+/// clears one).
+fn batch_body(id_property: &str, properties: &[String]) -> String {
+    let values: Vec<String> = properties
+        .iter()
+        .map(|p| {
+            format!(
+                r#""{p}": {{% if r["{p}"] == nil %}}""{{% else %}}{{{{ r["{p}"] | json }}}}{{% endif %}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"inputs": [{{% for r in records %}}{{% unless forloop.first %}}, {{% endunless %}}{{"idProperty": "{id_property}", "id": {{{{ r["{id_property}"] | json }}}}, "properties": {{{}}}}}{{% endfor %}}]}}"#,
+        values.join(", ")
+    )
+}
+
+/// The http engine's sync settings for this sync: the requests and where
+/// HubSpot's answers name failed records.
+fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
+    let object = config
+        .destination_string("object")?
+        .unwrap_or_else(|| "contacts".into());
+    if !OBJECTS.contains(&object.as_str()) {
+        return Err(Error::invalid(
+            "object",
+            format!(
+                "unknown HubSpot object \"{object}\" (expected one of: {})",
+                OBJECTS.join(", ")
+            ),
+        ));
+    }
+    let record_match = config.record_match.as_ref().ok_or_else(|| {
+        Error::invalid(
+            "match",
+            "is required: {\"from\": <model column>, \"to\": <a unique property, e.g. \"email\" or \"domain\">}",
+        )
+    })?;
+    property_name("match.to", &record_match.to)?;
+    let mut properties = vec![record_match.to.clone()];
+    for (index, mapping) in config.mappings.iter().enumerate() {
+        property_name(&format!("mappings[{index}].to"), &mapping.to)?;
+        properties.push(mapping.to.clone());
+    }
+    if config.batch_size > MAX_BATCH {
+        return Err(Error::invalid(
+            "batch_size",
+            format!(
+                "HubSpot takes at most {MAX_BATCH} records per request, not {}",
+                config.batch_size
+            ),
+        ));
+    }
+    let action = if config.mode == SyncMode::Update {
+        "update"
+    } else {
+        "upsert"
+    };
+    let request = json!({
+        "method": "POST",
+        "path": format!("/crm/v3/objects/{object}/batch/{action}"),
+        "body": batch_body(&record_match.to, &properties),
+    });
+    let mut http = config.clone();
+    http.destination_keys = serde_json::Map::new();
+    http.destination_keys.insert(
+        "requests".into(),
+        json!({"added": request, "changed": request}),
+    );
+    http.destination_keys.insert(
+        "record_errors".into(),
+        json!({"path": "errors", "id": "context.ids", "message": "message"}),
+    );
+    Ok(http)
+}
+
+impl DestinationKind for HubSpot {
+    fn name(&self) -> &'static str {
+        "hubspot"
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["token", "api_url", "requests_per_second"]
+    }
+
+    fn sync_keys(&self) -> &'static [&'static str] {
+        SYNC_KEYS
+    }
+
+    fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()> {
+        let settings = settings(config)?;
+        let connection = connection(&settings)?;
+        check_host(
+            "config.api_url",
+            &connection.url,
+            &crate::gucs::http_allowed_hosts(),
+        )?;
+        secret_header_value(owner, "config.token", &settings.token)?;
+        Ok(())
+    }
+
+    fn secret_names(&self, config: &Value) -> Vec<String> {
+        settings(config).map(|s| vec![s.token]).unwrap_or_default()
+    }
+
+    fn support(&self) -> &'static [Support] {
+        SUPPORT
+    }
+
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
+        let connection = connection(&settings(&context.destination.config)?)?;
+        let mut destination = HttpDestination::new(
+            connection,
+            &http_sync(context.config)?,
+            context.model_columns,
+            context.sync_name,
+        )?;
+        destination.identity = context.identity.clone();
+        destination.secrets_owner = context.destination.owner;
+        Ok(Box::new(destination))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(document: Value) -> Result<SyncConfig> {
+        SyncConfig::parse(&document, SYNC_KEYS).and_then(|c| http_sync(&c))
+    }
+
+    #[test]
+    fn syncs_become_batch_requests_by_a_unique_property() {
+        let http = config(
+            json!({"mode": "upsert", "match": {"from": "email", "to": "email"},
+            "mappings": [{"from": "first", "to": "firstname"}]}),
+        )
+        .unwrap();
+        let request = &http.destination_keys["requests"]["added"];
+        assert_eq!(request["path"], "/crm/v3/objects/contacts/batch/upsert");
+        let body = request["body"].as_str().unwrap();
+        assert!(
+            body.contains(r#""idProperty": "email", "id": {{ r["email"] | json }}"#),
+            "{body}"
+        );
+        assert!(body.contains(r#""firstname": {% if r["firstname"] == nil %}""{% else %}{{ r["firstname"] | json }}{% endif %}"#), "{body}");
+        let update = config(json!({"mode": "update", "object": "companies", "match": {"from": "d", "to": "domain"}})).unwrap();
+        assert_eq!(
+            update.destination_keys["requests"]["changed"]["path"],
+            "/crm/v3/objects/companies/batch/update"
+        );
+    }
+
+    #[test]
+    fn settings_the_api_cannot_take_are_named() {
+        let message = |document| config(document).unwrap_err().message;
+        assert!(message(json!({"mode": "upsert"})).starts_with("match: is required"));
+        assert!(message(
+            json!({"mode": "upsert", "object": "deals", "match": {"from": "e", "to": "email"}})
+        )
+        .starts_with("object: unknown HubSpot object \"deals\""));
+        assert!(message(
+            json!({"mode": "upsert", "batch_size": 500, "match": {"from": "e", "to": "email"}})
+        )
+        .starts_with("batch_size: HubSpot takes at most 100"));
+        assert!(message(
+            json!({"mode": "upsert", "match": {"from": "e", "to": "email"},
+            "mappings": [{"from": "x", "to": "First Name"}]})
+        )
+        .starts_with("mappings[0].to: \"First Name\" is not a HubSpot property"));
+        assert!(settings(&json!({"token": "pat-123"}))
+            .unwrap_err()
+            .message
+            .starts_with("config.token: must be {\"secret\""));
+        assert!(settings(&json!({}))
+            .unwrap_err()
+            .message
+            .starts_with("config.token: is required"));
+    }
+}
