@@ -9,6 +9,7 @@
 pub mod file;
 pub mod http;
 pub mod hubspot;
+pub mod mailchimp;
 pub mod object_storage;
 pub mod postgres;
 pub mod rows;
@@ -28,6 +29,7 @@ static KINDS: &[&dyn DestinationKind] = &[
     &http::Http,
     &file::File,
     &hubspot::HubSpot,
+    &mailchimp::Mailchimp,
 ];
 
 /// The kind called `name`.

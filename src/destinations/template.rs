@@ -11,6 +11,7 @@ fn parser() -> &'static liquid::Parser {
     PARSER.get_or_init(|| {
         liquid::ParserBuilder::with_stdlib()
             .filter(Json)
+            .filter(Md5)
             .build()
             .expect("the standard Liquid library builds")
     })
@@ -40,6 +41,37 @@ impl Filter for JsonFilter {
         let text = serde_json::to_string(&from_liquid(&input.to_value()))
             .map_err(|e| liquid_core::Error::with_msg(format!("json: {e}")))?;
         Ok(liquid_core::Value::scalar(text))
+    }
+}
+
+/// `{{ row.email | downcase | md5 }}`: the hex MD5 of the text (the id
+/// some APIs give a record, e.g. Mailchimp's members).
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "md5",
+    description = "The hex MD5 digest of the text.",
+    parsed(Md5Filter)
+)]
+struct Md5;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "md5"]
+struct Md5Filter;
+
+impl Filter for Md5Filter {
+    fn evaluate(
+        &self,
+        input: &dyn ValueView,
+        _runtime: &dyn Runtime,
+    ) -> liquid_core::Result<liquid_core::Value> {
+        use md5::Digest;
+        let digest = md5::Md5::digest(input.to_kstr().as_bytes());
+        Ok(liquid_core::Value::scalar(
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+        ))
     }
 }
 

@@ -23,10 +23,12 @@ pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 pub enum HeaderValue {
     Plain(String),
     /// The value of the named secret (set with set_secret), after a plain
-    /// prefix (`Bearer `) when the secret holds the token alone.
+    /// prefix (`Bearer `) when the secret holds the token alone, or as the
+    /// password of HTTP Basic authentication for `basic_user`.
     Secret {
         name: String,
         prefix: String,
+        basic_user: Option<String>,
     },
 }
 
@@ -96,10 +98,11 @@ impl HttpConnection {
                         Value::String(s) => HeaderValue::Plain(s.clone()),
                         Value::Object(_) => {
                             let secret = ObjectReader::new(&field, value)?;
-                            secret.deny_unknown(&["secret", "prefix"])?;
+                            secret.deny_unknown(&["secret", "prefix", "basic_user"])?;
                             HeaderValue::Secret {
                                 name: secret.required_string("secret")?,
                                 prefix: secret.string("prefix")?.unwrap_or_default(),
+                                basic_user: secret.string("basic_user")?,
                             }
                         }
                         _ => {

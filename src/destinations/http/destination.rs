@@ -24,31 +24,28 @@ impl Destination for HttpDestination {
         // The destination's owner's secrets, checked again at every run.
         let owner = self.secrets_owner;
         let names = self.connection.secret_names();
+        let raw = std::cell::RefCell::new(Vec::new());
         self.resolve_secrets(|secret| {
             let field = names
                 .iter()
                 .find(|(_, name)| name == secret)
                 .map(|(field, _)| field.as_str())
                 .unwrap_or("config.headers");
-            super::secret_header_value(owner, field, secret)
+            let value = super::secret_header_value(owner, field, secret)?;
+            raw.borrow_mut().push(value.clone());
+            Ok(value)
         })?;
-        // The secrets themselves are scrubbed (without a header's prefix,
-        // so the value alone is masked too).
-        self.secrets = Secrets::new(
+        // Scrubbed wherever they could appear: each secret, and each header
+        // made from one (a Basic authentication's encoding).
+        let mut values = raw.into_inner();
+        values.extend(
             self.resolved_headers
                 .iter()
                 .zip(&self.connection.headers)
-                .filter_map(|((_, resolved), (_, value))| match value {
-                    HeaderValue::Secret { prefix, .. } => Some(
-                        resolved
-                            .strip_prefix(prefix.as_str())
-                            .unwrap_or(resolved)
-                            .to_string(),
-                    ),
-                    HeaderValue::Plain(_) => None,
-                })
-                .collect(),
+                .filter(|(_, (_, value))| matches!(value, HeaderValue::Secret { .. }))
+                .map(|((_, resolved), _)| resolved.clone()),
         );
+        self.secrets = Secrets::new(values);
         let agent = self
             .agent()
             .max_idle_connections_per_host(self.connection.concurrency * 2);

@@ -138,14 +138,29 @@ impl HttpDestination {
                     name.clone(),
                     match value {
                         HeaderValue::Plain(v) => v.clone(),
-                        HeaderValue::Secret { name, prefix } => {
-                            format!("{prefix}{}", lookup(name)?)
-                        }
+                        HeaderValue::Secret {
+                            name,
+                            prefix,
+                            basic_user,
+                        } => header_with_secret(prefix, basic_user.as_deref(), &lookup(name)?),
                     },
                 ))
             })
             .collect::<Result<_>>()?;
         Ok(())
+    }
+}
+
+/// A header's value around a secret: `prefix` + secret, or Basic
+/// authentication with the secret as the password.
+pub fn header_with_secret(prefix: &str, basic_user: Option<&str>, secret: &str) -> String {
+    use base64::Engine;
+    match basic_user {
+        Some(user) => format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+        ),
+        None => format!("{prefix}{secret}"),
     }
 }
 

@@ -1,0 +1,283 @@
+//! `mailchimp`: the members of a Mailchimp audience, on the http engine.
+//! Each row is one request to the member's own resource, whose id is the
+//! MD5 of the lower-cased email (`PUT` to add or update, `PATCH` to update
+//! only, `DELETE` to archive); mapped fields are merge fields (`FNAME`).
+//! The API key is a secret, sent with HTTP Basic authentication.
+
+use super::http::config::{check_host, HttpConnection};
+use super::http::{secret_header_value, HttpDestination};
+use super::{BuildContext, Destination, DestinationKind, Support};
+use crate::config::json::{secret_reference, ObjectReader};
+use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
+use crate::error::{Error, Result};
+use pgrx::pg_sys;
+use serde_json::{json, Value};
+
+pub const SYNC_KEYS: &[&str] = &["audience", "status"];
+const STATUSES: &[&str] = &["subscribed", "pending", "transactional"];
+/// Mailchimp allows 10 simultaneous connections per account.
+const CONCURRENCY: usize = 8;
+
+/// Members are records found by their email: added and changed with PUT
+/// (or PATCH in mode update), archived when they leave the model
+/// (`delete`) or left (`nothing`).
+pub const SUPPORT: &[Support] = &[Support {
+    sync_type: SyncType::Object,
+    modes: &[SyncMode::Upsert, SyncMode::Update],
+    delete_behaviors: &[DeleteBehavior::Nothing, DeleteBehavior::Delete],
+}];
+
+pub struct Mailchimp;
+
+#[derive(Debug)]
+struct Settings {
+    api_key: String,
+    api_url: String,
+}
+
+fn settings(config: &Value) -> Result<Settings> {
+    let reader = ObjectReader::new("config", config)?;
+    reader.deny_unknown(&["api_key", "server", "api_url"])?;
+    let api_key = match reader.value("api_key") {
+        Some(value) => secret_reference("config.api_key", value)?,
+        None => {
+            return Err(Error::invalid(
+                "config.api_key",
+                "is required: {\"secret\": \"<name of the secret holding the API key>\"}",
+            ))
+        }
+    };
+    let api_url = match (reader.string("api_url")?, reader.string("server")?) {
+        (Some(url), _) => url,
+        (None, Some(server))
+            if !server.is_empty() && server.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            format!("https://{server}.api.mailchimp.com")
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid(
+                "config.server",
+                "must be the data center of the account, e.g. \"us6\" (the end of the API key)",
+            ))
+        }
+        (None, None) => return Err(Error::invalid(
+            "config.server",
+            "is required: the data center of the account, e.g. \"us6\" (the end of the API key)",
+        )),
+    };
+    Ok(Settings { api_key, api_url })
+}
+
+fn connection(settings: &Settings) -> Result<HttpConnection> {
+    HttpConnection::parse(&json!({
+        "url": settings.api_url,
+        "headers": {"Authorization": {"secret": settings.api_key, "basic_user": "pg_reverse_etl"}},
+        "concurrency": CONCURRENCY,
+        "timeout_ms": 30000,
+    }))
+    .map_err(|e| Error::new(e.state, e.message.replace("config.url", "config.api_url")))
+}
+
+/// A merge field's tag: upper-case letters, digits, `_` (FNAME, LTV_USD).
+fn merge_tag(field: &str, name: &str) -> Result<()> {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("\"{name}\" is not a Mailchimp merge tag (upper-case letters, digits and _, e.g. FNAME)"),
+        ))
+    }
+}
+
+/// The http engine's sync settings for this sync: one request per member.
+fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
+    let audience = config.destination_string("audience")?.ok_or_else(|| {
+        Error::invalid(
+            "audience",
+            "is required: the audience (list) id, e.g. \"a1b2c3d4e5\"",
+        )
+    })?;
+    if audience.is_empty() || !audience.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::invalid(
+            "audience",
+            "must be an audience id (letters and digits)",
+        ));
+    }
+    let status = config
+        .destination_string("status")?
+        .unwrap_or_else(|| "subscribed".into());
+    if !STATUSES.contains(&status.as_str()) {
+        return Err(Error::invalid(
+            "status",
+            format!(
+                "unknown status \"{status}\" (expected one of: {})",
+                STATUSES.join(", ")
+            ),
+        ));
+    }
+    let record_match = config.record_match.as_ref().ok_or_else(|| {
+        Error::invalid(
+            "match",
+            "is required: {\"from\": <the model's email column>, \"to\": \"email_address\"}",
+        )
+    })?;
+    if record_match.to != "email_address" {
+        return Err(Error::invalid(
+            "match.to",
+            "must be \"email_address\": Mailchimp finds members by their email",
+        ));
+    }
+    let mut merge_fields = Vec::new();
+    for (index, mapping) in config.mappings.iter().enumerate() {
+        merge_tag(&format!("mappings[{index}].to"), &mapping.to)?;
+        merge_fields.push(format!(
+            r#""{tag}": {{% if record["{tag}"] == nil %}}""{{% else %}}{{{{ record["{tag}"] | json }}}}{{% endif %}}"#,
+            tag = mapping.to
+        ));
+    }
+    let email = format!(r#"row["{}"]"#, record_match.from);
+    let path = format!("/3.0/lists/{audience}/members/{{{{ {email} | downcase | md5 }}}}");
+    let merge_fields = merge_fields.join(", ");
+    let put = json!({
+        "method": "PUT",
+        "path": path,
+        "body": format!(
+            r#"{{"email_address": {{{{ {email} | json }}}}, "status_if_new": "{status}", "merge_fields": {{{merge_fields}}}}}"#
+        ),
+    });
+    let patch = json!({
+        "method": "PATCH",
+        "path": path,
+        "body": format!(r#"{{"merge_fields": {{{merge_fields}}}}}"#),
+    });
+    let write = if config.mode == SyncMode::Update {
+        patch
+    } else {
+        put
+    };
+    let mut http = config.clone();
+    http.batch_size = 1;
+    http.destination_keys = serde_json::Map::new();
+    http.destination_keys.insert(
+        "requests".into(),
+        json!({"added": write, "changed": write, "removed": {"method": "DELETE", "path": path}}),
+    );
+    Ok(http)
+}
+
+impl DestinationKind for Mailchimp {
+    fn name(&self) -> &'static str {
+        "mailchimp"
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["api_key", "server", "api_url"]
+    }
+
+    fn sync_keys(&self) -> &'static [&'static str] {
+        SYNC_KEYS
+    }
+
+    fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()> {
+        let settings = settings(config)?;
+        let connection = connection(&settings)?;
+        check_host(
+            "config.api_url",
+            &connection.url,
+            &crate::gucs::http_allowed_hosts(),
+        )?;
+        secret_header_value(owner, "config.api_key", &settings.api_key)?;
+        Ok(())
+    }
+
+    fn secret_names(&self, config: &Value) -> Vec<String> {
+        settings(config)
+            .map(|s| vec![s.api_key])
+            .unwrap_or_default()
+    }
+
+    fn support(&self) -> &'static [Support] {
+        SUPPORT
+    }
+
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
+        let connection = connection(&settings(&context.destination.config)?)?;
+        let mut destination = HttpDestination::new(
+            connection,
+            &http_sync(context.config)?,
+            context.model_columns,
+            context.sync_name,
+        )?;
+        destination.identity = context.identity.clone();
+        destination.secrets_owner = context.destination.owner;
+        Ok(Box::new(destination))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(document: Value) -> Result<SyncConfig> {
+        SyncConfig::parse(&document, SYNC_KEYS).and_then(|c| http_sync(&c))
+    }
+
+    #[test]
+    fn members_are_put_at_the_md5_of_their_email() {
+        let http = config(
+            json!({"mode": "upsert", "audience": "a1b2c3", "delete_behavior": "delete",
+            "match": {"from": "email", "to": "email_address"},
+            "mappings": [{"from": "first", "to": "FNAME"}]}),
+        )
+        .unwrap();
+        let requests = &http.destination_keys["requests"];
+        assert_eq!(requests["added"]["method"], "PUT");
+        assert_eq!(
+            requests["added"]["path"],
+            r#"/3.0/lists/a1b2c3/members/{{ row["email"] | downcase | md5 }}"#
+        );
+        let body = requests["added"]["body"].as_str().unwrap();
+        assert!(body.contains(r#""status_if_new": "subscribed""#), "{body}");
+        assert!(body.contains(r#""FNAME": {% if record["FNAME"] == nil %}""{% else %}{{ record["FNAME"] | json }}{% endif %}"#), "{body}");
+        assert_eq!(requests["removed"]["method"], "DELETE");
+        assert_eq!(http.batch_size, 1);
+        let update = config(json!({"mode": "update", "audience": "a1", "match": {"from": "e", "to": "email_address"}})).unwrap();
+        assert_eq!(
+            update.destination_keys["requests"]["changed"]["method"],
+            "PATCH"
+        );
+    }
+
+    #[test]
+    fn settings_the_api_cannot_take_are_named() {
+        let message = |document| config(document).unwrap_err().message;
+        assert!(
+            message(json!({"mode": "upsert", "match": {"from": "e", "to": "email_address"}}))
+                .starts_with("audience: is required")
+        );
+        assert!(message(
+            json!({"mode": "upsert", "audience": "a1", "match": {"from": "e", "to": "email"}})
+        )
+        .starts_with("match.to: must be \"email_address\""));
+        assert!(message(json!({"mode": "upsert", "audience": "a1", "status": "cleaned", "match": {"from": "e", "to": "email_address"}}))
+            .starts_with("status: unknown status \"cleaned\""));
+        assert!(message(json!({"mode": "upsert", "audience": "a1", "match": {"from": "e", "to": "email_address"},
+            "mappings": [{"from": "x", "to": "fname"}]}))
+        .starts_with("mappings[0].to: \"fname\" is not a Mailchimp merge tag"));
+        assert!(settings(&json!({"api_key": {"secret": "k"}}))
+            .unwrap_err()
+            .message
+            .starts_with("config.server: is required"));
+        assert_eq!(
+            settings(&json!({"api_key": {"secret": "k"}, "server": "us6"}))
+                .unwrap()
+                .api_url,
+            "https://us6.api.mailchimp.com"
+        );
+    }
+}

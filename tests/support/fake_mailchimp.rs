@@ -1,0 +1,242 @@
+//! A fake of Mailchimp's Marketing API (3.0) audience members on loopback,
+//! following its public documentation: `PUT`/`PATCH`/`DELETE
+//! /3.0/lists/{list_id}/members/{subscriber_hash}` where the hash is the MD5
+//! of the lower-cased email, HTTP Basic authentication with the API key as
+//! the password (401 otherwise), 400 "Invalid Resource" with a `detail` for
+//! a bad email or a hash that is not the email's, 404 for a member a PATCH
+//! or DELETE does not find, 429 when asked to throttle.
+
+use md5::{Digest, Md5};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+#[derive(Default)]
+struct State {
+    /// (list, subscriber hash) → member.
+    members: BTreeMap<(String, String), Value>,
+    /// Each request: method, path, authorization.
+    requests: Vec<(String, String, String)>,
+    throttle_next: usize,
+}
+
+#[derive(Clone)]
+pub struct FakeMailchimp {
+    pub port: u16,
+    api_key: String,
+    state: Arc<Mutex<State>>,
+}
+
+pub fn subscriber_hash(email: &str) -> String {
+    Md5::digest(email.to_lowercase().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl FakeMailchimp {
+    pub fn start(api_key: &str) -> FakeMailchimp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let fake = FakeMailchimp {
+            port,
+            api_key: api_key.to_string(),
+            state: Arc::default(),
+        };
+        let server = fake.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let server = server.clone();
+                thread::spawn(move || server.serve(stream));
+            }
+        });
+        fake
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn throttle_next(&self, n: usize) {
+        self.state.lock().unwrap().throttle_next = n;
+    }
+
+    /// A member by email, as Mailchimp holds it.
+    pub fn member(&self, list: &str, email: &str) -> Option<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .members
+            .get(&(list.to_string(), subscriber_hash(email)))
+            .cloned()
+    }
+
+    pub fn requests(&self) -> Vec<(String, String, String)> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let mut parts = line.split_whitespace();
+            let method = parts.next().unwrap_or_default().to_string();
+            let path = parts.next().unwrap_or_default().to_string();
+            let mut length = 0usize;
+            let mut authorization = String::new();
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                    return;
+                }
+                let header = header.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    match name.trim().to_ascii_lowercase().as_str() {
+                        "content-length" => length = value.trim().parse().unwrap_or(0),
+                        "authorization" => authorization = value.trim().to_string(),
+                        _ => {}
+                    }
+                }
+            }
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (status, answer) = self.handle(&method, &path, &authorization, &body);
+            let text = answer.map(|a| a.to_string()).unwrap_or_default();
+            let response = format!(
+                "HTTP/1.1 {status} Status\r\nContent-Type: application/problem+json\r\nContent-Length: {}\r\n\r\n{text}",
+                text.len()
+            );
+            if writer.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn problem(status: u16, title: &str, detail: &str) -> (u16, Option<Value>) {
+        (
+            status,
+            Some(
+                json!({"type": "https://mailchimp.com/developer/marketing/docs/errors/",
+                        "title": title, "status": status, "detail": detail, "instance": "0000"}),
+            ),
+        )
+    }
+
+    fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: &str,
+        body: &Value,
+    ) -> (u16, Option<Value>) {
+        use base64::Engine;
+        let mut state = self.state.lock().unwrap();
+        state.requests.push((
+            method.to_string(),
+            path.to_string(),
+            authorization.to_string(),
+        ));
+        if state.throttle_next > 0 {
+            state.throttle_next -= 1;
+            return Self::problem(
+                429,
+                "Too Many Requests",
+                "You have exceeded the limit of 10 simultaneous connections.",
+            );
+        }
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("pg_reverse_etl:{}", self.api_key))
+        );
+        if authorization != expected {
+            return Self::problem(
+                401,
+                "API Key Invalid",
+                "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+            );
+        }
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let ["3.0", "lists", list, "members", hash] = segments.as_slice() else {
+            return Self::problem(
+                404,
+                "Resource Not Found",
+                "The requested resource could not be found.",
+            );
+        };
+        let key = (list.to_string(), hash.to_string());
+        match method {
+            "PUT" => {
+                let email = body["email_address"].as_str().unwrap_or_default();
+                if !email.contains('@') {
+                    return Self::problem(
+                        400,
+                        "Invalid Resource",
+                        &format!(
+                            "{email} looks fake or invalid, please enter a real email address."
+                        ),
+                    );
+                }
+                if subscriber_hash(email) != *hash {
+                    return Self::problem(400, "Invalid Resource", "The resource submitted could not be validated: the subscriber hash does not match the email address.");
+                }
+                let member = state.members.entry(key).or_insert_with(|| {
+                    json!({"email_address": email, "status": body["status_if_new"].clone(), "merge_fields": {}})
+                });
+                if let Some(fields) = body["merge_fields"].as_object() {
+                    for (name, value) in fields {
+                        member["merge_fields"][name] = value.clone();
+                    }
+                }
+                if member["status"] == "archived" {
+                    member["status"] = body["status_if_new"].clone();
+                }
+                (200, Some(member.clone()))
+            }
+            "PATCH" => match state.members.get_mut(&key) {
+                Some(member) => {
+                    if let Some(fields) = body["merge_fields"].as_object() {
+                        for (name, value) in fields {
+                            member["merge_fields"][name] = value.clone();
+                        }
+                    }
+                    (200, Some(member.clone()))
+                }
+                None => Self::problem(
+                    404,
+                    "Resource Not Found",
+                    "The requested resource could not be found.",
+                ),
+            },
+            "DELETE" => match state.members.get_mut(&key) {
+                Some(member) => {
+                    member["status"] = json!("archived");
+                    (204, None)
+                }
+                None => Self::problem(
+                    404,
+                    "Resource Not Found",
+                    "The requested resource could not be found.",
+                ),
+            },
+            _ => Self::problem(
+                405,
+                "Method Not Allowed",
+                "The requested method and resource are not compatible.",
+            ),
+        }
+    }
+}
