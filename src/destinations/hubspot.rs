@@ -6,13 +6,11 @@
 //! and the per-record errors of HubSpot's multi-status answers (207) read
 //! by the ids they name.
 
-use super::http::config::{check_host, HttpConnection};
-use super::http::{secret_header_value, HttpDestination};
-use super::{BuildContext, Destination, DestinationKind, Support};
-use crate::config::json::{secret_reference, ObjectReader};
+use super::named::{self, Api, NamedApi};
+use super::Support;
+use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result};
-use pgrx::pg_sys;
 use serde_json::{json, Value};
 
 const API_URL: &str = "https://api.hubapi.com";
@@ -22,6 +20,7 @@ const MAX_BATCH: i64 = 100;
 const REQUESTS_PER_SECOND: f64 = 10.0;
 const OBJECTS: &[&str] = &["contacts", "companies"];
 
+const CONFIG_KEYS: &[&str] = &["token", "api_url", "requests_per_second"];
 pub const SYNC_KEYS: &[&str] = &["object"];
 
 /// Records are created or updated by a unique property; HubSpot's batch API
@@ -44,16 +43,12 @@ struct Settings {
 
 fn settings(config: &Value) -> Result<Settings> {
     let reader = ObjectReader::new("config", config)?;
-    reader.deny_unknown(&["token", "api_url", "requests_per_second"])?;
-    let token = match reader.value("token") {
-        Some(value) => secret_reference("config.token", value)?,
-        None => {
-            return Err(Error::invalid(
-                "config.token",
-                "is required: {\"secret\": \"<name of the secret holding the private app's access token>\"}",
-            ))
-        }
-    };
+    reader.deny_unknown(CONFIG_KEYS)?;
+    let token = named::required_secret(
+        "config.token",
+        reader.value("token"),
+        "the private app's access token",
+    )?;
     let requests_per_second = match reader.value("requests_per_second") {
         None => REQUESTS_PER_SECOND,
         Some(value) => value
@@ -75,34 +70,14 @@ fn settings(config: &Value) -> Result<Settings> {
     })
 }
 
-fn connection(settings: &Settings) -> Result<HttpConnection> {
-    HttpConnection::parse(&json!({
-        "url": settings.api_url,
-        "headers": {"Authorization": {"secret": settings.token, "prefix": "Bearer "}},
-        "concurrency": 4,
-        "rate_limit": {"requests_per_second": settings.requests_per_second},
-        "timeout_ms": 30000,
-    }))
-    .map_err(|e| {
-        // The generic connection's field names are the kind's own here.
-        Error::new(e.state, e.message.replace("config.url", "config.api_url"))
-    })
-}
-
 /// A HubSpot property's internal name: lower-case letters, digits, `_`.
 fn property_name(field: &str, name: &str) -> Result<()> {
-    if !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("\"{name}\" is not a HubSpot property's internal name (lower-case letters, digits and _)"),
-        ))
-    }
+    named::api_name(
+        field,
+        name,
+        |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_',
+        "a HubSpot property's internal name (lower-case letters, digits and _)",
+    )
 }
 
 /// The batch body: every record an input found by `id_property`, its
@@ -182,50 +157,40 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
     Ok(http)
 }
 
-impl DestinationKind for HubSpot {
+impl NamedApi for HubSpot {
     fn name(&self) -> &'static str {
         "hubspot"
     }
 
     fn config_keys(&self) -> &'static [&'static str] {
-        &["token", "api_url", "requests_per_second"]
+        CONFIG_KEYS
     }
 
     fn sync_keys(&self) -> &'static [&'static str] {
         SYNC_KEYS
     }
 
-    fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()> {
-        let settings = settings(config)?;
-        let connection = connection(&settings)?;
-        check_host(
-            "config.api_url",
-            &connection.url,
-            &crate::gucs::http_allowed_hosts(),
-        )?;
-        secret_header_value(owner, "config.token", &settings.token)?;
-        Ok(())
-    }
-
-    fn secret_names(&self, config: &Value) -> Vec<String> {
-        settings(config).map(|s| vec![s.token]).unwrap_or_default()
-    }
-
     fn support(&self) -> &'static [Support] {
         SUPPORT
     }
 
-    fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
-        let connection = connection(&settings(&context.destination.config)?)?;
-        let mut destination = HttpDestination::new(
-            connection,
-            &http_sync(context.config)?,
-            context.model_columns,
-            context.sync_name,
-        )?;
-        destination.identity = context.identity.clone();
-        destination.secrets_owner = context.destination.owner;
-        Ok(Box::new(destination))
+    fn api(&self, config: &Value) -> Result<Api> {
+        let settings = settings(config)?;
+        Ok(Api {
+            connection: named::connection(&json!({
+                "url": settings.api_url,
+                "headers": {"Authorization": {"secret": settings.token, "prefix": "Bearer "}},
+                "concurrency": 4,
+                "rate_limit": {"requests_per_second": settings.requests_per_second},
+                "timeout_ms": 30000,
+            }))?,
+            secret_field: "config.token",
+            secret: settings.token,
+        })
+    }
+
+    fn http_sync(&self, config: &SyncConfig) -> Result<SyncConfig> {
+        http_sync(config)
     }
 }
 

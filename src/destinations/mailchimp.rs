@@ -4,15 +4,14 @@
 //! only, `DELETE` to archive); mapped fields are merge fields (`FNAME`).
 //! The API key is a secret, sent with HTTP Basic authentication.
 
-use super::http::config::{check_host, HttpConnection};
-use super::http::{secret_header_value, HttpDestination};
-use super::{BuildContext, Destination, DestinationKind, Support};
-use crate::config::json::{secret_reference, ObjectReader};
+use super::named::{self, Api, NamedApi};
+use super::Support;
+use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result};
-use pgrx::pg_sys;
 use serde_json::{json, Value};
 
+const CONFIG_KEYS: &[&str] = &["api_key", "server", "api_url"];
 pub const SYNC_KEYS: &[&str] = &["audience", "status"];
 const STATUSES: &[&str] = &["subscribed", "pending", "transactional"];
 /// Mailchimp allows 10 simultaneous connections per account.
@@ -37,16 +36,8 @@ struct Settings {
 
 fn settings(config: &Value) -> Result<Settings> {
     let reader = ObjectReader::new("config", config)?;
-    reader.deny_unknown(&["api_key", "server", "api_url"])?;
-    let api_key = match reader.value("api_key") {
-        Some(value) => secret_reference("config.api_key", value)?,
-        None => {
-            return Err(Error::invalid(
-                "config.api_key",
-                "is required: {\"secret\": \"<name of the secret holding the API key>\"}",
-            ))
-        }
-    };
+    reader.deny_unknown(CONFIG_KEYS)?;
+    let api_key = named::required_secret("config.api_key", reader.value("api_key"), "the API key")?;
     let api_url = match (reader.string("api_url")?, reader.string("server")?) {
         (Some(url), _) => url,
         (None, Some(server))
@@ -68,30 +59,14 @@ fn settings(config: &Value) -> Result<Settings> {
     Ok(Settings { api_key, api_url })
 }
 
-fn connection(settings: &Settings) -> Result<HttpConnection> {
-    HttpConnection::parse(&json!({
-        "url": settings.api_url,
-        "headers": {"Authorization": {"secret": settings.api_key, "basic_user": "pg_reverse_etl"}},
-        "concurrency": CONCURRENCY,
-        "timeout_ms": 30000,
-    }))
-    .map_err(|e| Error::new(e.state, e.message.replace("config.url", "config.api_url")))
-}
-
 /// A merge field's tag: upper-case letters, digits, `_` (FNAME, LTV_USD).
 fn merge_tag(field: &str, name: &str) -> Result<()> {
-    if !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-    {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("\"{name}\" is not a Mailchimp merge tag (upper-case letters, digits and _, e.g. FNAME)"),
-        ))
-    }
+    named::api_name(
+        field,
+        name,
+        |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_',
+        "a Mailchimp merge tag (upper-case letters, digits and _, e.g. FNAME)",
+    )
 }
 
 /// The http engine's sync settings for this sync: one request per member.
@@ -170,52 +145,39 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
     Ok(http)
 }
 
-impl DestinationKind for Mailchimp {
+impl NamedApi for Mailchimp {
     fn name(&self) -> &'static str {
         "mailchimp"
     }
 
     fn config_keys(&self) -> &'static [&'static str] {
-        &["api_key", "server", "api_url"]
+        CONFIG_KEYS
     }
 
     fn sync_keys(&self) -> &'static [&'static str] {
         SYNC_KEYS
     }
 
-    fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()> {
-        let settings = settings(config)?;
-        let connection = connection(&settings)?;
-        check_host(
-            "config.api_url",
-            &connection.url,
-            &crate::gucs::http_allowed_hosts(),
-        )?;
-        secret_header_value(owner, "config.api_key", &settings.api_key)?;
-        Ok(())
-    }
-
-    fn secret_names(&self, config: &Value) -> Vec<String> {
-        settings(config)
-            .map(|s| vec![s.api_key])
-            .unwrap_or_default()
-    }
-
     fn support(&self) -> &'static [Support] {
         SUPPORT
     }
 
-    fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
-        let connection = connection(&settings(&context.destination.config)?)?;
-        let mut destination = HttpDestination::new(
-            connection,
-            &http_sync(context.config)?,
-            context.model_columns,
-            context.sync_name,
-        )?;
-        destination.identity = context.identity.clone();
-        destination.secrets_owner = context.destination.owner;
-        Ok(Box::new(destination))
+    fn api(&self, config: &Value) -> Result<Api> {
+        let settings = settings(config)?;
+        Ok(Api {
+            connection: named::connection(&json!({
+                "url": settings.api_url,
+                "headers": {"Authorization": {"secret": settings.api_key, "basic_user": "pg_reverse_etl"}},
+                "concurrency": CONCURRENCY,
+                "timeout_ms": 30000,
+            }))?,
+            secret_field: "config.api_key",
+            secret: settings.api_key,
+        })
+    }
+
+    fn http_sync(&self, config: &SyncConfig) -> Result<SyncConfig> {
+        http_sync(config)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod file;
 pub mod http;
 pub mod hubspot;
 pub mod mailchimp;
+pub mod named;
 pub mod object_storage;
 pub mod postgres;
 pub mod rows;

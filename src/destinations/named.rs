@@ -1,0 +1,110 @@
+//! Named API destinations (HubSpot, Mailchimp, …) on the http engine. A
+//! named kind says what its settings are and turns them into an http
+//! connection and the engine's requests; everything else — checks of the
+//! allow-list and the secret, building the run-time destination, retries,
+//! rate limits, splitting, test a row — is the http destination's.
+
+use super::http::config::{check_host, HttpConnection};
+use super::http::{secret_header_value, HttpDestination};
+use super::{BuildContext, Destination, DestinationKind, Support};
+use crate::config::json::secret_reference;
+use crate::config::SyncConfig;
+use crate::error::{Error, Result};
+use pgrx::pg_sys;
+use serde_json::Value;
+
+/// The API a named destination reaches: its connection and the secret the
+/// connection's credentials come from.
+pub struct Api {
+    pub connection: HttpConnection,
+    /// Where the config names the secret (`config.token`), and its name.
+    pub secret_field: &'static str,
+    pub secret: String,
+}
+
+pub trait NamedApi: Sync {
+    fn name(&self) -> &'static str;
+    fn config_keys(&self) -> &'static [&'static str];
+    fn sync_keys(&self) -> &'static [&'static str];
+    fn support(&self) -> &'static [Support];
+    /// The destination's settings as an http connection.
+    fn api(&self, config: &Value) -> Result<Api>;
+    /// The sync's settings as the http engine's (`requests`, `record_errors`).
+    fn http_sync(&self, config: &SyncConfig) -> Result<SyncConfig>;
+}
+
+impl<T: NamedApi> DestinationKind for T {
+    fn name(&self) -> &'static str {
+        NamedApi::name(self)
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        NamedApi::config_keys(self)
+    }
+
+    fn sync_keys(&self) -> &'static [&'static str] {
+        NamedApi::sync_keys(self)
+    }
+
+    fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()> {
+        let api = self.api(config)?;
+        check_host(
+            "config.api_url",
+            &api.connection.url,
+            &crate::gucs::http_allowed_hosts(),
+        )?;
+        secret_header_value(owner, api.secret_field, &api.secret)?;
+        Ok(())
+    }
+
+    fn secret_names(&self, config: &Value) -> Vec<String> {
+        self.api(config)
+            .map(|api| vec![api.secret])
+            .unwrap_or_default()
+    }
+
+    fn support(&self) -> &'static [Support] {
+        NamedApi::support(self)
+    }
+
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
+        let api = self.api(&context.destination.config)?;
+        let mut destination = HttpDestination::new(
+            api.connection,
+            &self.http_sync(context.config)?,
+            context.model_columns,
+            context.sync_name,
+        )?;
+        destination.identity = context.identity.clone();
+        destination.secrets_owner = context.destination.owner;
+        Ok(Box::new(destination))
+    }
+}
+
+/// The http connection of a named destination: `document` as the http
+/// kind reads it, with errors naming the named kind's own `api_url`.
+pub fn connection(document: &Value) -> Result<HttpConnection> {
+    HttpConnection::parse(document)
+        .map_err(|e| Error::new(e.state, e.message.replace("config.url", "config.api_url")))
+}
+
+/// A required `{"secret": …}` setting.
+pub fn required_secret(field: &str, value: Option<&Value>, what: &str) -> Result<String> {
+    match value {
+        Some(value) => secret_reference(field, value),
+        None => Err(Error::invalid(
+            field,
+            format!("is required: {{\"secret\": \"<name of the secret holding {what}>\"}}"),
+        )),
+    }
+}
+
+/// A name the API accepts (a property, a merge tag): checked by `allowed`
+/// on each byte, refused naming the field and `what` it must be.
+pub fn api_name(field: &str, name: &str, allowed: fn(u8) -> bool, what: &str) -> Result<()> {
+    if !name.is_empty() && name.bytes().all(allowed) {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("\"{name}\" is not {what}")))
+    }
+}
