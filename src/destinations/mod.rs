@@ -14,6 +14,7 @@ pub mod named;
 pub mod object_storage;
 pub mod postgres;
 pub mod rows;
+pub mod slack;
 pub mod template;
 
 use crate::catalog::DestinationRow;
@@ -31,6 +32,7 @@ static KINDS: &[&dyn DestinationKind] = &[
     &file::File,
     &hubspot::HubSpot,
     &mailchimp::Mailchimp,
+    &slack::Slack,
 ];
 
 /// The kind called `name`.

@@ -10,6 +10,7 @@ use super::{BuildContext, Destination, DestinationKind, Support};
 use crate::config::json::secret_reference;
 use crate::config::SyncConfig;
 use crate::error::{Error, Result};
+use crate::plan::ModelColumn;
 use pgrx::pg_sys;
 use serde_json::Value;
 
@@ -31,6 +32,12 @@ pub trait NamedApi: Sync {
     fn api(&self, config: &Value) -> Result<Api>;
     /// The sync's settings as the http engine's (`requests`, `record_errors`).
     fn http_sync(&self, config: &SyncConfig) -> Result<SyncConfig>;
+
+    /// The engine's field names (`requests.added.body`) that are the kind's
+    /// own settings (`text`), so errors name what the user wrote.
+    fn own_fields(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 }
 
 impl<T: NamedApi> DestinationKind for T {
@@ -67,6 +74,14 @@ impl<T: NamedApi> DestinationKind for T {
         NamedApi::support(self)
     }
 
+    /// Columns the requests' templates name are sent too.
+    fn sent_columns(&self, config: &SyncConfig, model_columns: &[ModelColumn]) -> Vec<String> {
+        match self.http_sync(config) {
+            Ok(http) => super::http::Http.sent_columns(&http, model_columns),
+            Err(_) => super::columns_used(config, model_columns, &[]),
+        }
+    }
+
     fn build(&self, context: &BuildContext) -> Result<Box<dyn Destination>> {
         let api = self.api(&context.destination.config)?;
         let mut destination = HttpDestination::new(
@@ -74,7 +89,15 @@ impl<T: NamedApi> DestinationKind for T {
             &self.http_sync(context.config)?,
             context.model_columns,
             context.sync_name,
-        )?;
+        )
+        .map_err(|mut error| {
+            for (engine, own) in self.own_fields() {
+                if let Some(rest) = error.message.strip_prefix(engine) {
+                    error.message = format!("{own}{rest}");
+                }
+            }
+            error
+        })?;
         destination.identity = context.identity.clone();
         destination.secrets_owner = context.destination.owner;
         Ok(Box::new(destination))

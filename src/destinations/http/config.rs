@@ -336,6 +336,10 @@ pub struct RecordErrors {
     pub index: String,
     /// Where an error names its record by match value instead of position.
     pub id: Option<String>,
+    /// For APIs that answer 2xx with a success flag (`{"ok": false,
+    /// "error": …}`): the flag's key; the object at `path` is then the
+    /// answer for every record of the request.
+    pub success_flag: Option<String>,
     pub message: String,
 }
 
@@ -386,11 +390,12 @@ pub fn parse_requests(value: Option<&Value>) -> Result<HttpRequests> {
 pub fn parse_record_errors(value: Option<&Value>) -> Result<Option<RecordErrors>> {
     let Some(value) = value else { return Ok(None) };
     let reader = ObjectReader::new("record_errors", value)?;
-    reader.deny_unknown(&["path", "index", "id", "message"])?;
+    reader.deny_unknown(&["path", "index", "id", "success_flag", "message"])?;
     Ok(Some(RecordErrors {
-        path: reader.required_string("path")?,
+        path: reader.string("path")?.unwrap_or_default(),
         index: reader.string("index")?.unwrap_or_else(|| "index".into()),
         id: reader.string("id")?,
+        success_flag: reader.string("success_flag")?,
         message: reader
             .string("message")?
             .unwrap_or_else(|| "message".into()),

@@ -194,6 +194,22 @@ pub fn record_errors(
             .try_fold(value, |value, key| value.get(key))
             .cloned()
     };
+    if let Some(flag) = &spec.success_flag {
+        // One answer for the whole request: a false flag rejects its records.
+        let Some(answer) = at_path(&document, &spec.path) else {
+            return Vec::new();
+        };
+        if answer.get(flag) != Some(&Value::Bool(false)) {
+            return Vec::new();
+        }
+        let text = match answer.get(&spec.message) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => answer.to_string(),
+        };
+        let reason = format!("record error: {}", truncate(&text));
+        return (0..keys.len()).map(|at| (at, reason.clone())).collect();
+    }
     let Some(Value::Array(items)) = at_path(&document, &spec.path) else {
         return Vec::new();
     };
@@ -749,8 +765,26 @@ mod tests {
             path: "errors".into(),
             index: "index".into(),
             id: Some("context.ids".into()),
+            success_flag: None,
             message: "message".into(),
         };
+        // A success flag, as Slack answers: false rejects the request's records.
+        let flagged = super::super::config::RecordErrors {
+            path: String::new(),
+            index: "index".into(),
+            id: None,
+            success_flag: Some("ok".into()),
+            message: "error".into(),
+        };
+        assert_eq!(
+            record_errors(
+                r#"{"ok": false, "error": "channel_not_found"}"#,
+                &flagged,
+                &[None]
+            ),
+            vec![(0, "record error: channel_not_found".into())]
+        );
+        assert!(record_errors(r#"{"ok": true}"#, &flagged, &[None]).is_empty());
         assert_eq!(
             record_errors(
                 r#"{"errors": [{"message": "Property values were not valid", "context": {"ids": ["b@x.io", "zz@x.io"]}}]}"#,
