@@ -70,8 +70,13 @@ fn aligned_alike(output: &str) -> String {
 fn every_example_of_the_manual_runs_as_written() {
     let readme = std::fs::read_to_string("README.md").unwrap();
     let (blocks, skipped) = sql_blocks(&readme);
+    // Skipped: settings only a superuser's postgresql.conf holds, pg_cron,
+    // the update command, and the examples of services that live outside
+    // this machine (another PostgreSQL server, S3, HubSpot, Mailchimp,
+    // Slack), whose own integration tests run the same statements against
+    // local stand-ins.
     assert!(
-        blocks.len() >= 8 && skipped <= 6,
+        blocks.len() >= 8 && skipped <= 11,
         "{} blocks, {skipped} not run",
         blocks.len()
     );
