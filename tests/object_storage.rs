@@ -159,12 +159,12 @@ fn bad_storage_settings_are_named_and_change_nothing() {
     let mut db = setup("s3_bad", &s3);
     let before = db.catalog_counts();
     for (config, code, starts) in [
-        (r#"{"s3": {"bucket": "b", "access_key_id": "a", "secret_access_key": "plain"}}"#, "22023", "config.s3.secret_access_key: must be"),
-        (r#"{"s3": {"bucket": "b", "access_key_id": "a", "secret_access_key": {"secret": "aws"}}}"#, "42501", "config.s3.endpoint: host \"s3.us-east-1.amazonaws.com:443\" is not in reverse_etl.http_allowed_hosts"),
-        (r#"{"s3": {"bucket": "b", "endpoint": "http://127.0.0.1:9", "access_key_id": "a", "secret_access_key": {"secret": "nope"}}}"#, "42704", "config.s3.secret_access_key"),
-        (r#"{"s3": {"bucket": "b", "endpoint": "http://127.0.0.1:9", "access_key_id": "a", "secret_access_key": {"secret": "aws"}, "part_size_mb": 2}}"#, "22023", "config.s3.part_size_mb: "),
-        (r#"{"s3": {"bucket": "b", "endpoint": "http://127.0.0.1:9", "access_key_id": "a", "secret_access_key": {"secret": "aws"}, "bucket_name": "x"}}"#, "22023", "config.s3.bucket_name: unknown key"),
-        (r#"{"s3": {"bucket": "b", "endpoint": "http://127.0.0.1:9", "access_key_id": "a", "secret_access_key": {"secret": "aws"}}, "directory": "/tmp"}"#, "22023", "config.directory: unknown key"),
+        (r#"{"s3": {"bucket": "bkt", "access_key_id": "a", "secret_access_key": "plain"}}"#, "22023", "config.s3.secret_access_key: must be"),
+        (r#"{"s3": {"bucket": "bkt", "access_key_id": "a", "secret_access_key": {"secret": "aws"}}}"#, "42501", "config.s3.endpoint: host \"s3.us-east-1.amazonaws.com:443\" is not in reverse_etl.http_allowed_hosts"),
+        (r#"{"s3": {"bucket": "bkt", "endpoint": "http://127.0.0.1:9", "access_key_id": "a", "secret_access_key": {"secret": "nope"}}}"#, "42704", "config.s3.secret_access_key"),
+        (r#"{"s3": {"bucket": "bkt", "endpoint": "http://127.0.0.1:9", "access_key_id": "a", "secret_access_key": {"secret": "aws"}, "part_size_mb": 2}}"#, "22023", "config.s3.part_size_mb: "),
+        (r#"{"s3": {"bucket": "bkt", "endpoint": "http://127.0.0.1:9", "access_key_id": "a", "secret_access_key": {"secret": "aws"}, "bucket_name": "x"}}"#, "22023", "config.s3.bucket_name: unknown key"),
+        (r#"{"s3": {"bucket": "bkt", "endpoint": "http://127.0.0.1:9", "access_key_id": "a", "secret_access_key": {"secret": "aws"}}, "directory": "/tmp"}"#, "22023", "config.directory: unknown key"),
     ] {
         let (got, message) = db.error(&format!(
             "SELECT reverse_etl.create_destination('bad', 'file', '{config}')"

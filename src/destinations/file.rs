@@ -306,11 +306,11 @@ pub enum Place {
 }
 
 impl Place {
-    /// For messages and the file claims: the directory, or `s3://bucket/prefix`.
+    /// For the file claims: the directory, or the endpoint, bucket and prefix.
     fn location(&self) -> String {
         match self {
             Place::Directory(directory) => directory.to_string_lossy().into_owned(),
-            Place::Bucket { settings, .. } => settings.location(),
+            Place::Bucket { settings, .. } => settings.claim_location(),
         }
     }
 }

@@ -101,6 +101,13 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
             "is required: {\"from\": <the model's email column>, \"to\": \"email_address\"}",
         )
     })?;
+    // The column is named inside the request templates.
+    named::api_name(
+        "match.from",
+        &record_match.from,
+        |b| !b"\"{}%\\".contains(&b),
+        "a column name a template can name (no quotes, braces, % or backslashes)",
+    )?;
     if record_match.to != "email_address" {
         return Err(Error::invalid(
             "match.to",

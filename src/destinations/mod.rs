@@ -397,8 +397,14 @@ pub fn interruption(deadline: &Deadline) -> Option<Error> {
             pg_sys::ProcessProcSignalBarrier();
         }
         if pg_sys::QueryCancelPending != 0 || pg_sys::ProcDiePending != 0 {
-            pg_sys::QueryCancelPending = 0;
-            pg_sys::ProcDiePending = 0;
+            // A run worker honours the signal itself (it records what was
+            // sent). A user's session (create_sync, test a row connecting
+            // to another server) keeps the flags, so the next check cancels
+            // its statement or ends it as PostgreSQL would.
+            if pg_sys::IsBackgroundWorker {
+                pg_sys::QueryCancelPending = 0;
+                pg_sys::ProcDiePending = 0;
+            }
             return Some(Error::new(SqlState::Other(*b"57014"), "run cancelled"));
         }
     }

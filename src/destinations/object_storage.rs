@@ -28,6 +28,7 @@ pub const S3_KEYS: &[&str] = &[
 
 /// S3 refuses parts smaller than 5 MiB, except the last.
 const MIN_PART_MB: i64 = 5;
+const MAX_PART_MB: i64 = 64;
 const SIGNED_FOR: Duration = Duration::from_secs(3600);
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -61,8 +62,23 @@ impl S3Settings {
         let reader = ObjectReader::new("config.s3", value)?;
         reader.deny_unknown(S3_KEYS)?;
         let bucket = reader.required_string("bucket")?;
-        if bucket.is_empty() || bucket.contains('/') {
-            return Err(Error::invalid("config.s3.bucket", "must be a bucket name"));
+        let path_style = reader.boolean("path_style")?.unwrap_or(false);
+        // S3's naming rules; dots only in path style, where the bucket is
+        // not part of the host name (else it would reach another host).
+        let name_ok = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'-'
+                    || (path_style && b == b'.')
+            })
+            && !bucket.starts_with('-')
+            && !bucket.ends_with('-');
+        if !name_ok {
+            return Err(Error::invalid(
+                "config.s3.bucket",
+                "must be a bucket name: 3 to 63 lower-case letters, digits and hyphens (dots only with \"path_style\": true)",
+            ));
         }
         let region = reader
             .string("region")?
@@ -109,10 +125,11 @@ impl S3Settings {
             .map(|value| secret_reference("config.s3.session_token", value))
             .transpose()?;
         let part_size_mb = reader.integer("part_size_mb")?.unwrap_or(8);
-        if !(MIN_PART_MB..=1024).contains(&part_size_mb) {
+        // A part is held in the worker's memory while it is sent.
+        if !(MIN_PART_MB..=MAX_PART_MB).contains(&part_size_mb) {
             return Err(Error::invalid(
                 "config.s3.part_size_mb",
-                "must be between 5 and 1024 (S3 refuses smaller parts)",
+                format!("must be between {MIN_PART_MB} and {MAX_PART_MB} (S3 refuses smaller parts; a part is held in memory)"),
             ));
         }
         Ok(Some(S3Settings {
@@ -120,7 +137,7 @@ impl S3Settings {
             prefix,
             region,
             endpoint,
-            path_style: reader.boolean("path_style")?.unwrap_or(false),
+            path_style,
             access_key_id,
             secret_access_key,
             session_token,
@@ -138,9 +155,21 @@ impl S3Settings {
         names
     }
 
-    /// Where the objects go, for messages and file claims: `s3://bucket/prefix`.
+    /// Where the objects go, for messages: `s3://bucket/prefix`.
     pub fn location(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
+    /// Where the objects go, whole, for the file claims: the same bucket
+    /// name on another server is another place.
+    pub fn claim_location(&self) -> String {
+        format!(
+            "{}{}://{}/{}",
+            self.endpoint.as_str().trim_end_matches('/'),
+            if self.path_style { "/path" } else { "/host" },
+            self.bucket,
+            self.prefix
+        )
     }
 
     pub fn check_host(&self, allowed: &str) -> Result<()> {
@@ -175,8 +204,10 @@ impl ObjectStore {
             .as_ref()
             .map(|name| secret("config.s3.session_token", name))
             .transpose()?;
+        let secret_key_id =
+            matches!(settings.access_key_id, Credential::Secret(_)).then(|| key.clone());
         let secrets = Secrets::new(
-            [Some(secret_key.clone()), token.clone()]
+            [Some(secret_key.clone()), token.clone(), secret_key_id]
                 .into_iter()
                 .flatten()
                 .collect(),
@@ -197,6 +228,9 @@ impl ObjectStore {
             settings.region.clone(),
         )
         .map_err(|e| Error::invalid("config.s3", format!("bucket: {e}")))?;
+        // The host requests really go to (the bucket's, in virtual-host
+        // style) must be allowed too.
+        check_host("config.s3.bucket", bucket.base_url(), &allowed)?;
         let agent = ureq::AgentBuilder::new()
             .timeout(TIMEOUT)
             .redirects(0)
@@ -291,7 +325,7 @@ impl ObjectStore {
             key,
             upload_id: created.upload_id().to_string(),
             etags: Vec::new(),
-            buffer: Vec::with_capacity(self.settings.part_size.min(16 * 1024 * 1024)),
+            buffer: Vec::with_capacity(self.settings.part_size),
             failure: None,
         })
     }
@@ -369,7 +403,11 @@ impl Upload<'_> {
 
 impl std::io::Write for Upload<'_> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(data);
+        // Never more than one part in memory: fill the part, send it when
+        // full, keep the rest.
+        let room = self.store.settings.part_size - self.buffer.len();
+        let taken = data.len().min(room);
+        self.buffer.extend_from_slice(&data[..taken]);
         if self.buffer.len() >= self.store.settings.part_size {
             if let Err(error) = self.send_part() {
                 let message = error.message.clone();
@@ -377,7 +415,7 @@ impl std::io::Write for Upload<'_> {
                 return Err(std::io::Error::other(message));
             }
         }
-        Ok(data.len())
+        Ok(taken)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -471,18 +509,31 @@ mod tests {
                 .starts_with("config.s3.bucket: ")
         );
         assert!(error(
-            json!({"s3": {"bucket": "b", "access_key_id": "a", "secret_access_key": "plain"}})
+            json!({"s3": {"bucket": "bkt", "access_key_id": "a", "secret_access_key": "plain"}})
         )
         .starts_with("config.s3.secret_access_key: must be {\"secret\""));
-        assert!(error(json!({"s3": {"bucket": "b", "access_key_id": "a", "secret_access_key": {"secret": "s"}, "part_size_mb": 1}}))
+        assert!(error(json!({"s3": {"bucket": "bkt", "access_key_id": "a", "secret_access_key": {"secret": "s"}, "part_size_mb": 1}}))
             .starts_with("config.s3.part_size_mb: "));
-        assert!(error(json!({"s3": {"bucket": "b", "access_key_id": "a", "secret_access_key": {"secret": "s"}, "prefix": "../x"}}))
+        assert!(error(json!({"s3": {"bucket": "bkt", "access_key_id": "a", "secret_access_key": {"secret": "s"}, "prefix": "../x"}}))
             .starts_with("config.s3.prefix: "));
-        assert!(error(json!({"s3": {"bucket": "b", "access_key_id": "a", "secret_access_key": {"secret": "s"}, "endpoint": "ftp://x"}}))
+        assert!(error(json!({"s3": {"bucket": "bkt", "access_key_id": "a", "secret_access_key": {"secret": "s"}, "endpoint": "ftp://x"}}))
             .starts_with("config.s3.endpoint: "));
         assert!(
-            error(json!({"s3": {"bucket": "b", "secret_access_key": {"secret": "s"}}}))
+            error(json!({"s3": {"bucket": "bkt", "secret_access_key": {"secret": "s"}}}))
                 .starts_with("config.s3.access_key_id: is required")
+        );
+        // A dot would make the bucket part of another host name.
+        for bad in ["admin.evil", "UPPER", "ab", "-lead"] {
+            assert!(
+                error(json!({"s3": {"bucket": bad, "access_key_id": "a", "secret_access_key": {"secret": "s"}}}))
+                    .starts_with("config.s3.bucket: must be a bucket name"),
+                "{bad}"
+            );
+        }
+        assert!(
+            S3Settings::parse(&json!({"s3": {"bucket": "logs.2026", "path_style": true,
+            "access_key_id": "a", "secret_access_key": {"secret": "s"}}}))
+            .is_ok()
         );
     }
 }

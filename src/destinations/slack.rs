@@ -79,6 +79,12 @@ impl NamedApi for Slack {
                 "is required: the channel id (C0123…) or name (#signups) the bot posts to",
             )
         })?;
+        named::api_name(
+            "channel",
+            &channel,
+            |b| b.is_ascii_alphanumeric() || b"#@._-".contains(&b),
+            "a Slack channel id or name (C0123…, #signups)",
+        )?;
         let text = config.destination_string("text")?.ok_or_else(|| {
             Error::invalid(
                 "text",

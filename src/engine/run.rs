@@ -405,11 +405,18 @@ impl Run {
                 return Err(reason);
             }
         }
-        let outcome = run.destination.deliver(&batch(&run.plan, window))?;
+        let mut outcome = run.destination.deliver(&batch(&run.plan, window))?;
+        outcome.rejections.sort_by_key(|r| r.pos);
+        outcome.rejections.dedup_by_key(|r| r.pos);
+        let positions: Vec<i64> = outcome.rejections.iter().map(|r| r.pos).collect();
+        // The rejected rows' values as JSON run the owner's code (its casts):
+        // done before interrupts are held, so a cancel or terminate still
+        // stops it.
+        let fields = changelog::rejected_fields(&run.plan, &positions, &run.owner)?;
         // What the destination accepted is recorded whatever signal comes
-        // now: a cancel during the record would roll it back and count
-        // delivered rows as aborted.
-        crate::postgres::holding_interrupts(|| self.record_window(run, window, outcome))
+        // now (catalog writes only): a cancel during the record would roll
+        // it back and count delivered rows as aborted.
+        crate::postgres::holding_interrupts(|| self.record_window(run, window, outcome, &fields))
     }
 
     fn record_window(
@@ -417,10 +424,9 @@ impl Run {
         run: &mut Materialized,
         window: Window,
         outcome: crate::destinations::BatchOutcome,
+        fields: &[pgrx::JsonB],
     ) -> Result<Option<Error>> {
-        let mut rejections: Vec<Rejection> = outcome.rejections;
-        rejections.sort_by_key(|r| r.pos);
-        rejections.dedup_by_key(|r| r.pos);
+        let rejections: Vec<Rejection> = outcome.rejections;
         let mut unattempted = outcome.unattempted;
         unattempted.sort_unstable();
         unattempted.dedup();
@@ -445,7 +451,6 @@ impl Run {
                 self.id.into(),
             ],
         )?;
-        let fields = changelog::rejected_fields(plan, &positions, &run.owner)?;
         changelog::record_window(
             plan,
             self.id,
@@ -458,7 +463,7 @@ impl Run {
                 payloads: &payloads,
                 unattempted: &unattempted,
             },
-            &fields,
+            fields,
             run.changelog,
         )?;
         run.has_failures = failures::record_window(
@@ -472,7 +477,7 @@ impl Run {
                 rejected: &positions,
                 reasons: &reasons,
                 payloads: &payloads,
-                fields: &fields,
+                fields,
             },
             run.has_failures,
         )?;

@@ -228,18 +228,19 @@ pub fn with_settings<T>(settings: &[(&str, &str)], body: impl FnOnce() -> T) -> 
 /// Run `body` with cancel and terminate held off: a signal that comes
 /// meanwhile is acted on at the first check after it. For recording what a
 /// destination has already accepted, which a cancel must not undo.
+/// `body` must run no user code: nothing would stop it.
 pub fn holding_interrupts<T>(body: impl FnOnce() -> T) -> T {
-    struct Held;
+    struct Held(u32);
     impl Drop for Held {
         fn drop(&mut self) {
-            // SAFETY: this backend's own counter, raised below; also on an
-            // error unwinding through here.
-            unsafe { pg_sys::InterruptHoldoffCount -= 1 };
+            // SAFETY: this backend's own counter. Put back as it was, not
+            // decremented: an ERROR raised inside has reset it to 0.
+            unsafe { pg_sys::InterruptHoldoffCount = self.0 };
         }
     }
     // SAFETY: as HOLD_INTERRUPTS().
+    let _held = Held(unsafe { pg_sys::InterruptHoldoffCount });
     unsafe { pg_sys::InterruptHoldoffCount += 1 };
-    let _held = Held;
     body()
 }
 

@@ -43,7 +43,11 @@ impl Destination for HttpDestination {
                 .iter()
                 .zip(&self.connection.headers)
                 .filter(|(_, (_, value))| matches!(value, HeaderValue::Secret { .. }))
-                .map(|((_, resolved), _)| resolved.clone()),
+                .flat_map(|((_, resolved), _)| {
+                    // "Basic <credential>": the credential alone too.
+                    let credential = resolved.strip_prefix("Basic ").map(str::to_string);
+                    std::iter::once(resolved.clone()).chain(credential)
+                }),
         );
         self.secrets = Secrets::new(values);
         let agent = self

@@ -315,7 +315,9 @@ impl RemoteConnection {
                             return;
                         }
                         // Asked for a password: as required.
-                        Err(error) if full_message(&error).contains("password missing") => {}
+                        Err(error)
+                            if error.as_db_error().is_none()
+                                && full_message(&error) == "invalid configuration: password missing" => {}
                         Err(error) => {
                             let _ = opened_sender.send(Err(remote_error(&error, &thread_secrets)));
                             return;

@@ -162,6 +162,7 @@ impl RemoteTarget {
         let positions: Vec<i64> = rows.iter().map(|r| r.pos).collect();
         let statement = statement.clone();
         let deadline = self.deadline.clone();
+        let secrets = self.connection()?.secrets().clone();
         let sent = self.connection()?.call(&deadline, move |client| {
             if let Some(create) = create_stage {
                 client.batch_execute(&create)?;
@@ -190,7 +191,7 @@ impl RemoteTarget {
                             Err(error) if row_level(&error) => {
                                 transaction
                                     .batch_execute("ROLLBACK TO SAVEPOINT reverse_etl_row")?;
-                                rejected.push((pos, describe(&error)));
+                                rejected.push((pos, secrets.scrub(&describe(&error))));
                             }
                             Err(error) => return Err(error),
                         }
@@ -437,7 +438,8 @@ impl Destination for RemoteTarget {
             target.table
         );
         let deadline = self.deadline.clone();
-        // Keys in chunks, so memory stays bounded whatever the table's size.
+        // Keys in chunks of 1000, so memory stays bounded whatever the
+        // table's size.
         let connection = self.connection()?;
         connection.call(&deadline, move |client| {
             client
@@ -449,7 +451,7 @@ impl Destination for RemoteTarget {
         loop {
             let keys = connection.call(&deadline, |client| {
                 Ok(client
-                    .query("FETCH 10000 FROM reverse_etl_records", &[])?
+                    .query("FETCH 1000 FROM reverse_etl_records", &[])?
                     .iter()
                     .map(|row| row.get::<_, String>(0))
                     .collect::<Vec<String>>())

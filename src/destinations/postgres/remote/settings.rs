@@ -104,13 +104,13 @@ impl RemoteSettings {
                 ));
             }
         }
-        let milliseconds = |key: &str, default: u64| -> Result<Duration> {
+        let milliseconds = |key: &str, default: u64, most: i64| -> Result<Duration> {
             match reader.integer(key)? {
                 None => Ok(Duration::from_millis(default)),
-                Some(ms) if (1..=86_400_000).contains(&ms) => Ok(Duration::from_millis(ms as u64)),
+                Some(ms) if (1..=most).contains(&ms) => Ok(Duration::from_millis(ms as u64)),
                 Some(_) => Err(Error::invalid(
                     &format!("config.connection.{key}"),
-                    "must be between 1 and 86400000 (milliseconds)",
+                    format!("must be between 1 and {most} (milliseconds)"),
                 )),
             }
         };
@@ -122,8 +122,10 @@ impl RemoteSettings {
             password_secret,
             sslmode,
             root_certificate,
-            connect_timeout: milliseconds("connect_timeout_ms", 10_000)?,
-            statement_timeout: milliseconds("statement_timeout_ms", 300_000)?,
+            // A connection is also made in users' sessions (create_sync):
+            // never a long wait there.
+            connect_timeout: milliseconds("connect_timeout_ms", 10_000, 60_000)?,
+            statement_timeout: milliseconds("statement_timeout_ms", 300_000, 86_400_000)?,
         }))
     }
 }
@@ -185,6 +187,8 @@ mod tests {
             json!({"connection": {"host": "h", "dbname": "a", "user": "u", "passwd": "x"}})
         )
         .contains("passwd"));
+        assert!(error(json!({"connection": {"host": "h", "dbname": "a", "user": "u", "connect_timeout_ms": 86400000}}))
+            .starts_with("config.connection.connect_timeout_ms: must be between 1 and 60000"));
         assert!(error(
             json!({"connection": {"host": "h", "dbname": "a", "user": "u",
             "sslmode": "disable", "root_certificate": "-----BEGIN CERTIFICATE-----"}})
