@@ -184,8 +184,7 @@ impl NamedApi for HubSpot {
                 "rate_limit": {"requests_per_second": settings.requests_per_second},
                 "timeout_ms": 30000,
             }))?,
-            secret_field: "config.token",
-            secret: settings.token,
+            secrets: vec![("config.token", settings.token)],
         })
     }
 

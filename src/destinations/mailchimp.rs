@@ -178,8 +178,7 @@ impl NamedApi for Mailchimp {
                 "concurrency": CONCURRENCY,
                 "timeout_ms": 30000,
             }))?,
-            secret_field: "config.api_key",
-            secret: settings.api_key,
+            secrets: vec![("config.api_key", settings.api_key)],
         })
     }
 

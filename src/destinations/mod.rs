@@ -14,6 +14,7 @@ pub mod named;
 pub mod object_storage;
 pub mod postgres;
 pub mod rows;
+pub mod salesforce;
 pub mod slack;
 pub mod template;
 
@@ -33,6 +34,7 @@ static KINDS: &[&dyn DestinationKind] = &[
     &hubspot::HubSpot,
     &mailchimp::Mailchimp,
     &slack::Slack,
+    &salesforce::Salesforce,
 ];
 
 /// The kind called `name`.

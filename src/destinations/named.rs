@@ -14,13 +14,13 @@ use crate::plan::ModelColumn;
 use pgrx::pg_sys;
 use serde_json::Value;
 
-/// The API a named destination reaches: its connection and the secret the
-/// connection's credentials come from.
+/// The API a named destination reaches: its connection and the secrets its
+/// credentials come from.
 pub struct Api {
     pub connection: HttpConnection,
-    /// Where the config names the secret (`config.token`), and its name.
-    pub secret_field: &'static str,
-    pub secret: String,
+    /// The secrets it uses: where the config names each (`config.token`),
+    /// and its name.
+    pub secrets: Vec<(&'static str, String)>,
 }
 
 pub trait NamedApi: Sync {
@@ -32,6 +32,11 @@ pub trait NamedApi: Sync {
     fn api(&self, config: &Value) -> Result<Api>;
     /// The sync's settings as the http engine's (`requests`, `record_errors`).
     fn http_sync(&self, config: &SyncConfig) -> Result<SyncConfig>;
+
+    /// Where the config names the API's URL (for the allow-list's error).
+    fn url_field(&self) -> &'static str {
+        "config.api_url"
+    }
 
     /// The engine's field names (`requests.added.body`) that are the kind's
     /// own settings (`text`), so errors name what the user wrote.
@@ -56,17 +61,19 @@ impl<T: NamedApi> DestinationKind for T {
     fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()> {
         let api = self.api(config)?;
         check_host(
-            "config.api_url",
+            self.url_field(),
             &api.connection.url,
             &crate::gucs::http_allowed_hosts(),
         )?;
-        secret_header_value(owner, api.secret_field, &api.secret)?;
+        for (field, name) in &api.secrets {
+            secret_header_value(owner, field, name)?;
+        }
         Ok(())
     }
 
     fn secret_names(&self, config: &Value) -> Vec<String> {
         self.api(config)
-            .map(|api| vec![api.secret])
+            .map(|api| api.secrets.into_iter().map(|(_, name)| name).collect())
             .unwrap_or_default()
     }
 

@@ -67,8 +67,7 @@ impl NamedApi for Slack {
                 "rate_limit": {"requests_per_second": requests_per_second},
                 "timeout_ms": 30000,
             }))?,
-            secret_field: "config.token",
-            secret: token,
+            secrets: vec![("config.token", token)],
         })
     }
 

@@ -14,7 +14,22 @@ pub const DESTINATION_KEYS: &[&str] = &[
     "rate_limit",
     "timeout_ms",
     "retry",
+    "oauth",
 ];
+
+/// OAuth 2.0's refresh-token flow: an access token is asked for when a run
+/// starts and again when the API answers 401; it is sent as a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSettings {
+    pub token_url: url::Url,
+    pub client_id: String,
+    /// Secret names.
+    pub client_secret: String,
+    pub refresh_token: String,
+    /// A key of the token answer holding the API's base URL (Salesforce's
+    /// `instance_url`), used instead of `url`.
+    pub base_url_from: Option<String>,
+}
 /// Sync config keys of this kind.
 pub const SYNC_KEYS: &[&str] = &["requests", "record_errors", "list"];
 pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -59,6 +74,7 @@ pub struct HttpConnection {
     pub requests_per_second: Option<f64>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    pub oauth: Option<OAuthSettings>,
 }
 
 impl HttpConnection {
@@ -201,6 +217,42 @@ impl HttpConnection {
                 retry.max_backoff = Duration::from_millis(ms as u64);
             }
         }
+        let oauth = match reader.object("oauth")? {
+            None => None,
+            Some(oauth) => {
+                oauth.deny_unknown(&[
+                    "token_url",
+                    "client_id",
+                    "client_secret",
+                    "refresh_token",
+                    "base_url_from",
+                ])?;
+                let token_url_text = oauth.required_string("token_url")?;
+                let token_url = url::Url::parse(&token_url_text)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            &oauth.field_path("token_url"),
+                            "must be an http or https URL",
+                        )
+                    })?;
+                let secret = |key: &str| -> Result<String> {
+                    let field = oauth.field_path(key);
+                    match oauth.value(key) {
+                        Some(value) => crate::config::json::secret_reference(&field, value),
+                        None => Err(Error::invalid(&field, "is required: {\"secret\": <name>}")),
+                    }
+                };
+                Some(OAuthSettings {
+                    token_url,
+                    client_id: oauth.required_string("client_id")?,
+                    client_secret: secret("client_secret")?,
+                    refresh_token: secret("refresh_token")?,
+                    base_url_from: oauth.string("base_url_from")?,
+                })
+            }
+        };
         Ok(HttpConnection {
             url,
             headers,
@@ -208,11 +260,13 @@ impl HttpConnection {
             requests_per_second,
             timeout: Duration::from_millis(timeout_ms as u64),
             retry,
+            oauth,
         })
     }
 
     pub fn secret_names(&self) -> Vec<(String, String)> {
-        self.headers
+        let mut names: Vec<(String, String)> = self
+            .headers
             .iter()
             .filter_map(|(name, value)| match value {
                 HeaderValue::Secret { name: secret, .. } => {
@@ -220,7 +274,18 @@ impl HttpConnection {
                 }
                 HeaderValue::Plain(_) => None,
             })
-            .collect()
+            .collect();
+        if let Some(oauth) = &self.oauth {
+            names.push((
+                "config.oauth.client_secret".into(),
+                oauth.client_secret.clone(),
+            ));
+            names.push((
+                "config.oauth.refresh_token".into(),
+                oauth.refresh_token.clone(),
+            ));
+        }
+        names
     }
 }
 
@@ -340,6 +405,10 @@ pub struct RecordErrors {
     /// "error": …}`): the flag's key; the object at `path` is then the
     /// answer for every record of the request.
     pub success_flag: Option<String>,
+    /// The list at `path` answers the request's records in order (one item
+    /// each, Salesforce's collections); with `success_flag`, an item whose
+    /// flag is false is that record's error.
+    pub positional: bool,
     pub message: String,
 }
 
@@ -390,12 +459,20 @@ pub fn parse_requests(value: Option<&Value>) -> Result<HttpRequests> {
 pub fn parse_record_errors(value: Option<&Value>) -> Result<Option<RecordErrors>> {
     let Some(value) = value else { return Ok(None) };
     let reader = ObjectReader::new("record_errors", value)?;
-    reader.deny_unknown(&["path", "index", "id", "success_flag", "message"])?;
+    reader.deny_unknown(&[
+        "path",
+        "index",
+        "id",
+        "success_flag",
+        "positional",
+        "message",
+    ])?;
     Ok(Some(RecordErrors {
         path: reader.string("path")?.unwrap_or_default(),
         index: reader.string("index")?.unwrap_or_else(|| "index".into()),
         id: reader.string("id")?,
         success_flag: reader.string("success_flag")?,
+        positional: reader.boolean("positional")?.unwrap_or(false),
         message: reader
             .string("message")?
             .unwrap_or_else(|| "message".into()),

@@ -41,6 +41,10 @@ struct Unit {
     attempts: u32,
     throttles: u32,
     not_before: Instant,
+    /// The OAuth token the unit was last sent with, and whether it was
+    /// sent again after a refresh (a second 401 is the API's answer).
+    token_generation: u64,
+    reauthorized: bool,
     /// The unit's last request, without its headers: what a rejected
     /// row's changelog entry shows as sent.
     sent: Option<Sent>,
@@ -188,12 +192,37 @@ pub fn record_errors(
     let Ok(document) = serde_json::from_str::<Value>(body) else {
         return Vec::new();
     };
+    // Dotted paths; a number indexes a list (`errors.0.message`).
     let at_path = |value: &'_ Value, path: &str| -> Option<Value> {
         path.split('.')
             .filter(|p| !p.is_empty())
-            .try_fold(value, |value, key| value.get(key))
+            .try_fold(value, |value, key| match (value, key.parse::<usize>()) {
+                (Value::Array(items), Ok(at)) => items.get(at),
+                _ => value.get(key),
+            })
             .cloned()
     };
+    let message_of = |item: &Value| -> String {
+        let text = match at_path(item, &spec.message) {
+            Some(Value::String(s)) => s,
+            Some(other) => other.to_string(),
+            None => item.to_string(),
+        };
+        format!("record error: {}", truncate(&text))
+    };
+    if spec.positional {
+        let Some(Value::Array(items)) = at_path(&document, &spec.path) else {
+            return Vec::new();
+        };
+        let flag = spec.success_flag.as_deref().unwrap_or("success");
+        return items
+            .iter()
+            .take(keys.len())
+            .enumerate()
+            .filter(|(_, item)| item.get(flag) == Some(&Value::Bool(false)))
+            .map(|(at, item)| (at, message_of(item)))
+            .collect();
+    }
     if let Some(flag) = &spec.success_flag {
         // One answer for the whole request: a false flag rejects its records.
         let Some(answer) = at_path(&document, &spec.path) else {
@@ -402,6 +431,8 @@ impl Dispatcher {
         let now = Instant::now();
         for rows in units {
             self.units.push(Some(Unit {
+                token_generation: 0,
+                reauthorized: false,
                 window,
                 rows,
                 attempts: 0,
@@ -477,12 +508,6 @@ impl Dispatcher {
         requests_per_second: Option<f64>,
         interrupted: &dyn Fn() -> Option<Error>,
     ) -> Result<BatchOutcome, Error> {
-        let base_url = destination
-            .connection
-            .url
-            .as_str()
-            .trim_end_matches('/')
-            .to_string();
         let depth = destination.connection.concurrency * QUEUE_PER_THREAD;
         let interval =
             requests_per_second.and_then(|rps| Duration::try_from_secs_f64(1.0 / rps).ok());
@@ -508,7 +533,8 @@ impl Dispatcher {
                 let Some(unit) = self.units.get(id).and_then(Option::as_ref) else {
                     continue;
                 };
-                match destination.prepare(&unit.rows, &base_url) {
+                // The base URL and token may change during the run (OAuth).
+                match destination.prepare(&unit.rows, &destination.base_url()) {
                     Ok(request) => {
                         if let Some(Some(unit)) = self.units.get_mut(id) {
                             unit.sent = Some(Sent {
@@ -516,6 +542,7 @@ impl Dispatcher {
                                 url: request.url.clone(),
                                 body: request.body.clone(),
                             });
+                            unit.token_generation = destination.token_generation();
                         }
                         let host_ok = url::Url::parse(&request.url)
                             .map(|u| {
@@ -603,6 +630,23 @@ impl Dispatcher {
             self.unattempted(id);
             return;
         }
+        // An expired OAuth token: one refresh for all the requests sent
+        // with it, and each of them sent again once.
+        if let Reply::Status { code: 401, .. } = reply {
+            if destination.connection.oauth.is_some() && !unit.reauthorized && self.stop.is_none() {
+                let sent_with = unit.token_generation;
+                unit.reauthorized = true;
+                unit.not_before = Instant::now();
+                match destination.refresh_token(sent_with) {
+                    Ok(()) => self.pending.push_back(id),
+                    Err(error) => {
+                        self.halt_with(error);
+                        self.unattempted(id);
+                    }
+                }
+                return;
+            }
+        }
         let (attempts, throttles) = if self.stop.is_some() {
             // Stopping: no more retries or splits; settle as is.
             (u32::MAX - 1, MAX_THROTTLES)
@@ -655,6 +699,8 @@ impl Dispatcher {
                 for rows in [second, unit.rows] {
                     *self.open.entry(unit.window).or_default() += 1;
                     self.units.push(Some(Unit {
+                        token_generation: 0,
+                        reauthorized: false,
                         window: unit.window,
                         rows,
                         attempts: 0,
@@ -766,6 +812,7 @@ mod tests {
             index: "index".into(),
             id: Some("context.ids".into()),
             success_flag: None,
+            positional: false,
             message: "message".into(),
         };
         // A success flag, as Slack answers: false rejects the request's records.
@@ -774,6 +821,7 @@ mod tests {
             index: "index".into(),
             id: None,
             success_flag: Some("ok".into()),
+            positional: false,
             message: "error".into(),
         };
         assert_eq!(
@@ -785,6 +833,26 @@ mod tests {
             vec![(0, "record error: channel_not_found".into())]
         );
         assert!(record_errors(r#"{"ok": true}"#, &flagged, &[None]).is_empty());
+        // In order, as Salesforce's collections answer.
+        let positional = super::super::config::RecordErrors {
+            path: String::new(),
+            index: "index".into(),
+            id: None,
+            success_flag: Some("success".into()),
+            positional: true,
+            message: "errors.0.message".into(),
+        };
+        assert_eq!(
+            record_errors(
+                r#"[{"id": "003A", "success": true, "errors": []}, {"success": false, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName]"}]}]"#,
+                &positional,
+                &[None, None]
+            ),
+            vec![(
+                1,
+                "record error: Required fields are missing: [LastName]".into()
+            )]
+        );
         assert_eq!(
             record_errors(
                 r#"{"errors": [{"message": "Property values were not valid", "context": {"ids": ["b@x.io", "zz@x.io"]}}]}"#,

@@ -35,6 +35,23 @@ impl Destination for HttpDestination {
             raw.borrow_mut().push(value.clone());
             Ok(value)
         })?;
+        // OAuth: the first access token, asked for now.
+        if let Some(settings) = self.connection.oauth.clone() {
+            let client_secret = crate::catalog::secret_value(
+                owner,
+                "config.oauth.client_secret",
+                &settings.client_secret,
+            )?;
+            let refresh_token = crate::catalog::secret_value(
+                owner,
+                "config.oauth.refresh_token",
+                &settings.refresh_token,
+            )?;
+            let mut state = super::oauth::OAuthState::new(settings, client_secret, refresh_token);
+            state.refresh(&self.agent().build(), &self.allowed_hosts)?;
+            raw.borrow_mut().extend(state.secret_values());
+            *self.oauth.borrow_mut() = Some(state);
+        }
         // Scrubbed wherever they could appear: each secret, and each header
         // made from one (a Basic authentication's encoding).
         let mut values = raw.into_inner();
@@ -111,17 +128,18 @@ impl Destination for HttpDestination {
             return Ok(json!({"requests": [], "responses": [],
                 "note": format!("nothing is sent for {} rows with mode \"{}\" and delete behavior \"{}\"", row.op.as_str(), self.mode, self.delete_behavior)}));
         }
-        let request = self.prepare(
-            &[op_row],
-            self.connection.url.as_str().trim_end_matches('/'),
-        )?;
-        let secret_headers: Vec<&str> = self
+        let request = self.prepare(&[op_row], &self.base_url())?;
+        let mut secret_headers: Vec<&str> = self
             .connection
             .headers
             .iter()
             .filter(|(_, v)| matches!(v, HeaderValue::Secret { .. }))
             .map(|(n, _)| n.as_str())
             .collect();
+        // OAuth's access token is a secret too.
+        if self.connection.oauth.is_some() {
+            secret_headers.push("Authorization");
+        }
         let shown_headers: Map<String, Value> = request
             .headers
             .iter()
@@ -202,7 +220,7 @@ impl HttpDestination {
     /// The HTTP client of a run: its timeouts, no redirects (a redirect
     /// could lead off the allow-list), and names resolved only to
     /// addresses the allow-list permits.
-    fn agent(&self) -> ureq::AgentBuilder {
+    pub(super) fn agent(&self) -> ureq::AgentBuilder {
         ureq::AgentBuilder::new()
             .timeout(self.connection.timeout)
             .redirects(0)

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod deliver;
 mod destination;
+pub mod oauth;
 pub mod request;
 pub mod secrets;
 
@@ -178,6 +179,8 @@ pub struct HttpDestination {
     /// When the run's time limit runs out, and the stop it means: checked
     /// while waiting on the network too.
     pub deadline: Option<(std::time::Instant, Error)>,
+    /// OAuth's current token, from start_run on (refreshed on a 401).
+    pub oauth: std::cell::RefCell<Option<oauth::OAuthState>>,
     /// The sending threads, from start_run to the end of the run.
     dispatcher: Option<deliver::Dispatcher>,
     /// Batches submitted and not yet delivered (by first position).
@@ -282,6 +285,7 @@ impl HttpDestination {
             secrets_owner: pg_sys::Oid::INVALID,
             secrets: Default::default(),
             deadline: None,
+            oauth: std::cell::RefCell::new(None),
             dispatcher: None,
             submitted: Default::default(),
             oversized: Default::default(),

@@ -73,6 +73,12 @@ impl HttpDestination {
         })?;
         let run = json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name, "list": self.list});
         let mut headers = self.resolved_headers.clone();
+        if let Some(oauth) = self.oauth.borrow().as_ref() {
+            headers.push((
+                "Authorization".into(),
+                format!("Bearer {}", oauth.access_token),
+            ));
+        }
         let (context, default_body) = if self.batch_size <= 1 {
             let row = &rows[0];
             let key = self.idempotency_key(row);
@@ -126,6 +132,40 @@ impl HttpDestination {
             headers,
             body,
         })
+    }
+
+    /// Where requests go: the URL an OAuth token answer named, else `url`.
+    pub fn base_url(&self) -> String {
+        self.oauth
+            .borrow()
+            .as_ref()
+            .and_then(|oauth| oauth.base_url.clone())
+            .unwrap_or_else(|| {
+                self.connection
+                    .url
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_string()
+            })
+    }
+
+    /// How many OAuth tokens this run asked for (0 without OAuth).
+    pub fn token_generation(&self) -> u64 {
+        self.oauth.borrow().as_ref().map_or(0, |o| o.generation)
+    }
+
+    /// Ask for a new access token (once for every request that was sent
+    /// with the current one).
+    pub fn refresh_token(&self, sent_with: u64) -> Result<()> {
+        let mut oauth = self.oauth.borrow_mut();
+        let Some(oauth) = oauth.as_mut() else {
+            return Ok(());
+        };
+        if oauth.generation != sent_with {
+            return Ok(()); // already refreshed since
+        }
+        let agent = self.agent().build();
+        oauth.refresh(&agent, &self.allowed_hosts)
     }
 
     pub fn resolve_secrets(&mut self, lookup: impl Fn(&str) -> Result<String>) -> Result<()> {
