@@ -7,6 +7,8 @@
 mod common;
 #[path = "support/fake_hubspot.rs"]
 mod fake_hubspot;
+#[path = "support/http_server.rs"]
+mod http_server;
 
 use common::TestDb;
 use fake_hubspot::FakeHubSpot;

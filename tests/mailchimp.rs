@@ -7,6 +7,8 @@
 mod common;
 #[path = "support/fake_mailchimp.rs"]
 mod fake_mailchimp;
+#[path = "support/http_server.rs"]
+mod http_server;
 
 use common::TestDb;
 use fake_mailchimp::{subscriber_hash, FakeMailchimp};

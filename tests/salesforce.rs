@@ -7,6 +7,8 @@
 mod common;
 #[path = "support/fake_salesforce.rs"]
 mod fake_salesforce;
+#[path = "support/http_server.rs"]
+mod http_server;
 
 use common::TestDb;
 use fake_salesforce::{FakeSalesforce, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN};

@@ -7,6 +7,8 @@
 mod common;
 #[path = "support/fake_slack.rs"]
 mod fake_slack;
+#[path = "support/http_server.rs"]
+mod http_server;
 
 use common::TestDb;
 use fake_slack::FakeSlack;

@@ -7,12 +7,10 @@
 //! an update does not find), and 429 with HubSpot's rate-limit body when
 //! asked to throttle.
 
+use super::http_server::{self, Response};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread;
 
 #[derive(Default)]
 struct State {
@@ -32,20 +30,23 @@ pub struct FakeHubSpot {
 
 impl FakeHubSpot {
     pub fn start(token: &str) -> FakeHubSpot {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let fake = FakeHubSpot {
-            port,
+        let state: Arc<Mutex<State>> = Arc::default();
+        let mut fake = FakeHubSpot {
+            port: 0,
             token: token.to_string(),
-            state: Arc::default(),
+            state,
         };
         let server = fake.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let server = server.clone();
-                thread::spawn(move || server.serve(stream));
-            }
-        });
+        fake.port = http_server::start(Arc::new(move |request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let (status, answer) = server.handle(
+                &request.method,
+                &request.path,
+                &request.authorization,
+                &body,
+            );
+            Response::json(status, &answer)
+        }));
         fake
     }
 
@@ -93,62 +94,6 @@ impl FakeHubSpot {
             .unwrap()
             .records
             .insert((object.to_string(), id.to_string()), properties);
-    }
-
-    fn serve(&self, stream: TcpStream) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or_default().to_string();
-            let path = parts.next().unwrap_or_default().to_string();
-            let mut length = 0usize;
-            let mut authorization = String::new();
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                    return;
-                }
-                let header = header.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':') {
-                    match name.trim().to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap_or(0),
-                        "authorization" => authorization = value.trim().to_string(),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                return;
-            }
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let (status, answer) = self.handle(&method, &path, &authorization, &body);
-            let text = answer.to_string();
-            let reason = match status {
-                200 => "OK",
-                207 => "Multi-Status",
-                400 => "Bad Request",
-                401 => "Unauthorized",
-                404 => "Not Found",
-                429 => "Too Many Requests",
-                _ => "Error",
-            };
-            let response = format!(
-                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-                text.len()
-            );
-            if writer.write_all(response.as_bytes()).is_err() {
-                return;
-            }
-        }
     }
 
     fn handle(&self, method: &str, path: &str, authorization: &str, body: &Value) -> (u16, Value) {

@@ -6,13 +6,11 @@
 //! a bad email or a hash that is not the email's, 404 for a member a PATCH
 //! or DELETE does not find, 429 when asked to throttle.
 
+use super::http_server::{self, Response};
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread;
 
 #[derive(Default)]
 struct State {
@@ -39,20 +37,26 @@ pub fn subscriber_hash(email: &str) -> String {
 
 impl FakeMailchimp {
     pub fn start(api_key: &str) -> FakeMailchimp {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let fake = FakeMailchimp {
-            port,
+        let mut fake = FakeMailchimp {
+            port: 0,
             api_key: api_key.to_string(),
             state: Arc::default(),
         };
         let server = fake.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let server = server.clone();
-                thread::spawn(move || server.serve(stream));
+        fake.port = http_server::start(Arc::new(move |request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let (status, answer) = server.handle(
+                &request.method,
+                &request.path,
+                &request.authorization,
+                &body,
+            );
+            Response {
+                status,
+                headers: String::new(),
+                body: answer.map(|a| a.to_string()).unwrap_or_default(),
             }
-        });
+        }));
         fake
     }
 
@@ -76,53 +80,6 @@ impl FakeMailchimp {
 
     pub fn requests(&self) -> Vec<(String, String, String)> {
         self.state.lock().unwrap().requests.clone()
-    }
-
-    fn serve(&self, stream: TcpStream) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or_default().to_string();
-            let path = parts.next().unwrap_or_default().to_string();
-            let mut length = 0usize;
-            let mut authorization = String::new();
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                    return;
-                }
-                let header = header.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':') {
-                    match name.trim().to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap_or(0),
-                        "authorization" => authorization = value.trim().to_string(),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                return;
-            }
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let (status, answer) = self.handle(&method, &path, &authorization, &body);
-            let text = answer.map(|a| a.to_string()).unwrap_or_default();
-            let response = format!(
-                "HTTP/1.1 {status} Status\r\nContent-Type: application/problem+json\r\nContent-Length: {}\r\n\r\n{text}",
-                text.len()
-            );
-            if writer.write_all(response.as_bytes()).is_err() {
-                return;
-            }
-        }
     }
 
     fn problem(status: u16, title: &str, detail: &str) -> (u16, Option<Value>) {

@@ -9,12 +9,10 @@
 //! as a session timing out mid-run (401 `INVALID_SESSION_ID`). A record
 //! without a LastName is refused (`REQUIRED_FIELD_MISSING`).
 
+use super::http_server::{self, Response};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread;
 
 pub const CLIENT_ID: &str = "3MVG9fake";
 pub const CLIENT_SECRET: &str = "consumer-secret-0000";
@@ -30,6 +28,8 @@ struct State {
     /// Whether each API call carried a valid token.
     authorized: Vec<bool>,
     expire_after: Option<usize>,
+    /// The URL token answers name (this server's).
+    instance_url: String,
 }
 
 #[derive(Clone)]
@@ -40,19 +40,22 @@ pub struct FakeSalesforce {
 
 impl FakeSalesforce {
     pub fn start() -> FakeSalesforce {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let fake = FakeSalesforce {
-            port,
+        let mut fake = FakeSalesforce {
+            port: 0,
             state: Arc::default(),
         };
         let server = fake.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let server = server.clone();
-                thread::spawn(move || server.serve(stream));
-            }
-        });
+        fake.port = http_server::start(Arc::new(move |request| {
+            let (status, answer) = server.handle(
+                &request.method,
+                &request.path,
+                &request.authorization,
+                &request.body,
+            );
+            Response::json(status, &answer)
+        }));
+        let url = fake.url();
+        fake.state.lock().unwrap().instance_url = url;
         fake
     }
 
@@ -86,52 +89,6 @@ impl FakeSalesforce {
         self.state.lock().unwrap().records.len()
     }
 
-    fn serve(&self, stream: TcpStream) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or_default().to_string();
-            let path = parts.next().unwrap_or_default().to_string();
-            let mut length = 0usize;
-            let mut authorization = String::new();
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                    return;
-                }
-                let header = header.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':') {
-                    match name.trim().to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap_or(0),
-                        "authorization" => authorization = value.trim().to_string(),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                return;
-            }
-            let (status, answer) = self.handle(&method, &path, &authorization, &body);
-            let text = answer.to_string();
-            let response = format!(
-                "HTTP/1.1 {status} Status\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-                text.len()
-            );
-            if writer.write_all(response.as_bytes()).is_err() {
-                return;
-            }
-        }
-    }
-
     fn handle(&self, method: &str, path: &str, authorization: &str, body: &[u8]) -> (u16, Value) {
         let mut state = self.state.lock().unwrap();
         if method == "POST" && path == "/services/oauth2/token" {
@@ -152,7 +109,7 @@ impl FakeSalesforce {
             state.token = Some(token.clone());
             return (
                 200,
-                json!({"access_token": token, "instance_url": self.url(),
+                json!({"access_token": token, "instance_url": state.instance_url,
                 "id": "https://login.salesforce.com/id/00D/005", "token_type": "Bearer",
                 "issued_at": "1700000000000", "signature": "x"}),
             );

@@ -4,11 +4,9 @@
 //! `{"ok": false, "error": "channel_not_found" | "invalid_auth" | "no_text"}`,
 //! and 429 with `Retry-After` when asked to throttle.
 
+use super::http_server::{self, Response};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread;
 
 #[derive(Default)]
 struct State {
@@ -29,20 +27,22 @@ const CHANNELS: &[&str] = &["#signups", "C0123456"];
 
 impl FakeSlack {
     pub fn start(token: &str) -> FakeSlack {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let fake = FakeSlack {
-            port,
+        let mut fake = FakeSlack {
+            port: 0,
             token: token.to_string(),
             state: Arc::default(),
         };
         let server = fake.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let server = server.clone();
-                thread::spawn(move || server.serve(stream));
+        fake.port = http_server::start(Arc::new(move |request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+            let (status, headers, answer) =
+                server.handle(&request.path, &request.authorization, &body);
+            Response {
+                status,
+                headers: headers.to_string(),
+                body: answer.to_string(),
             }
-        });
+        }));
         fake
     }
 
@@ -60,55 +60,6 @@ impl FakeSlack {
 
     pub fn requests(&self) -> usize {
         self.state.lock().unwrap().requests
-    }
-
-    fn serve(&self, stream: TcpStream) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let path = line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or_default()
-                .to_string();
-            let mut length = 0usize;
-            let mut authorization = String::new();
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                    return;
-                }
-                let header = header.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':') {
-                    match name.trim().to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap_or(0),
-                        "authorization" => authorization = value.trim().to_string(),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                return;
-            }
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let (status, extra, answer) = self.handle(&path, &authorization, &body);
-            let text = answer.to_string();
-            let response = format!(
-                "HTTP/1.1 {status} Status\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{text}",
-                text.len()
-            );
-            if writer.write_all(response.as_bytes()).is_err() {
-                return;
-            }
-        }
     }
 
     fn handle(&self, path: &str, authorization: &str, body: &Value) -> (u16, &'static str, Value) {
