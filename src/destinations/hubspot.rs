@@ -6,7 +6,7 @@
 //! and the per-record errors of HubSpot's multi-status answers (207) read
 //! by the ids they name.
 
-use super::named::{self, Api, NamedApi};
+use super::named::{self, Api, Description, NamedApi};
 use super::Support;
 use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
@@ -33,6 +33,13 @@ pub const SUPPORT: &[Support] = &[Support {
 }];
 
 pub struct HubSpot;
+
+static DESCRIPTION: Description = Description {
+    name: "hubspot",
+    config_keys: CONFIG_KEYS,
+    sync_keys: SYNC_KEYS,
+    support: SUPPORT,
+};
 
 #[derive(Debug)]
 struct Settings {
@@ -113,27 +120,12 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
             ),
         ));
     }
-    let record_match = config.record_match.as_ref().ok_or_else(|| {
-        Error::invalid(
-            "match",
-            "is required: {\"from\": <model column>, \"to\": <a unique property, e.g. \"email\" or \"domain\">}",
-        )
-    })?;
-    property_name("match.to", &record_match.to)?;
-    let mut properties = vec![record_match.to.clone()];
-    for (index, mapping) in config.mappings.iter().enumerate() {
-        property_name(&format!("mappings[{index}].to"), &mapping.to)?;
-        properties.push(mapping.to.clone());
-    }
-    if config.batch_size > MAX_BATCH {
-        return Err(Error::invalid(
-            "batch_size",
-            format!(
-                "HubSpot takes at most {MAX_BATCH} records per request, not {}",
-                config.batch_size
-            ),
-        ));
-    }
+    let properties = named::record_fields(
+        config,
+        "<a unique property, e.g. \"email\" or \"domain\">",
+        property_name,
+    )?;
+    named::batch_at_most(config, MAX_BATCH, "HubSpot")?;
     let action = if config.mode == SyncMode::Update {
         "update"
     } else {
@@ -142,7 +134,7 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
     let request = json!({
         "method": "POST",
         "path": format!("/crm/v3/objects/{object}/batch/{action}"),
-        "body": batch_body(&record_match.to, &properties),
+        "body": batch_body(&properties[0], &properties),
     });
     let mut http = config.clone();
     http.destination_keys = serde_json::Map::new();
@@ -158,20 +150,8 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
 }
 
 impl NamedApi for HubSpot {
-    fn name(&self) -> &'static str {
-        "hubspot"
-    }
-
-    fn config_keys(&self) -> &'static [&'static str] {
-        CONFIG_KEYS
-    }
-
-    fn sync_keys(&self) -> &'static [&'static str] {
-        SYNC_KEYS
-    }
-
-    fn support(&self) -> &'static [Support] {
-        SUPPORT
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn api(&self, config: &Value) -> Result<Api> {

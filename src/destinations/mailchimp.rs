@@ -4,7 +4,7 @@
 //! only, `DELETE` to archive); mapped fields are merge fields (`FNAME`).
 //! The API key is a secret, sent with HTTP Basic authentication.
 
-use super::named::{self, Api, NamedApi};
+use super::named::{self, Api, Description, NamedApi};
 use super::Support;
 use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
@@ -27,6 +27,13 @@ pub const SUPPORT: &[Support] = &[Support {
 }];
 
 pub struct Mailchimp;
+
+static DESCRIPTION: Description = Description {
+    name: "mailchimp",
+    config_keys: CONFIG_KEYS,
+    sync_keys: SYNC_KEYS,
+    support: SUPPORT,
+};
 
 #[derive(Debug)]
 struct Settings {
@@ -153,20 +160,8 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
 }
 
 impl NamedApi for Mailchimp {
-    fn name(&self) -> &'static str {
-        "mailchimp"
-    }
-
-    fn config_keys(&self) -> &'static [&'static str] {
-        CONFIG_KEYS
-    }
-
-    fn sync_keys(&self) -> &'static [&'static str] {
-        SYNC_KEYS
-    }
-
-    fn support(&self) -> &'static [Support] {
-        SUPPORT
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn api(&self, config: &Value) -> Result<Api> {

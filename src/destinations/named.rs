@@ -23,11 +23,16 @@ pub struct Api {
     pub secrets: Vec<(&'static str, String)>,
 }
 
+/// What a named kind is: its name, its keys and its support rows.
+pub struct Description {
+    pub name: &'static str,
+    pub config_keys: &'static [&'static str],
+    pub sync_keys: &'static [&'static str],
+    pub support: &'static [Support],
+}
+
 pub trait NamedApi: Sync {
-    fn name(&self) -> &'static str;
-    fn config_keys(&self) -> &'static [&'static str];
-    fn sync_keys(&self) -> &'static [&'static str];
-    fn support(&self) -> &'static [Support];
+    fn description(&self) -> &'static Description;
     /// The destination's settings as an http connection.
     fn api(&self, config: &Value) -> Result<Api>;
     /// The sync's settings as the http engine's (`requests`, `record_errors`).
@@ -47,15 +52,15 @@ pub trait NamedApi: Sync {
 
 impl<T: NamedApi> DestinationKind for T {
     fn name(&self) -> &'static str {
-        NamedApi::name(self)
+        self.description().name
     }
 
     fn config_keys(&self) -> &'static [&'static str] {
-        NamedApi::config_keys(self)
+        self.description().config_keys
     }
 
     fn sync_keys(&self) -> &'static [&'static str] {
-        NamedApi::sync_keys(self)
+        self.description().sync_keys
     }
 
     fn check_config(&self, config: &Value, owner: pg_sys::Oid) -> Result<()> {
@@ -78,7 +83,7 @@ impl<T: NamedApi> DestinationKind for T {
     }
 
     fn support(&self) -> &'static [Support] {
-        NamedApi::support(self)
+        self.description().support
     }
 
     /// Columns the requests' templates name are sent too.
@@ -137,4 +142,41 @@ pub fn api_name(field: &str, name: &str, allowed: fn(u8) -> bool, what: &str) ->
     } else {
         Err(Error::invalid(field, format!("\"{name}\" is not {what}")))
     }
+}
+
+/// The fields a record carries, `match.to` then each mapping's `to`, each
+/// checked by `check` (the API's naming rule); `match_to` says what
+/// `match.to` must be, for the error when there is no match.
+pub fn record_fields(
+    config: &SyncConfig,
+    match_to: &str,
+    check: impl Fn(&str, &str) -> Result<()>,
+) -> Result<Vec<String>> {
+    let record_match = config.record_match.as_ref().ok_or_else(|| {
+        Error::invalid(
+            "match",
+            format!("is required: {{\"from\": <model column>, \"to\": {match_to}}}"),
+        )
+    })?;
+    check("match.to", &record_match.to)?;
+    let mut fields = vec![record_match.to.clone()];
+    for (index, mapping) in config.mappings.iter().enumerate() {
+        check(&format!("mappings[{index}].to"), &mapping.to)?;
+        fields.push(mapping.to.clone());
+    }
+    Ok(fields)
+}
+
+/// A batch size the API takes.
+pub fn batch_at_most(config: &SyncConfig, most: i64, api: &str) -> Result<()> {
+    if config.batch_size > most {
+        return Err(Error::invalid(
+            "batch_size",
+            format!(
+                "{api} takes at most {most} records per request, not {}",
+                config.batch_size
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@
 //! requests go to. Salesforce answers each record in order
 //! (`{"success": false, "errors": [...]}`): those records are rejected.
 
-use super::named::{self, Api, NamedApi};
+use super::named::{self, Api, Description, NamedApi};
 use super::Support;
 use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
@@ -36,6 +36,13 @@ pub const SUPPORT: &[Support] = &[Support {
 
 pub struct Salesforce;
 
+static DESCRIPTION: Description = Description {
+    name: "salesforce",
+    config_keys: CONFIG_KEYS,
+    sync_keys: SYNC_KEYS,
+    support: SUPPORT,
+};
+
 /// A Salesforce API name: letters, digits, `_` (Contact, Email, Ext_Id__c).
 fn api_name(field: &str, name: &str) -> Result<()> {
     named::api_name(
@@ -47,20 +54,8 @@ fn api_name(field: &str, name: &str) -> Result<()> {
 }
 
 impl NamedApi for Salesforce {
-    fn name(&self) -> &'static str {
-        "salesforce"
-    }
-
-    fn config_keys(&self) -> &'static [&'static str] {
-        CONFIG_KEYS
-    }
-
-    fn sync_keys(&self) -> &'static [&'static str] {
-        SYNC_KEYS
-    }
-
-    fn support(&self) -> &'static [Support] {
-        SUPPORT
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn api(&self, config: &Value) -> Result<Api> {
@@ -116,27 +111,12 @@ impl NamedApi for Salesforce {
             Error::invalid("object", "is required: the sObject, e.g. \"Contact\"")
         })?;
         api_name("object", &object)?;
-        let record_match = config.record_match.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "match",
-                "is required: {\"from\": <model column>, \"to\": <an external id field, e.g. \"External_Id__c\">}",
-            )
-        })?;
-        api_name("match.to", &record_match.to)?;
-        let mut fields = vec![record_match.to.clone()];
-        for (index, mapping) in config.mappings.iter().enumerate() {
-            api_name(&format!("mappings[{index}].to"), &mapping.to)?;
-            fields.push(mapping.to.clone());
-        }
-        if config.batch_size > MAX_BATCH {
-            return Err(Error::invalid(
-                "batch_size",
-                format!(
-                    "Salesforce takes at most {MAX_BATCH} records per request, not {}",
-                    config.batch_size
-                ),
-            ));
-        }
+        let fields = named::record_fields(
+            config,
+            "<an external id field, e.g. \"External_Id__c\">",
+            api_name,
+        )?;
+        named::batch_at_most(config, MAX_BATCH, "Salesforce")?;
         let version = API_VERSION;
         let values: Vec<String> = fields
             .iter()
@@ -148,7 +128,7 @@ impl NamedApi for Salesforce {
         );
         let request = json!({
             "method": "PATCH",
-            "path": format!("/services/data/{version}/composite/sobjects/{object}/{}", record_match.to),
+            "path": format!("/services/data/{version}/composite/sobjects/{object}/{}", fields[0]),
             "body": body,
         });
         let mut http = config.clone();

@@ -3,7 +3,7 @@
 //! the row. Slack answers 200 with `{"ok": false, "error": …}` when it
 //! refuses a message: that row is rejected with Slack's error.
 
-use super::named::{self, Api, NamedApi};
+use super::named::{self, Api, Description, NamedApi};
 use super::Support;
 use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
@@ -25,21 +25,16 @@ pub const SUPPORT: &[Support] = &[Support {
 
 pub struct Slack;
 
+static DESCRIPTION: Description = Description {
+    name: "slack",
+    config_keys: CONFIG_KEYS,
+    sync_keys: SYNC_KEYS,
+    support: SUPPORT,
+};
+
 impl NamedApi for Slack {
-    fn name(&self) -> &'static str {
-        "slack"
-    }
-
-    fn config_keys(&self) -> &'static [&'static str] {
-        CONFIG_KEYS
-    }
-
-    fn sync_keys(&self) -> &'static [&'static str] {
-        SYNC_KEYS
-    }
-
-    fn support(&self) -> &'static [Support] {
-        SUPPORT
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     fn api(&self, config: &Value) -> Result<Api> {
