@@ -165,7 +165,10 @@ impl HttpDestination {
             return Ok(()); // already refreshed since
         }
         let agent = self.agent().build();
-        oauth.refresh(&agent, &self.allowed_hosts)
+        oauth.refresh(&agent, &self.allowed_hosts)?;
+        // The sending threads mask the new token too.
+        self.secrets.add(vec![oauth.access_token.clone()]);
+        Ok(())
     }
 
     pub fn resolve_secrets(&mut self, lookup: impl Fn(&str) -> Result<String>) -> Result<()> {

@@ -10,19 +10,29 @@ use std::sync::Arc;
 /// What replaces a secret's value wherever it would appear.
 pub const MASK: &str = "********";
 
+/// Shared by a run's sending threads; a secret learnt during the run (a
+/// refreshed OAuth token) is added for all of them.
 #[derive(Clone, Debug, Default)]
-pub struct Secrets(Arc<Vec<String>>);
+pub struct Secrets(Arc<std::sync::RwLock<Vec<String>>>);
 
 impl Secrets {
     pub fn new(values: Vec<String>) -> Secrets {
+        let secrets = Secrets::default();
+        secrets.add(values);
+        secrets
+    }
+
+    pub fn add(&self, values: Vec<String>) {
+        let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
+        known.extend(values.into_iter().filter(|v| !v.is_empty()));
         // Longest first, so a secret that contains another is masked whole.
-        let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        Secrets(Arc::new(values))
+        known.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        known.dedup();
     }
 
     pub fn scrub(&self, text: &str) -> String {
-        self.0.iter().fold(text.to_string(), |text, secret| {
+        let known = self.0.read().unwrap_or_else(|e| e.into_inner());
+        known.iter().fold(text.to_string(), |text, secret| {
             text.replace(secret.as_str(), MASK)
         })
     }
@@ -64,6 +74,10 @@ mod tests {
             secrets.scrub("header Authorization: Bearer abc\nrejected abc"),
             "header Authorization: ******** \nrejected ********".replace(" \n", "\n")
         );
+        // Learnt later (a refreshed token): masked by every clone.
+        let shared = secrets.clone();
+        secrets.add(vec!["tok-2".into()]);
+        assert_eq!(shared.scrub("Bearer tok-2"), "Bearer ********");
     }
 
     #[test]
