@@ -56,18 +56,11 @@ fn settings(config: &Value) -> Result<Settings> {
         reader.value("token"),
         "the private app's access token",
     )?;
-    let requests_per_second = match reader.value("requests_per_second") {
-        None => REQUESTS_PER_SECOND,
-        Some(value) => value
-            .as_f64()
-            .filter(|rps| (0.01..=1000.0).contains(rps))
-            .ok_or_else(|| {
-                Error::invalid(
-                    "config.requests_per_second",
-                    "must be between 0.01 and 1000",
-                )
-            })?,
-    };
+    let requests_per_second = named::requests_per_second(
+        reader.value("requests_per_second"),
+        REQUESTS_PER_SECOND,
+        1000.0,
+    )?;
     Ok(Settings {
         token,
         api_url: reader

@@ -180,3 +180,20 @@ pub fn batch_at_most(config: &SyncConfig, most: i64, api: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The `requests_per_second` setting of a named kind: `default` when
+/// absent, else a number from 0.01 to `most`.
+pub fn requests_per_second(value: Option<&Value>, default: f64, most: f64) -> Result<f64> {
+    match value {
+        None => Ok(default),
+        Some(value) => value
+            .as_f64()
+            .filter(|rps| (0.01..=most).contains(rps))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "config.requests_per_second",
+                    format!("must be between 0.01 and {most}"),
+                )
+            }),
+    }
+}

@@ -45,15 +45,11 @@ impl NamedApi for Slack {
             reader.value("token"),
             "the bot token (xoxb-…)",
         )?;
-        let requests_per_second = match reader.value("requests_per_second") {
-            None => REQUESTS_PER_SECOND,
-            Some(value) => value
-                .as_f64()
-                .filter(|rps| (0.01..=100.0).contains(rps))
-                .ok_or_else(|| {
-                    Error::invalid("config.requests_per_second", "must be between 0.01 and 100")
-                })?,
-        };
+        let requests_per_second = named::requests_per_second(
+            reader.value("requests_per_second"),
+            REQUESTS_PER_SECOND,
+            100.0,
+        )?;
         Ok(Api {
             connection: named::connection(&json!({
                 "url": reader.string("api_url")?.unwrap_or_else(|| API_URL.into()),

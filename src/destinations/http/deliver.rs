@@ -231,12 +231,7 @@ pub fn record_errors(
         if answer.get(flag) != Some(&Value::Bool(false)) {
             return Vec::new();
         }
-        let text = match answer.get(&spec.message) {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => answer.to_string(),
-        };
-        let reason = format!("record error: {}", truncate(&text));
+        let reason = message_of(&answer);
         return (0..keys.len()).map(|at| (at, reason.clone())).collect();
     }
     let Some(Value::Array(items)) = at_path(&document, &spec.path) else {
@@ -244,12 +239,7 @@ pub fn record_errors(
     };
     let mut found = Vec::new();
     for item in &items {
-        let text = match item.get(&spec.message) {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => item.to_string(),
-        };
-        let reason = format!("record error: {}", truncate(&text));
+        let reason = message_of(item);
         let indexes: Vec<usize> = match &spec.id {
             Some(id_path) => {
                 let ids: Vec<String> = match at_path(item, id_path) {
