@@ -207,3 +207,51 @@ fn bad_settings_are_named_and_change_nothing() {
         "a refused call changed something"
     );
 }
+
+#[test]
+fn an_ordinary_role_uses_its_own_token_and_its_own_objects() {
+    let hubspot = FakeHubSpot::start(TOKEN);
+    let mut db = setup("hubspot_role", &hubspot, 3);
+    db.exec(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hs_alice') THEN CREATE ROLE hs_alice LOGIN; END IF; END $$;
+         GRANT USAGE ON SCHEMA reverse_etl TO hs_alice;
+         GRANT SELECT ON users TO hs_alice;",
+    );
+    let mut alice = db.connect_as("hs_alice");
+    // The owner's destination and token are not hers.
+    let error = alice
+        .batch_execute(
+            r#"SELECT reverse_etl.create_model('m', 'SELECT id, email FROM users', ARRAY['id']);
+               SELECT reverse_etl.create_sync('x', 'm', 'hubspot', '{"mode": "upsert", "match": {"from": "email", "to": "email"}}')"#,
+        )
+        .unwrap_err();
+    assert_eq!(error.as_db_error().unwrap().code().code(), "42501");
+    let error = alice
+        .batch_execute(&format!(
+            "SELECT reverse_etl.create_destination('mine', 'hubspot', '{{\"token\": {{\"secret\": \"hubspot_token\"}}, \"api_url\": \"{}\"}}')",
+            hubspot.url()
+        ))
+        .unwrap_err();
+    assert_eq!(error.as_db_error().unwrap().code().code(), "42704");
+    alice
+        .batch_execute(&format!(
+            "SELECT reverse_etl.set_secret('my_token', '{TOKEN}');
+             SELECT reverse_etl.create_model('m', 'SELECT id, email FROM users', ARRAY['id']);
+             SELECT reverse_etl.create_destination('mine', 'hubspot', '{{\"token\": {{\"secret\": \"my_token\"}}, \"api_url\": \"{}\"}}');
+             SELECT reverse_etl.create_sync('s_alice', 'm', 'mine', '{{\"mode\": \"upsert\", \"match\": {{\"from\": \"email\", \"to\": \"email\"}}}}');",
+            hubspot.url()
+        ))
+        .unwrap();
+    alice
+        .batch_execute("SELECT reverse_etl.sync_run('s_alice')")
+        .unwrap();
+    assert_eq!(hubspot.record_count("contacts"), 3);
+    let shown = alice
+        .query_one(
+            "SELECT reverse_etl.sync_test_row('s_alice', '1', dry_run => true)::text",
+            &[],
+        )
+        .unwrap()
+        .get::<_, String>(0);
+    assert!(!shown.contains(TOKEN), "{shown}");
+}

@@ -236,3 +236,47 @@ fn storage_going_away_mid_upload_ends_the_run_incomplete_and_the_next_run_writes
     ids.dedup();
     assert_eq!(ids.len(), 60000, "nothing lost, nothing twice");
 }
+
+#[test]
+fn an_ordinary_role_writes_with_its_own_keys_only() {
+    let s3 = S3Server::start();
+    let mut db = setup("s3_role", &s3);
+    db.exec(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 's3_alice') THEN CREATE ROLE s3_alice LOGIN; END IF; END $$;
+         GRANT USAGE ON SCHEMA reverse_etl TO s3_alice;
+         GRANT SELECT ON users TO s3_alice;",
+    );
+    let mut alice = db.connect_as("s3_alice");
+    let config = |secret: &str| {
+        format!(
+            r#"{{"s3": {{"bucket": "lake", "prefix": "alice/", "endpoint": "{}", "path_style": true,
+                "access_key_id": "AKIATEST", "secret_access_key": {{"secret": "{secret}"}}}}}}"#,
+            s3.url("")
+        )
+    };
+    // The owner's secret "aws" is not hers.
+    let error = alice
+        .batch_execute(&format!(
+            "SELECT reverse_etl.create_destination('mine', 'file', '{}')",
+            config("aws")
+        ))
+        .unwrap_err();
+    assert_eq!(error.as_db_error().unwrap().code().code(), "42704");
+    alice
+        .batch_execute(&format!(
+            "SELECT reverse_etl.set_secret('alice_aws', 'alice-secret-key');
+             SELECT reverse_etl.create_model('m', 'SELECT id, email FROM users', ARRAY['id']);
+             SELECT reverse_etl.create_destination('mine', 'file', '{}');
+             SELECT reverse_etl.create_sync('s_alice', 'm', 'mine', '{{\"mode\": \"snapshot\", \"file\": \"users\"}}');",
+            config("alice_aws")
+        ))
+        .unwrap();
+    alice
+        .batch_execute("SELECT reverse_etl.sync_run('s_alice')")
+        .unwrap();
+    assert_eq!(
+        s3.object("lake", "alice/users.csv")
+            .map(|c| c.lines().count()),
+        Some(4)
+    );
+}
