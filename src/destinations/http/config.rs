@@ -379,12 +379,36 @@ pub fn header_value_ok(value: &str) -> bool {
     !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
-/// One operation's request: method, path template and optional body template.
+/// One operation's request: method, path template and optional body
+/// template; optionally a lookup sent before it and a request sent after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestSpec {
     pub method: String,
     pub path: String,
     pub body: Option<String>,
+    /// Sent first for the same rows: the records it finds give the request
+    /// what it needs (an API's own record ids); rows it does not find are
+    /// rejected as not found.
+    pub lookup: Option<LookupSpec>,
+    /// Sent after the request succeeded, for the rows it did not reject
+    /// (a second resource of the same record, e.g. a member's tags); a row
+    /// is delivered when both succeeded.
+    pub then: Option<Box<RequestSpec>>,
+}
+
+/// A lookup request and where its answer lists what it found: `results`
+/// (a dotted path to a list, "" for the answer itself), in each item the
+/// match value at `key` and what the request needs at `value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupSpec {
+    pub method: String,
+    pub path: String,
+    pub body: Option<String>,
+    pub results: String,
+    pub key: String,
+    pub value: String,
+    /// Match values compare without case (an API that lower-cases emails).
+    pub ignore_case: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -422,38 +446,83 @@ pub fn parse_requests(value: Option<&Value>) -> Result<HttpRequests> {
     let reader = ObjectReader::new("requests", value)?;
     reader.deny_unknown(&["added", "changed", "removed"])?;
     let spec = |key: &str| -> Result<Option<RequestSpec>> {
-        let Some(item) = reader.object(key)? else {
-            return Ok(None);
-        };
-        item.deny_unknown(&["method", "path", "body"])?;
-        let method = item.required_string("method")?.to_ascii_uppercase();
-        if !METHODS.contains(&method.as_str()) {
-            return Err(Error::invalid(
-                &item.field_path("method"),
-                format!(
-                    "unknown method \"{method}\" (expected one of: {})",
-                    METHODS.join(", ")
-                ),
-            ));
-        }
-        let path = item.string("path")?.unwrap_or_default();
-        if !path.is_empty() && !path.starts_with('/') && !path.starts_with("{{") {
-            return Err(Error::invalid(
-                &item.field_path("path"),
-                "must start with \"/\" (it is appended to the destination's url)",
-            ));
-        }
-        Ok(Some(RequestSpec {
-            method,
-            path,
-            body: item.string("body")?,
-        }))
+        reader
+            .object(key)?
+            .map(|item| request_spec(&item, true))
+            .transpose()
     };
     Ok(HttpRequests {
         added: spec("added")?,
         changed: spec("changed")?,
         removed: spec("removed")?,
     })
+}
+
+/// One request's method, path and body; with `steps`, its `lookup` and
+/// `then` too (which have none of their own).
+fn request_spec(item: &ObjectReader, steps: bool) -> Result<RequestSpec> {
+    if steps {
+        item.deny_unknown(&["method", "path", "body", "lookup", "then"])?;
+    } else {
+        item.deny_unknown(&["method", "path", "body"])?;
+    }
+    let (method, path, body) = method_path_body(item)?;
+    let lookup = match item.object("lookup")?.filter(|_| steps) {
+        None => None,
+        Some(lookup) => {
+            lookup.deny_unknown(&[
+                "method",
+                "path",
+                "body",
+                "results",
+                "key",
+                "value",
+                "ignore_case",
+            ])?;
+            let (method, path, body) = method_path_body(&lookup)?;
+            Some(LookupSpec {
+                method,
+                path,
+                body,
+                results: lookup.string("results")?.unwrap_or_default(),
+                key: lookup.required_string("key")?,
+                value: lookup.required_string("value")?,
+                ignore_case: lookup.boolean("ignore_case")?.unwrap_or(false),
+            })
+        }
+    };
+    let then = match item.object("then")?.filter(|_| steps) {
+        None => None,
+        Some(then) => Some(Box::new(request_spec(&then, false)?)),
+    };
+    Ok(RequestSpec {
+        method,
+        path,
+        body,
+        lookup,
+        then,
+    })
+}
+
+fn method_path_body(item: &ObjectReader) -> Result<(String, String, Option<String>)> {
+    let method = item.required_string("method")?.to_ascii_uppercase();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(Error::invalid(
+            &item.field_path("method"),
+            format!(
+                "unknown method \"{method}\" (expected one of: {})",
+                METHODS.join(", ")
+            ),
+        ));
+    }
+    let path = item.string("path")?.unwrap_or_default();
+    if !path.is_empty() && !path.starts_with('/') && !path.starts_with("{{") {
+        return Err(Error::invalid(
+            &item.field_path("path"),
+            "must start with \"/\" (it is appended to the destination's url)",
+        ));
+    }
+    Ok((method, path, item.string("body")?))
 }
 
 pub fn parse_record_errors(value: Option<&Value>) -> Result<Option<RecordErrors>> {

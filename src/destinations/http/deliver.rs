@@ -8,7 +8,7 @@
 //! in flight when the run stops is waited for and its outcome recorded, and
 //! queued requests that were not sent yet are reported as not attempted.
 
-use super::{HttpDestination, OpRow};
+use super::{HttpDestination, OpRow, Step};
 use crate::destinations::{BatchOutcome, Rejection};
 use crate::error::{Error, SqlState};
 use serde_json::Value;
@@ -38,6 +38,10 @@ pub enum Reply {
 struct Unit {
     window: u64,
     rows: Vec<OpRow>,
+    /// Which of the rows' requests is next, and what their lookup found
+    /// (one value per row, in order; empty before it ran).
+    step: Step,
+    found: Vec<Value>,
     attempts: u32,
     throttles: u32,
     not_before: Instant,
@@ -180,6 +184,62 @@ fn truncate(body: &str) -> String {
     format!("{}… ({} bytes)", &body[..end], body.len())
 }
 
+/// The value at a dotted path; a number indexes a list (`errors.0.message`).
+fn at_path(value: &Value, path: &str) -> Option<Value> {
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .try_fold(value, |value, key| match (value, key.parse::<usize>()) {
+            (Value::Array(items), Ok(at)) => items.get(at),
+            _ => value.get(key),
+        })
+        .cloned()
+}
+
+/// What a lookup's 2xx answer found for each of the unit's rows (by their
+/// match values `keys`, in order): the item's `value`, or None for a row
+/// no item names.
+pub fn lookup_found(
+    body: &str,
+    lookup: &super::CompiledLookup,
+    keys: &[Option<&str>],
+) -> Vec<Option<Value>> {
+    let items = match serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|document| at_path(&document, &lookup.results))
+    {
+        Some(Value::Array(items)) => items,
+        Some(item @ Value::Object(_)) => vec![item],
+        _ => Vec::new(),
+    };
+    let text = |value: Value| match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let found: Vec<(String, Value)> = items
+        .iter()
+        .filter_map(|item| {
+            let key = text(at_path(item, &lookup.key)?);
+            let value = at_path(item, &lookup.value).filter(|v| !v.is_null())?;
+            Some((key, value))
+        })
+        .collect();
+    keys.iter()
+        .map(|key| {
+            let key = (*key)?;
+            found
+                .iter()
+                .find(|(k, _)| {
+                    if lookup.ignore_case {
+                        k.to_lowercase() == key.to_lowercase()
+                    } else {
+                        k == key
+                    }
+                })
+                .map(|(_, value)| value.clone())
+        })
+        .collect()
+}
+
 /// Per-record errors in a 2xx batch response, as (record index, message).
 /// An error names its record by position in the request (`index`) or by
 /// the record's match value (`id`: a string, or a list of them) among
@@ -191,16 +251,6 @@ pub fn record_errors(
 ) -> Vec<(usize, String)> {
     let Ok(document) = serde_json::from_str::<Value>(body) else {
         return Vec::new();
-    };
-    // Dotted paths; a number indexes a list (`errors.0.message`).
-    let at_path = |value: &'_ Value, path: &str| -> Option<Value> {
-        path.split('.')
-            .filter(|p| !p.is_empty())
-            .try_fold(value, |value, key| match (value, key.parse::<usize>()) {
-                (Value::Array(items), Ok(at)) => items.get(at),
-                _ => value.get(key),
-            })
-            .cloned()
     };
     let message_of = |item: &Value| -> String {
         let text = match at_path(item, &spec.message) {
@@ -415,7 +465,7 @@ impl Dispatcher {
     }
 
     /// Queue a window's units (rows of one kind, at most batch_size each).
-    pub fn submit(&mut self, window: u64, units: Vec<Vec<OpRow>>) {
+    pub fn submit(&mut self, window: u64, units: Vec<Vec<OpRow>>, first: Step) {
         self.outcomes.entry(window).or_default();
         *self.open.entry(window).or_default() += units.len();
         let now = Instant::now();
@@ -425,6 +475,8 @@ impl Dispatcher {
                 reauthorized: false,
                 window,
                 rows,
+                step: first,
+                found: Vec::new(),
                 attempts: 0,
                 throttles: 0,
                 not_before: now,
@@ -524,7 +576,12 @@ impl Dispatcher {
                     continue;
                 };
                 // The base URL and token may change during the run (OAuth).
-                match destination.prepare(&unit.rows, &destination.base_url()) {
+                match destination.prepare_step(
+                    &unit.rows,
+                    &destination.base_url(),
+                    unit.step,
+                    &unit.found,
+                ) {
                     Ok(request) => {
                         if let Some(Some(unit)) = self.units.get_mut(id) {
                             unit.sent = Some(Sent {
@@ -653,25 +710,16 @@ impl Dispatcher {
             self.jitter.next(),
         );
         match decision {
-            Decision::Delivered { record_errors } => {
-                let Some(unit) = self.settle(id) else {
-                    return;
-                };
-                let rejections: Vec<Rejection> = record_errors
-                    .into_iter()
-                    .filter_map(|(index, reason)| {
-                        Some(Rejection {
-                            pos: unit.rows.get(index)?.pos,
-                            reason,
-                            payload: unit
-                                .sent
-                                .as_ref()
-                                .map(|sent| sent.payload(index, unit.rows.len())),
-                        })
-                    })
-                    .collect();
-                self.outcome(unit.window).rejections.extend(rejections);
-            }
+            Decision::Delivered { record_errors } => match unit.step {
+                Step::Lookup => self.looked_up(destination, id, &reply),
+                Step::Request => {
+                    let then = destination
+                        .request_for(unit.rows[0].op)
+                        .is_some_and(|request| request.then.is_some());
+                    self.delivered(id, record_errors, then);
+                }
+                Step::Then => self.delivered(id, Vec::new(), false),
+            },
             Decision::Retry { after, counts } => {
                 if counts {
                     unit.attempts += 1;
@@ -685,14 +733,18 @@ impl Dispatcher {
                 let Some(mut unit) = self.settle(id) else {
                     return;
                 };
-                let second = unit.rows.split_off(unit.rows.len() / 2);
-                for rows in [second, unit.rows] {
+                let half = unit.rows.len() / 2;
+                let second = unit.rows.split_off(half);
+                let second_found = unit.found.split_off(half.min(unit.found.len()));
+                for (rows, found) in [(second, second_found), (unit.rows, unit.found)] {
                     *self.open.entry(unit.window).or_default() += 1;
                     self.units.push(Some(Unit {
                         token_generation: 0,
                         reauthorized: false,
                         window: unit.window,
                         rows,
+                        step: unit.step,
+                        found,
                         attempts: 0,
                         throttles: 0,
                         not_before: Instant::now(),
@@ -711,6 +763,115 @@ impl Dispatcher {
                     ));
                 }
             }
+        }
+    }
+}
+
+impl Dispatcher {
+    /// A unit's request succeeded: its record errors reject those rows;
+    /// the rest are delivered, or go on to the `then` request.
+    fn delivered(&mut self, id: usize, record_errors: Vec<(usize, String)>, then: bool) {
+        let Some(unit) = self.units.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let rejected: Vec<usize> = record_errors.iter().map(|(at, _)| *at).collect();
+        let rejections = rejections_of(unit, record_errors);
+        let window = unit.window;
+        self.outcome(window).rejections.extend(rejections);
+        let Some(unit) = self.units.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        if then {
+            keep_rows(unit, |at| !rejected.contains(&at));
+            if !unit.rows.is_empty() {
+                unit.step = Step::Then;
+                unit.attempts = 0;
+                unit.throttles = 0;
+                unit.not_before = Instant::now();
+                self.pending.push_back(id);
+                return;
+            }
+        }
+        self.settle(id);
+    }
+
+    /// A unit's lookup answered: rows it did not find are rejected as not
+    /// found; the others go on to the request with what was found.
+    fn looked_up(&mut self, destination: &HttpDestination, id: usize, reply: &Reply) {
+        let Some(unit) = self.units.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let Reply::Status { body, .. } = reply else {
+            return;
+        };
+        let Some(lookup) = destination
+            .request_for(unit.rows[0].op)
+            .and_then(|request| request.lookup.as_ref())
+        else {
+            return;
+        };
+        let keys: Vec<Option<&str>> = unit.rows.iter().map(|r| r.match_key.as_deref()).collect();
+        let found = lookup_found(body, lookup, &keys);
+        let not_found: Vec<(usize, String)> = found
+            .iter()
+            .enumerate()
+            .filter(|(_, value)| value.is_none())
+            .map(|(at, _)| {
+                let key = keys[at].unwrap_or("(no match value)");
+                (
+                    at,
+                    format!("not found: the lookup found no record for \"{key}\""),
+                )
+            })
+            .collect();
+        let rejections = rejections_of(unit, not_found);
+        let window = unit.window;
+        self.outcome(window).rejections.extend(rejections);
+        let Some(unit) = self.units.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let missing: Vec<bool> = found.iter().map(Option::is_none).collect();
+        keep_rows(unit, |at| !missing[at]);
+        unit.found = found.into_iter().flatten().collect();
+        if unit.rows.is_empty() {
+            self.settle(id);
+            return;
+        }
+        unit.step = Step::Request;
+        unit.attempts = 0;
+        unit.throttles = 0;
+        unit.not_before = Instant::now();
+        self.pending.push_back(id);
+    }
+}
+
+/// Rejections of a unit's rows (by index), with what was sent for each.
+fn rejections_of(unit: &Unit, errors: Vec<(usize, String)>) -> Vec<Rejection> {
+    errors
+        .into_iter()
+        .filter_map(|(index, reason)| {
+            Some(Rejection {
+                pos: unit.rows.get(index)?.pos,
+                reason,
+                payload: unit
+                    .sent
+                    .as_ref()
+                    .map(|sent| sent.payload(index, unit.rows.len())),
+            })
+        })
+        .collect()
+}
+
+/// Keep the unit's rows (and what was found for them) whose index `keep`
+/// accepts.
+fn keep_rows(unit: &mut Unit, keep: impl Fn(usize) -> bool) {
+    let rows = std::mem::take(&mut unit.rows);
+    let mut found = std::mem::take(&mut unit.found).into_iter();
+    for (at, row) in rows.into_iter().enumerate() {
+        let value = found.next();
+        if keep(at) {
+            unit.rows.push(row);
+            unit.found.extend(value);
         }
     }
 }
@@ -769,6 +930,68 @@ mod tests {
             retry_after: None,
             body: body.into(),
         }
+    }
+
+    #[test]
+    fn a_lookup_finds_each_rows_record_by_its_match_value() {
+        let connection = HttpConnection::parse(&json!({"url": "http://127.0.0.1:9"})).unwrap();
+        let config = SyncConfig::parse(
+            &json!({"type": "list", "mode": "add", "list": "vip", "batch_size": 10, "delete_behavior": "nothing",
+                    "match": {"from": "email", "to": "email"},
+                    "requests": {"added": {"method": "PUT", "path": "/lists/1/add",
+                        "body": "[{% for r in records %}{% unless forloop.first %},{% endunless %}{{ found[forloop.index0] | json }}{% endfor %}]",
+                        "lookup": {"method": "POST", "path": "/read", "results": "results",
+                                   "key": "properties.email", "value": "id", "ignore_case": true},
+                        "then": {"method": "POST", "path": "/after"}}}}),
+            super::super::SYNC_KEYS,
+        )
+        .unwrap();
+        let columns = [ModelColumn {
+            name: "email".into(),
+            type_sql: "text".into(),
+            hashable: true,
+            type_oid: 0,
+        }];
+        let d = HttpDestination::new(connection, &config, &columns, "s").unwrap();
+        let added = d.added.as_ref().unwrap();
+        let lookup = added.lookup.as_ref().unwrap();
+        let body = r#"{"results": [{"id": "901", "properties": {"email": "b@x.io"}},
+                                   {"id": 17, "properties": {"email": "a@x.io"}},
+                                   {"properties": {"email": "c@x.io"}}]}"#;
+        assert_eq!(
+            lookup_found(
+                body,
+                lookup,
+                &[Some("A@x.io"), Some("c@x.io"), Some("b@x.io"), None]
+            ),
+            vec![Some(json!(17)), None, Some(json!("901")), None]
+        );
+        assert_eq!(
+            lookup_found("not json", lookup, &[Some("a@x.io")]),
+            vec![None]
+        );
+        let row = |email: &str| OpRow {
+            pos: 1,
+            op: crate::plan::Op::Added,
+            row_id: email.into(),
+            row_hash: None,
+            match_key: Some(email.into()),
+            fields: json!({"email": email}).as_object().unwrap().clone(),
+        };
+        let request = d
+            .prepare_step(
+                &[row("a@x.io"), row("b@x.io")],
+                "http://h",
+                Step::Request,
+                &[json!(17), json!("901")],
+            )
+            .unwrap();
+        assert_eq!(request.body.as_deref(), Some(r#"[17,"901"]"#));
+        let then = d
+            .prepare_step(&[row("a@x.io")], "http://h", Step::Then, &[])
+            .unwrap();
+        assert_eq!(then.url, "http://h/after");
+        assert_eq!(Step::first(added), Step::Lookup);
     }
 
     #[test]

@@ -98,6 +98,9 @@ impl Destination for HttpDestination {
         if !loaded.oversized.is_empty() {
             self.oversized.insert(batch.after, loaded.oversized);
         }
+        let first = self
+            .request_for(batch.op)
+            .map_or(super::Step::Request, super::Step::first);
         let mut rows = loaded.rows.into_iter().peekable();
         let mut units: Vec<Vec<OpRow>> = Vec::new();
         while rows.peek().is_some() {
@@ -111,7 +114,7 @@ impl Destination for HttpDestination {
                     "http destination used before start_run",
                 )
             })?
-            .submit(batch.after as u64, units);
+            .submit(batch.after as u64, units, first);
         Ok(())
     }
 
@@ -128,7 +131,6 @@ impl Destination for HttpDestination {
             return Ok(json!({"requests": [], "responses": [],
                 "note": format!("nothing is sent for {} rows with mode \"{}\" and delete behavior \"{}\"", row.op.as_str(), self.mode, self.delete_behavior)}));
         }
-        let request = self.prepare(&[op_row], &self.base_url())?;
         let mut secret_headers: Vec<&str> = self
             .connection
             .headers
@@ -140,36 +142,81 @@ impl Destination for HttpDestination {
         if self.connection.oauth.is_some() {
             secret_headers.push("Authorization");
         }
-        let shown_headers: Map<String, Value> = request
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                let value = if secret_headers.iter().any(|s| s.eq_ignore_ascii_case(n)) {
-                    "********".to_string()
-                } else {
-                    v.clone()
-                };
-                (n.clone(), Value::String(value))
-            })
-            .collect();
-        let shown = json!({"method": request.method, "url": request.url, "headers": shown_headers,
-                           "body": request.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or(Value::String(b.to_string())))});
-        if dry_run {
-            return Ok(json!({"requests": [shown], "responses": []}));
-        }
-        let url = url::Url::parse(&request.url).map_err(|e| {
-            Error::invalid("requests", format!("the request's url does not parse: {e}"))
-        })?;
-        config::check_host("request url", &url, &self.allowed_hosts)?;
-        let agent = self.agent().build();
-        let response = match deliver::execute(&agent, &request, &self.secrets) {
-            deliver::Reply::Status { code, body, .. } => {
-                json!({"status": code, "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body))})
-            }
-            deliver::Reply::Transport(error) => json!({"error": error}),
-            deliver::Reply::NotSent => json!({"error": "not sent"}),
+        let show = |request: &super::PreparedRequest| {
+            let headers: Map<String, Value> = request
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    let value = if secret_headers.iter().any(|s| s.eq_ignore_ascii_case(n)) {
+                        "********".to_string()
+                    } else {
+                        v.clone()
+                    };
+                    (n.clone(), Value::String(value))
+                })
+                .collect();
+            json!({"method": request.method, "url": request.url, "headers": headers,
+                   "body": request.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or(Value::String(b.to_string())))})
         };
-        Ok(json!({"requests": [shown], "responses": [response]}))
+        let Some(compiled) = self.request_for(row.op) else {
+            return Ok(json!({"requests": [], "responses": []}));
+        };
+        let agent = self.agent().build();
+        let (mut requests, mut responses, mut found) = (Vec::new(), Vec::new(), Vec::new());
+        let mut note = None;
+        for step in [super::Step::Lookup, super::Step::Request, super::Step::Then] {
+            if compiled.step(step).is_none() {
+                continue;
+            }
+            let request = self.prepare_step(
+                std::slice::from_ref(&op_row),
+                &self.base_url(),
+                step,
+                &found,
+            )?;
+            requests.push(show(&request));
+            if dry_run {
+                if step == super::Step::Lookup {
+                    note = Some("the requests after the lookup are built from its answer");
+                    break;
+                }
+                continue;
+            }
+            let url = url::Url::parse(&request.url).map_err(|e| {
+                Error::invalid("requests", format!("the request's url does not parse: {e}"))
+            })?;
+            config::check_host("request url", &url, &self.allowed_hosts)?;
+            let reply = deliver::execute(&agent, &request, &self.secrets);
+            let succeeded =
+                matches!(reply, deliver::Reply::Status { code, .. } if (200..300).contains(&code));
+            responses.push(match &reply {
+                deliver::Reply::Status { code, body, .. } => {
+                    json!({"status": code, "body": serde_json::from_str::<Value>(body).unwrap_or(Value::String(body.clone()))})
+                }
+                deliver::Reply::Transport(error) => json!({"error": error}),
+                deliver::Reply::NotSent => json!({"error": "not sent"}),
+            });
+            if !succeeded {
+                break;
+            }
+            if let (super::Step::Lookup, Some(lookup), deliver::Reply::Status { body, .. }) =
+                (step, &compiled.lookup, &reply)
+            {
+                found = deliver::lookup_found(body, lookup, &[row.match_key.as_deref()])
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if found.is_empty() {
+                    note = Some("not found: the lookup found no record for this row");
+                    break;
+                }
+            }
+        }
+        let mut result = json!({"requests": requests, "responses": responses});
+        if let Some(note) = note {
+            result["note"] = json!(note);
+        }
+        Ok(result)
     }
 
     fn set_deadline(&mut self, at: std::time::Instant, reason: Error) {

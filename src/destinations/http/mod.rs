@@ -85,9 +85,14 @@ impl DestinationKind for Http {
         let mut templates: Vec<&str> = Vec::new();
         if let Some(Value::Object(requests)) = config.destination_keys.get("requests") {
             for request in requests.values() {
-                for key in ["path", "body"] {
-                    if let Some(Value::String(text)) = request.get(key) {
-                        templates.push(text);
+                for step in [Some(request), request.get("lookup"), request.get("then")]
+                    .into_iter()
+                    .flatten()
+                {
+                    for key in ["path", "body"] {
+                        if let Some(Value::String(text)) = step.get(key) {
+                            templates.push(text);
+                        }
                     }
                 }
             }
@@ -132,10 +137,41 @@ pub struct CompiledRequest {
     pub path: Template,
     pub body: Option<Template>,
     field: String,
+    pub lookup: Option<CompiledLookup>,
+    pub then: Option<Box<CompiledRequest>>,
+}
+
+/// A lookup sent before a request, and how its answer is read.
+#[derive(Debug)]
+pub struct CompiledLookup {
+    pub request: Box<CompiledRequest>,
+    pub results: String,
+    pub key: String,
+    pub value: String,
+    pub ignore_case: bool,
 }
 
 impl CompiledRequest {
     fn compile(field: &str, spec: &RequestSpec) -> Result<CompiledRequest> {
+        let lookup = match &spec.lookup {
+            None => None,
+            Some(lookup) => Some(CompiledLookup {
+                request: Box::new(CompiledRequest::compile(
+                    &format!("{field}.lookup"),
+                    &RequestSpec {
+                        method: lookup.method.clone(),
+                        path: lookup.path.clone(),
+                        body: lookup.body.clone(),
+                        lookup: None,
+                        then: None,
+                    },
+                )?),
+                results: lookup.results.clone(),
+                key: lookup.key.clone(),
+                value: lookup.value.clone(),
+                ignore_case: lookup.ignore_case,
+            }),
+        };
         Ok(CompiledRequest {
             method: spec.method.clone(),
             path: Template::parse(&format!("{field}.path"), &spec.path)?,
@@ -145,7 +181,59 @@ impl CompiledRequest {
                 .map(|b| Template::parse(&format!("{field}.body"), b))
                 .transpose()?,
             field: field.to_string(),
+            lookup,
+            then: spec
+                .then
+                .as_deref()
+                .map(|then| CompiledRequest::compile(&format!("{field}.then"), then))
+                .transpose()?
+                .map(Box::new),
         })
+    }
+
+    /// This request's step: the request itself, its lookup or its `then`.
+    pub fn step(&self, step: Step) -> Option<&CompiledRequest> {
+        match step {
+            Step::Lookup => self.lookup.as_ref().map(|l| l.request.as_ref()),
+            Step::Request => Some(self),
+            Step::Then => self.then.as_deref(),
+        }
+    }
+
+    /// Its templates and those of its lookup and `then`, by field.
+    fn templates(&self) -> Vec<(String, &Template)> {
+        let mut all = vec![(format!("{}.path", self.field), &self.path)];
+        all.extend(
+            self.body
+                .iter()
+                .map(|b| (format!("{}.body", self.field), b)),
+        );
+        for step in [Step::Lookup, Step::Then] {
+            if let Some(request) = self.step(step) {
+                all.extend(request.templates());
+            }
+        }
+        all
+    }
+}
+
+/// The requests one unit of rows goes through, in order: an optional
+/// lookup, the request, an optional follow-up (`then`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Lookup,
+    Request,
+    Then,
+}
+
+impl Step {
+    /// The step a unit starts with.
+    pub fn first(request: &CompiledRequest) -> Step {
+        if request.lookup.is_some() {
+            Step::Lookup
+        } else {
+            Step::Request
+        }
     }
 }
 
@@ -330,14 +418,7 @@ impl HttpDestination {
                 ]
                 .into_iter()
                 .flatten()
-                .flat_map(|request| {
-                    std::iter::once((format!("{}.path", request.field), &request.path)).chain(
-                        request
-                            .body
-                            .iter()
-                            .map(|b| (format!("{}.body", request.field), b)),
-                    )
-                }),
+                .flat_map(CompiledRequest::templates),
             );
         for (field, template) in templates {
             for name in template::row_references(template.source()) {
@@ -371,7 +452,21 @@ impl HttpDestination {
                 match_key: None,
                 fields: sample_row.clone(),
             }];
-            destination.prepare(&rows, "http://127.0.0.1")?;
+            for step in [Step::Lookup, Step::Request, Step::Then] {
+                if destination
+                    .request_for(op)
+                    .and_then(|r| r.step(step))
+                    .is_some()
+                {
+                    // What a lookup found is there (as null) after it.
+                    let found = if step == Step::Lookup {
+                        Vec::new()
+                    } else {
+                        vec![Value::Null]
+                    };
+                    destination.prepare_step(&rows, "http://127.0.0.1", step, &found)?;
+                }
+            }
         }
         Ok(destination)
     }
@@ -390,7 +485,7 @@ impl HttpDestination {
         }
     }
 
-    fn request_for(&self, op: Op) -> Option<&CompiledRequest> {
+    pub fn request_for(&self, op: Op) -> Option<&CompiledRequest> {
         match (op, self.mode, self.delete_behavior) {
             // List mode remove: rows in the model leave the list.
             (Op::Added, SyncMode::Remove, _) => self.removed.as_ref(),

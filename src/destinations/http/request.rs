@@ -2,7 +2,7 @@
 //! the templates rendered, the idempotency keys.
 
 use super::config::HeaderValue;
-use super::{HttpDestination, MappingValue};
+use super::{HttpDestination, MappingValue, Step};
 use crate::destinations::rows::OpRow;
 use crate::error::{Error, Result};
 use crate::plan::Op;
@@ -64,13 +64,29 @@ impl HttpDestination {
     /// Build the request for a unit of rows (all of one kind): one row per
     /// request when batch_size is 1, else one request for the whole unit.
     pub fn prepare(&self, rows: &[OpRow], base_url: &str) -> Result<PreparedRequest> {
+        self.prepare_step(rows, base_url, Step::Request, &[])
+    }
+
+    /// Build one step's request for a unit of rows. `found` holds what the
+    /// unit's lookup found for each row, in order (empty before it ran):
+    /// templates read it as `found` (one row) or `found[forloop.index0]`.
+    pub fn prepare_step(
+        &self,
+        rows: &[OpRow],
+        base_url: &str,
+        step: Step,
+        found: &[Value],
+    ) -> Result<PreparedRequest> {
         let op = rows[0].op;
-        let request = self.request_for(op).ok_or_else(|| {
-            Error::invalid(
-                "requests",
-                format!("no request is configured for {} rows", op.as_str()),
-            )
-        })?;
+        let request = self
+            .request_for(op)
+            .and_then(|request| request.step(step))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "requests",
+                    format!("no request is configured for {} rows", op.as_str()),
+                )
+            })?;
         let run = json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name, "list": self.list});
         let mut headers = self.resolved_headers.clone();
         if let Some(oauth) = self.oauth.borrow().as_ref() {
@@ -87,6 +103,7 @@ impl HttpDestination {
             headers.push(("Idempotency-Key".into(), key));
             let mut context = base;
             context["record"] = Value::Object(record.clone());
+            context["found"] = found.first().cloned().unwrap_or(Value::Null);
             (context, Value::Object(record))
         } else {
             let mut records = Vec::with_capacity(rows.len());
@@ -105,6 +122,7 @@ impl HttpDestination {
                 "records": records,
                 "rows": rows.iter().map(|r| Value::Object(r.fields.clone())).collect::<Vec<_>>(),
                 "op": op.as_str(), "run": run, "list": self.list, "idempotency_key": batch_key,
+                "found": found,
             });
             (context, json!({"records": records}))
         };
