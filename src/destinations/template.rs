@@ -2,7 +2,10 @@
 //! `/contacts/{{ row.email }}`, `{"name": "{{ row.first }} {{ row.last }}"}`.
 
 use crate::error::{Error, Result, SqlState};
-use liquid_core::{Display_filter, Filter, FilterReflection, ParseFilter, Runtime, ValueView};
+use liquid_core::{
+    Display_filter, Expression, Filter, FilterParameters, FilterReflection, FromFilterParameters,
+    ParseFilter, Runtime, ValueView,
+};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -12,6 +15,9 @@ fn parser() -> &'static liquid::Parser {
         liquid::ParserBuilder::with_stdlib()
             .filter(Json)
             .filter(Md5)
+            .filter(Sha256)
+            .filter(NormalizeEmail)
+            .filter(NormalizePhone)
             .build()
             .expect("the standard Liquid library builds")
     })
@@ -72,6 +78,163 @@ impl Filter for Md5Filter {
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>(),
         ))
+    }
+}
+
+/// `{{ row.email | normalize_email | sha256 }}`: the hex SHA-256 of the
+/// text, as advertising platforms take identifiers. Nil or "" stays ""
+/// (an identifier not given), never the hash of nothing.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "sha256",
+    description = "The hex SHA-256 digest of the text; empty for nil or empty text.",
+    parsed(Sha256Filter)
+)]
+struct Sha256;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "sha256"]
+struct Sha256Filter;
+
+impl Filter for Sha256Filter {
+    fn evaluate(
+        &self,
+        input: &dyn ValueView,
+        _runtime: &dyn Runtime,
+    ) -> liquid_core::Result<liquid_core::Value> {
+        let text = if input.is_nil() {
+            String::new()
+        } else {
+            input.to_kstr().to_string()
+        };
+        Ok(liquid_core::Value::scalar(sha256_hex(&text)))
+    }
+}
+
+/// Hex SHA-256 of `text`; "" for "".
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    if text.is_empty() {
+        return String::new();
+    }
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `{{ row.email | normalize_email }}`: trimmed and lower-cased, as the
+/// advertising platforms match emails; "" for nil or a text that is not an
+/// email address (one `@` with text on both sides, no spaces).
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "normalize_email",
+    description = "The email trimmed and lower-cased; empty if it is not an email address.",
+    parsed(NormalizeEmailFilter)
+)]
+struct NormalizeEmail;
+
+#[derive(Debug, Default, Display_filter)]
+#[name = "normalize_email"]
+struct NormalizeEmailFilter;
+
+impl Filter for NormalizeEmailFilter {
+    fn evaluate(
+        &self,
+        input: &dyn ValueView,
+        _runtime: &dyn Runtime,
+    ) -> liquid_core::Result<liquid_core::Value> {
+        let text = if input.is_nil() {
+            String::new()
+        } else {
+            input.to_kstr().to_string()
+        };
+        Ok(liquid_core::Value::scalar(normalize_email(&text)))
+    }
+}
+
+pub fn normalize_email(text: &str) -> String {
+    let email = text.trim().to_lowercase();
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace) =>
+        {
+            email
+        }
+        _ => String::new(),
+    }
+}
+
+#[derive(Debug, FilterParameters)]
+struct NormalizePhoneArgs {
+    #[parameter(
+        description = "The region a number without a country code is in (ISO 3166 code, e.g. \"US\").",
+        arg_type = "str"
+    )]
+    region: Option<Expression>,
+}
+
+/// `{{ row.phone | normalize_phone: "US" }}`: the number in E.164
+/// (`+14155550100`) by libphonenumber's rules, a number without a country
+/// code read as one of `region`; "" for nil or a text that is not a valid
+/// phone number.
+#[derive(Clone, ParseFilter, FilterReflection)]
+#[filter(
+    name = "normalize_phone",
+    description = "The phone number in E.164; empty if it is not a valid number.",
+    parameters(NormalizePhoneArgs),
+    parsed(NormalizePhoneFilter)
+)]
+struct NormalizePhone;
+
+#[derive(Debug, FromFilterParameters, Display_filter)]
+#[name = "normalize_phone"]
+struct NormalizePhoneFilter {
+    #[parameters]
+    args: NormalizePhoneArgs,
+}
+
+impl Filter for NormalizePhoneFilter {
+    fn evaluate(
+        &self,
+        input: &dyn ValueView,
+        runtime: &dyn Runtime,
+    ) -> liquid_core::Result<liquid_core::Value> {
+        let args = self.args.evaluate(runtime)?;
+        let region = match args.region {
+            None => None,
+            Some(code) => Some(code.parse::<phonenumber::country::Id>().map_err(|_| {
+                liquid_core::Error::with_msg(format!(
+                    "normalize_phone: \"{code}\" is not a region code (ISO 3166, e.g. \"US\")"
+                ))
+            })?),
+        };
+        let text = if input.is_nil() {
+            String::new()
+        } else {
+            input.to_kstr().to_string()
+        };
+        Ok(liquid_core::Value::scalar(normalize_phone(&text, region)))
+    }
+}
+
+pub fn normalize_phone(text: &str, region: Option<phonenumber::country::Id>) -> String {
+    let text = text.trim();
+    // An international prefix written as 00 is a +.
+    let text = match text.strip_prefix("00") {
+        Some(rest) if region.is_none() => format!("+{rest}"),
+        _ => text.to_string(),
+    };
+    match phonenumber::parse(region, &text) {
+        Ok(number) if phonenumber::is_valid(&number) => {
+            number.format().mode(phonenumber::Mode::E164).to_string()
+        }
+        _ => String::new(),
     }
 }
 
@@ -344,6 +507,63 @@ pub fn row_references(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn identifiers_are_normalized_and_hashed_as_ad_platforms_match_them() {
+        let render = |source: &str, row: Value| {
+            Template::parse("t", source)
+                .unwrap()
+                .render("t", &json!({ "row": row }))
+        };
+        // SHA-256 of "test@example.com", as the platforms' docs show it.
+        assert_eq!(
+            render(
+                "{{ row.e | normalize_email | sha256 }}",
+                json!({"e": "  Test@Example.COM "})
+            )
+            .unwrap(),
+            "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"
+        );
+        assert_eq!(
+            render(
+                "[{{ row.e | normalize_email | sha256 | json }}]",
+                json!({"e": "not an email"})
+            )
+            .unwrap(),
+            r#"[""]"#
+        );
+        assert_eq!(
+            render("{{ row.e | sha256 }}", json!({"e": null})).unwrap(),
+            ""
+        );
+        assert_eq!(normalize_email("a@b"), "");
+        assert_eq!(normalize_email("a b@x.io"), "");
+        let us = "US".parse().ok();
+        assert_eq!(normalize_phone("(415) 555-0132", us), "+14155550132");
+        assert_eq!(normalize_phone("+44 20 7946 0018", us), "+442079460018");
+        assert_eq!(normalize_phone("0044 20 7946 0018", None), "+442079460018");
+        assert_eq!(
+            normalize_phone("020 7946 0018", "GB".parse().ok()),
+            "+442079460018"
+        );
+        assert_eq!(normalize_phone("12", us), "");
+        assert_eq!(normalize_phone("call me", us), "");
+        assert_eq!(
+            render(
+                "{{ row.p | normalize_phone: \"US\" | remove: \"+\" }}",
+                json!({"p": "415.555.0132"})
+            )
+            .unwrap(),
+            "14155550132"
+        );
+        let error =
+            render("{{ row.p | normalize_phone: \"Mars\" }}", json!({"p": "1"})).unwrap_err();
+        assert!(
+            error.message.contains("\"Mars\" is not a region code"),
+            "{}",
+            error.message
+        );
+    }
 
     #[test]
     fn renders_rows_and_loops() {
