@@ -121,6 +121,11 @@ CREATE TABLE reverse_etl.sync_runs (
     settled           int8multirange NOT NULL DEFAULT '{}',
     -- when retention removed the run's changelog
     changelog_purged_at timestamptz,
+    -- advertising audiences: the sync's members after the run, how many
+    -- the platform matched, and their ratio
+    audience_members  bigint,
+    audience_matched  bigint,
+    match_rate        numeric,
     -- a finished run's counts always reconcile
     CONSTRAINT sync_runs_counts_reconcile CHECK (
         status NOT IN ('succeeded', 'warning', 'failed', 'incomplete') OR (
@@ -158,6 +163,9 @@ COMMENT ON COLUMN reverse_etl.sync_runs.worker_pid IS 'The process id of the run
 COMMENT ON COLUMN reverse_etl.sync_runs.cancel_requested_at IS 'When cancel_run asked the run to stop.';
 COMMENT ON COLUMN reverse_etl.sync_runs.settled IS 'Positions (in the run''s plan) of the operations whose outcome is recorded; those not settled when the run stops are aborted.';
 COMMENT ON COLUMN reverse_etl.sync_runs.changelog_purged_at IS 'When retention removed the run''s sync_changelog rows (its counts stay).';
+COMMENT ON COLUMN reverse_etl.sync_runs.audience_members IS 'Advertising audiences: the rows the sync had in the audience after the run (its snapshot).';
+COMMENT ON COLUMN reverse_etl.sync_runs.audience_matched IS 'Advertising audiences: how many users of the audience the platform matched, as it reported after the run.';
+COMMENT ON COLUMN reverse_etl.sync_runs.match_rate IS 'Advertising audiences: audience_matched / audience_members (0.6 is 60%); NULL for other destinations or when the platform did not say.';
 COMMENT ON COLUMN reverse_etl.sync_runs.due_at IS 'When the schedule said the run was due (trigger schedule).';
 CREATE INDEX ON reverse_etl.sync_runs (sync_id, id DESC);
 CREATE INDEX ON reverse_etl.sync_runs (status) WHERE status IN ('queued', 'querying', 'preparing', 'in_progress');

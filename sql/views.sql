@@ -25,7 +25,10 @@ SELECT s.id, s.name,
        s.created_at, s.created_by, s.owner,
        (SELECT CASE WHEN bool_or(a.level = 'critical') THEN 'critical' ELSE 'warning' END
         FROM reverse_etl.alerts a WHERE a.sync_id = s.id AND a.status = 'open'
-        HAVING count(*) > 0) AS open_alert_level
+        HAVING count(*) > 0) AS open_alert_level,
+       (SELECT mr.match_rate FROM reverse_etl.sync_runs mr
+        WHERE mr.sync_id = s.id AND mr.match_rate IS NOT NULL
+        ORDER BY mr.id DESC LIMIT 1) AS match_rate
 FROM reverse_etl.syncs s
 JOIN reverse_etl.models m ON m.id = s.model_id
 JOIN reverse_etl.destinations d ON d.id = s.destination_id
@@ -72,6 +75,7 @@ COMMENT ON COLUMN reverse_etl.sync_overview.created_at IS 'When the sync was cre
 COMMENT ON COLUMN reverse_etl.sync_overview.created_by IS 'Who created it.';
 COMMENT ON COLUMN reverse_etl.sync_overview.owner IS 'The role whose privileges its runs use.';
 COMMENT ON COLUMN reverse_etl.sync_overview.open_alert_level IS 'The highest level of its open alerts (critical, warning), NULL when none is open.';
+COMMENT ON COLUMN reverse_etl.sync_overview.match_rate IS 'Advertising audiences: the share of the sync''s audience members the platform matched, as measured by the latest run that could (0.6 is 60%); NULL for other destinations.';
 COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence IS 'The sequence''s name.';
 COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence_run_id IS 'The sequence run.';
 COMMENT ON COLUMN reverse_etl.sequence_run_details.sequence_status IS 'The sequence run''s status.';

@@ -156,6 +156,21 @@ pub fn add_window_counts(run_id: i64, counts: &WindowCounts) -> Result<()> {
     Ok(())
 }
 
+/// An advertising audience's match after the run: the sync's members (its
+/// snapshot's rows) and how many of them the platform matched.
+pub fn record_audience_match(run_id: i64, snapshot_table: &str, matched: i64) -> Result<()> {
+    spi::execute(
+        &format!(
+            "WITH members AS (SELECT count(*) AS n FROM {snapshot_table}) \
+             UPDATE reverse_etl.sync_runs SET audience_members = members.n, audience_matched = $2, \
+             match_rate = CASE WHEN members.n > 0 THEN round($2::numeric / members.n, 4) END \
+             FROM members WHERE id = $1"
+        ),
+        &[run_id.into(), matched.into()],
+    )?;
+    Ok(())
+}
+
 /// Whether someone asked (cancel_run) for the run to stop.
 pub fn cancel_requested(run_id: i64) -> Result<bool> {
     Ok(spi::one::<bool>(

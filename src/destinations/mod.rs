@@ -10,6 +10,7 @@ pub mod file;
 pub mod http;
 pub mod hubspot;
 pub mod mailchimp;
+pub mod meta_audience;
 pub mod named;
 pub mod object_storage;
 pub mod postgres;
@@ -35,6 +36,7 @@ static KINDS: &[&dyn DestinationKind] = &[
     &mailchimp::Mailchimp,
     &slack::Slack,
     &salesforce::Salesforce,
+    &meta_audience::MetaAudience,
 ];
 
 /// The kind called `name`.
@@ -370,6 +372,13 @@ pub trait Destination {
     /// Called once after the last batch (also when there was none).
     fn end_of_run(&mut self, _plan: &RunPlan) -> Result<()> {
         Ok(())
+    }
+
+    /// For an advertising audience: how many of its users the platform
+    /// matched, asked once every row of the run was delivered (the run's
+    /// match rate is this over the sync's members). None elsewhere.
+    fn matched_audience(&mut self) -> Result<Option<i64>> {
+        Ok(None)
     }
 
     /// Empty the list or audience the sync fills (clear and fill). Returns

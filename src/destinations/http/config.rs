@@ -31,7 +31,7 @@ pub struct OAuthSettings {
     pub base_url_from: Option<String>,
 }
 /// Sync config keys of this kind.
-pub const SYNC_KEYS: &[&str] = &["requests", "record_errors", "list"];
+pub const SYNC_KEYS: &[&str] = &["requests", "record_errors", "list", "audience_size"];
 pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,10 @@ pub enum HeaderValue {
 pub struct RetryPolicy {
     pub max_attempts: u32,
     pub on_status: Vec<u16>,
+    /// An API that says "slow down" with another status than 429 (Meta's
+    /// error codes 4, 17, 80003 under a 400): an answer whose JSON has one
+    /// of these values at this dotted path is waited out like a 429.
+    pub throttled_when: Option<(String, Vec<Value>)>,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -60,6 +64,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: 5,
             on_status: vec![429, 500, 502, 503, 504],
+            throttled_when: None,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
         }
@@ -172,7 +177,19 @@ impl HttpConnection {
                 "on_status",
                 "initial_backoff_ms",
                 "max_backoff_ms",
+                "throttled_when",
             ])?;
+            if let Some(when) = policy.object("throttled_when")? {
+                when.deny_unknown(&["path", "values"])?;
+                let values = when.array("values")?.cloned().unwrap_or_default();
+                if values.is_empty() {
+                    return Err(Error::invalid(
+                        &when.field_path("values"),
+                        "is required: the values that mean \"slow down\", e.g. [17, 80003]",
+                    ));
+                }
+                retry.throttled_when = Some((when.required_string("path")?, values));
+            }
             if let Some(n) = policy.integer("max_attempts")? {
                 if !(1..=100).contains(&n) {
                     return Err(Error::invalid(
@@ -523,6 +540,31 @@ fn method_path_body(item: &ObjectReader) -> Result<(String, String, Option<Strin
         ));
     }
     Ok((method, path, item.string("body")?))
+}
+
+/// For an advertising audience: the request that asks the platform how
+/// many of the audience's users it matched, and where its answer says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudienceSizeSpec {
+    pub path: String,
+    pub count: String,
+}
+
+pub fn parse_audience_size(value: Option<&Value>) -> Result<Option<AudienceSizeSpec>> {
+    let Some(value) = value else { return Ok(None) };
+    let reader = ObjectReader::new("audience_size", value)?;
+    reader.deny_unknown(&["path", "count"])?;
+    let path = reader.required_string("path")?;
+    if !path.starts_with('/') {
+        return Err(Error::invalid(
+            "audience_size.path",
+            "must start with \"/\" (it is appended to the destination's url)",
+        ));
+    }
+    Ok(Some(AudienceSizeSpec {
+        path,
+        count: reader.required_string("count")?,
+    }))
 }
 
 pub fn parse_record_errors(value: Option<&Value>) -> Result<Option<RecordErrors>> {

@@ -126,15 +126,20 @@ pub fn decide(
                 .unwrap_or_default(),
         },
         Reply::Status {
-            code: 429,
+            code,
             retry_after,
-            ..
-        } if throttles < MAX_THROTTLES && policy.on_status.contains(&429) => Decision::Retry {
-            after: retry_after
-                .map(|wait| wait.min(policy.max_backoff))
-                .unwrap_or_else(|| backoff(throttles)),
-            counts: false,
-        },
+            body,
+        } if throttles < MAX_THROTTLES
+            && ((*code == 429 && policy.on_status.contains(&429))
+                || says_throttled(policy, *code, body)) =>
+        {
+            Decision::Retry {
+                after: retry_after
+                    .map(|wait| wait.min(policy.max_backoff))
+                    .unwrap_or_else(|| backoff(throttles)),
+                counts: false,
+            }
+        }
         Reply::Status {
             code, retry_after, ..
         } if policy.on_status.contains(code) => {
@@ -172,6 +177,18 @@ pub fn decide(
     }
 }
 
+/// An error answer that says "slow down" in its body (`retry.throttled_when`).
+fn says_throttled(policy: &super::config::RetryPolicy, code: u16, body: &str) -> bool {
+    let Some((path, values)) = &policy.throttled_when else {
+        return false;
+    };
+    !(200..300).contains(&code)
+        && serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|document| at_path(&document, path))
+            .is_some_and(|value| values.contains(&value))
+}
+
 fn truncate(body: &str) -> String {
     let body = body.trim();
     if body.len() <= REASON_BODY_LIMIT {
@@ -193,6 +210,18 @@ fn at_path(value: &Value, path: &str) -> Option<Value> {
             _ => value.get(key),
         })
         .cloned()
+}
+
+/// A count in an answer (a number, or a number written as text), at a
+/// dotted path; None when absent or negative (a platform that will not say).
+pub fn count_at(body: &str, path: &str) -> Option<i64> {
+    let value = at_path(&serde_json::from_str::<Value>(body).ok()?, path)?;
+    let count = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }?;
+    (count >= 0).then_some(count)
 }
 
 /// What a lookup's 2xx answer found for each of the unit's rows (by their

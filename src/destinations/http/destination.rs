@@ -219,6 +219,48 @@ impl Destination for HttpDestination {
         Ok(result)
     }
 
+    fn matched_audience(&mut self) -> Result<Option<i64>> {
+        let Some((path, count)) = &self.audience_size else {
+            return Ok(None);
+        };
+        let context = json!({"run": self.run_context(), "list": self.list});
+        let request = super::PreparedRequest {
+            method: "GET".into(),
+            url: format!(
+                "{}{}",
+                self.base_url(),
+                path.render("audience_size.path", &context)?
+            ),
+            headers: self.headers(),
+            body: None,
+        };
+        let url = url::Url::parse(&request.url).map_err(|e| {
+            Error::invalid(
+                "audience_size.path",
+                format!("the request's url does not parse: {e}"),
+            )
+        })?;
+        config::check_host("audience_size.path", &url, &self.allowed_hosts)?;
+        let agent = self.agent().build();
+        let body = match deliver::execute(&agent, &request, &self.secrets) {
+            deliver::Reply::Status { code, body, .. } if (200..300).contains(&code) => body,
+            deliver::Reply::Status { code, body, .. } => {
+                return Err(Error::new(
+                    SqlState::Other(*b"08000"),
+                    format!("asking for the audience's size: HTTP {code}: {body}"),
+                ))
+            }
+            deliver::Reply::Transport(error) => {
+                return Err(Error::new(
+                    SqlState::Other(*b"08000"),
+                    format!("asking for the audience's size: {error}"),
+                ))
+            }
+            deliver::Reply::NotSent => return Ok(None),
+        };
+        Ok(deliver::count_at(&body, count))
+    }
+
     fn set_deadline(&mut self, at: std::time::Instant, reason: Error) {
         self.deadline = Some((at, reason));
     }

@@ -257,6 +257,8 @@ pub struct HttpDestination {
     pub changed: Option<CompiledRequest>,
     pub removed: Option<CompiledRequest>,
     pub record_errors: Option<RecordErrors>,
+    /// An advertising audience's matched size, asked after the run.
+    pub audience_size: Option<(Template, String)>,
     pub allowed_hosts: String,
     /// Rows are read as the sync's owner.
     pub identity: Identity,
@@ -299,6 +301,15 @@ impl HttpDestination {
             config::parse_requests(config.destination_keys.get("requests"))?;
         let record_errors =
             config::parse_record_errors(config.destination_keys.get("record_errors"))?;
+        let audience_size =
+            config::parse_audience_size(config.destination_keys.get("audience_size"))?
+                .map(|spec| -> Result<(Template, String)> {
+                    Ok((
+                        Template::parse("audience_size.path", &spec.path)?,
+                        spec.count,
+                    ))
+                })
+                .transpose()?;
         let compile = |key: &str, spec: &Option<RequestSpec>| -> Result<Option<CompiledRequest>> {
             spec.as_ref()
                 .map(|s| CompiledRequest::compile(&format!("requests.{key}"), s))
@@ -365,6 +376,7 @@ impl HttpDestination {
             changed: compile("changed", &requests.changed)?,
             removed: compile("removed", &requests.removed)?,
             record_errors,
+            audience_size,
             allowed_hosts: String::new(),
             identity: Identity {
                 role: pg_sys::Oid::INVALID,

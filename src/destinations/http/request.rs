@@ -87,14 +87,8 @@ impl HttpDestination {
                     format!("no request is configured for {} rows", op.as_str()),
                 )
             })?;
-        let run = json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name, "list": self.list});
-        let mut headers = self.resolved_headers.clone();
-        if let Some(oauth) = self.oauth.borrow().as_ref() {
-            headers.push((
-                "Authorization".into(),
-                format!("Bearer {}", oauth.access_token),
-            ));
-        }
+        let run = self.run_context();
+        let mut headers = self.headers();
         let (context, default_body) = if self.batch_size <= 1 {
             let row = &rows[0];
             let key = self.idempotency_key(row);
@@ -150,6 +144,24 @@ impl HttpDestination {
             headers,
             body,
         })
+    }
+
+    /// What templates know of the run (`run.id`, `run.sync`, `run.list`).
+    pub fn run_context(&self) -> Value {
+        json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name, "list": self.list})
+    }
+
+    /// The headers every request carries: the configured ones (secrets
+    /// resolved) and OAuth's current token.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let mut headers = self.resolved_headers.clone();
+        if let Some(oauth) = self.oauth.borrow().as_ref() {
+            headers.push((
+                "Authorization".into(),
+                format!("Bearer {}", oauth.access_token),
+            ));
+        }
+        headers
     }
 
     /// Where requests go: the URL an OAuth token answer named, else `url`.

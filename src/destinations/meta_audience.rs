@@ -1,0 +1,366 @@
+//! `meta_audience`: a Meta (Facebook, Instagram) Custom Audience built
+//! from a customer list, on the http engine. A list sync adds the model's
+//! rows to the audience and removes those that leave it (or removes the
+//! model's rows, in mode remove). Identifiers are normalized and SHA-256
+//! hashed by Meta's rules in the request template, so only hashes leave
+//! the database; up to 10,000 users per request; Meta's throttling error
+//! codes are waited out. After a run that added users, the audience's
+//! matched size is asked for: the run's match rate.
+
+use super::named::{self, Api, Description, NamedApi};
+use super::{Support, LIST_REMOVE};
+use crate::config::json::ObjectReader;
+use crate::config::{DeleteBehavior, MappingSource, SyncConfig, SyncMode, SyncType};
+use crate::error::{Error, Result};
+use serde_json::{json, Value};
+
+const API_URL: &str = "https://graph.facebook.com";
+const API_VERSION: &str = "v21.0";
+/// Meta takes at most 10,000 users per request.
+const MAX_BATCH: i64 = 10_000;
+/// The Marketing API's throttling error codes (answered with HTTP 400):
+/// app, user and account limits, and the custom audience's own.
+const THROTTLING_CODES: &[i64] = &[4, 17, 32, 613, 80003];
+
+const CONFIG_KEYS: &[&str] = &["access_token", "api_url", "api_version"];
+pub const SYNC_KEYS: &[&str] = &["audience", "region"];
+
+/// Meta's customer-list keys, and how each is normalized before it is
+/// hashed (Liquid filters after the column's value). EXTERN_ID and MADID
+/// are sent as they are (normalized, not hashed), as Meta takes them.
+const IDENTIFIERS: &[(&str, &str)] = &[
+    ("EMAIL", "normalize_email | sha256"),
+    ("PHONE", "normalize_phone{region} | remove: \"+\" | sha256"),
+    ("FN", "strip | downcase | sha256"),
+    ("LN", "strip | downcase | sha256"),
+    ("FI", "strip | downcase | slice: 0 | sha256"),
+    ("CT", "downcase | remove: \" \" | sha256"),
+    ("ST", "strip | downcase | sha256"),
+    ("ZIP", "downcase | remove: \" \" | sha256"),
+    ("COUNTRY", "strip | downcase | sha256"),
+    ("DOBY", "strip | sha256"),
+    ("DOBM", "strip | sha256"),
+    ("DOBD", "strip | sha256"),
+    ("GEN", "strip | downcase | slice: 0 | sha256"),
+    ("EXTERN_ID", "strip"),
+    ("MADID", "strip | downcase"),
+];
+
+/// Users join the audience as rows enter the model and leave it as they
+/// leave (`delete`) or stay (`nothing`); mode remove takes the model's
+/// rows out of it.
+pub const SUPPORT: &[Support] = &[
+    Support {
+        sync_type: SyncType::List,
+        modes: &[SyncMode::Add],
+        delete_behaviors: &[DeleteBehavior::Delete, DeleteBehavior::Nothing],
+    },
+    LIST_REMOVE,
+];
+
+pub struct MetaAudience;
+
+static DESCRIPTION: Description = Description {
+    name: "meta_audience",
+    config_keys: CONFIG_KEYS,
+    sync_keys: SYNC_KEYS,
+    support: SUPPORT,
+};
+
+#[derive(Debug)]
+struct Settings {
+    access_token: String,
+    api_url: String,
+    api_version: String,
+}
+
+fn settings(config: &Value) -> Result<Settings> {
+    let reader = ObjectReader::new("config", config)?;
+    reader.deny_unknown(CONFIG_KEYS)?;
+    let access_token = named::required_secret(
+        "config.access_token",
+        reader.value("access_token"),
+        "a system user's access token with the ads_management permission",
+    )?;
+    let api_version = reader
+        .string("api_version")?
+        .unwrap_or_else(|| API_VERSION.to_string());
+    let version_ok = api_version
+        .strip_prefix('v')
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(major, minor)| {
+            [major, minor]
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        });
+    if !version_ok {
+        return Err(Error::invalid(
+            "config.api_version",
+            format!("\"{api_version}\" is not a Graph API version (e.g. \"{API_VERSION}\")"),
+        ));
+    }
+    Ok(Settings {
+        access_token,
+        api_url: reader
+            .string("api_url")?
+            .unwrap_or_else(|| API_URL.to_string()),
+        api_version,
+    })
+}
+
+/// The identifier key `name` names, with its normalization.
+fn identifier(field: &str, name: &str) -> Result<&'static str> {
+    IDENTIFIERS
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, filters)| *filters)
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!(
+                    "\"{name}\" is not a Meta customer list key (expected one of: {})",
+                    IDENTIFIERS
+                        .iter()
+                        .map(|(key, _)| *key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+}
+
+/// The users' payload: the schema (the keys, in order) and one list of
+/// normalized, hashed values per row.
+fn payload_body(columns: &[(String, String)], region: Option<&str>) -> String {
+    let region = region
+        .map(|code| format!(": \"{code}\""))
+        .unwrap_or_default();
+    let schema: Vec<String> = columns
+        .iter()
+        .map(|(key, _)| format!("\"{key}\""))
+        .collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|(key, column)| {
+            let filters = identifier("", key)
+                .unwrap_or("sha256")
+                .replace("{region}", &region);
+            format!(r#"{{{{ r["{column}"] | {filters} | json }}}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"payload": {{"schema": [{}], "data": [{{% for r in rows %}}{{% unless forloop.first %}}, {{% endunless %}}[{}]{{% endfor %}}]}}}}"#,
+        schema.join(", "),
+        values.join(", ")
+    )
+}
+
+/// The http engine's sync settings for this sync.
+fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
+    let audience = config.destination_string("audience")?.ok_or_else(|| {
+        Error::invalid(
+            "audience",
+            "is required: the Custom Audience's id, e.g. \"23851234567890123\"",
+        )
+    })?;
+    if audience.is_empty() || !audience.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid(
+            "audience",
+            "must be a Custom Audience's id (digits)",
+        ));
+    }
+    let region = config.destination_string("region")?;
+    if let Some(code) = &region {
+        if code.parse::<phonenumber::country::Id>().is_err() {
+            return Err(Error::invalid(
+                "region",
+                format!(
+                    "\"{code}\" is not a region code (ISO 3166, e.g. \"US\"): the country of phone numbers written without one"
+                ),
+            ));
+        }
+    }
+    let record_match = config.record_match.as_ref().ok_or_else(|| {
+        Error::invalid(
+            "match",
+            "is required: {\"from\": <the model's column>, \"to\": \"EMAIL\"} (or another customer list key)",
+        )
+    })?;
+    identifier("match.to", &record_match.to)?;
+    let mut columns = vec![(record_match.to.clone(), record_match.from.clone())];
+    for (index, mapping) in config.mappings.iter().enumerate() {
+        let field = format!("mappings[{index}]");
+        identifier(&format!("{field}.to"), &mapping.to)?;
+        let MappingSource::Column(column) = &mapping.source else {
+            return Err(Error::invalid(
+                &format!("{field}.from"),
+                "is required: an identifier comes from a column of the model",
+            ));
+        };
+        if columns.iter().any(|(key, _)| *key == mapping.to) {
+            return Err(Error::invalid(
+                &format!("{field}.to"),
+                format!("\"{}\" is mapped twice", mapping.to),
+            ));
+        }
+        columns.push((mapping.to.clone(), column.clone()));
+    }
+    // Each column is named inside the request template.
+    for (index, (_, column)) in columns.iter().enumerate() {
+        let field = if index == 0 {
+            "match.from".to_string()
+        } else {
+            format!("mappings[{}].from", index - 1)
+        };
+        named::api_name(
+            &field,
+            column,
+            |b| !b"\"{}%\\".contains(&b),
+            "a column name a template can name (no quotes, braces, % or backslashes)",
+        )?;
+    }
+    named::batch_at_most(config, MAX_BATCH, "Meta")?;
+    let users = |method: &str| {
+        json!({
+            "method": method,
+            "path": format!("/{audience}/users"),
+            "body": payload_body(&columns, region.as_deref()),
+        })
+    };
+    let mut http = config.clone();
+    // A payload lists rows: one row per request is a list of one.
+    http.batch_size = config.batch_size.max(2);
+    http.destination_keys = serde_json::Map::new();
+    http.destination_keys.insert("list".into(), json!(audience));
+    http.destination_keys.insert(
+        "requests".into(),
+        json!({"added": users("POST"), "removed": users("DELETE")}),
+    );
+    if config.mode == SyncMode::Add {
+        http.destination_keys.insert(
+            "audience_size".into(),
+            json!({"path": format!("/{audience}?fields=approximate_count_lower_bound"),
+                   "count": "approximate_count_lower_bound"}),
+        );
+    }
+    Ok(http)
+}
+
+impl NamedApi for MetaAudience {
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
+    }
+
+    fn api(&self, config: &Value) -> Result<Api> {
+        let settings = settings(config)?;
+        let url = format!(
+            "{}/{}",
+            settings.api_url.trim_end_matches('/'),
+            settings.api_version
+        );
+        Ok(Api {
+            connection: named::connection(&json!({
+                "url": url,
+                "headers": {"Authorization": {"secret": settings.access_token, "prefix": "Bearer "}},
+                "concurrency": 4,
+                "timeout_ms": 60000,
+                "retry": {"throttled_when": {"path": "error.code", "values": THROTTLING_CODES}},
+            }))?,
+            secrets: vec![("config.access_token", settings.access_token)],
+        })
+    }
+
+    fn http_sync(&self, config: &SyncConfig) -> Result<SyncConfig> {
+        http_sync(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(document: Value) -> Result<SyncConfig> {
+        SyncConfig::parse(&document, SYNC_KEYS).and_then(|c| http_sync(&c))
+    }
+
+    #[test]
+    fn users_are_sent_as_normalized_hashes_in_meta_payloads() {
+        let http = config(
+            json!({"type": "list", "mode": "add", "delete_behavior": "delete",
+            "audience": "2385", "region": "US",
+            "match": {"from": "email", "to": "EMAIL"},
+            "mappings": [{"from": "phone", "to": "PHONE"}, {"from": "uid", "to": "EXTERN_ID"}]}),
+        )
+        .unwrap();
+        let requests = &http.destination_keys["requests"];
+        assert_eq!(requests["added"]["method"], "POST");
+        assert_eq!(requests["removed"]["method"], "DELETE");
+        let body = requests["added"]["body"].as_str().unwrap();
+        assert!(
+            body.starts_with(
+                r#"{"payload": {"schema": ["EMAIL", "PHONE", "EXTERN_ID"], "data": ["#
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#"{{ r["email"] | normalize_email | sha256 | json }}"#),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                r#"{{ r["phone"] | normalize_phone: "US" | remove: "+" | sha256 | json }}"#
+            ),
+            "{body}"
+        );
+        assert!(body.contains(r#"{{ r["uid"] | strip | json }}"#), "{body}");
+        assert_eq!(http.destination_keys["list"], "2385");
+        assert_eq!(
+            http.destination_keys["audience_size"]["count"],
+            "approximate_count_lower_bound"
+        );
+        let remove = config(json!({"type": "list", "mode": "remove", "audience": "2385",
+            "match": {"from": "email", "to": "EMAIL"}}))
+        .unwrap();
+        assert!(remove.destination_keys.get("audience_size").is_none());
+    }
+
+    #[test]
+    fn settings_the_api_cannot_take_are_named() {
+        let message = |document| config(document).unwrap_err().message;
+        let base = |extra: Value| {
+            let mut document = json!({"type": "list", "mode": "add", "audience": "1",
+                "match": {"from": "email", "to": "EMAIL"}});
+            for (key, value) in extra.as_object().unwrap() {
+                document[key] = value.clone();
+            }
+            document
+        };
+        assert!(message(base(json!({"audience": "my list"}))).starts_with("audience: must be"));
+        assert!(
+            message(base(json!({"match": {"from": "e", "to": "email"}})))
+                .starts_with("match.to: \"email\" is not a Meta customer list key")
+        );
+        assert!(message(base(json!({"region": "Mars"})))
+            .starts_with("region: \"Mars\" is not a region code"));
+        assert!(message(base(json!({"batch_size": 20000})))
+            .starts_with("batch_size: Meta takes at most 10000"));
+        assert!(
+            message(base(json!({"mappings": [{"static": "x", "to": "FN"}]})))
+                .starts_with("mappings[0].from: is required")
+        );
+        let twice = message(base(
+            json!({"mappings": [{"from": "p1", "to": "PHONE"}, {"from": "p2", "to": "PHONE"}]}),
+        ));
+        assert!(twice.starts_with("mappings[1].to: "), "{twice}");
+        assert!(
+            settings(&json!({"access_token": {"secret": "t"}, "api_version": "21"}))
+                .unwrap_err()
+                .message
+                .starts_with("config.api_version: \"21\" is not a Graph API version")
+        );
+        assert!(settings(&json!({}))
+            .unwrap_err()
+            .message
+            .starts_with("config.access_token: is required"));
+    }
+}
