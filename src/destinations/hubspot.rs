@@ -7,7 +7,7 @@
 //! by the ids they name.
 
 use super::named::{self, Api, Description, NamedApi};
-use super::Support;
+use super::{Support, LIST_REMOVE};
 use crate::config::json::ObjectReader;
 use crate::config::{DeleteBehavior, SyncConfig, SyncMode, SyncType};
 use crate::error::{Error, Result};
@@ -21,16 +21,26 @@ const REQUESTS_PER_SECOND: f64 = 10.0;
 const OBJECTS: &[&str] = &["contacts", "companies"];
 
 const CONFIG_KEYS: &[&str] = &["token", "api_url", "requests_per_second"];
-pub const SYNC_KEYS: &[&str] = &["object"];
+pub const SYNC_KEYS: &[&str] = &["object", "list_id"];
 
 /// Records are created or updated by a unique property; HubSpot's batch API
 /// cannot archive by that property, so rows leaving the model are left
-/// (`nothing`) or have their properties emptied (`clear`).
-pub const SUPPORT: &[Support] = &[Support {
-    sync_type: SyncType::Object,
-    modes: &[SyncMode::Upsert, SyncMode::Update],
-    delete_behaviors: &[DeleteBehavior::Nothing, DeleteBehavior::Clear],
-}];
+/// (`nothing`) or have their properties emptied (`clear`). List syncs add
+/// the model's records to a static list (and take those leaving the model
+/// out, with `delete`), or take them out (mode remove).
+pub const SUPPORT: &[Support] = &[
+    Support {
+        sync_type: SyncType::Object,
+        modes: &[SyncMode::Upsert, SyncMode::Update],
+        delete_behaviors: &[DeleteBehavior::Nothing, DeleteBehavior::Clear],
+    },
+    Support {
+        sync_type: SyncType::List,
+        modes: &[SyncMode::Add],
+        delete_behaviors: &[DeleteBehavior::Delete, DeleteBehavior::Nothing],
+    },
+    LIST_REMOVE,
+];
 
 pub struct HubSpot;
 
@@ -113,12 +123,24 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
             ),
         ));
     }
+    named::batch_at_most(config, MAX_BATCH, "HubSpot")?;
+    let mut http = config.clone();
+    http.destination_keys = serde_json::Map::new();
+    if config.sync_type == SyncType::List {
+        list_requests(config, &object, &mut http.destination_keys)?;
+        return Ok(http);
+    }
+    if config.destination_string("list_id")?.is_some() {
+        return Err(Error::invalid(
+            "list_id",
+            "is only for list syncs (type \"list\")",
+        ));
+    }
     let properties = named::record_fields(
         config,
         "<a unique property, e.g. \"email\" or \"domain\">",
         property_name,
     )?;
-    named::batch_at_most(config, MAX_BATCH, "HubSpot")?;
     let action = if config.mode == SyncMode::Update {
         "update"
     } else {
@@ -129,8 +151,6 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
         "path": format!("/crm/v3/objects/{object}/batch/{action}"),
         "body": batch_body(&properties[0], &properties),
     });
-    let mut http = config.clone();
-    http.destination_keys = serde_json::Map::new();
     http.destination_keys.insert(
         "requests".into(),
         json!({"added": request, "changed": request}),
@@ -140,6 +160,63 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
         json!({"path": "errors", "id": "context.ids", "message": "message"}),
     );
     Ok(http)
+}
+
+/// A list sync's requests: HubSpot's list memberships take record ids, so
+/// each batch first reads its records by the unique property (rows with
+/// no record are rejected as not found; a removal of a record that is gone
+/// needs nothing), then adds or removes the ids it found.
+fn list_requests(
+    config: &SyncConfig,
+    object: &str,
+    keys: &mut serde_json::Map<String, Value>,
+) -> Result<()> {
+    let list_id = config.destination_string("list_id")?.ok_or_else(|| {
+        Error::invalid(
+            "list_id",
+            "is required for list syncs: the id of a static (MANUAL) list, e.g. \"123\"",
+        )
+    })?;
+    if list_id.is_empty() || !list_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid("list_id", "must be a list's id (digits)"));
+    }
+    if !config.mappings.is_empty() {
+        return Err(Error::invalid(
+            "mappings",
+            "a list sync changes list membership only; sync properties with an object sync",
+        ));
+    }
+    let property =
+        &named::record_fields(config, "\"email\" (a unique property)", property_name)?[0];
+    let lookup = |not_found: &str| {
+        json!({
+            "method": "POST",
+            "path": format!("/crm/v3/objects/{object}/batch/read"),
+            "body": format!(
+                r#"{{"idProperty": "{property}", "properties": ["{property}"], "inputs": [{{% for r in records %}}{{% unless forloop.first %}}, {{% endunless %}}{{"id": {{{{ r["{property}"] | json }}}}}}{{% endfor %}}]}}"#
+            ),
+            "results": "results",
+            "key": format!("properties.{property}"),
+            "value": "id",
+            "ignore_case": true,
+            "not_found": not_found,
+        })
+    };
+    let ids = "[{% for r in records %}{% unless forloop.first %}, {% endunless %}{{ found[forloop.index0] | json }}{% endfor %}]";
+    let membership = |action: &str, not_found: &str| {
+        json!({
+            "method": "PUT",
+            "path": format!("/crm/v3/lists/{list_id}/memberships/{action}"),
+            "body": ids,
+            "lookup": lookup(not_found),
+        })
+    };
+    keys.insert("list".into(), json!(list_id));
+    keys.insert(
+        "requests".into(),
+        json!({"added": membership("add", "reject"), "removed": membership("remove", "done")}),
+    );
+    Ok(())
 }
 
 impl NamedApi for HubSpot {
@@ -194,6 +271,46 @@ mod tests {
             update.destination_keys["requests"]["changed"]["path"],
             "/crm/v3/objects/companies/batch/update"
         );
+    }
+
+    #[test]
+    fn list_syncs_look_records_up_then_change_memberships() {
+        let http = config(
+            json!({"type": "list", "mode": "add", "delete_behavior": "delete",
+            "list_id": "42", "match": {"from": "email", "to": "email"}}),
+        )
+        .unwrap();
+        let requests = &http.destination_keys["requests"];
+        let added = &requests["added"];
+        assert_eq!(added["method"], "PUT");
+        assert_eq!(added["path"], "/crm/v3/lists/42/memberships/add");
+        assert_eq!(
+            added["body"],
+            "[{% for r in records %}{% unless forloop.first %}, {% endunless %}{{ found[forloop.index0] | json }}{% endfor %}]"
+        );
+        let lookup = &added["lookup"];
+        assert_eq!(lookup["path"], "/crm/v3/objects/contacts/batch/read");
+        assert_eq!(lookup["key"], "properties.email");
+        assert_eq!(lookup["not_found"], "reject");
+        assert_eq!(
+            requests["removed"]["path"],
+            "/crm/v3/lists/42/memberships/remove"
+        );
+        assert_eq!(requests["removed"]["lookup"]["not_found"], "done");
+        let message = |document| config(document).unwrap_err().message;
+        assert!(message(
+            json!({"type": "list", "mode": "add", "match": {"from": "e", "to": "email"}})
+        )
+        .starts_with("list_id: is required"));
+        assert!(message(json!({"type": "list", "mode": "add", "list_id": "vip", "match": {"from": "e", "to": "email"}}))
+            .starts_with("list_id: must be a list's id"));
+        assert!(message(json!({"type": "list", "mode": "add", "list_id": "4", "match": {"from": "e", "to": "email"},
+            "mappings": [{"from": "f", "to": "firstname"}]}))
+        .starts_with("mappings: a list sync changes list membership only"));
+        assert!(message(
+            json!({"mode": "upsert", "list_id": "4", "match": {"from": "e", "to": "email"}})
+        )
+        .starts_with("list_id: is only for list syncs"));
     }
 
     #[test]

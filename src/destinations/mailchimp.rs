@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use serde_json::{json, Value};
 
 const CONFIG_KEYS: &[&str] = &["api_key", "server", "api_url"];
-pub const SYNC_KEYS: &[&str] = &["audience", "status"];
+pub const SYNC_KEYS: &[&str] = &["audience", "status", "tags"];
 const STATUSES: &[&str] = &["subscribed", "pending", "transactional"];
 /// Mailchimp allows 10 simultaneous connections per account.
 const CONCURRENCY: usize = 8;
@@ -144,11 +144,14 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
         "path": path,
         "body": format!(r#"{{"merge_fields": {{{merge_fields}}}}}"#),
     });
-    let write = if config.mode == SyncMode::Update {
+    let mut write = if config.mode == SyncMode::Update {
         patch
     } else {
         put
     };
+    if let Some(then) = tags_request(config, &path)? {
+        write["then"] = then;
+    }
     let mut http = config.clone();
     http.batch_size = 1;
     http.destination_keys = serde_json::Map::new();
@@ -157,6 +160,39 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
         json!({"added": write, "changed": write, "removed": {"method": "DELETE", "path": path}}),
     );
     Ok(http)
+}
+
+/// `tags: {"from": <column>, "remove_others": false}`: after a member is
+/// written, the tags the column lists (a text[] or JSON array) are made
+/// active on it; with `remove_others`, the member's other tags (from the
+/// write's answer) are made inactive, so its tags are the column's.
+fn tags_request(config: &SyncConfig, member_path: &str) -> Result<Option<Value>> {
+    let Some(value) = config.destination_keys.get("tags") else {
+        return Ok(None);
+    };
+    let reader = ObjectReader::new("tags", value)?;
+    reader.deny_unknown(&["from", "remove_others"])?;
+    let column = reader.required_string("from")?;
+    named::api_name(
+        "tags.from",
+        &column,
+        |b| !b"\"{}%\\".contains(&b),
+        "a column name a template can name (no quotes, braces, % or backslashes)",
+    )?;
+    let mut body = format!(
+        r#"{{"tags": [{{% assign separator = "" %}}{{% for tag in row["{column}"] %}}{{{{ separator }}}}{{"name": {{{{ tag | json }}}}, "status": "active"}}{{% assign separator = ", " %}}{{% endfor %}}"#
+    );
+    if reader.boolean("remove_others")?.unwrap_or(false) {
+        body.push_str(&format!(
+            r#"{{% for tag in answer.tags %}}{{% unless row["{column}"] contains tag.name %}}{{{{ separator }}}}{{"name": {{{{ tag.name | json }}}}, "status": "inactive"}}{{% assign separator = ", " %}}{{% endunless %}}{{% endfor %}}"#
+        ));
+    }
+    body.push_str("]}");
+    Ok(Some(json!({
+        "method": "POST",
+        "path": format!("{member_path}/tags"),
+        "body": body,
+    })))
 }
 
 impl NamedApi for Mailchimp {
@@ -214,6 +250,58 @@ mod tests {
             update.destination_keys["requests"]["changed"]["method"],
             "PATCH"
         );
+    }
+
+    #[test]
+    fn tags_follow_the_member_write() {
+        let http = config(json!({"mode": "upsert", "audience": "a1",
+            "match": {"from": "email", "to": "email_address"},
+            "tags": {"from": "segments", "remove_others": true}}))
+        .unwrap();
+        let then = &http.destination_keys["requests"]["added"]["then"];
+        assert_eq!(then["method"], "POST");
+        assert_eq!(
+            then["path"],
+            r#"/3.0/lists/a1/members/{{ row["email"] | downcase | md5 }}/tags"#
+        );
+        let template =
+            crate::destinations::template::Template::parse("b", then["body"].as_str().unwrap())
+                .unwrap();
+        let render = |segments: Value, tags: Value| -> Value {
+            let text = template
+                .render(
+                    "b",
+                    &json!({"row": {"segments": segments}, "answer": {"tags": tags}}),
+                )
+                .unwrap();
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"))
+        };
+        assert_eq!(
+            render(
+                json!(["vip", "beta"]),
+                json!([{"id": 1, "name": "beta"}, {"id": 2, "name": "old"}])
+            ),
+            json!({"tags": [{"name": "vip", "status": "active"}, {"name": "beta", "status": "active"},
+                            {"name": "old", "status": "inactive"}]})
+        );
+        assert_eq!(
+            render(json!([]), json!([{"id": 2, "name": "old"}])),
+            json!({"tags": [{"name": "old", "status": "inactive"}]})
+        );
+        assert_eq!(render(Value::Null, json!([])), json!({"tags": []}));
+        let only_add = config(json!({"mode": "upsert", "audience": "a1",
+            "match": {"from": "email", "to": "email_address"}, "tags": {"from": "segments"}}))
+        .unwrap();
+        let body = only_add.destination_keys["requests"]["changed"]["then"]["body"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!body.contains("inactive"), "{body}");
+        assert!(config(json!({"mode": "upsert", "audience": "a1",
+            "match": {"from": "email", "to": "email_address"}, "tags": {"column": "s"}}))
+        .unwrap_err()
+        .message
+        .starts_with("tags.column: unknown key"));
     }
 
     #[test]

@@ -426,6 +426,9 @@ pub struct LookupSpec {
     pub value: String,
     /// Match values compare without case (an API that lower-cases emails).
     pub ignore_case: bool,
+    /// A row the lookup does not find needs nothing more (a removal of a
+    /// record that is gone): delivered, not rejected.
+    pub not_found_is_done: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -495,7 +498,18 @@ fn request_spec(item: &ObjectReader, steps: bool) -> Result<RequestSpec> {
                 "key",
                 "value",
                 "ignore_case",
+                "not_found",
             ])?;
+            let not_found_is_done = match lookup.string("not_found")?.as_deref() {
+                None | Some("reject") => false,
+                Some("done") => true,
+                Some(other) => {
+                    return Err(Error::invalid(
+                        &lookup.field_path("not_found"),
+                        format!("\"{other}\" is not reject or done"),
+                    ))
+                }
+            };
             let (method, path, body) = method_path_body(&lookup)?;
             Some(LookupSpec {
                 method,
@@ -505,6 +519,7 @@ fn request_spec(item: &ObjectReader, steps: bool) -> Result<RequestSpec> {
                 key: lookup.required_string("key")?,
                 value: lookup.required_string("value")?,
                 ignore_case: lookup.boolean("ignore_case")?.unwrap_or(false),
+                not_found_is_done,
             })
         }
     };

@@ -42,6 +42,8 @@ struct Unit {
     /// (one value per row, in order; empty before it ran).
     step: Step,
     found: Vec<Value>,
+    /// The request's answer (JSON; null if none), for its `then`.
+    answer: Value,
     attempts: u32,
     throttles: u32,
     not_before: Instant,
@@ -506,6 +508,7 @@ impl Dispatcher {
                 rows,
                 step: first,
                 found: Vec::new(),
+                answer: Value::Null,
                 attempts: 0,
                 throttles: 0,
                 not_before: now,
@@ -610,6 +613,7 @@ impl Dispatcher {
                     &destination.base_url(),
                     unit.step,
                     &unit.found,
+                    &unit.answer,
                 ) {
                     Ok(request) => {
                         if let Some(Some(unit)) = self.units.get_mut(id) {
@@ -745,6 +749,9 @@ impl Dispatcher {
                     let then = destination
                         .request_for(unit.rows[0].op)
                         .is_some_and(|request| request.then.is_some());
+                    if let (true, Reply::Status { body, .. }) = (then, &reply) {
+                        unit.answer = serde_json::from_str(body).unwrap_or(Value::Null);
+                    }
                     self.delivered(id, record_errors, then);
                 }
                 Step::Then => self.delivered(id, Vec::new(), false),
@@ -765,6 +772,7 @@ impl Dispatcher {
                 let half = unit.rows.len() / 2;
                 let second = unit.rows.split_off(half);
                 let second_found = unit.found.split_off(half.min(unit.found.len()));
+                let answer = unit.answer;
                 for (rows, found) in [(second, second_found), (unit.rows, unit.found)] {
                     *self.open.entry(unit.window).or_default() += 1;
                     self.units.push(Some(Unit {
@@ -774,6 +782,7 @@ impl Dispatcher {
                         rows,
                         step: unit.step,
                         found,
+                        answer: answer.clone(),
                         attempts: 0,
                         throttles: 0,
                         not_before: Instant::now(),
@@ -844,7 +853,7 @@ impl Dispatcher {
         let not_found: Vec<(usize, String)> = found
             .iter()
             .enumerate()
-            .filter(|(_, value)| value.is_none())
+            .filter(|(_, value)| value.is_none() && !lookup.not_found_is_done)
             .map(|(at, _)| {
                 let key = keys[at].unwrap_or("(no match value)");
                 (
@@ -1013,11 +1022,12 @@ mod tests {
                 "http://h",
                 Step::Request,
                 &[json!(17), json!("901")],
+                &Value::Null,
             )
             .unwrap();
         assert_eq!(request.body.as_deref(), Some(r#"[17,"901"]"#));
         let then = d
-            .prepare_step(&[row("a@x.io")], "http://h", Step::Then, &[])
+            .prepare_step(&[row("a@x.io")], "http://h", Step::Then, &[], &Value::Null)
             .unwrap();
         assert_eq!(then.url, "http://h/after");
         assert_eq!(Step::first(added), Step::Lookup);

@@ -163,6 +163,7 @@ impl Destination for HttpDestination {
         };
         let agent = self.agent().build();
         let (mut requests, mut responses, mut found) = (Vec::new(), Vec::new(), Vec::new());
+        let mut answer = Value::Null;
         let mut note = None;
         for step in [super::Step::Lookup, super::Step::Request, super::Step::Then] {
             if compiled.step(step).is_none() {
@@ -173,6 +174,7 @@ impl Destination for HttpDestination {
                 &self.base_url(),
                 step,
                 &found,
+                &answer,
             )?;
             requests.push(show(&request));
             if dry_run {
@@ -199,6 +201,9 @@ impl Destination for HttpDestination {
             if !succeeded {
                 break;
             }
+            if let (super::Step::Request, deliver::Reply::Status { body, .. }) = (step, &reply) {
+                answer = serde_json::from_str(body).unwrap_or(Value::Null);
+            }
             if let (super::Step::Lookup, Some(lookup), deliver::Reply::Status { body, .. }) =
                 (step, &compiled.lookup, &reply)
             {
@@ -207,7 +212,11 @@ impl Destination for HttpDestination {
                     .flatten()
                     .collect();
                 if found.is_empty() {
-                    note = Some("not found: the lookup found no record for this row");
+                    note = Some(if lookup.not_found_is_done {
+                        "not found: the lookup found no record for this row, so nothing more is needed"
+                    } else {
+                        "not found: the lookup found no record for this row"
+                    });
                     break;
                 }
             }

@@ -149,6 +149,7 @@ pub struct CompiledLookup {
     pub key: String,
     pub value: String,
     pub ignore_case: bool,
+    pub not_found_is_done: bool,
 }
 
 impl CompiledRequest {
@@ -170,6 +171,7 @@ impl CompiledRequest {
                 key: lookup.key.clone(),
                 value: lookup.value.clone(),
                 ignore_case: lookup.ignore_case,
+                not_found_is_done: lookup.not_found_is_done,
             }),
         };
         Ok(CompiledRequest {
@@ -476,7 +478,13 @@ impl HttpDestination {
                     } else {
                         vec![Value::Null]
                     };
-                    destination.prepare_step(&rows, "http://127.0.0.1", step, &found)?;
+                    destination.prepare_step(
+                        &rows,
+                        "http://127.0.0.1",
+                        step,
+                        &found,
+                        &Value::Null,
+                    )?;
                 }
             }
         }

@@ -64,18 +64,20 @@ impl HttpDestination {
     /// Build the request for a unit of rows (all of one kind): one row per
     /// request when batch_size is 1, else one request for the whole unit.
     pub fn prepare(&self, rows: &[OpRow], base_url: &str) -> Result<PreparedRequest> {
-        self.prepare_step(rows, base_url, Step::Request, &[])
+        self.prepare_step(rows, base_url, Step::Request, &[], &Value::Null)
     }
 
     /// Build one step's request for a unit of rows. `found` holds what the
     /// unit's lookup found for each row, in order (empty before it ran):
     /// templates read it as `found` (one row) or `found[forloop.index0]`.
+    /// `answer` is the request's answer, for its `then` (`answer.tags`).
     pub fn prepare_step(
         &self,
         rows: &[OpRow],
         base_url: &str,
         step: Step,
         found: &[Value],
+        answer: &Value,
     ) -> Result<PreparedRequest> {
         let op = rows[0].op;
         let request = self
@@ -98,6 +100,7 @@ impl HttpDestination {
             let mut context = base;
             context["record"] = Value::Object(record.clone());
             context["found"] = found.first().cloned().unwrap_or(Value::Null);
+            context["answer"] = answer.clone();
             (context, Value::Object(record))
         } else {
             let mut records = Vec::with_capacity(rows.len());
@@ -116,7 +119,7 @@ impl HttpDestination {
                 "records": records,
                 "rows": rows.iter().map(|r| Value::Object(r.fields.clone())).collect::<Vec<_>>(),
                 "op": op.as_str(), "run": run, "list": self.list, "idempotency_key": batch_key,
-                "found": found,
+                "found": found, "answer": answer,
             });
             (context, json!({"records": records}))
         };
