@@ -255,3 +255,97 @@ fn an_ordinary_role_uses_its_own_token_and_its_own_objects() {
         .get::<_, String>(0);
     assert!(!shown.contains(TOKEN), "{shown}");
 }
+
+#[test]
+fn list_syncs_look_contacts_up_and_change_memberships_by_id() {
+    let hubspot = FakeHubSpot::start(TOKEN);
+    let mut db = setup("hubspot_lists", &hubspot, 5);
+    for id in 1..=4 {
+        hubspot.insert(
+            "contacts",
+            &format!("u{id}@x.io"),
+            serde_json::json!({"email": format!("u{id}@x.io")}),
+        );
+    }
+    hubspot.create_list("42");
+    db.exec("UPDATE users SET email = 'U2@X.io' WHERE id = 2");
+    db.exec(
+        r#"SELECT reverse_etl.create_sync('s', 'users', 'hubspot', '{"type": "list", "mode": "add",
+            "delete_behavior": "delete", "list_id": "42", "match": {"from": "email", "to": "email"}}')"#,
+    );
+    let first = db.run("s");
+    let summary = db.run_summary(first);
+    assert_eq!(
+        (summary.status.as_str(), summary.succeeded, summary.rejected),
+        ("warning", [4, 0, 0], [1, 0, 0]),
+        "{summary:?}"
+    );
+    assert_eq!(
+        hubspot.list_members("42"),
+        ["u1@x.io", "u2@x.io", "u3@x.io", "u4@x.io"],
+        "HubSpot finds emails without case"
+    );
+    let reason = db
+        .text("SELECT reason FROM reverse_etl.sync_changelog WHERE status = 'rejected'")
+        .unwrap();
+    assert_eq!(
+        reason,
+        "not found: the lookup found no record for \"u5@x.io\""
+    );
+    let paths: Vec<String> = hubspot
+        .requests()
+        .into_iter()
+        .map(|(m, p, _, _)| format!("{m} {p}"))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "POST /crm/v3/objects/contacts/batch/read",
+            "PUT /crm/v3/lists/42/memberships/add"
+        ]
+    );
+    let (_, _, _, added) = &hubspot.requests()[1];
+    assert_eq!(added.as_array().unwrap().len(), 4, "record ids: {added}");
+    // The contact appears in HubSpot: the failing row joins next run; a
+    // row leaving the model leaves the list; one whose contact is gone
+    // needs nothing.
+    hubspot.insert(
+        "contacts",
+        "u5@x.io",
+        serde_json::json!({"email": "u5@x.io"}),
+    );
+    hubspot.delete("contacts", "u4@x.io");
+    db.exec("DELETE FROM users WHERE id IN (1, 4)");
+    let second = db.run("s");
+    let summary = db.run_summary(second);
+    assert_eq!(
+        (summary.status.as_str(), summary.succeeded, summary.rejected),
+        ("succeeded", [1, 0, 2], [0, 0, 0]),
+        "{summary:?}"
+    );
+    assert_eq!(
+        hubspot.list_members("42"),
+        ["u2@x.io", "u3@x.io", "u5@x.io"]
+    );
+    // Mode remove takes the model's contacts out of the list.
+    db.exec(
+        r#"SELECT reverse_etl.create_model('leavers', 'SELECT id, email FROM users WHERE id = 3', ARRAY['id']);
+           SELECT reverse_etl.create_sync('out', 'leavers', 'hubspot', '{"type": "list", "mode": "remove",
+            "list_id": "42", "match": {"from": "email", "to": "email"}}')"#,
+    );
+    let removal = db.run("out");
+    assert_eq!(db.run_summary(removal).succeeded, [1, 0, 0]);
+    assert_eq!(hubspot.list_members("42"), ["u2@x.io", "u5@x.io"]);
+    // Test a row shows both requests, the token masked.
+    let shown = db
+        .text("SELECT reverse_etl.sync_test_row('s', '2')::text")
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["requests"].as_array().unwrap().len(), 2, "{shown}");
+    assert_eq!(
+        shown["requests"][1]["body"],
+        serde_json::json!(["502"]),
+        "{shown}"
+    );
+    assert!(!shown.to_string().contains(TOKEN));
+}

@@ -86,6 +86,68 @@ fn members_are_put_at_their_hash_and_archived_when_they_leave() {
 }
 
 #[test]
+fn tags_from_a_column_follow_each_member_write() {
+    let mailchimp = FakeMailchimp::start(KEY);
+    let mut db = setup("mailchimp_tags", &mailchimp);
+    db.exec(
+        "ALTER TABLE users ADD COLUMN segments text[];
+         UPDATE users SET segments = ARRAY['customer', CASE WHEN id % 2 = 0 THEN 'vip' ELSE 'trial' END];
+         SELECT reverse_etl.update_model('users', 'SELECT id, email, first, segments FROM users');",
+    );
+    db.exec(
+        r#"SELECT reverse_etl.create_sync('s', 'users', 'mailchimp', '{"mode": "upsert", "audience": "a1b2c3",
+            "match": {"from": "email", "to": "email_address"},
+            "mappings": [{"from": "first", "to": "FNAME"}],
+            "tags": {"from": "segments", "remove_others": true}}')"#,
+    );
+    let first = run(&mut db);
+    assert_eq!(
+        (first.status.as_str(), first.succeeded),
+        ("succeeded", [4, 0, 0]),
+        "{first:?}"
+    );
+    assert_eq!(mailchimp.tags("a1b2c3", "user2@x.io"), ["customer", "vip"]);
+    assert_eq!(
+        mailchimp.tags("a1b2c3", "user3@x.io"),
+        ["customer", "trial"]
+    );
+    let requests = mailchimp.requests();
+    assert_eq!(requests.len(), 8, "a PUT and a tags POST per member");
+    assert!(requests.iter().any(|(m, p, _)| m == "POST"
+        && *p
+            == format!(
+                "/3.0/lists/a1b2c3/members/{}/tags",
+                subscriber_hash("user1@x.io")
+            )));
+    // A member's tags become the column's: others are made inactive.
+    mailchimp.tag("a1b2c3", "user2@x.io", "manual");
+    db.exec("UPDATE users SET segments = ARRAY['customer'], first = 'Renamed' WHERE id = 2");
+    let second = run(&mut db);
+    assert_eq!(second.succeeded, [0, 1, 0], "{second:?}");
+    assert_eq!(mailchimp.tags("a1b2c3", "user2@x.io"), ["customer"]);
+    // A tags request the API refuses rejects its row (the member was written).
+    db.exec("UPDATE users SET segments = ARRAY[''], first = 'Again' WHERE id = 3");
+    let third = run(&mut db);
+    assert_eq!(
+        (third.status.as_str(), third.succeeded, third.rejected),
+        ("warning", [0, 0, 0], [0, 1, 0]),
+        "{third:?}"
+    );
+    let (reason, payload) = (
+        db.text("SELECT reason FROM reverse_etl.sync_changelog WHERE status = 'rejected'")
+            .unwrap(),
+        db.text("SELECT payload->>'url' FROM reverse_etl.sync_changelog WHERE status = 'rejected'")
+            .unwrap(),
+    );
+    assert!(reason.contains("Tag name cannot be empty"), "{reason}");
+    assert!(payload.ends_with("/tags"), "{payload}");
+    assert_eq!(
+        mailchimp.member("a1b2c3", "user3@x.io").unwrap()["merge_fields"]["FNAME"],
+        "Again"
+    );
+}
+
+#[test]
 fn update_mode_rejects_members_it_does_not_find_and_throttling_is_waited_out() {
     let mailchimp = FakeMailchimp::start(KEY);
     let mut db = setup("mailchimp_update", &mailchimp);

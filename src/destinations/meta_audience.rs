@@ -155,6 +155,24 @@ fn payload_body(columns: &[(String, String)], region: Option<&str>) -> String {
     )
 }
 
+/// What a row is matched by: its identifiers, normalized and joined; a row
+/// for which this is empty is not sent.
+fn usable_identifiers(columns: &[(String, String)], region: Option<&str>) -> String {
+    let region = region
+        .map(|code| format!(": \"{code}\""))
+        .unwrap_or_default();
+    columns
+        .iter()
+        .map(|(key, column)| {
+            let filters = identifier("", key)
+                .unwrap_or("strip")
+                .replace("{region}", &region)
+                .replace(" | sha256", "");
+            format!(r#"{{{{ row["{column}"] | {filters} }}}}"#)
+        })
+        .collect()
+}
+
 /// The http engine's sync settings for this sync.
 fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
     let audience = config.destination_string("audience")?.ok_or_else(|| {
@@ -220,11 +238,19 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
         )?;
     }
     named::batch_at_most(config, MAX_BATCH, "Meta")?;
-    let users = |method: &str| {
+    // A removed row is known by its match value alone: removals send it.
+    let users = |method: &str, columns: &[(String, String)]| {
         json!({
             "method": method,
             "path": format!("/{audience}/users"),
-            "body": payload_body(&columns, region.as_deref()),
+            "body": payload_body(columns, region.as_deref()),
+            "require": {
+                "template": usable_identifiers(columns, region.as_deref()),
+                "message": format!(
+                    "no usable identifier: none of {} is a value Meta can match (an email address, a valid phone number, …)",
+                    columns.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            },
         })
     };
     let mut http = config.clone();
@@ -234,7 +260,7 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
     http.destination_keys.insert("list".into(), json!(audience));
     http.destination_keys.insert(
         "requests".into(),
-        json!({"added": users("POST"), "removed": users("DELETE")}),
+        json!({"added": users("POST", &columns), "removed": users("DELETE", &columns[..1])}),
     );
     if config.mode == SyncMode::Add {
         http.destination_keys.insert(
@@ -313,6 +339,12 @@ mod tests {
             "{body}"
         );
         assert!(body.contains(r#"{{ r["uid"] | strip | json }}"#), "{body}");
+        assert_eq!(
+            requests["added"]["require"]["template"],
+            r#"{{ row["email"] | normalize_email }}{{ row["phone"] | normalize_phone: "US" | remove: "+" }}{{ row["uid"] | strip }}"#
+        );
+        let removal = requests["removed"]["body"].as_str().unwrap();
+        assert!(removal.contains(r#""schema": ["EMAIL"]"#), "{removal}");
         assert_eq!(http.destination_keys["list"], "2385");
         assert_eq!(
             http.destination_keys["audience_size"]["count"],

@@ -19,6 +19,27 @@ struct State {
     /// Each request: method, path, authorization, body.
     requests: Vec<(String, String, String, Value)>,
     throttle_next: usize,
+    /// (object, id property value) → the record's id (hs_object_id).
+    record_ids: BTreeMap<(String, String), String>,
+    /// List id → the record ids in it.
+    lists: BTreeMap<String, std::collections::BTreeSet<String>>,
+}
+
+impl State {
+    fn record_id(&mut self, object: &str, key: &str) -> String {
+        // Ids count up from 501.
+        let next = self
+            .record_ids
+            .values()
+            .filter_map(|id| id.parse::<u64>().ok())
+            .max()
+            .unwrap_or(500)
+            + 1;
+        self.record_ids
+            .entry((object.to_string(), key.to_lowercase()))
+            .or_insert_with(|| next.to_string())
+            .clone()
+    }
 }
 
 #[derive(Clone)]
@@ -89,11 +110,127 @@ impl FakeHubSpot {
         let Value::Object(properties) = properties else {
             panic!("properties are an object")
         };
+        let mut state = self.state.lock().unwrap();
+        state.record_id(object, id);
+        state
+            .records
+            .insert((object.to_string(), id.to_string()), properties);
+    }
+
+    /// Delete a record (as if archived in HubSpot).
+    pub fn delete(&self, object: &str, id: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.records.remove(&(object.to_string(), id.to_string()));
+        if let Some(record_id) = state
+            .record_ids
+            .remove(&(object.to_string(), id.to_lowercase()))
+        {
+            for members in state.lists.values_mut() {
+                members.remove(&record_id);
+            }
+        }
+    }
+
+    /// A static list that exists in HubSpot.
+    pub fn create_list(&self, list_id: &str) {
         self.state
             .lock()
             .unwrap()
-            .records
-            .insert((object.to_string(), id.to_string()), properties);
+            .lists
+            .insert(list_id.to_string(), Default::default());
+    }
+
+    /// The id properties (emails) of a list's members, sorted.
+    pub fn list_members(&self, list_id: &str) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        let members = state.lists.get(list_id).cloned().unwrap_or_default();
+        let mut keys: Vec<String> = state
+            .record_ids
+            .iter()
+            .filter(|(_, id)| members.contains(*id))
+            .map(|((_, key), _)| key.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// `POST /crm/v3/objects/{object}/batch/read` by a unique property:
+    /// the records found; 207 with OBJECT_NOT_FOUND errors for the others.
+    fn batch_read(state: &mut State, object: &str, body: &Value) -> (u16, Value) {
+        let inputs = body["inputs"].as_array().cloned().unwrap_or_default();
+        if inputs.len() > 100 {
+            return (
+                400,
+                json!({"status": "error", "category": "VALIDATION_ERROR", "message": "Batch input limit is 100"}),
+            );
+        }
+        let property = body["idProperty"]
+            .as_str()
+            .unwrap_or("hs_object_id")
+            .to_string();
+        let (mut results, mut missing) = (Vec::new(), Vec::new());
+        for input in inputs {
+            let key = input["id"].as_str().unwrap_or_default().to_lowercase();
+            let exists = state
+                .records
+                .keys()
+                .any(|(o, k)| o == object && k.to_lowercase() == key);
+            if exists {
+                let id = state.record_id(object, &key);
+                results.push(
+                    json!({"id": id, "properties": {property.clone(): key, "hs_object_id": id}}),
+                );
+            } else {
+                missing.push(input["id"].clone());
+            }
+        }
+        if missing.is_empty() {
+            (200, json!({"status": "COMPLETE", "results": results}))
+        } else {
+            (
+                207,
+                json!({"status": "COMPLETE", "results": results, "numErrors": 1,
+                       "errors": [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                                   "message": "Could not get some CONTACT objects, they may be deleted or not exist.",
+                                   "context": {"ids": missing}}]}),
+            )
+        }
+    }
+
+    /// `PUT /crm/v3/lists/{listId}/memberships/{add|remove}` with record ids.
+    fn memberships(state: &mut State, list_id: &str, action: &str, body: &Value) -> (u16, Value) {
+        let known: std::collections::BTreeSet<String> =
+            state.record_ids.values().cloned().collect();
+        let Some(list) = state.lists.get_mut(list_id) else {
+            return (
+                404,
+                json!({"status": "error", "category": "OBJECT_NOT_FOUND", "message": format!("List {list_id} does not exist")}),
+            );
+        };
+        let Some(ids) = body.as_array() else {
+            return (
+                400,
+                json!({"status": "error", "category": "VALIDATION_ERROR", "message": "Invalid input JSON: expected an array of record ids"}),
+            );
+        };
+        let (mut changed, mut missing) = (Vec::new(), Vec::new());
+        for id in ids.iter().filter_map(Value::as_str) {
+            if !known.contains(id) {
+                missing.push(id.to_string());
+            } else if action == "add" {
+                list.insert(id.to_string());
+                changed.push(id.to_string());
+            } else {
+                list.remove(id);
+                changed.push(id.to_string());
+            }
+        }
+        let key = if action == "add" {
+            "recordIdsAdded"
+        } else {
+            "recordIdsRemoved"
+        };
+        (200, json!({key: changed, "recordIdsMissing": missing}))
     }
 
     fn handle(&self, method: &str, path: &str, authorization: &str, body: &Value) -> (u16, Value) {
@@ -120,6 +257,17 @@ impl FakeHubSpot {
             );
         }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["crm", "v3", "objects", object, "batch", "read"] if method == "POST" => {
+                return Self::batch_read(&mut state, object, body)
+            }
+            ["crm", "v3", "lists", list_id, "memberships", action]
+                if method == "PUT" && ["add", "remove"].contains(action) =>
+            {
+                return Self::memberships(&mut state, list_id, action, body)
+            }
+            _ => {}
+        }
         let (object, action) = match segments.as_slice() {
             ["crm", "v3", "objects", object, "batch", action]
                 if method == "POST"
@@ -177,6 +325,7 @@ impl FakeHubSpot {
                     "context": {"ids": [id]}}));
                 continue;
             }
+            state.record_id(&object, &id);
             let record = state.records.entry(key).or_default();
             for (name, value) in properties {
                 record.insert(name, value);

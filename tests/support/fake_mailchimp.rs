@@ -82,6 +82,82 @@ impl FakeMailchimp {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// A member's tags, by name.
+    pub fn tags(&self, list: &str, email: &str) -> Vec<String> {
+        self.member(list, email)
+            .and_then(|member| member["tags"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|tag| tag["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Tag a member (as a marketer would in Mailchimp).
+    pub fn tag(&self, list: &str, email: &str, name: &str) {
+        let mut state = self.state.lock().unwrap();
+        let body = json!({"tags": [{"name": name, "status": "active"}]});
+        let answer = Self::change_tags(&mut state, list, &subscriber_hash(email), "POST", &body);
+        assert_eq!(answer.0, 204, "{answer:?}");
+    }
+
+    /// `POST /lists/{list}/members/{hash}/tags`: `{"tags": [{"name",
+    /// "status": "active"|"inactive"}]}` adds and removes tags; 204.
+    fn change_tags(
+        state: &mut State,
+        list: &str,
+        hash: &str,
+        method: &str,
+        body: &Value,
+    ) -> (u16, Option<Value>) {
+        if method != "POST" {
+            return Self::problem(
+                405,
+                "Method Not Allowed",
+                "The requested method and resource are not compatible.",
+            );
+        }
+        let Some(member) = state.members.get_mut(&(list.to_string(), hash.to_string())) else {
+            return Self::problem(
+                404,
+                "Resource Not Found",
+                "The requested resource could not be found.",
+            );
+        };
+        let Some(changes) = body["tags"].as_array() else {
+            return Self::problem(
+                400,
+                "Invalid Resource",
+                "The resource submitted could not be validated: tags is required.",
+            );
+        };
+        for change in changes {
+            let name = change["name"].as_str().unwrap_or_default();
+            if name.is_empty() {
+                return Self::problem(400, "Invalid Resource", "Tag name cannot be empty.");
+            }
+            let tags = member["tags"].as_array_mut().unwrap();
+            let present = tags.iter().any(|t| t["name"] == name);
+            match change["status"].as_str() {
+                Some("active") if !present => {
+                    let id = tags.len() as u64 + 1000;
+                    tags.push(json!({"id": id, "name": name}));
+                }
+                Some("inactive") => tags.retain(|t| t["name"] != name),
+                Some("active") => {}
+                _ => {
+                    return Self::problem(
+                        400,
+                        "Invalid Resource",
+                        "The resource submitted could not be validated: status must be active or inactive.",
+                    )
+                }
+            }
+        }
+        let count = member["tags"].as_array().map_or(0, Vec::len);
+        member["tags_count"] = json!(count);
+        (204, None)
+    }
+
     fn problem(status: u16, title: &str, detail: &str) -> (u16, Option<Value>) {
         (
             status,
@@ -127,6 +203,9 @@ impl FakeMailchimp {
             );
         }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let ["3.0", "lists", list, "members", hash, "tags"] = segments.as_slice() {
+            return Self::change_tags(&mut state, list, hash, method, body);
+        }
         let ["3.0", "lists", list, "members", hash] = segments.as_slice() else {
             return Self::problem(
                 404,
@@ -151,7 +230,7 @@ impl FakeMailchimp {
                     return Self::problem(400, "Invalid Resource", "The resource submitted could not be validated: the subscriber hash does not match the email address.");
                 }
                 let member = state.members.entry(key).or_insert_with(|| {
-                    json!({"email_address": email, "status": body["status_if_new"].clone(), "merge_fields": {}})
+                    json!({"email_address": email, "status": body["status_if_new"].clone(), "merge_fields": {}, "tags": [], "tags_count": 0})
                 });
                 if let Some(fields) = body["merge_fields"].as_object() {
                     for (name, value) in fields {

@@ -411,6 +411,10 @@ pub struct RequestSpec {
     /// (a second resource of the same record, e.g. a member's tags); a row
     /// is delivered when both succeeded.
     pub then: Option<Box<RequestSpec>>,
+    /// A row for which `template` renders empty (only spaces) is not sent:
+    /// it is rejected with `message` (an audience member without a usable
+    /// identifier).
+    pub require: Option<(String, String)>,
 }
 
 /// A lookup request and where its answer lists what it found: `results`
@@ -482,7 +486,7 @@ pub fn parse_requests(value: Option<&Value>) -> Result<HttpRequests> {
 /// `then` too (which have none of their own).
 fn request_spec(item: &ObjectReader, steps: bool) -> Result<RequestSpec> {
     if steps {
-        item.deny_unknown(&["method", "path", "body", "lookup", "then"])?;
+        item.deny_unknown(&["method", "path", "body", "lookup", "then", "require"])?;
     } else {
         item.deny_unknown(&["method", "path", "body"])?;
     }
@@ -527,12 +531,23 @@ fn request_spec(item: &ObjectReader, steps: bool) -> Result<RequestSpec> {
         None => None,
         Some(then) => Some(Box::new(request_spec(&then, false)?)),
     };
+    let require = match item.object("require")?.filter(|_| steps) {
+        None => None,
+        Some(require) => {
+            require.deny_unknown(&["template", "message"])?;
+            Some((
+                require.required_string("template")?,
+                require.required_string("message")?,
+            ))
+        }
+    };
     Ok(RequestSpec {
         method,
         path,
         body,
         lookup,
         then,
+        require,
     })
 }
 

@@ -95,13 +95,25 @@ impl Destination for HttpDestination {
             return Ok(());
         }
         let loaded = self.load(batch)?;
-        if !loaded.oversized.is_empty() {
-            self.oversized.insert(batch.after, loaded.oversized);
+        let mut unsendable = loaded.oversized;
+        let mut sendable = Vec::with_capacity(loaded.rows.len());
+        for row in loaded.rows {
+            match self.missing_requirement(&row) {
+                Some(reason) => unsendable.push(crate::destinations::Rejection {
+                    pos: row.pos,
+                    reason,
+                    payload: None,
+                }),
+                None => sendable.push(row),
+            }
+        }
+        if !unsendable.is_empty() {
+            self.unsendable.insert(batch.after, unsendable);
         }
         let first = self
             .request_for(batch.op)
             .map_or(super::Step::Request, super::Step::first);
-        let mut rows = loaded.rows.into_iter().peekable();
+        let mut rows = sendable.into_iter().peekable();
         let mut units: Vec<Vec<OpRow>> = Vec::new();
         while rows.peek().is_some() {
             units.push(rows.by_ref().take(self.batch_size.max(1)).collect());
@@ -309,7 +321,7 @@ impl Destination for HttpDestination {
         let mut outcome = outcome?;
         outcome
             .rejections
-            .extend(self.oversized.remove(&batch.after).unwrap_or_default());
+            .extend(self.unsendable.remove(&batch.after).unwrap_or_default());
         Ok(outcome)
     }
 }

@@ -95,6 +95,11 @@ impl DestinationKind for Http {
                         }
                     }
                 }
+                if let Some(Value::String(text)) =
+                    request.get("require").and_then(|r| r.get("template"))
+                {
+                    templates.push(text);
+                }
             }
         }
         super::columns_used(config, model_columns, &templates)
@@ -139,6 +144,8 @@ pub struct CompiledRequest {
     field: String,
     pub lookup: Option<CompiledLookup>,
     pub then: Option<Box<CompiledRequest>>,
+    /// Rows for which this renders empty are not sent (with the message).
+    pub require: Option<(Template, String)>,
 }
 
 /// A lookup sent before a request, and how its answer is read.
@@ -165,6 +172,7 @@ impl CompiledRequest {
                         body: lookup.body.clone(),
                         lookup: None,
                         then: None,
+                        require: None,
                     },
                 )?),
                 results: lookup.results.clone(),
@@ -190,6 +198,16 @@ impl CompiledRequest {
                 .map(|then| CompiledRequest::compile(&format!("{field}.then"), then))
                 .transpose()?
                 .map(Box::new),
+            require: spec
+                .require
+                .as_ref()
+                .map(|(template, message)| -> Result<(Template, String)> {
+                    Ok((
+                        Template::parse(&format!("{field}.require.template"), template)?,
+                        message.clone(),
+                    ))
+                })
+                .transpose()?,
         })
     }
 
@@ -277,9 +295,10 @@ pub struct HttpDestination {
     dispatcher: Option<deliver::Dispatcher>,
     /// Batches submitted and not yet delivered (by first position).
     submitted: std::collections::HashSet<i64>,
-    /// Rows of submitted batches too large to load, rejected when their
-    /// batch is delivered (by the batch's first position).
-    oversized: std::collections::HashMap<i64, Vec<crate::destinations::Rejection>>,
+    /// Rows of submitted batches that are not sent (too large to load, or
+    /// without what `require` asks), rejected when their batch is
+    /// delivered (by the batch's first position).
+    unsendable: std::collections::HashMap<i64, Vec<crate::destinations::Rejection>>,
 }
 
 #[derive(Debug)]
@@ -390,7 +409,7 @@ impl HttpDestination {
             oauth: std::cell::RefCell::new(None),
             dispatcher: None,
             submitted: Default::default(),
-            oversized: Default::default(),
+            unsendable: Default::default(),
         };
         for op in Op::DELIVERY_ORDER {
             if destination.sends(op) && destination.request_for(op).is_none() {

@@ -149,6 +149,20 @@ impl HttpDestination {
         })
     }
 
+    /// Why a row cannot be sent (its request's `require` renders empty),
+    /// or None.
+    pub fn missing_requirement(&self, row: &OpRow) -> Option<String> {
+        let (template, message) = self
+            .request_for(row.op)
+            .and_then(|request| request.require.as_ref())?;
+        let context = json!({"row": row.fields, "row_id": row.row_id, "op": row.op.as_str()});
+        match template.render("require.template", &context) {
+            Ok(rendered) if rendered.trim().is_empty() => Some(format!("not sent: {message}")),
+            Ok(_) => None,
+            Err(error) => Some(format!("not sent: {}", error.message)),
+        }
+    }
+
     /// What templates know of the run (`run.id`, `run.sync`, `run.list`).
     pub fn run_context(&self) -> Value {
         json!({"id": self.run_id, "sync_id": self.sync_id, "sync": self.sync_name, "list": self.list})
