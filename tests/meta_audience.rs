@@ -218,3 +218,63 @@ fn test_a_row_the_plan_and_bad_settings() {
         "a refused call changed something"
     );
 }
+
+#[test]
+fn an_ordinary_role_uses_its_own_token_and_sees_its_own_match_rates() {
+    let meta = FakeMeta::start(TOKEN);
+    let mut db = setup("meta_role", &meta);
+    meta.know(&sha256("u2@example.com"));
+    audience_sync(&mut db, 100);
+    db.run("s");
+    db.exec(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'meta_alice') THEN CREATE ROLE meta_alice LOGIN; END IF; END $$;
+         GRANT USAGE ON SCHEMA reverse_etl TO meta_alice;
+         GRANT SELECT ON customers TO meta_alice;",
+    );
+    meta.create_audience("2385001");
+    let mut alice = db.connect_as("meta_alice");
+    // Another role's token is not hers to name.
+    let error = alice
+        .batch_execute(&format!(
+            "SELECT reverse_etl.create_destination('mine', 'meta_audience', '{{\"access_token\": {{\"secret\": \"meta_token\"}}, \"api_url\": \"{}\"}}')",
+            meta.url()
+        ))
+        .unwrap_err();
+    assert_eq!(error.as_db_error().unwrap().code().code(), "42704");
+    alice
+        .batch_execute(&format!(
+            r#"SELECT reverse_etl.set_secret('my_token', '{TOKEN}');
+               SELECT reverse_etl.create_model('mine', 'SELECT id, email FROM customers WHERE id <= 2', ARRAY['id']);
+               SELECT reverse_etl.create_destination('mine', 'meta_audience', '{{"access_token": {{"secret": "my_token"}}, "api_url": "{}"}}');
+               SELECT reverse_etl.create_sync('alice_audience', 'mine', 'mine', '{{"type": "list", "mode": "add",
+                   "audience": "2385001", "match": {{"from": "email", "to": "EMAIL"}}}}');"#,
+            meta.url()
+        ))
+        .unwrap();
+    alice
+        .batch_execute("SELECT reverse_etl.sync_run('alice_audience')")
+        .unwrap();
+    let overview: Vec<(String, Option<String>)> = alice
+        .query(
+            "SELECT name, match_rate::text FROM reverse_etl.sync_overview ORDER BY name",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    // Both of hers are in her audience, one of them matched; her overview
+    // shows only her sync.
+    assert_eq!(
+        overview,
+        [("alice_audience".to_string(), Some("0.5000".to_string()))]
+    );
+    let shown = alice
+        .query_one(
+            "SELECT reverse_etl.sync_test_row('alice_audience', '1', dry_run => true)::text",
+            &[],
+        )
+        .unwrap()
+        .get::<_, String>(0);
+    assert!(!shown.contains(TOKEN), "{shown}");
+}
