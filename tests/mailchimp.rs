@@ -119,11 +119,31 @@ fn tags_from_a_column_follow_each_member_write() {
                 "/3.0/lists/a1b2c3/members/{}/tags",
                 subscriber_hash("user1@x.io")
             )));
+    // Test a row: the tags request is built from the write's answer.
+    let dry = db
+        .text("SELECT reverse_etl.sync_test_row('s', '1', dry_run => true)::text")
+        .unwrap();
+    let dry: serde_json::Value = serde_json::from_str(&dry).unwrap();
+    assert_eq!(dry["requests"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(
+        dry["note"],
+        "the request after this one is built from its answer"
+    );
+    let sent = db
+        .text("SELECT reverse_etl.sync_test_row('s', '1')::text")
+        .unwrap();
+    let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(sent["requests"].as_array().unwrap().len(), 2, "{sent}");
+    assert_eq!(sent["responses"][1]["status"], 204, "{sent}");
     // A member's tags become the column's: others are made inactive.
     mailchimp.tag("a1b2c3", "user2@x.io", "manual");
     db.exec("UPDATE users SET segments = ARRAY['customer'], first = 'Renamed' WHERE id = 2");
     let second = run(&mut db);
-    assert_eq!(second.succeeded, [0, 1, 0], "{second:?}");
+    assert_eq!(
+        second.succeeded,
+        [0, 2, 0],
+        "row 2, and row 1 again after its test: {second:?}"
+    );
     assert_eq!(mailchimp.tags("a1b2c3", "user2@x.io"), ["customer"]);
     // A tags request the API refuses rejects its row (the member was written).
     db.exec("UPDATE users SET segments = ARRAY[''], first = 'Again' WHERE id = 3");

@@ -191,6 +191,19 @@ fn test_a_row_the_plan_and_bad_settings() {
     assert!(dry.contains(&sha256("u4@example.com")), "{dry}");
     assert!(!dry.contains(TOKEN) && !dry.contains("u4@"), "{dry}");
     assert!(meta.requests().is_empty());
+    // A row a run would not send is not sent by a test either.
+    let unusable = db
+        .text("SELECT reverse_etl.sync_test_row('s', '5')::text")
+        .unwrap();
+    let unusable: serde_json::Value = serde_json::from_str(&unusable).unwrap();
+    assert!(
+        unusable["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("not sent: no usable identifier"),
+        "{unusable}"
+    );
+    assert!(meta.requests().is_empty());
     let sent = db
         .text("SELECT reverse_etl.sync_test_row('s', '4')::text")
         .unwrap();

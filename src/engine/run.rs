@@ -306,19 +306,22 @@ impl Run {
         })?;
         // An audience's match, asked over the network outside any
         // transaction; not knowing it never fails a delivered run.
-        match run.destination.matched_audience() {
-            Ok(Some(matched)) => in_transaction(|| {
-                runs::record_audience_match(self.id, &run.plan.snapshot_table, matched)
-            }),
-            Ok(None) => Ok(()),
-            Err(error) => {
-                pgrx::warning!(
-                    "pg_reverse_etl: sync {}: the audience's match rate is unknown: {error}",
-                    self.request.sync_id
-                );
-                Ok(())
-            }
+        let recorded = run
+            .destination
+            .matched_audience()
+            .and_then(|matched| match matched {
+                Some(matched) => in_transaction(|| {
+                    runs::record_audience_match(self.id, &run.plan.snapshot_table, matched)
+                }),
+                None => Ok(()),
+            });
+        if let Err(error) = recorded {
+            pgrx::warning!(
+                "pg_reverse_etl: sync {}: the audience's match rate is unknown: {error}",
+                self.request.sync_id
+            );
         }
+        Ok(())
     }
 
     /// The destination (and plan) that removes rows delivered under an

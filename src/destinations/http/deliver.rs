@@ -233,14 +233,29 @@ pub fn lookup_found(
     body: &str,
     lookup: &super::CompiledLookup,
     keys: &[Option<&str>],
-) -> Vec<Option<Value>> {
-    let items = match serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|document| at_path(&document, &lookup.results))
-    {
+) -> Result<Vec<Option<Value>>, String> {
+    let document = serde_json::from_str::<Value>(body)
+        .map_err(|e| format!("not JSON ({e}): {}", truncate(body)))?;
+    let items = match at_path(&document, &lookup.results) {
         Some(Value::Array(items)) => items,
         Some(item @ Value::Object(_)) => vec![item],
-        _ => Vec::new(),
+        Some(Value::Null) => Vec::new(),
+        // Not an answer that says what it found: nothing may count as
+        // not found (a removal would count as done).
+        None => {
+            return Err(format!(
+                "no \"{}\" in it: {}",
+                lookup.results,
+                truncate(body)
+            ))
+        }
+        Some(other) => {
+            return Err(format!(
+                "\"{}\" is not a list: {}",
+                lookup.results,
+                truncate(&other.to_string())
+            ))
+        }
     };
     let text = |value: Value| match value {
         Value::String(s) => s,
@@ -254,7 +269,8 @@ pub fn lookup_found(
             Some((key, value))
         })
         .collect();
-    keys.iter()
+    Ok(keys
+        .iter()
         .map(|key| {
             let key = (*key)?;
             found
@@ -268,7 +284,7 @@ pub fn lookup_found(
                 })
                 .map(|(_, value)| value.clone())
         })
-        .collect()
+        .collect())
 }
 
 /// Per-record errors in a 2xx batch response, as (record index, message).
@@ -676,6 +692,12 @@ impl Dispatcher {
                     }
                 }
             }
+            // Stopping: nothing more is sent, so nothing may wait to be.
+            if self.stop.is_some() && !self.pending.is_empty() {
+                for id in std::mem::take(&mut self.pending) {
+                    self.unattempted(id);
+                }
+            }
             let settled = self.open.get(&window).copied().unwrap_or(0) == 0;
             if settled && (self.stop.is_none() || self.queued == 0) {
                 let mut outcome = self.outcomes.remove(&window).unwrap_or_default();
@@ -822,15 +844,30 @@ impl Dispatcher {
         if then {
             keep_rows(unit, |at| !rejected.contains(&at));
             if !unit.rows.is_empty() {
-                unit.step = Step::Then;
-                unit.attempts = 0;
-                unit.throttles = 0;
-                unit.not_before = Instant::now();
-                self.pending.push_back(id);
+                self.next_step(id, Step::Then);
                 return;
             }
         }
         self.settle(id);
+    }
+
+    /// A unit whose step succeeded goes on to `step`, sent afresh; unless
+    /// the run is stopping: then its rows count as not attempted (the next
+    /// run sends them again, every step: each is idempotent).
+    fn next_step(&mut self, id: usize, step: Step) {
+        if self.stop.is_some() {
+            self.unattempted(id);
+            return;
+        }
+        let Some(unit) = self.units.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        unit.step = step;
+        unit.attempts = 0;
+        unit.throttles = 0;
+        unit.reauthorized = false;
+        unit.not_before = Instant::now();
+        self.pending.push_back(id);
     }
 
     /// A unit's lookup answered: rows it did not find are rejected as not
@@ -839,17 +876,26 @@ impl Dispatcher {
         let Some(unit) = self.units.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
-        let Reply::Status { body, .. } = reply else {
-            return;
-        };
-        let Some(lookup) = destination
-            .request_for(unit.rows[0].op)
-            .and_then(|request| request.lookup.as_ref())
-        else {
+        let lookup = unit
+            .rows
+            .first()
+            .and_then(|row| destination.request_for(row.op))
+            .and_then(|request| request.lookup.as_ref());
+        let (Some(lookup), Reply::Status { body, .. }) = (lookup, reply) else {
+            self.reject(id, "the lookup was not answered");
             return;
         };
         let keys: Vec<Option<&str>> = unit.rows.iter().map(|r| r.match_key.as_deref()).collect();
-        let found = lookup_found(body, lookup, &keys);
+        let found = match lookup_found(body, lookup, &keys) {
+            Ok(found) => found,
+            Err(problem) => {
+                self.reject(
+                    id,
+                    &format!("the lookup's answer could not be read: {problem}"),
+                );
+                return;
+            }
+        };
         let not_found: Vec<(usize, String)> = found
             .iter()
             .enumerate()
@@ -875,11 +921,7 @@ impl Dispatcher {
             self.settle(id);
             return;
         }
-        unit.step = Step::Request;
-        unit.attempts = 0;
-        unit.throttles = 0;
-        unit.not_before = Instant::now();
-        self.pending.push_back(id);
+        self.next_step(id, Step::Request);
     }
 }
 
@@ -1002,12 +1044,19 @@ mod tests {
                 lookup,
                 &[Some("A@x.io"), Some("c@x.io"), Some("b@x.io"), None]
             ),
-            vec![Some(json!(17)), None, Some(json!("901")), None]
+            Ok(vec![Some(json!(17)), None, Some(json!("901")), None])
+        );
+        // An answer that does not say what it found is not "not found".
+        assert!(
+            lookup_found(r#"{"status": "error"}"#, lookup, &[Some("a@x.io")])
+                .unwrap_err()
+                .starts_with("no \"results\" in it")
         );
         assert_eq!(
-            lookup_found("not json", lookup, &[Some("a@x.io")]),
-            vec![None]
+            lookup_found(r#"{"results": null}"#, lookup, &[Some("a@x.io")]),
+            Ok(vec![None])
         );
+        assert!(lookup_found("not json", lookup, &[Some("a@x.io")]).is_err());
         let row = |email: &str| OpRow {
             pos: 1,
             op: crate::plan::Op::Added,

@@ -173,25 +173,45 @@ impl Destination for HttpDestination {
         let Some(compiled) = self.request_for(row.op) else {
             return Ok(json!({"requests": [], "responses": []}));
         };
+        // A run would not send it: neither does the test.
+        if let Some(reason) = self.missing_requirement(&op_row) {
+            return Ok(json!({"requests": [], "responses": [], "note": reason}));
+        }
         let agent = self.agent().build();
         let (mut requests, mut responses, mut found) = (Vec::new(), Vec::new(), Vec::new());
         let mut answer = Value::Null;
-        let mut note = None;
+        let mut note: Option<String> = None;
         for step in [super::Step::Lookup, super::Step::Request, super::Step::Then] {
             if compiled.step(step).is_none() {
                 continue;
             }
-            let request = self.prepare_step(
+            let request = match self.prepare_step(
                 std::slice::from_ref(&op_row),
                 &self.base_url(),
                 step,
                 &found,
                 &answer,
-            )?;
+            ) {
+                Ok(request) => request,
+                // What was sent stays shown: the follow-up reads an answer
+                // that was not there (or, in a dry run, not asked for).
+                Err(error) if step == super::Step::Then => {
+                    note = Some(if dry_run {
+                        "the request after this one is built from its answer".to_string()
+                    } else {
+                        format!(
+                            "the request after this one could not be built: {}",
+                            error.message
+                        )
+                    });
+                    break;
+                }
+                Err(error) => return Err(error),
+            };
             requests.push(show(&request));
             if dry_run {
                 if step == super::Step::Lookup {
-                    note = Some("the requests after the lookup are built from its answer");
+                    note = Some("the requests after the lookup are built from its answer".into());
                     break;
                 }
                 continue;
@@ -219,15 +239,18 @@ impl Destination for HttpDestination {
             if let (super::Step::Lookup, Some(lookup), deliver::Reply::Status { body, .. }) =
                 (step, &compiled.lookup, &reply)
             {
-                found = deliver::lookup_found(body, lookup, &[row.match_key.as_deref()])
-                    .into_iter()
-                    .flatten()
-                    .collect();
+                match deliver::lookup_found(body, lookup, &[row.match_key.as_deref()]) {
+                    Ok(values) => found = values.into_iter().flatten().collect(),
+                    Err(problem) => {
+                        note = Some(format!("the lookup's answer could not be read: {problem}"));
+                        break;
+                    }
+                }
                 if found.is_empty() {
                     note = Some(if lookup.not_found_is_done {
-                        "not found: the lookup found no record for this row, so nothing more is needed"
+                        "not found: the lookup found no record for this row, so nothing more is needed".into()
                     } else {
-                        "not found: the lookup found no record for this row"
+                        "not found: the lookup found no record for this row".into()
                     });
                     break;
                 }
@@ -268,7 +291,10 @@ impl Destination for HttpDestination {
             deliver::Reply::Status { code, body, .. } => {
                 return Err(Error::new(
                     SqlState::Other(*b"08000"),
-                    format!("asking for the audience's size: HTTP {code}: {body}"),
+                    format!(
+                        "asking for the audience's size: HTTP {code}: {}",
+                        body.chars().take(500).collect::<String>()
+                    ),
                 ))
             }
             deliver::Reply::Transport(error) => {

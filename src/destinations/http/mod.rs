@@ -485,6 +485,13 @@ impl HttpDestination {
                 match_key: None,
                 fields: sample_row.clone(),
             }];
+            if let Some((template, _)) =
+                destination.request_for(op).and_then(|r| r.require.as_ref())
+            {
+                let context =
+                    serde_json::json!({"row": sample_row, "row_id": "1", "op": op.as_str()});
+                template.render("require.template", &context)?;
+            }
             for step in [Step::Lookup, Step::Request, Step::Then] {
                 if destination
                     .request_for(op)
@@ -516,6 +523,12 @@ impl HttpDestination {
                     }
                 }
             }
+        }
+        if let Some((path, _)) = &destination.audience_size {
+            path.render(
+                "audience_size.path",
+                &serde_json::json!({"run": destination.run_context(), "list": destination.list}),
+            )?;
         }
         Ok(destination)
     }

@@ -123,6 +123,16 @@ impl HttpDestination {
             });
             (context, json!({"records": records}))
         };
+        // Each step is its own request to the API: an API that honours
+        // the key must not take a lookup or a `then` for the request.
+        let suffix = match step {
+            Step::Lookup => "-lookup",
+            Step::Request => "",
+            Step::Then => "-then",
+        };
+        if let Some((_, key)) = headers.iter_mut().find(|(n, _)| n == "Idempotency-Key") {
+            key.push_str(suffix);
+        }
         let path = request
             .path
             .render(&format!("{}.path", request.field), &context)?;
