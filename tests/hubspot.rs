@@ -116,6 +116,24 @@ fn rate_limits_are_waited_out() {
 }
 
 #[test]
+fn the_daily_limit_stops_the_run_and_the_next_one_resumes() {
+    let hubspot = FakeHubSpot::start(TOKEN);
+    let mut db = setup("hubspot_daily", &hubspot, 250);
+    contacts_sync(&mut db, "upsert", "nothing");
+    hubspot.reach_daily_limit(true);
+    let first = db.run("s");
+    let summary = db.run_summary(first);
+    assert_eq!(summary.status, "incomplete", "{summary:?}");
+    assert!(summary.error.contains("DAILY"), "{summary:?}");
+    assert_eq!(summary.rejected, [0, 0, 0], "{summary:?}");
+    assert_eq!(summary.aborted, [250, 0, 0], "{summary:?}");
+    hubspot.reach_daily_limit(false);
+    let second = db.run("s");
+    assert_eq!(db.run_summary(second).succeeded, [250, 0, 0]);
+    assert_eq!(hubspot.record_count("contacts"), 250);
+}
+
+#[test]
 fn update_rejects_missing_records_and_clear_empties_properties() {
     let hubspot = FakeHubSpot::start(TOKEN);
     let mut db = setup("hubspot_update", &hubspot, 3);

@@ -77,6 +77,31 @@ fn an_expired_session_is_refreshed_once_and_nothing_is_lost() {
 }
 
 #[test]
+fn the_orgs_api_limit_stops_the_run_and_the_next_one_resumes() {
+    let salesforce = FakeSalesforce::start();
+    let mut db = setup("sf_limit", &salesforce, 1000);
+    db.exec(r#"SELECT reverse_etl.update_sync('s', reverse_etl.sync_config('s') || '{"batch_size": 100}')"#);
+    salesforce.limit_calls_to(Some(3));
+    let first = run(&mut db);
+    assert_eq!(first.status, "incomplete", "{first:?}");
+    assert!(first.error.contains("REQUEST_LIMIT_EXCEEDED"), "{first:?}");
+    assert_eq!(first.rejected, [0, 0, 0], "no record is blamed: {first:?}");
+    assert_eq!(first.succeeded[0] as usize, salesforce.record_count());
+    // At most the requests already queued to the sending threads (4 × 3)
+    // go out after the first refusal: no record is tried alone.
+    assert!(
+        salesforce.calls().len() <= 3 + 12,
+        "{} calls",
+        salesforce.calls().len()
+    );
+    salesforce.limit_calls_to(None);
+    let second = run(&mut db);
+    assert_eq!(second.status, "succeeded", "{second:?}");
+    assert_eq!(first.succeeded[0] + second.succeeded[0], 1000);
+    assert_eq!(salesforce.record_count(), 1000);
+}
+
+#[test]
 fn a_refused_record_is_rejected_alone() {
     let salesforce = FakeSalesforce::start();
     let mut db = setup("sf_partial", &salesforce, 5);

@@ -233,6 +233,9 @@ impl NamedApi for HubSpot {
                 "concurrency": 4,
                 "rate_limit": {"requests_per_second": settings.requests_per_second},
                 "timeout_ms": 30000,
+                // The daily limit (a 429 naming the DAILY policy) is not
+                // waited out: the run stops and the next one resumes.
+                "retry": {"unavailable_when": {"path": "policyName", "values": ["DAILY"]}},
             }))?,
             secrets: vec![("config.token", settings.token)],
         })

@@ -79,6 +79,9 @@ impl NamedApi for Salesforce {
             "url": login_url,
             "concurrency": 4,
             "timeout_ms": 60000,
+            // The org's API requests for the day are used up: stop and
+            // resume next run, instead of trying every record alone.
+            "retry": {"unavailable_when": {"path": "0.errorCode", "values": ["REQUEST_LIMIT_EXCEEDED"]}},
             "oauth": {
                 "token_url": format!("{}/services/oauth2/token", login_url.trim_end_matches('/')),
                 "client_id": client_id,

@@ -19,6 +19,8 @@ struct State {
     /// Each request: method, path, authorization, body.
     requests: Vec<(String, String, String, Value)>,
     throttle_next: usize,
+    /// The account's daily limit is used up.
+    daily_limit_reached: bool,
     /// (object, id property value) → the record's id (hs_object_id).
     record_ids: BTreeMap<(String, String), String>,
     /// List id → the record ids in it.
@@ -78,6 +80,11 @@ impl FakeHubSpot {
     /// The next `n` requests are answered 429 (HubSpot's secondly limit).
     pub fn throttle_next(&self, n: usize) {
         self.state.lock().unwrap().throttle_next = n;
+    }
+
+    /// Every request is answered 429 for the DAILY policy until reset.
+    pub fn reach_daily_limit(&self, reached: bool) {
+        self.state.lock().unwrap().daily_limit_reached = reached;
     }
 
     /// A record's properties, as HubSpot holds them.
@@ -241,6 +248,13 @@ impl FakeHubSpot {
             authorization.to_string(),
             body.clone(),
         ));
+        if state.daily_limit_reached {
+            return (
+                429,
+                json!({"status": "error", "message": "You have reached your daily limit.",
+                       "errorType": "RATE_LIMIT", "policyName": "DAILY"}),
+            );
+        }
         if state.throttle_next > 0 {
             state.throttle_next -= 1;
             return (

@@ -28,6 +28,8 @@ struct State {
     /// Whether each API call carried a valid token.
     authorized: Vec<bool>,
     expire_after: Option<usize>,
+    /// API calls left before the org's daily limit (None: no limit).
+    calls_left: Option<usize>,
     /// The URL token answers name (this server's).
     instance_url: String,
 }
@@ -65,6 +67,11 @@ impl FakeSalesforce {
 
     pub fn expire_token_after(&self, calls: usize) {
         self.state.lock().unwrap().expire_after = Some(calls);
+    }
+
+    /// The org may make `calls` more API calls today.
+    pub fn limit_calls_to(&self, calls: Option<usize>) {
+        self.state.lock().unwrap().calls_left = calls;
     }
 
     pub fn tokens_issued(&self) -> usize {
@@ -127,6 +134,16 @@ impl FakeSalesforce {
             } else {
                 state.expire_after = Some(left - 1);
             }
+        }
+        match state.calls_left {
+            Some(0) => {
+                return (
+                    403,
+                    json!([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]),
+                )
+            }
+            Some(left) => state.calls_left = Some(left - 1),
+            None => {}
         }
         if !valid {
             return (

@@ -55,6 +55,10 @@ pub struct RetryPolicy {
     /// error codes 4, 17, 80003 under a 400): an answer whose JSON has one
     /// of these values at this dotted path is waited out like a 429.
     pub throttled_when: Option<(String, Vec<Value>)>,
+    /// An API that says "no more today" (Salesforce's REQUEST_LIMIT_EXCEEDED,
+    /// HubSpot's daily limit): the destination counts as down, the run
+    /// stops and ends incomplete, the next run resumes.
+    pub unavailable_when: Option<(String, Vec<Value>)>,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -65,6 +69,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             on_status: vec![429, 500, 502, 503, 504],
             throttled_when: None,
+            unavailable_when: None,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
         }
@@ -178,18 +183,10 @@ impl HttpConnection {
                 "initial_backoff_ms",
                 "max_backoff_ms",
                 "throttled_when",
+                "unavailable_when",
             ])?;
-            if let Some(when) = policy.object("throttled_when")? {
-                when.deny_unknown(&["path", "values"])?;
-                let values = when.array("values")?.cloned().unwrap_or_default();
-                if values.is_empty() {
-                    return Err(Error::invalid(
-                        &when.field_path("values"),
-                        "is required: the values that mean \"slow down\", e.g. [17, 80003]",
-                    ));
-                }
-                retry.throttled_when = Some((when.required_string("path")?, values));
-            }
+            retry.throttled_when = body_rule(&policy, "throttled_when", "slow down")?;
+            retry.unavailable_when = body_rule(&policy, "unavailable_when", "no more for now")?;
             if let Some(n) = policy.integer("max_attempts")? {
                 if !(1..=100).contains(&n) {
                     return Err(Error::invalid(
@@ -304,6 +301,27 @@ impl HttpConnection {
         }
         names
     }
+}
+
+/// A rule on an error answer's JSON: `{"path": <dotted path>, "values":
+/// [...]}`, the values that mean `meaning`.
+fn body_rule(
+    policy: &ObjectReader,
+    key: &str,
+    meaning: &str,
+) -> Result<Option<(String, Vec<Value>)>> {
+    let Some(rule) = policy.object(key)? else {
+        return Ok(None);
+    };
+    rule.deny_unknown(&["path", "values"])?;
+    let values = rule.array("values")?.cloned().unwrap_or_default();
+    if values.is_empty() {
+        return Err(Error::invalid(
+            &rule.field_path("values"),
+            format!("is required: the values that mean \"{meaning}\""),
+        ));
+    }
+    Ok(Some((rule.required_string("path")?, values)))
 }
 
 /// Whether a URL's host and port are on the admin's allow-list: comma-

@@ -127,13 +127,18 @@ pub fn decide(
                 .map(|spec| record_errors(body, spec, keys))
                 .unwrap_or_default(),
         },
+        Reply::Status { code, body, .. }
+            if answer_matches(&policy.unavailable_when, *code, body) =>
+        {
+            Decision::Unavailable(format!("the API's limit is reached: {}", describe(reply)))
+        }
         Reply::Status {
             code,
             retry_after,
             body,
         } if throttles < MAX_THROTTLES
             && ((*code == 429 && policy.on_status.contains(&429))
-                || says_throttled(policy, *code, body)) =>
+                || answer_matches(&policy.throttled_when, *code, body)) =>
         {
             Decision::Retry {
                 after: retry_after
@@ -179,9 +184,10 @@ pub fn decide(
     }
 }
 
-/// An error answer that says "slow down" in its body (`retry.throttled_when`).
-fn says_throttled(policy: &super::config::RetryPolicy, code: u16, body: &str) -> bool {
-    let Some((path, values)) = &policy.throttled_when else {
+/// Whether an error answer's JSON matches a rule of the retry policy
+/// (`retry.throttled_when`, `retry.unavailable_when`).
+fn answer_matches(rule: &Option<(String, Vec<Value>)>, code: u16, body: &str) -> bool {
+    let Some((path, values)) = rule else {
         return false;
     };
     !(200..300).contains(&code)
@@ -1080,6 +1086,59 @@ mod tests {
             .unwrap();
         assert_eq!(then.url, "http://h/after");
         assert_eq!(Step::first(added), Step::Lookup);
+    }
+
+    #[test]
+    fn answers_that_say_slow_down_or_stop() {
+        let connection = HttpConnection::parse(&json!({"url": "http://127.0.0.1:9",
+            "retry": {"throttled_when": {"path": "error.code", "values": [17, 80003]},
+                      "unavailable_when": {"path": "0.errorCode", "values": ["REQUEST_LIMIT_EXCEEDED"]}}}))
+        .unwrap();
+        let config = SyncConfig::parse(
+            &json!({"mode": "upsert", "batch_size": 10, "requests": {"added": {"method": "POST", "path": "/b"}}}),
+            super::super::SYNC_KEYS,
+        )
+        .unwrap();
+        let d = HttpDestination::new(connection, &config, &[], "s").unwrap();
+        let throttled = decide(
+            &d,
+            &status(400, r#"{"error": {"code": 80003}}"#),
+            &[None; 2],
+            4,
+            0,
+            0.5,
+        );
+        assert!(
+            matches!(throttled, Decision::Retry { counts: false, .. }),
+            "{throttled:?}"
+        );
+        let limit = decide(
+            &d,
+            &status(
+                403,
+                r#"[{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]"#,
+            ),
+            &[None; 2],
+            0,
+            0,
+            0.5,
+        );
+        assert!(
+            matches!(&limit, Decision::Unavailable(reason) if reason.starts_with("the API's limit is reached: HTTP 403")),
+            "{limit:?}"
+        );
+        // Another 400 is the records' problem: split.
+        assert_eq!(
+            decide(
+                &d,
+                &status(400, r#"{"error": {"code": 100}}"#),
+                &[None; 2],
+                0,
+                0,
+                0.5
+            ),
+            Decision::Split
+        );
     }
 
     #[test]
