@@ -171,15 +171,13 @@ fn list_requests(
     object: &str,
     keys: &mut serde_json::Map<String, Value>,
 ) -> Result<()> {
-    let list_id = config.destination_string("list_id")?.ok_or_else(|| {
-        Error::invalid(
-            "list_id",
-            "is required for list syncs: the id of a static (MANUAL) list, e.g. \"123\"",
-        )
-    })?;
-    if list_id.is_empty() || !list_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::invalid("list_id", "must be a list's id (digits)"));
-    }
+    let list_id = named::required_id(
+        config,
+        "list_id",
+        "the id of a static (MANUAL) list, e.g. \"123\"",
+        |b| b.is_ascii_digit(),
+        "a list's id (digits)",
+    )?;
     if !config.mappings.is_empty() {
         return Err(Error::invalid(
             "mappings",

@@ -78,18 +78,13 @@ fn merge_tag(field: &str, name: &str) -> Result<()> {
 
 /// The http engine's sync settings for this sync: one request per member.
 fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
-    let audience = config.destination_string("audience")?.ok_or_else(|| {
-        Error::invalid(
-            "audience",
-            "is required: the audience (list) id, e.g. \"a1b2c3d4e5\"",
-        )
-    })?;
-    if audience.is_empty() || !audience.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(Error::invalid(
-            "audience",
-            "must be an audience id (letters and digits)",
-        ));
-    }
+    let audience = named::required_id(
+        config,
+        "audience",
+        "the audience (list) id, e.g. \"a1b2c3d4e5\"",
+        |b| b.is_ascii_alphanumeric(),
+        "an audience id (letters and digits)",
+    )?;
     let status = config
         .destination_string("status")?
         .unwrap_or_else(|| "subscribed".into());
@@ -109,12 +104,7 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
         )
     })?;
     // The column is named inside the request templates.
-    named::api_name(
-        "match.from",
-        &record_match.from,
-        |b| !b"\"{}%\\".contains(&b),
-        "a column name a template can name (no quotes, braces, % or backslashes)",
-    )?;
+    named::template_column("match.from", &record_match.from)?;
     if record_match.to != "email_address" {
         return Err(Error::invalid(
             "match.to",
@@ -173,12 +163,7 @@ fn tags_request(config: &SyncConfig, member_path: &str) -> Result<Option<Value>>
     let reader = ObjectReader::new("tags", value)?;
     reader.deny_unknown(&["from", "remove_others"])?;
     let column = reader.required_string("from")?;
-    named::api_name(
-        "tags.from",
-        &column,
-        |b| !b"\"{}%\\".contains(&b),
-        "a column name a template can name (no quotes, braces, % or backslashes)",
-    )?;
+    named::template_column("tags.from", &column)?;
     let mut body = format!(
         r#"{{"tags": [{{% assign separator = "" %}}{{% for tag in row["{column}"] %}}{{{{ separator }}}}{{"name": {{{{ tag | json }}}}, "status": "active"}}{{% assign separator = ", " %}}{{% endfor %}}"#
     );

@@ -175,18 +175,13 @@ fn usable_identifiers(columns: &[(String, String)], region: Option<&str>) -> Str
 
 /// The http engine's sync settings for this sync.
 fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
-    let audience = config.destination_string("audience")?.ok_or_else(|| {
-        Error::invalid(
-            "audience",
-            "is required: the Custom Audience's id, e.g. \"23851234567890123\"",
-        )
-    })?;
-    if audience.is_empty() || !audience.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::invalid(
-            "audience",
-            "must be a Custom Audience's id (digits)",
-        ));
-    }
+    let audience = named::required_id(
+        config,
+        "audience",
+        "the Custom Audience's id, e.g. \"23851234567890123\"",
+        |b| b.is_ascii_digit(),
+        "a Custom Audience's id (digits)",
+    )?;
     let region = config.destination_string("region")?;
     if let Some(code) = &region {
         if code.parse::<phonenumber::country::Id>().is_err() {
@@ -230,12 +225,7 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
         } else {
             format!("mappings[{}].from", index - 1)
         };
-        named::api_name(
-            &field,
-            column,
-            |b| !b"\"{}%\\".contains(&b),
-            "a column name a template can name (no quotes, braces, % or backslashes)",
-        )?;
+        named::template_column(&field, column)?;
     }
     named::batch_at_most(config, MAX_BATCH, "Meta")?;
     // A removed row is known by its match value alone: removals send it.

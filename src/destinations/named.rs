@@ -144,6 +144,35 @@ pub fn api_name(field: &str, name: &str, allowed: fn(u8) -> bool, what: &str) ->
     }
 }
 
+/// A model column a kind names inside its request templates
+/// (`row["<column>"]`): one a Liquid string literal can hold.
+pub fn template_column(field: &str, column: &str) -> Result<()> {
+    api_name(
+        field,
+        column,
+        |b| !b"\"{}%\\".contains(&b),
+        "a column name a template can name (no quotes, braces, % or backslashes)",
+    )
+}
+
+/// A required id setting of a sync (`audience`, `list_id`): present, and
+/// every byte `allowed`; `example` completes "is required", `what` "must be".
+pub fn required_id(
+    config: &SyncConfig,
+    key: &str,
+    example: &str,
+    allowed: fn(u8) -> bool,
+    what: &str,
+) -> Result<String> {
+    let id = config
+        .destination_string(key)?
+        .ok_or_else(|| Error::invalid(key, format!("is required: {example}")))?;
+    if id.is_empty() || !id.bytes().all(allowed) {
+        return Err(Error::invalid(key, format!("must be {what}")));
+    }
+    Ok(id)
+}
+
 /// The fields a record carries, `match.to` then each mapping's `to`, each
 /// checked by `check` (the API's naming rule); `match_to` says what
 /// `match.to` must be, for the error when there is no match.

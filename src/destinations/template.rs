@@ -102,12 +102,17 @@ impl Filter for Sha256Filter {
         input: &dyn ValueView,
         _runtime: &dyn Runtime,
     ) -> liquid_core::Result<liquid_core::Value> {
-        let text = if input.is_nil() {
-            String::new()
-        } else {
-            input.to_kstr().to_string()
-        };
+        let text = text_of(input);
         Ok(liquid_core::Value::scalar(sha256_hex(&text)))
+    }
+}
+
+/// A filter's input as text; nil is "" (not Liquid's "nil").
+fn text_of(input: &dyn ValueView) -> String {
+    if input.is_nil() {
+        String::new()
+    } else {
+        input.to_kstr().to_string()
     }
 }
 
@@ -144,11 +149,7 @@ impl Filter for NormalizeEmailFilter {
         input: &dyn ValueView,
         _runtime: &dyn Runtime,
     ) -> liquid_core::Result<liquid_core::Value> {
-        let text = if input.is_nil() {
-            String::new()
-        } else {
-            input.to_kstr().to_string()
-        };
+        let text = text_of(input);
         Ok(liquid_core::Value::scalar(normalize_email(&text)))
     }
 }
@@ -214,11 +215,7 @@ impl Filter for NormalizePhoneFilter {
                 ))
             })?),
         };
-        let text = if input.is_nil() {
-            String::new()
-        } else {
-            input.to_kstr().to_string()
-        };
+        let text = text_of(input);
         Ok(liquid_core::Value::scalar(normalize_phone(&text, region)))
     }
 }
