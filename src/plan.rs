@@ -375,7 +375,6 @@ impl RunPlan {
         if diff.snapshot_empty && !diff.mirror {
             return self.create_first_ops_table(diff.excluded_row_ids);
         }
-        let work_fields = list((0..self.columns.len()).map(|i| format!("w.{}", RunPlan::field(i))));
         let match_key = "coalesce(w.match_key, s.match_key)";
         let (work_filter, removed_filter) = match diff.excluded_row_ids {
             Some(excluded) => (
@@ -418,40 +417,42 @@ impl RunPlan {
                     coalesce(w.row_id, s.row_id) AS row_id,
                     w.row_hash,
                     {match_key} AS match_key,
-                    CASE WHEN w.row_id IS NULL THEN s.delivered_under END AS delivered_under{comma}{work_fields}
-             FROM (SELECT * FROM {work}{work_filter}) AS w
+                    CASE WHEN w.row_id IS NULL THEN s.delivered_under END AS delivered_under,
+                    w.work_row
+             FROM (SELECT ctid AS work_row, row_id, row_hash, match_key FROM {work}{work_filter}) AS w
              FULL JOIN {snapshot} AS s ON s.row_id = w.row_id
              WHERE (w.row_id IS NULL{removed_filter})
                 OR s.row_id IS NULL
                 OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND ({changed}))",
-            comma = if self.columns.is_empty() { "" } else { ", " },
             work = self.work_table,
             snapshot = self.snapshot_table,
         );
         if diff.mirror {
-            // Base types only in the work tables (domains are stripped), so
-            // these NULLs run no one's check.
-            let typed_nulls = self.columns.iter().map(|c| format!("NULL::{}", c.type_sql));
             statement.push_str(&format!(
                 "\n             UNION ALL
-             SELECT 'removed', 0, x.row_id, NULL::bigint, x.match_key, NULL::bigint{comma}{nulls}
+             SELECT 'removed', 0, x.row_id, NULL::bigint, x.match_key, NULL::bigint, NULL::tid
              FROM {mirror} AS x
              WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE s.match_key = x.match_key)
                AND NOT EXISTS (SELECT 1 FROM {work} AS w WHERE w.match_key = x.match_key)",
-                comma = if self.columns.is_empty() { "" } else { ", " },
-                nulls = list(typed_nulls),
                 mirror = self.mirror_table(),
                 snapshot = self.snapshot_table,
                 work = self.work_table,
             ));
         }
-        let ops_fields = list((0..self.columns.len()).map(|i| format!("d.{}", RunPlan::field(i))));
+        // The join and the sort carry only keys and hashes (spilling under
+        // the run's work_mem costs what they carry); each operation's
+        // values are then read from the work table by the row's address,
+        // in position order (OFFSET 0 keeps that a lookup per operation,
+        // and the table is written in that order).
+        let fields = list((0..self.columns.len()).map(|i| format!("x.{}", RunPlan::field(i))));
         format!(
             "CREATE UNLOGGED TABLE {ops} WITH (autovacuum_enabled = off) AS
-             SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos,
-                    d.op, d.op_rank, d.row_id, d.row_hash, d.match_key, d.delivered_under{comma}{ops_fields}
-             FROM ({statement}) AS d",
+             SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{comma}{fields}
+             FROM (SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*
+                   FROM ({statement}) AS d) AS o
+             LEFT JOIN LATERAL (SELECT * FROM {work} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
             ops = self.ops_table,
+            work = self.work_table,
             comma = if self.columns.is_empty() { "" } else { ", " },
         )
     }
@@ -686,7 +687,18 @@ mod tests {
         );
         assert!(all.contains("UNION ALL"));
         assert!(all.contains("FROM o_mirror AS x"), "{all}");
-        assert!(all.contains("NULL::json"));
+        assert!(
+            all.contains("x.match_key, NULL::bigint, NULL::tid"),
+            "a record only the destination holds has no work row: {all}"
+        );
+        // Keys and hashes are joined and sorted; values are read after.
+        assert!(
+            all.contains("FROM (SELECT ctid AS work_row, row_id, row_hash, match_key FROM w) AS w"),
+            "{all}"
+        );
+        assert!(all.contains(
+            "LEFT JOIN LATERAL (SELECT * FROM w AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true"
+        ), "{all}");
     }
 
     #[test]
