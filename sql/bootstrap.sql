@@ -194,7 +194,12 @@ COMMENT ON COLUMN reverse_etl.sync_changelog.reason IS 'The destination''s error
 COMMENT ON COLUMN reverse_etl.sync_changelog.fields IS 'The sent fields (keyed by model column) of rejected and invalid rows.';
 COMMENT ON COLUMN reverse_etl.sync_changelog.at IS 'When the outcome was recorded.';
 COMMENT ON COLUMN reverse_etl.sync_changelog.payload IS 'What was sent for a rejected row, as the destination got it (an http request''s method, URL and body or record; never headers).';
-CREATE INDEX ON reverse_etl.sync_changelog (run_id, status);
+-- A run's rows (its log, retention) through a BRIN index: rows are
+-- appended run after run, so a few block ranges hold a run, and it costs
+-- almost nothing per logged row; a run's failures through a small partial
+-- index; a row's history by (sync_id, row_id).
+CREATE INDEX ON reverse_etl.sync_changelog USING brin (run_id);
+CREATE INDEX ON reverse_etl.sync_changelog (run_id) WHERE status <> 'succeeded';
 CREATE INDEX ON reverse_etl.sync_changelog (sync_id, row_id);
 
 -- Every change to a sync: who, when, what, old → new.

@@ -244,7 +244,10 @@ impl RunPlan {
     /// With N non-null rows, A new rows (added, rank 3), S snapshot rows and R of them
     /// removed: the N - A matched rows equal the S - R matched snapshot rows
     /// exactly when no snapshot row was matched twice; duplicates among new
-    /// keys show up as repeated added ops. Returns one row:
+    /// keys show up as repeated added ops: fewer distinct 64-bit hashes of
+    /// their keys than added ops (sorting hashes costs less than sorting
+    /// keys; a collision only sends the run down the exact path, which then
+    /// finds nothing). Returns one row:
     /// (null-key rows, added, snapshot rows, removed from snapshot, new keys repeated).
     pub fn duplicate_check(&self) -> String {
         format!(
@@ -252,7 +255,8 @@ impl RunPlan {
                     count(*) FILTER (WHERE op = 'added' AND op_rank = 3),
                     (SELECT count(*) FROM {snapshot}),
                     count(*) FILTER (WHERE op IN ('removed', 'left') AND op_rank = 1),
-                    EXISTS (SELECT 1 FROM {ops} WHERE op = 'added' GROUP BY row_id HAVING count(*) > 1)
+                    count(DISTINCT pg_catalog.hashtextextended(row_id, 0)) FILTER (WHERE op = 'added')
+                        < count(*) FILTER (WHERE op = 'added')
              FROM {ops}",
             ops = self.ops_table,
             snapshot = self.snapshot_table,
