@@ -506,18 +506,38 @@ impl RunPlan {
                 snap = self.snapshot_table,
                 ops = self.ops_table
             ),
-            Op::Added | Op::Changed => format!(
-                "INSERT INTO {snap} (row_id, row_hash, match_key, last_run_id, last_op)
-                 SELECT o.row_id, o.row_hash, o.match_key, $4, '{op}' FROM {ops} o WHERE {batch}
-                 ON CONFLICT (row_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, match_key = EXCLUDED.match_key, \
-                     delivered_under = NULL, last_run_id = EXCLUDED.last_run_id, last_op = EXCLUDED.last_op",
+            // New rows (rank 3) were not in the snapshot when the run
+            // diffed, under the sync's lock, and their keys are distinct: a
+            // plain insert (an upsert's conflict check cost a first run
+            // 1.7 s per million rows). The others replace their entry.
+            Op::Added => format!(
+                "WITH new_rows AS (
+                     INSERT INTO {snap} (row_id, row_hash, match_key, last_run_id, last_op)
+                     SELECT o.row_id, o.row_hash, o.match_key, $4, 'a' FROM {ops} o WHERE {batch} AND o.op_rank = 3)
+                 INSERT INTO {snap} (row_id, row_hash, match_key, last_run_id, last_op)
+                 SELECT o.row_id, o.row_hash, o.match_key, $4, 'a' FROM {ops} o WHERE {batch} AND o.op_rank <> 3
+                 {replace}",
                 snap = self.snapshot_table,
                 ops = self.ops_table,
-                op = if op == Op::Added { 'a' } else { 'c' },
+                replace = REPLACE_SNAPSHOT_ENTRY,
+            ),
+            Op::Changed => format!(
+                "INSERT INTO {snap} (row_id, row_hash, match_key, last_run_id, last_op)
+                 SELECT o.row_id, o.row_hash, o.match_key, $4, 'c' FROM {ops} o WHERE {batch}
+                 {replace}",
+                snap = self.snapshot_table,
+                ops = self.ops_table,
+                replace = REPLACE_SNAPSHOT_ENTRY,
             ),
         }
     }
 }
+
+/// How a delivered row's snapshot entry replaces the one it had.
+const REPLACE_SNAPSHOT_ENTRY: &str =
+    "ON CONFLICT (row_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, \
+     match_key = EXCLUDED.match_key, delivered_under = NULL, last_run_id = EXCLUDED.last_run_id, \
+     last_op = EXCLUDED.last_op";
 
 /// A jsonb object of `name → alias.column` pairs.
 fn json_object(alias: &str, pairs: &[(&str, String)]) -> String {
@@ -668,6 +688,21 @@ mod tests {
             mirrored.contains("FULL JOIN"),
             "the mirror's removals need the join"
         );
+    }
+
+    #[test]
+    fn new_rows_enter_the_snapshot_without_an_upsert() {
+        let added = plan().update_snapshot(Op::Added);
+        let (new_rows, others) = added.split_once("AND o.op_rank = 3)").unwrap();
+        assert!(!new_rows.contains("ON CONFLICT"), "{added}");
+        assert!(
+            others.contains("AND o.op_rank <> 3")
+                && others.contains("ON CONFLICT (row_id) DO UPDATE"),
+            "{added}"
+        );
+        assert!(plan()
+            .update_snapshot(Op::Changed)
+            .contains("ON CONFLICT (row_id) DO UPDATE"));
     }
 
     #[test]
