@@ -760,42 +760,10 @@ BEGIN
     END LOOP;
 END
 $comments$;
--- sync_overview shows its open alerts' highest level; defined again, it
--- also reads sync_runs.* (its lateral subquery) over the table's new columns.
-CREATE OR REPLACE VIEW reverse_etl.sync_overview WITH (security_invoker = true) AS
-SELECT s.id, s.name,
-       CASE WHEN NOT s.enabled THEN 'Disabled'
-            WHEN r.id IS NULL THEN 'Pending'
-            -- a run marked as going whose worker is gone (killed, restart)
-            WHEN r.status IN ('queued', 'querying', 'preparing', 'in_progress')
-                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
-                                 WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')
-                 THEN 'Incomplete'
-            ELSE CASE r.status
-                WHEN 'queued' THEN 'Queued' WHEN 'querying' THEN 'Querying'
-                WHEN 'preparing' THEN 'Preparing' WHEN 'in_progress' THEN 'In Progress'
-                WHEN 'succeeded' THEN 'Healthy' WHEN 'warning' THEN 'Warning'
-                WHEN 'incomplete' THEN 'Incomplete' WHEN 'failed' THEN 'Failed' END
-       END AS status,
-       m.name AS model, d.name AS destination, d.kind AS destination_kind,
-       s.config->>'type' AS type, s.config->>'mode' AS mode, s.config->'schedule' AS schedule,
-       s.enabled, s.folder, s.labels,
-       r.id AS last_run_id, coalesce(r.finished_at, r.started_at, r.queued_at) AS last_run_at,
-       r.status AS last_run_status, r.error AS last_run_error,
-       CASE WHEN s.enabled THEN reverse_etl._next_run_at(s.config->'schedule') END AS next_run_at,
-       s.created_at, s.created_by, s.owner,
-       (SELECT CASE WHEN bool_or(a.level = 'critical') THEN 'critical' ELSE 'warning' END
-        FROM reverse_etl.alerts a WHERE a.sync_id = s.id AND a.status = 'open'
-        HAVING count(*) > 0) AS open_alert_level
-FROM reverse_etl.syncs s
-JOIN reverse_etl.models m ON m.id = s.model_id
-JOIN reverse_etl.destinations d ON d.id = s.destination_id
-LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r
-                   WHERE r.sync_id = s.id AND r.status <> 'skipped' ORDER BY r.id DESC LIMIT 1) r ON true;
-COMMENT ON COLUMN reverse_etl.sync_overview.open_alert_level IS 'The highest level of its open alerts (critical, warning), NULL when none is open.';
 
--- Advertising audiences: each run's match rate, and the latest in
--- sync_overview (defined again to read the new columns).
+-- Advertising audiences: each run's match rate. sync_overview, defined
+-- again, shows the latest and its open alerts' highest level (it also
+-- reads sync_runs.* in its lateral subquery, over the table's new columns).
 ALTER TABLE reverse_etl.sync_runs ADD COLUMN audience_members bigint,
     ADD COLUMN audience_matched bigint, ADD COLUMN match_rate numeric;
 COMMENT ON COLUMN reverse_etl.sync_runs.audience_members IS 'Advertising audiences: the rows the sync had in the audience after the run (its snapshot).';
@@ -834,6 +802,7 @@ JOIN reverse_etl.models m ON m.id = s.model_id
 JOIN reverse_etl.destinations d ON d.id = s.destination_id
 LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r
                    WHERE r.sync_id = s.id AND r.status <> 'skipped' ORDER BY r.id DESC LIMIT 1) r ON true;
+COMMENT ON COLUMN reverse_etl.sync_overview.open_alert_level IS 'The highest level of its open alerts (critical, warning), NULL when none is open.';
 COMMENT ON COLUMN reverse_etl.sync_overview.match_rate IS 'Advertising audiences: the share of the sync''s audience members the platform matched, as measured by the latest run that could (0.6 is 60%); NULL for other destinations.';
 
 -- sync_changelog: a run's rows through a BRIN index on run_id and its
