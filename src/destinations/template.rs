@@ -50,62 +50,69 @@ impl Filter for JsonFilter {
     }
 }
 
-/// `{{ row.email | downcase | md5 }}`: the hex MD5 of the text (the id
-/// some APIs give a record, e.g. Mailchimp's members).
-#[derive(Clone, ParseFilter, FilterReflection)]
-#[filter(
-    name = "md5",
-    description = "The hex MD5 digest of the text.",
-    parsed(Md5Filter)
-)]
-struct Md5;
+/// A filter from a text to a text: `$convert` of its input as text (nil
+/// is "").
+macro_rules! text_filter {
+    ($(#[$doc:meta])* $filter:ident, $parsed:ident, $name:literal, $description:literal, $convert:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, ParseFilter, FilterReflection)]
+        #[filter(name = $name, description = $description, parsed($parsed))]
+        struct $filter;
 
-#[derive(Debug, Default, Display_filter)]
-#[name = "md5"]
-struct Md5Filter;
+        #[derive(Debug, Default, Display_filter)]
+        #[name = $name]
+        struct $parsed;
 
-impl Filter for Md5Filter {
-    fn evaluate(
-        &self,
-        input: &dyn ValueView,
-        _runtime: &dyn Runtime,
-    ) -> liquid_core::Result<liquid_core::Value> {
+        impl Filter for $parsed {
+            fn evaluate(
+                &self,
+                input: &dyn ValueView,
+                _runtime: &dyn Runtime,
+            ) -> liquid_core::Result<liquid_core::Value> {
+                let convert: fn(&str) -> String = $convert;
+                Ok(liquid_core::Value::scalar(convert(&text_of(input))))
+            }
+        }
+    };
+}
+
+text_filter!(
+    /// `{{ row.email | downcase | md5 }}`: the hex MD5 of the text (the id
+    /// some APIs give a record, e.g. Mailchimp's members).
+    Md5,
+    Md5Filter,
+    "md5",
+    "The hex MD5 digest of the text.",
+    |text| {
         use md5::Digest;
-        let digest = md5::Md5::digest(input.to_kstr().as_bytes());
-        Ok(liquid_core::Value::scalar(
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
-        ))
+        md5::Md5::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
-}
+);
 
-/// `{{ row.email | normalize_email | sha256 }}`: the hex SHA-256 of the
-/// text, as advertising platforms take identifiers. Nil or "" stays ""
-/// (an identifier not given), never the hash of nothing.
-#[derive(Clone, ParseFilter, FilterReflection)]
-#[filter(
-    name = "sha256",
-    description = "The hex SHA-256 digest of the text; empty for nil or empty text.",
-    parsed(Sha256Filter)
-)]
-struct Sha256;
+text_filter!(
+    /// `{{ row.email | normalize_email | sha256 }}`: the hex SHA-256 of the
+    /// text, as advertising platforms take identifiers. Nil or "" stays ""
+    /// (an identifier not given), never the hash of nothing.
+    Sha256,
+    Sha256Filter,
+    "sha256",
+    "The hex SHA-256 digest of the text; empty for nil or empty text.",
+    sha256_hex
+);
 
-#[derive(Debug, Default, Display_filter)]
-#[name = "sha256"]
-struct Sha256Filter;
-
-impl Filter for Sha256Filter {
-    fn evaluate(
-        &self,
-        input: &dyn ValueView,
-        _runtime: &dyn Runtime,
-    ) -> liquid_core::Result<liquid_core::Value> {
-        let text = text_of(input);
-        Ok(liquid_core::Value::scalar(sha256_hex(&text)))
-    }
-}
+text_filter!(
+    /// `{{ row.email | normalize_email }}`: trimmed and lower-cased, as the
+    /// advertising platforms match emails; "" for nil or a text that is not
+    /// an email address (one `@` with text on both sides, no spaces).
+    NormalizeEmail,
+    NormalizeEmailFilter,
+    "normalize_email",
+    "The email trimmed and lower-cased; empty if it is not an email address.",
+    normalize_email
+);
 
 /// A filter's input as text; nil is "" (not Liquid's "nil").
 fn text_of(input: &dyn ValueView) -> String {
@@ -126,32 +133,6 @@ pub fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// `{{ row.email | normalize_email }}`: trimmed and lower-cased, as the
-/// advertising platforms match emails; "" for nil or a text that is not an
-/// email address (one `@` with text on both sides, no spaces).
-#[derive(Clone, ParseFilter, FilterReflection)]
-#[filter(
-    name = "normalize_email",
-    description = "The email trimmed and lower-cased; empty if it is not an email address.",
-    parsed(NormalizeEmailFilter)
-)]
-struct NormalizeEmail;
-
-#[derive(Debug, Default, Display_filter)]
-#[name = "normalize_email"]
-struct NormalizeEmailFilter;
-
-impl Filter for NormalizeEmailFilter {
-    fn evaluate(
-        &self,
-        input: &dyn ValueView,
-        _runtime: &dyn Runtime,
-    ) -> liquid_core::Result<liquid_core::Value> {
-        let text = text_of(input);
-        Ok(liquid_core::Value::scalar(normalize_email(&text)))
-    }
 }
 
 pub fn normalize_email(text: &str) -> String {
