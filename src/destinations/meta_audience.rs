@@ -25,26 +25,36 @@ const THROTTLING_CODES: &[i64] = &[4, 17, 32, 613, 80003];
 const CONFIG_KEYS: &[&str] = &["access_token", "api_url", "api_version"];
 pub const SYNC_KEYS: &[&str] = &["audience", "region"];
 
-/// Meta's customer-list keys, and how each is normalized before it is
-/// hashed (Liquid filters after the column's value). EXTERN_ID and MADID
-/// are sent as they are (normalized, not hashed), as Meta takes them.
-const IDENTIFIERS: &[(&str, &str)] = &[
-    ("EMAIL", "normalize_email | sha256"),
-    ("PHONE", "normalize_phone{region} | remove: \"+\" | sha256"),
-    ("FN", "strip | downcase | sha256"),
-    ("LN", "strip | downcase | sha256"),
-    ("FI", "strip | downcase | slice: 0 | sha256"),
-    ("CT", "downcase | remove: \" \" | sha256"),
-    ("ST", "strip | downcase | sha256"),
-    ("ZIP", "downcase | remove: \" \" | sha256"),
-    ("COUNTRY", "strip | downcase | sha256"),
-    ("DOBY", "strip | sha256"),
-    ("DOBM", "strip | sha256"),
-    ("DOBD", "strip | sha256"),
-    ("GEN", "strip | downcase | slice: 0 | sha256"),
-    ("EXTERN_ID", "strip"),
-    ("MADID", "strip | downcase"),
+/// Meta's customer-list keys: how each value is normalized (Liquid filters
+/// after the column's value; `{region}` is the sync's phone region) and
+/// whether it is then hashed. EXTERN_ID and MADID are sent as they are
+/// (normalized, not hashed), as Meta takes them.
+const IDENTIFIERS: &[(&str, &str, bool)] = &[
+    ("EMAIL", "normalize_email", true),
+    ("PHONE", "normalize_phone{region} | remove: \"+\"", true),
+    ("FN", "strip | downcase", true),
+    ("LN", "strip | downcase", true),
+    ("FI", "strip | downcase | slice: 0", true),
+    ("CT", "downcase | remove: \" \"", true),
+    ("ST", "strip | downcase", true),
+    ("ZIP", "downcase | remove: \" \"", true),
+    ("COUNTRY", "strip | downcase", true),
+    ("DOBY", "strip", true),
+    ("DOBM", "strip", true),
+    ("DOBD", "strip", true),
+    ("GEN", "strip | downcase | slice: 0", true),
+    ("EXTERN_ID", "strip", false),
+    ("MADID", "strip | downcase", false),
 ];
+
+/// One identifier a sync sends: its key, the model column it comes from,
+/// its normalization (region applied) and whether it is hashed.
+struct Identifier {
+    key: String,
+    column: String,
+    normalize: String,
+    hashed: bool,
+}
 
 /// Users join the audience as rows enter the model and leave it as they
 /// leave (`delete`) or stay (`nothing`); mode remove takes the model's
@@ -108,44 +118,48 @@ fn settings(config: &Value) -> Result<Settings> {
     })
 }
 
-/// The identifier key `name` names, with its normalization.
-fn identifier(field: &str, name: &str) -> Result<&'static str> {
-    IDENTIFIERS
+/// The identifier `key` (named at `field`) sent from `column`; `region`
+/// is the phone region's filter argument (`: "US"`), or "".
+fn identifier(field: &str, key: &str, column: &str, region: &str) -> Result<Identifier> {
+    let (_, normalize, hashed) = IDENTIFIERS
         .iter()
-        .find(|(key, _)| *key == name)
-        .map(|(_, filters)| *filters)
+        .find(|(name, _, _)| *name == key)
         .ok_or_else(|| {
             Error::invalid(
                 field,
                 format!(
-                    "\"{name}\" is not a Meta customer list key (expected one of: {})",
+                    "\"{key}\" is not a Meta customer list key (expected one of: {})",
                     IDENTIFIERS
                         .iter()
-                        .map(|(key, _)| *key)
+                        .map(|(name, _, _)| *name)
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
             )
-        })
+        })?;
+    Ok(Identifier {
+        key: key.to_string(),
+        column: column.to_string(),
+        normalize: normalize.replace("{region}", region),
+        hashed: *hashed,
+    })
 }
 
 /// The users' payload: the schema (the keys, in order) and one list of
-/// normalized, hashed values per row.
-fn payload_body(columns: &[(String, String)], region: Option<&str>) -> String {
-    let region = region
-        .map(|code| format!(": \"{code}\""))
-        .unwrap_or_default();
-    let schema: Vec<String> = columns
+/// normalized (and hashed) values per row.
+fn payload_body(identifiers: &[Identifier]) -> String {
+    let schema: Vec<String> = identifiers
         .iter()
-        .map(|(key, _)| format!("\"{key}\""))
+        .map(|id| format!("\"{}\"", id.key))
         .collect();
-    let values: Vec<String> = columns
+    let values: Vec<String> = identifiers
         .iter()
-        .map(|(key, column)| {
-            let filters = identifier("", key)
-                .unwrap_or("sha256")
-                .replace("{region}", &region);
-            format!(r#"{{{{ r["{column}"] | {filters} | json }}}}"#)
+        .map(|id| {
+            let hash = if id.hashed { " | sha256" } else { "" };
+            format!(
+                r#"{{{{ r["{}"] | {}{hash} | json }}}}"#,
+                id.column, id.normalize
+            )
         })
         .collect();
     format!(
@@ -157,19 +171,10 @@ fn payload_body(columns: &[(String, String)], region: Option<&str>) -> String {
 
 /// What a row is matched by: its identifiers, normalized and joined; a row
 /// for which this is empty is not sent.
-fn usable_identifiers(columns: &[(String, String)], region: Option<&str>) -> String {
-    let region = region
-        .map(|code| format!(": \"{code}\""))
-        .unwrap_or_default();
-    columns
+fn usable_identifiers(identifiers: &[Identifier]) -> String {
+    identifiers
         .iter()
-        .map(|(key, column)| {
-            let filters = identifier("", key)
-                .unwrap_or("strip")
-                .replace("{region}", &region)
-                .replace(" | sha256", "");
-            format!(r#"{{{{ row["{column}"] | {filters} }}}}"#)
-        })
+        .map(|id| format!(r#"{{{{ row["{}"] | {} }}}}"#, id.column, id.normalize))
         .collect()
 }
 
@@ -199,46 +204,47 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
             "is required: {\"from\": <the model's column>, \"to\": \"EMAIL\"} (or another customer list key)",
         )
     })?;
-    identifier("match.to", &record_match.to)?;
-    let mut columns = vec![(record_match.to.clone(), record_match.from.clone())];
+    let region = region
+        .map(|code| format!(": \"{code}\""))
+        .unwrap_or_default();
+    let mut identifiers = vec![identifier(
+        "match.to",
+        &record_match.to,
+        &record_match.from,
+        &region,
+    )?];
+    // Each column is named inside the request templates.
+    named::template_column("match.from", &record_match.from)?;
     for (index, mapping) in config.mappings.iter().enumerate() {
         let field = format!("mappings[{index}]");
-        identifier(&format!("{field}.to"), &mapping.to)?;
         let MappingSource::Column(column) = &mapping.source else {
             return Err(Error::invalid(
                 &format!("{field}.from"),
                 "is required: an identifier comes from a column of the model",
             ));
         };
-        if columns.iter().any(|(key, _)| *key == mapping.to) {
+        let id = identifier(&format!("{field}.to"), &mapping.to, column, &region)?;
+        if identifiers.iter().any(|known| known.key == id.key) {
             return Err(Error::invalid(
                 &format!("{field}.to"),
                 format!("\"{}\" is mapped twice", mapping.to),
             ));
         }
-        columns.push((mapping.to.clone(), column.clone()));
-    }
-    // Each column is named inside the request template.
-    for (index, (_, column)) in columns.iter().enumerate() {
-        let field = if index == 0 {
-            "match.from".to_string()
-        } else {
-            format!("mappings[{}].from", index - 1)
-        };
-        named::template_column(&field, column)?;
+        named::template_column(&format!("{field}.from"), column)?;
+        identifiers.push(id);
     }
     named::batch_at_most(config, MAX_BATCH, "Meta")?;
     // A removed row is known by its match value alone: removals send it.
-    let users = |method: &str, columns: &[(String, String)]| {
+    let users = |method: &str, identifiers: &[Identifier]| {
         json!({
             "method": method,
             "path": format!("/{audience}/users"),
-            "body": payload_body(columns, region.as_deref()),
+            "body": payload_body(identifiers),
             "require": {
-                "template": usable_identifiers(columns, region.as_deref()),
+                "template": usable_identifiers(identifiers),
                 "message": format!(
                     "no usable identifier: none of {} is a value Meta can match (an email address, a valid phone number, …)",
-                    columns.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>().join(", ")
+                    identifiers.iter().map(|id| id.key.as_str()).collect::<Vec<_>>().join(", ")
                 ),
             },
         })
@@ -250,7 +256,7 @@ fn http_sync(config: &SyncConfig) -> Result<SyncConfig> {
     http.destination_keys.insert("list".into(), json!(audience));
     http.destination_keys.insert(
         "requests".into(),
-        json!({"added": users("POST", &columns), "removed": users("DELETE", &columns[..1])}),
+        json!({"added": users("POST", &identifiers), "removed": users("DELETE", &identifiers[..1])}),
     );
     if config.mode == SyncMode::Add {
         http.destination_keys.insert(

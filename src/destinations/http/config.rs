@@ -435,14 +435,30 @@ pub struct RequestSpec {
     pub require: Option<(String, String)>,
 }
 
+impl RequestSpec {
+    /// Its template texts: path and body, its lookup's, its `then`'s and
+    /// its `require`'s.
+    pub fn templates(&self) -> Vec<&str> {
+        let mut all = vec![self.path.as_str()];
+        all.extend(self.body.as_deref());
+        if let Some(lookup) = &self.lookup {
+            all.extend(lookup.request.templates());
+        }
+        if let Some(then) = &self.then {
+            all.extend(then.templates());
+        }
+        all.extend(self.require.as_ref().map(|(template, _)| template.as_str()));
+        all
+    }
+}
+
 /// A lookup request and where its answer lists what it found: `results`
 /// (a dotted path to a list, "" for the answer itself), in each item the
 /// match value at `key` and what the request needs at `value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupSpec {
-    pub method: String,
-    pub path: String,
-    pub body: Option<String>,
+    /// Its method, path and body (no steps of its own).
+    pub request: Box<RequestSpec>,
     pub results: String,
     pub key: String,
     pub value: String,
@@ -534,9 +550,14 @@ fn request_spec(item: &ObjectReader, steps: bool) -> Result<RequestSpec> {
             };
             let (method, path, body) = method_path_body(&lookup)?;
             Some(LookupSpec {
-                method,
-                path,
-                body,
+                request: Box::new(RequestSpec {
+                    method,
+                    path,
+                    body,
+                    lookup: None,
+                    then: None,
+                    require: None,
+                }),
                 results: lookup.string("results")?.unwrap_or_default(),
                 key: lookup.required_string("key")?,
                 value: lookup.required_string("value")?,

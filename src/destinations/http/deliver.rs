@@ -56,6 +56,33 @@ struct Unit {
     sent: Option<Sent>,
 }
 
+impl Unit {
+    /// Rows not sent yet at `step` (what their lookup `found`, and the
+    /// request's `answer`, when past those steps), due from `not_before`.
+    fn fresh(
+        window: u64,
+        rows: Vec<OpRow>,
+        step: Step,
+        found: Vec<Value>,
+        answer: Value,
+        not_before: Instant,
+    ) -> Unit {
+        Unit {
+            window,
+            rows,
+            step,
+            found,
+            answer,
+            attempts: 0,
+            throttles: 0,
+            not_before,
+            token_generation: 0,
+            reauthorized: false,
+            sent: None,
+        }
+    }
+}
+
 struct Sent {
     method: String,
     url: String,
@@ -67,9 +94,7 @@ impl Sent {
     /// for one row; for a batch, the row's record where the body lists one
     /// record per row, else the whole body.
     fn payload(&self, index: usize, rows: usize) -> Value {
-        let body = self.body.as_deref().map(|text| {
-            serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))
-        });
+        let body = self.body.as_deref().map(json_or_text);
         let record = match &body {
             Some(Value::Object(map)) if rows > 1 => map
                 .get("records")
@@ -197,7 +222,7 @@ fn answer_matches(rule: &Option<(String, Vec<Value>)>, code: u16, body: &str) ->
             .is_some_and(|value| values.contains(&value))
 }
 
-fn truncate(body: &str) -> String {
+pub fn truncate(body: &str) -> String {
     let body = body.trim();
     if body.len() <= REASON_BODY_LIMIT {
         return body.to_string();
@@ -207,6 +232,12 @@ fn truncate(body: &str) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", &body[..end], body.len())
+}
+
+/// A body as a log or test shows it: its JSON, or its text when it is not
+/// JSON.
+pub fn json_or_text(text: &str) -> Value {
+    serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
 /// The value at a dotted path; a number indexes a list (`errors.0.message`).
@@ -523,19 +554,14 @@ impl Dispatcher {
         *self.open.entry(window).or_default() += units.len();
         let now = Instant::now();
         for rows in units {
-            self.units.push(Some(Unit {
-                token_generation: 0,
-                reauthorized: false,
+            self.units.push(Some(Unit::fresh(
                 window,
                 rows,
-                step: first,
-                found: Vec::new(),
-                answer: Value::Null,
-                attempts: 0,
-                throttles: 0,
-                not_before: now,
-                sent: None,
-            }));
+                first,
+                Vec::new(),
+                Value::Null,
+                now,
+            )));
             self.pending.push_back(self.units.len() - 1);
         }
     }
@@ -556,17 +582,8 @@ impl Dispatcher {
         let Some(unit) = self.settle(id) else {
             return;
         };
-        let rows = unit.rows.len();
-        let rejections: Vec<Rejection> = unit
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(index, r)| Rejection {
-                pos: r.pos,
-                reason: reason.to_string(),
-                payload: unit.sent.as_ref().map(|sent| sent.payload(index, rows)),
-            })
-            .collect();
+        let every_row = (0..unit.rows.len()).map(|index| (index, reason.to_string()));
+        let rejections = rejections_of(&unit, every_row.collect());
         self.outcome(unit.window).rejections.extend(rejections);
     }
 
@@ -774,8 +791,10 @@ impl Dispatcher {
             Decision::Delivered { record_errors } => match unit.step {
                 Step::Lookup => self.looked_up(destination, id, &reply),
                 Step::Request => {
-                    let then = destination
-                        .request_for(unit.rows[0].op)
+                    let then = unit
+                        .rows
+                        .first()
+                        .and_then(|row| destination.request_for(row.op))
                         .is_some_and(|request| request.then.is_some());
                     if let (true, Reply::Status { body, .. }) = (then, &reply) {
                         unit.answer = serde_json::from_str(body).unwrap_or(Value::Null);
@@ -803,19 +822,14 @@ impl Dispatcher {
                 let answer = unit.answer;
                 for (rows, found) in [(second, second_found), (unit.rows, unit.found)] {
                     *self.open.entry(unit.window).or_default() += 1;
-                    self.units.push(Some(Unit {
-                        token_generation: 0,
-                        reauthorized: false,
-                        window: unit.window,
+                    self.units.push(Some(Unit::fresh(
+                        unit.window,
                         rows,
-                        step: unit.step,
+                        unit.step,
                         found,
-                        answer: answer.clone(),
-                        attempts: 0,
-                        throttles: 0,
-                        not_before: Instant::now(),
-                        sent: None,
-                    }));
+                        answer.clone(),
+                        Instant::now(),
+                    )));
                     self.pending.push_front(self.units.len() - 1);
                 }
             }

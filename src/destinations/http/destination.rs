@@ -168,7 +168,7 @@ impl Destination for HttpDestination {
                 })
                 .collect();
             json!({"method": request.method, "url": request.url, "headers": headers,
-                   "body": request.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or(Value::String(b.to_string())))})
+                   "body": request.body.as_deref().map(deliver::json_or_text)})
         };
         let Some(compiled) = self.request_for(row.op) else {
             return Ok(json!({"requests": [], "responses": []}));
@@ -216,16 +216,12 @@ impl Destination for HttpDestination {
                 }
                 continue;
             }
-            let url = url::Url::parse(&request.url).map_err(|e| {
-                Error::invalid("requests", format!("the request's url does not parse: {e}"))
-            })?;
-            config::check_host("request url", &url, &self.allowed_hosts)?;
-            let reply = deliver::execute(&agent, &request, &self.secrets);
+            let reply = self.send_checked(&agent, &request, "request url")?;
             let succeeded =
                 matches!(reply, deliver::Reply::Status { code, .. } if (200..300).contains(&code));
             responses.push(match &reply {
                 deliver::Reply::Status { code, body, .. } => {
-                    json!({"status": code, "body": serde_json::from_str::<Value>(body).unwrap_or(Value::String(body.clone()))})
+                    json!({"status": code, "body": deliver::json_or_text(body)})
                 }
                 deliver::Reply::Transport(error) => json!({"error": error}),
                 deliver::Reply::NotSent => json!({"error": "not sent"}),
@@ -278,22 +274,15 @@ impl Destination for HttpDestination {
             headers: self.headers(),
             body: None,
         };
-        let url = url::Url::parse(&request.url).map_err(|e| {
-            Error::invalid(
-                "audience_size.path",
-                format!("the request's url does not parse: {e}"),
-            )
-        })?;
-        config::check_host("audience_size.path", &url, &self.allowed_hosts)?;
         let agent = self.agent().build();
-        let body = match deliver::execute(&agent, &request, &self.secrets) {
+        let body = match self.send_checked(&agent, &request, "audience_size.path")? {
             deliver::Reply::Status { code, body, .. } if (200..300).contains(&code) => body,
             deliver::Reply::Status { code, body, .. } => {
                 return Err(Error::new(
                     SqlState::Other(*b"08000"),
                     format!(
                         "asking for the audience's size: HTTP {code}: {}",
-                        body.chars().take(500).collect::<String>()
+                        deliver::truncate(&body)
                     ),
                 ))
             }
@@ -353,6 +342,21 @@ impl Destination for HttpDestination {
 }
 
 impl HttpDestination {
+    /// Send one request outside a run's dispatcher (test a row, the
+    /// audience's size): its URL must parse and be allowed; errors name
+    /// `field`.
+    fn send_checked(
+        &self,
+        agent: &ureq::Agent,
+        request: &super::PreparedRequest,
+        field: &str,
+    ) -> Result<deliver::Reply> {
+        let url = url::Url::parse(&request.url)
+            .map_err(|e| Error::invalid(field, format!("the request's url does not parse: {e}")))?;
+        config::check_host(field, &url, &self.allowed_hosts)?;
+        Ok(deliver::execute(agent, request, &self.secrets))
+    }
+
     /// The HTTP client of a run: its timeouts, no redirects (a redirect
     /// could lead off the allow-list), and names resolved only to
     /// addresses the allow-list permits.

@@ -80,28 +80,16 @@ impl DestinationKind for Http {
         SUPPORT
     }
 
-    /// Columns named in request templates are sent too.
+    /// Columns named in request templates are sent too (the config was
+    /// checked by `build` first).
     fn sent_columns(&self, config: &SyncConfig, model_columns: &[ModelColumn]) -> Vec<String> {
-        let mut templates: Vec<&str> = Vec::new();
-        if let Some(Value::Object(requests)) = config.destination_keys.get("requests") {
-            for request in requests.values() {
-                for step in [Some(request), request.get("lookup"), request.get("then")]
-                    .into_iter()
-                    .flatten()
-                {
-                    for key in ["path", "body"] {
-                        if let Some(Value::String(text)) = step.get(key) {
-                            templates.push(text);
-                        }
-                    }
-                }
-                if let Some(Value::String(text)) =
-                    request.get("require").and_then(|r| r.get("template"))
-                {
-                    templates.push(text);
-                }
-            }
-        }
+        let requests =
+            config::parse_requests(config.destination_keys.get("requests")).unwrap_or_default();
+        let templates: Vec<&str> = [&requests.added, &requests.changed, &requests.removed]
+            .into_iter()
+            .flatten()
+            .flat_map(RequestSpec::templates)
+            .collect();
         super::columns_used(config, model_columns, &templates)
     }
 
@@ -166,14 +154,7 @@ impl CompiledRequest {
             Some(lookup) => Some(CompiledLookup {
                 request: Box::new(CompiledRequest::compile(
                     &format!("{field}.lookup"),
-                    &RequestSpec {
-                        method: lookup.method.clone(),
-                        path: lookup.path.clone(),
-                        body: lookup.body.clone(),
-                        lookup: None,
-                        then: None,
-                        require: None,
-                    },
+                    &lookup.request,
                 )?),
                 results: lookup.results.clone(),
                 key: lookup.key.clone(),
