@@ -171,7 +171,13 @@ CREATE INDEX ON reverse_etl.sync_runs (sync_id, id DESC);
 CREATE INDEX ON reverse_etl.sync_runs (status) WHERE status IN ('queued', 'querying', 'preparing', 'in_progress');
 CREATE INDEX ON reverse_etl.sync_runs (sync_id, queued_at) WHERE due_at IS NOT NULL;
 
-CREATE TABLE reverse_etl.sync_changelog (
+-- The changelog: what became of each row of each run, stored in two
+-- tables and read through the view reverse_etl.sync_changelog. Rows that
+-- were delivered are most of it (every row of a first run), so they are
+-- kept compactly, one row per delivered window and operation with the
+-- row ids as an array, instead of an indexed row each; everything else
+-- (rejected, aborted, invalid) has a row of its own, with its reason.
+CREATE TABLE reverse_etl._changelog_entries (
     -- no foreign key: a check per logged row would cost more than the row
     run_id  bigint NOT NULL,
     sync_id bigint NOT NULL,
@@ -183,7 +189,32 @@ CREATE TABLE reverse_etl.sync_changelog (
     at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     payload jsonb
 );
-COMMENT ON TABLE reverse_etl.sync_changelog IS
+COMMENT ON TABLE reverse_etl._changelog_entries IS
+    'Private, read through sync_changelog: rejected, aborted and invalid rows (and rows delivered before 0.2.0), one row each.';
+CREATE INDEX ON reverse_etl._changelog_entries (run_id);
+CREATE INDEX ON reverse_etl._changelog_entries (sync_id, row_id);
+
+CREATE TABLE reverse_etl._changelog_successes (
+    run_id  bigint NOT NULL,
+    sync_id bigint NOT NULL,
+    op      text NOT NULL CHECK (op IN ('added', 'changed', 'removed')),
+    at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    row_ids text[] NOT NULL
+);
+COMMENT ON TABLE reverse_etl._changelog_successes IS
+    'Private, read through sync_changelog: the rows a window delivered, one row per window and operation.';
+CREATE INDEX ON reverse_etl._changelog_successes (run_id);
+CREATE INDEX ON reverse_etl._changelog_successes (sync_id);
+
+-- security_invoker: each reader sees the rows the tables' policies show it.
+CREATE VIEW reverse_etl.sync_changelog WITH (security_invoker = true) AS
+SELECT e.run_id, e.sync_id, e.row_id, e.op, e.status, e.reason, e.fields, e.at, e.payload
+FROM reverse_etl._changelog_entries e
+UNION ALL
+SELECT s.run_id, s.sync_id, delivered.row_id, s.op, 'succeeded'::text, NULL::text, NULL::jsonb, s.at, NULL::jsonb
+FROM reverse_etl._changelog_successes s
+CROSS JOIN LATERAL unnest(s.row_ids) AS delivered(row_id);
+COMMENT ON VIEW reverse_etl.sync_changelog IS
     'One row per planned operation or invalid row of a run: what became of each row.';
 COMMENT ON COLUMN reverse_etl.sync_changelog.run_id IS 'The run (reverse_etl.sync_runs.id).';
 COMMENT ON COLUMN reverse_etl.sync_changelog.sync_id IS 'The sync (reverse_etl.syncs.id).';
@@ -192,15 +223,8 @@ COMMENT ON COLUMN reverse_etl.sync_changelog.op IS 'added, changed or removed; N
 COMMENT ON COLUMN reverse_etl.sync_changelog.status IS 'succeeded, rejected (by the destination), aborted (not attempted) or invalid (NULL or duplicate key).';
 COMMENT ON COLUMN reverse_etl.sync_changelog.reason IS 'The destination''s error for a rejected row, why an aborted row was not attempted, what is wrong with an invalid row.';
 COMMENT ON COLUMN reverse_etl.sync_changelog.fields IS 'The sent fields (keyed by model column) of rejected and invalid rows.';
-COMMENT ON COLUMN reverse_etl.sync_changelog.at IS 'When the outcome was recorded.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.at IS 'When the outcome was recorded (for delivered rows, when their window was).';
 COMMENT ON COLUMN reverse_etl.sync_changelog.payload IS 'What was sent for a rejected row, as the destination got it (an http request''s method, URL and body or record; never headers).';
--- A run's rows (its log, retention) through a BRIN index: rows are
--- appended run after run, so a few block ranges hold a run, and it costs
--- almost nothing per logged row; a run's failures through a small partial
--- index; a row's history by (sync_id, row_id).
-CREATE INDEX ON reverse_etl.sync_changelog USING brin (run_id);
-CREATE INDEX ON reverse_etl.sync_changelog (run_id) WHERE status <> 'succeeded';
-CREATE INDEX ON reverse_etl.sync_changelog (sync_id, row_id);
 
 -- Every change to a sync: who, when, what, old → new.
 CREATE TABLE reverse_etl.sync_activity (
@@ -546,16 +570,20 @@ REVOKE ALL ON reverse_etl._written_files FROM PUBLIC;
 -- members of pg_monitor see every sync's definition, status and runs but no
 -- row data (the changelog). Nobody but superusers and the extension's owner
 -- writes the catalog: every change goes through the functions. The private
--- tables have no grants, and row-level security with no policy as well.
+-- tables have no grants, and row-level security with no policy as well,
+-- except the changelog's two, read through their view with its policy.
 GRANT SELECT ON reverse_etl.models, reverse_etl.destinations, reverse_etl.syncs,
     reverse_etl.sync_runs, reverse_etl.sync_changelog, reverse_etl.sync_activity,
     reverse_etl.sequences, reverse_etl.sequence_runs, reverse_etl.sequence_run_steps,
     reverse_etl.sequence_run_details, reverse_etl.dropped_objects TO PUBLIC;
+-- The changelog's two tables, through its security_invoker view.
+GRANT SELECT ON reverse_etl._changelog_entries, reverse_etl._changelog_successes TO PUBLIC;
 ALTER TABLE reverse_etl.models ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.destinations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.syncs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.sync_runs ENABLE ROW LEVEL SECURITY;
-ALTER TABLE reverse_etl.sync_changelog ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._changelog_entries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE reverse_etl._changelog_successes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.sync_activity ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.sequences ENABLE ROW LEVEL SECURITY;
 ALTER TABLE reverse_etl.sequence_runs ENABLE ROW LEVEL SECURITY;
@@ -585,7 +613,11 @@ CREATE POLICY of_visible_sequences ON reverse_etl.sequence_runs FOR SELECT
 CREATE POLICY of_visible_sequences ON reverse_etl.sequence_run_steps FOR SELECT
     USING (sequence_run_id IN (SELECT r.id FROM reverse_etl.sequence_runs r));
 -- Row data: owners (and their members) only, not monitors.
-CREATE POLICY of_owned_syncs ON reverse_etl.sync_changelog FOR SELECT
+CREATE POLICY of_owned_syncs ON reverse_etl._changelog_entries FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER'))
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d
+                          WHERE d.kind = 'sync' AND pg_catalog.pg_has_role(d.owner::oid, 'MEMBER')));
+CREATE POLICY of_owned_syncs ON reverse_etl._changelog_successes FOR SELECT
     USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER'))
            OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d
                           WHERE d.kind = 'sync' AND pg_catalog.pg_has_role(d.owner::oid, 'MEMBER')));
@@ -612,7 +644,8 @@ SELECT pg_catalog.pg_extension_config_dump('reverse_etl.syncs', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.syncs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_runs_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_changelog', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._changelog_entries', '');
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._changelog_successes', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl._secrets', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sync_activity', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl.sequences', '');

@@ -805,9 +805,63 @@ LEFT JOIN LATERAL (SELECT * FROM reverse_etl.sync_runs r
 COMMENT ON COLUMN reverse_etl.sync_overview.open_alert_level IS 'The highest level of its open alerts (critical, warning), NULL when none is open.';
 COMMENT ON COLUMN reverse_etl.sync_overview.match_rate IS 'Advertising audiences: the share of the sync''s audience members the platform matched, as measured by the latest run that could (0.6 is 60%); NULL for other destinations.';
 
--- sync_changelog: a run's rows through a BRIN index on run_id and its
--- failures through a partial index, instead of a b-tree on (run_id,
--- status) that cost every logged row (a first run logs one per row).
+-- The changelog becomes a view over two tables (see sql/bootstrap.sql):
+-- delivered rows are kept one row per window and operation, with their row
+-- ids as an array, instead of an indexed row each. The table becomes the
+-- store of every other outcome (and keeps the rows delivered before).
 DROP INDEX reverse_etl.sync_changelog_run_id_status_idx;
-CREATE INDEX ON reverse_etl.sync_changelog USING brin (run_id);
-CREATE INDEX ON reverse_etl.sync_changelog (run_id) WHERE status <> 'succeeded';
+ALTER TABLE reverse_etl.sync_changelog RENAME TO _changelog_entries;
+ALTER INDEX reverse_etl.sync_changelog_sync_id_row_id_idx RENAME TO _changelog_entries_sync_id_row_id_idx;
+ALTER TABLE reverse_etl._changelog_entries RENAME CONSTRAINT sync_changelog_op_check TO _changelog_entries_op_check;
+ALTER TABLE reverse_etl._changelog_entries RENAME CONSTRAINT sync_changelog_status_check TO _changelog_entries_status_check;
+CREATE INDEX ON reverse_etl._changelog_entries (run_id);
+COMMENT ON TABLE reverse_etl._changelog_entries IS
+    'Private, read through sync_changelog: rejected, aborted and invalid rows (and rows delivered before 0.2.0), one row each.';
+COMMENT ON COLUMN reverse_etl._changelog_entries.run_id IS NULL;
+COMMENT ON COLUMN reverse_etl._changelog_entries.sync_id IS NULL;
+COMMENT ON COLUMN reverse_etl._changelog_entries.row_id IS NULL;
+COMMENT ON COLUMN reverse_etl._changelog_entries.op IS NULL;
+COMMENT ON COLUMN reverse_etl._changelog_entries.status IS NULL;
+COMMENT ON COLUMN reverse_etl._changelog_entries.reason IS NULL;
+COMMENT ON COLUMN reverse_etl._changelog_entries.fields IS NULL;
+COMMENT ON COLUMN reverse_etl._changelog_entries.at IS NULL;
+COMMENT ON COLUMN reverse_etl._changelog_entries.payload IS NULL;
+
+CREATE TABLE reverse_etl._changelog_successes (
+    run_id  bigint NOT NULL,
+    sync_id bigint NOT NULL,
+    op      text NOT NULL CHECK (op IN ('added', 'changed', 'removed')),
+    at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    row_ids text[] NOT NULL
+);
+COMMENT ON TABLE reverse_etl._changelog_successes IS
+    'Private, read through sync_changelog: the rows a window delivered, one row per window and operation.';
+CREATE INDEX ON reverse_etl._changelog_successes (run_id);
+CREATE INDEX ON reverse_etl._changelog_successes (sync_id);
+GRANT SELECT ON reverse_etl._changelog_successes TO PUBLIC;
+ALTER TABLE reverse_etl._changelog_successes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY of_owned_syncs ON reverse_etl._changelog_successes FOR SELECT
+    USING (sync_id IN (SELECT s.id FROM reverse_etl.syncs s WHERE pg_catalog.pg_has_role(s.owner::oid, 'MEMBER'))
+           OR sync_id IN (SELECT d.id FROM reverse_etl.dropped_objects d
+                          WHERE d.kind = 'sync' AND pg_catalog.pg_has_role(d.owner::oid, 'MEMBER')));
+SELECT pg_catalog.pg_extension_config_dump('reverse_etl._changelog_successes', '');
+
+CREATE VIEW reverse_etl.sync_changelog WITH (security_invoker = true) AS
+SELECT e.run_id, e.sync_id, e.row_id, e.op, e.status, e.reason, e.fields, e.at, e.payload
+FROM reverse_etl._changelog_entries e
+UNION ALL
+SELECT s.run_id, s.sync_id, delivered.row_id, s.op, 'succeeded'::text, NULL::text, NULL::jsonb, s.at, NULL::jsonb
+FROM reverse_etl._changelog_successes s
+CROSS JOIN LATERAL unnest(s.row_ids) AS delivered(row_id);
+GRANT SELECT ON reverse_etl.sync_changelog TO PUBLIC;
+COMMENT ON VIEW reverse_etl.sync_changelog IS
+    'One row per planned operation or invalid row of a run: what became of each row.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.run_id IS 'The run (reverse_etl.sync_runs.id).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.sync_id IS 'The sync (reverse_etl.syncs.id).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.row_id IS 'The row''s primary key as text (42), or its row text for a composite key ((42,eu)).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.op IS 'added, changed or removed; NULL for an invalid row.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.status IS 'succeeded, rejected (by the destination), aborted (not attempted) or invalid (NULL or duplicate key).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.reason IS 'The destination''s error for a rejected row, why an aborted row was not attempted, what is wrong with an invalid row.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.fields IS 'The sent fields (keyed by model column) of rejected and invalid rows.';
+COMMENT ON COLUMN reverse_etl.sync_changelog.at IS 'When the outcome was recorded (for delivered rows, when their window was).';
+COMMENT ON COLUMN reverse_etl.sync_changelog.payload IS 'What was sent for a rejected row, as the destination got it (an http request''s method, URL and body or record; never headers).';

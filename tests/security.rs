@@ -273,8 +273,9 @@ fn another_roles_objects_are_out_of_reach_and_the_catalog_is_read_only() {
         "UPDATE reverse_etl.syncs SET owner = 'postgres'".to_string(),
         "UPDATE reverse_etl.models SET query = 'SELECT 1'".into(),
         "DELETE FROM reverse_etl.sync_runs".into(),
-        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, status) VALUES (1, 1, 'invalid')"
+        "INSERT INTO reverse_etl._changelog_entries (run_id, sync_id, status) VALUES (1, 1, 'invalid')"
             .into(),
+        "DELETE FROM reverse_etl._changelog_successes".into(),
         "SELECT * FROM reverse_etl._secrets".into(),
         "SELECT * FROM reverse_etl._plan_previews".into(),
         "SELECT reverse_etl._wake_scheduler()".into(),
@@ -282,12 +283,20 @@ fn another_roles_objects_are_out_of_reach_and_the_catalog_is_read_only() {
         let (code, message) = error(&mut bob, &sql);
         assert_eq!(code, "42501", "{sql}: {message}");
     }
+    // The changelog is a view of the two tables above, not updatable.
+    let (code, message) = error(
+        &mut bob,
+        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, status) VALUES (1, 1, 'invalid')",
+    );
+    assert_eq!(code, "55000", "{message}");
     for table in [
         "syncs",
         "models",
         "destinations",
         "sync_runs",
         "sync_changelog",
+        "_changelog_entries",
+        "_changelog_successes",
         "sync_activity",
         "sequences",
         "sequence_runs",
@@ -300,7 +309,9 @@ fn another_roles_objects_are_out_of_reach_and_the_catalog_is_read_only() {
                 "SELECT count(*) FROM reverse_etl.{table} WHERE {}",
                 if table == "sync_overview" {
                     "name = 'alice_sync'".to_string()
-                } else if table.starts_with("sync_") && table != "syncs" {
+                } else if (table.starts_with("sync_") && table != "syncs")
+                    || table.starts_with("_changelog")
+                {
                     "sync_id = 1".to_string()
                 } else if table == "sequence_run_details" {
                     "sequence = 'alice_nightly'".to_string()

@@ -215,6 +215,60 @@ fn retention_removes_exactly_the_changelog_of_runs_past_it() {
 }
 
 #[test]
+fn delivered_rows_are_logged_a_window_at_a_time_and_purged_exactly() {
+    let mut db = TestDb::new("logs_windows");
+    db.exec(
+        "CREATE TABLE target (id int PRIMARY KEY, v text);
+         SELECT reverse_etl.create_model('many', 'SELECT g AS id, g::text AS v FROM generate_series(1, 25500) g', ARRAY['id']);
+         SELECT reverse_etl.create_destination('local', 'postgres');
+         SELECT reverse_etl.create_sync('s', 'many', 'local',
+           '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 1000,
+             \"match\": {\"from\": \"id\", \"to\": \"id\"},
+             \"mappings\": [{\"from\": \"v\", \"to\": \"v\"}]}');",
+    );
+    let run = db.run("s");
+    // One stored row per window of 1000, every row id once through the view.
+    assert_eq!(
+        db.i64(&format!(
+            "SELECT count(*) FROM reverse_etl._changelog_successes WHERE run_id = {run}"
+        )),
+        26
+    );
+    assert_eq!(
+        db.rows(&format!(
+            "SELECT count(*), count(DISTINCT row_id), min(row_id::int), max(row_id::int), \
+                    bool_and(op = 'added' AND status = 'succeeded' AND reason IS NULL) \
+             FROM reverse_etl.sync_changelog WHERE run_id = {run}"
+        )),
+        ["25500|25500|1|25500|t"]
+    );
+    assert_eq!(
+        db.i64(
+            "SELECT count(*) FROM reverse_etl.sync_changelog WHERE sync_id = 1 AND row_id = '777'"
+        ),
+        1
+    );
+    db.exec(&format!(
+        "UPDATE reverse_etl.sync_runs SET finished_at = now() - interval '2 days' WHERE id = {run}"
+    ));
+    // Removed in statements of up to 10000 rows, and counted by row.
+    assert_eq!(db.i64("SELECT reverse_etl.purge_logs('1 day')"), 25500);
+    assert_eq!(
+        db.i64(&format!(
+            "SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = {run}"
+        )),
+        0
+    );
+    assert_eq!(
+        db.text(&format!(
+            "SELECT (changelog_purged_at IS NOT NULL)::text FROM reverse_etl.sync_runs WHERE id = {run}"
+        ))
+        .as_deref(),
+        Some("true")
+    );
+}
+
+#[test]
 fn purge_logs_touches_only_the_callers_syncs() {
     let mut db = setup("logs_roles", "");
     let first = db.run("s");

@@ -2,6 +2,12 @@
 //! Every statement that writes it is here; they read the run's work and ops
 //! tables, whose layout `plan::RunPlan` describes.
 //!
+//! The view reads two tables. Delivered rows are most of a changelog (all
+//! of a first run), and an indexed row each cost more than the delivery
+//! into a table did: `_changelog_successes` keeps them one row per window
+//! and operation, with the row ids as an array. Every other outcome has a
+//! row of its own, with its reason, in `_changelog_entries`.
+//!
 //! The fields a row's entry shows are the model's values as JSON, and
 //! turning a value of a user's type into JSON may call that user's cast: so
 //! the sync's owner (`reader`) builds them, into a work table or as values,
@@ -74,7 +80,7 @@ pub fn record_invalid(
     }
     spi::execute(
         &format!(
-            "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields)
+            "INSERT INTO reverse_etl._changelog_entries (run_id, sync_id, row_id, op, status, reason, fields)
              SELECT $1, $2, i.row_id, NULL, 'invalid', i.reason, i.fields FROM {} i",
             plan.invalid_table()
         ),
@@ -123,9 +129,10 @@ pub fn rejected_fields(plan: &RunPlan, rejected: &[i64], reader: &Identity) -> R
         .collect())
 }
 
-/// One changelog row per operation of the window: succeeded, or rejected
-/// with its reason and `fields` (see `rejected_fields`). At level
-/// `failures` only the rejected ones; at `none` nothing.
+/// The window's operations in the log: its delivered ones (at level `all`)
+/// as one row per operation kind, and each rejected one with its reason,
+/// `fields` (see `rejected_fields`) and payload (at `all` and `failures`).
+/// Returns how many rows' outcomes were logged.
 pub fn record_window(
     plan: &RunPlan,
     run_id: i64,
@@ -134,42 +141,61 @@ pub fn record_window(
     fields: &[JsonB],
     level: ChangelogLevel,
 ) -> Result<u64> {
-    let nothing_kept = match level {
-        ChangelogLevel::All => false,
-        ChangelogLevel::Failures => outcome.rejected.is_empty(),
-        ChangelogLevel::None => true,
-    };
-    if nothing_kept {
+    if level == ChangelogLevel::None {
         return Ok(0);
     }
-    spi::execute(
-        &window_sql(plan, run_id, sync_id, level == ChangelogLevel::Failures),
-        &[
-            outcome.after.into(),
-            outcome.upto.into(),
-            outcome.rejected.to_vec().into(),
-            outcome.reasons.to_vec().into(),
-            outcome.unattempted.to_vec().into(),
-            fields
-                .iter()
-                .map(|f| JsonB(f.0.clone()))
-                .collect::<Vec<_>>()
-                .into(),
-            copies(outcome.payloads).into(),
-        ],
+    let mut logged = 0;
+    if level == ChangelogLevel::All {
+        let delivered: Option<i64> = spi::one(
+            &successes_sql(plan, run_id, sync_id),
+            &[
+                outcome.after.into(),
+                outcome.upto.into(),
+                outcome.rejected.to_vec().into(),
+                outcome.unattempted.to_vec().into(),
+            ],
+        )?;
+        logged += delivered.unwrap_or(0) as u64;
+    }
+    if !outcome.rejected.is_empty() {
+        logged += spi::execute(
+            &rejected_sql(plan, run_id, sync_id),
+            &[
+                outcome.rejected.to_vec().into(),
+                outcome.reasons.to_vec().into(),
+                fields
+                    .iter()
+                    .map(|f| JsonB(f.0.clone()))
+                    .collect::<Vec<_>>()
+                    .into(),
+                copies(outcome.payloads).into(),
+            ],
+        )?;
+    }
+    Ok(logged)
+}
+
+fn successes_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
+    format!(
+        "WITH logged AS (
+             INSERT INTO reverse_etl._changelog_successes (run_id, sync_id, op, row_ids)
+             SELECT {run_id}, {sync_id}, o.op, array_agg(o.row_id ORDER BY o.pos)
+             FROM {ops} o
+             WHERE o.pos > $1 AND o.pos <= $2
+               AND o.pos <> ALL($3::bigint[]) AND o.pos <> ALL($4::bigint[])
+             GROUP BY o.op
+             RETURNING cardinality(row_ids) AS delivered)
+         SELECT sum(delivered)::bigint FROM logged",
+        ops = plan.ops_table,
     )
 }
 
-fn window_sql(plan: &RunPlan, run_id: i64, sync_id: i64, failures_only: bool) -> String {
-    let join = if failures_only { "JOIN" } else { "LEFT JOIN" };
+fn rejected_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
     format!(
-        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason, fields, payload)
-         SELECT {run_id}, {sync_id}, o.row_id, o.op,
-                CASE WHEN r.reason IS NULL THEN 'succeeded' ELSE 'rejected' END,
-                r.reason, r.fields, r.payload
+        "INSERT INTO reverse_etl._changelog_entries (run_id, sync_id, row_id, op, status, reason, fields, payload)
+         SELECT {run_id}, {sync_id}, o.row_id, o.op, 'rejected', r.reason, r.fields, r.payload
          FROM {ops} o
-         {join} unnest($3::bigint[], $4::text[], $6::jsonb[], $7::jsonb[]) AS r(pos, reason, fields, payload) ON r.pos = o.pos
-         WHERE o.pos > $1 AND o.pos <= $2 AND o.pos <> ALL($5::bigint[])",
+         JOIN unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[]) AS r(pos, reason, fields, payload) ON r.pos = o.pos",
         ops = plan.ops_table,
     )
 }
@@ -192,7 +218,7 @@ pub fn record_aborted(
 
 fn aborted_sql(ops_table: &str, run_id: i64, sync_id: i64) -> String {
     format!(
-        "INSERT INTO reverse_etl.sync_changelog (run_id, sync_id, row_id, op, status, reason)
+        "INSERT INTO reverse_etl._changelog_entries (run_id, sync_id, row_id, op, status, reason)
          SELECT {run_id}, {sync_id}, o.row_id, o.op, 'aborted', $1
          FROM {ops_table} o
          WHERE o.op IN ('added', 'changed', 'removed')
@@ -208,13 +234,32 @@ pub fn copies(values: &[Option<JsonB>]) -> Vec<Option<JsonB>> {
         .collect()
 }
 
-/// Remove up to `limit` changelog rows of a run.
+/// Remove up to `limit` changelog rows of a run, delivered ones counted
+/// by their row ids; returns how many went (0: none was left).
 pub fn purge_run(run_id: i64, limit: i64) -> Result<u64> {
-    spi::execute(
-        "DELETE FROM reverse_etl.sync_changelog WHERE ctid = ANY(ARRAY( \
-             SELECT c.ctid FROM reverse_etl.sync_changelog c WHERE c.run_id = $1 LIMIT $2))",
+    let entries = spi::execute(
+        "DELETE FROM reverse_etl._changelog_entries WHERE ctid = ANY(ARRAY( \
+             SELECT c.ctid FROM reverse_etl._changelog_entries c WHERE c.run_id = $1 LIMIT $2))",
         &[run_id.into(), limit.into()],
-    )
+    )?;
+    if entries > 0 {
+        return Ok(entries);
+    }
+    // A window holds up to batch_size rows: delete windows while their
+    // rows stay within the limit, and always at least one.
+    let delivered: Option<i64> = spi::one(
+        "WITH windows AS (
+             SELECT c.ctid, sum(cardinality(c.row_ids)) OVER (ORDER BY c.ctid) AS upto
+             FROM reverse_etl._changelog_successes c WHERE c.run_id = $1),
+         gone AS (
+             DELETE FROM reverse_etl._changelog_successes WHERE ctid = ANY(ARRAY(
+                 SELECT w.ctid FROM windows w
+                 WHERE w.upto <= $2 OR w.upto = (SELECT min(f.upto) FROM windows f)))
+             RETURNING cardinality(row_ids) AS delivered)
+         SELECT sum(delivered)::bigint FROM gone",
+        &[run_id.into(), limit.into()],
+    )?;
+    Ok(delivered.unwrap_or(0) as u64)
 }
 
 /// The primary key's columns, as a reason names them.
@@ -268,15 +313,16 @@ mod tests {
     }
 
     #[test]
-    fn a_window_logs_fields_of_rejected_rows_only() {
-        let sql = window_sql(&plan(), 3, 4, false);
-        assert!(sql.contains("unnest($3::bigint[], $4::text[], $6::jsonb[], $7::jsonb[])"));
-        assert!(sql.contains("o.pos <> ALL($5::bigint[])"));
-        assert!(sql.contains("LEFT JOIN unnest"));
-        assert!(
-            window_sql(&plan(), 3, 4, true).contains(" JOIN unnest")
-                && !window_sql(&plan(), 3, 4, true).contains("LEFT JOIN")
-        );
+    fn a_window_logs_its_deliveries_as_row_id_arrays_and_its_rejections_a_row_each() {
+        let delivered = successes_sql(&plan(), 3, 4);
+        assert!(delivered.contains("SELECT 3, 4, o.op, array_agg(o.row_id ORDER BY o.pos)"));
+        assert!(delivered.contains("o.pos <> ALL($3::bigint[]) AND o.pos <> ALL($4::bigint[])"));
+        assert!(delivered.contains("FROM o_ops o"));
+        let rejected = rejected_sql(&plan(), 3, 4);
+        assert!(rejected.contains("INSERT INTO reverse_etl._changelog_entries"));
+        assert!(rejected.contains(
+            "JOIN unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[]) AS r(pos, reason, fields, payload)"
+        ));
     }
 
     #[test]

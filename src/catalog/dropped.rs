@@ -82,7 +82,12 @@ pub fn delete_sync(id: i64) -> Result<()> {
 /// claimed (`_written_files`): they are still on disk, and no other sync
 /// may overwrite them.
 pub fn forget_sync_history(id: i64) -> Result<()> {
-    for table in ["sync_changelog", "sync_activity", "sync_runs"] {
+    for table in [
+        "_changelog_entries",
+        "_changelog_successes",
+        "sync_activity",
+        "sync_runs",
+    ] {
         spi::execute(
             &format!("DELETE FROM reverse_etl.{table} WHERE sync_id = $1"),
             &[id.into()],

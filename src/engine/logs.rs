@@ -71,7 +71,7 @@ pub fn purge_sync(
             }
             let batch = step(separately, || changelog::purge_run(run, PURGE_BATCH))?;
             removed += batch;
-            if (batch as i64) < PURGE_BATCH {
+            if batch == 0 {
                 break;
             }
         }
