@@ -430,53 +430,116 @@ fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
         });
     }
     drop(client);
-    admin
-        .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
-        .unwrap();
+    // Kept for a look (profiling a rerun by hand) when asked.
+    if std::env::var("BENCH_KEEP_DATABASE").is_err() {
+        admin
+            .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
+            .unwrap();
+    }
     lines
 }
 
-/// HTTP delivery: `rows` changed rows to a server answering after a fixed
-/// delay, batch_size 100, concurrency 8. The ceiling is
-/// concurrency × batch_size / latency rows per second.
+/// HTTP delivery against a server that answers each request after a
+/// fixed delay, on a first run (every row added) and on a run where every
+/// row changed: batched (`rows` rows, batch_size 100, concurrency 8, 20 ms)
+/// and one row per request (`rows / 10` rows, batch_size 1, concurrency
+/// 32, 5 ms, `PUT /contacts/{email}`). The ceiling is concurrency ×
+/// batch_size / delay rows per second; the rate is taken over the
+/// delivering phase.
 fn http_scenario(rows: i64) {
-    let latency = Duration::from_millis(20);
-    let (batch_size, concurrency) = (100i64, 8i64);
+    // BENCH_HTTP_SHAPES: batched, per_row or both (the default).
+    let shapes = std::env::var("BENCH_HTTP_SHAPES").unwrap_or_default();
+    if !shapes.contains("per_row") || shapes.contains("batched") {
+        http_delivery(rows, 100, 8, Duration::from_millis(20), None);
+        // The worker's own rate: the same against a server that answers at once.
+        http_delivery(rows, 100, 8, Duration::ZERO, None);
+    }
+    if !shapes.is_empty() && !shapes.contains("per_row") {
+        return;
+    }
+    http_delivery(
+        rows / 10,
+        1,
+        32,
+        Duration::from_millis(5),
+        Some(PER_ROW_REQUEST),
+    );
+    http_delivery(rows / 10, 1, 32, Duration::ZERO, Some(PER_ROW_REQUEST));
+}
+
+const PER_ROW_REQUEST: &str =
+    "{\"method\": \"PUT\", \"path\": \"/contacts/{{ row.email | url_encode }}\"}";
+
+fn http_delivery(
+    rows: i64,
+    batch_size: i64,
+    concurrency: i64,
+    latency: Duration,
+    per_row_request: Option<&str>,
+) {
     let crm = fake_crm::FakeCrm::start();
     let (mut admin, mut client) = fresh_database();
-    create_http_sync(
+    let request =
+        per_row_request.unwrap_or("{\"method\": \"POST\", \"path\": \"/contacts/batch\"}");
+    create_http_sync_with(
         &mut client,
         &crm,
         &format!("SELECT g AS id, 'user' || g || '@example.com' AS email, 'free' AS plan FROM generate_series(1, {rows}) g"),
         "plan",
         &format!(", \"concurrency\": {concurrency}, \"timeout_ms\": 10000"),
         batch_size,
+        &format!("\"added\": {request}, \"changed\": {request}"),
     );
-    run_sync(&mut client, false);
-    client
-        .batch_execute("UPDATE users SET plan = 'pro'")
-        .unwrap();
     crm.delay_all(latency);
-    let (total, memory, run_id) = run_sync(&mut client, false);
-    let delivering: f64 = client
-        .query_one("SELECT (phase_seconds->>'delivering')::float8 FROM reverse_etl.sync_runs WHERE id = $1", &[&run_id])
-        .unwrap()
-        .get(0);
-    let ceiling = (concurrency * batch_size) as f64 / latency.as_secs_f64();
-    let achieved = rows as f64 / delivering;
-    println!(
-        "| http: {rows} changed rows, batch 100, concurrency 8, 20 ms server | {achieved:.0} rows/s while delivering ({total:.2} s whole run) | ceiling {ceiling:.0} rows/s | {:.2} of ceiling | {} MB | {} MB |",
-        achieved / ceiling,
-        memory.hwm_kb / 1024,
-        memory.private_kb / 1024
-    );
-    assert_eq!(
-        crm.contacts()
-            .values()
-            .filter(|c| c["plan"] == "pro")
-            .count() as i64,
-        rows
-    );
+    let ceiling = if latency.is_zero() {
+        f64::INFINITY
+    } else {
+        (concurrency * batch_size) as f64 / latency.as_secs_f64()
+    };
+    let shape = if batch_size == 1 {
+        format!("one row per request (PUT /contacts/{{email}}), concurrency {concurrency}, {} ms server", latency.as_millis())
+    } else {
+        format!(
+            "batch {batch_size}, concurrency {concurrency}, {} ms server",
+            latency.as_millis()
+        )
+    };
+    for (step, plan) in [("first run", "free"), ("every row changed", "pro")] {
+        if plan != "free" {
+            client
+                .batch_execute(&format!("UPDATE users SET plan = '{plan}'"))
+                .unwrap();
+        }
+        let requests_before = crm.request_count();
+        let (total, memory, run_id) = run_sync(&mut client, false);
+        let delivering: f64 = client
+            .query_one("SELECT (phase_seconds->>'delivering')::float8 FROM reverse_etl.sync_runs WHERE id = $1", &[&run_id])
+            .unwrap()
+            .get(0);
+        let achieved = rows as f64 / delivering;
+        let against_ceiling = if ceiling.is_finite() {
+            format!(
+                "ceiling {ceiling:.0} rows/s | {:.2} of ceiling",
+                achieved / ceiling
+            )
+        } else {
+            "no ceiling (the worker's own rate) | —".to_string()
+        };
+        println!(
+            "| http {step}: {rows} rows, {shape} | {achieved:.0} rows/s while delivering ({total:.2} s whole run, {} requests) | {against_ceiling} | {} MB | {} MB |",
+            crm.request_count() - requests_before,
+            memory.hwm_kb / 1024,
+            memory.private_kb / 1024
+        );
+        assert_eq!(
+            crm.contacts()
+                .values()
+                .filter(|c| c["plan"] == plan)
+                .count() as i64,
+            rows,
+            "every row delivered"
+        );
+    }
     drop(client);
     admin
         .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
@@ -495,6 +558,27 @@ fn create_http_sync(
     destination_extra: &str,
     batch_size: i64,
 ) {
+    create_http_sync_with(
+        client,
+        crm,
+        users_sql,
+        column,
+        destination_extra,
+        batch_size,
+        "\"added\": {\"method\": \"POST\", \"path\": \"/contacts/batch\"}",
+    );
+}
+
+/// `create_http_sync` with the sync's `requests` (the object's members).
+fn create_http_sync_with(
+    client: &mut Client,
+    crm: &fake_crm::FakeCrm,
+    users_sql: &str,
+    column: &str,
+    destination_extra: &str,
+    batch_size: i64,
+    requests: &str,
+) {
     client
         .batch_execute(&format!(
             "CREATE EXTENSION pg_reverse_etl;
@@ -504,7 +588,7 @@ fn create_http_sync(
              SELECT reverse_etl.create_destination('crm', 'http', '{{\"url\": \"{}\"{destination_extra}}}');
              SELECT reverse_etl.create_sync('bench', 'users', 'crm', '{{\"mode\": \"upsert\", \"batch_size\": {batch_size},
                  \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"{column}\", \"to\": \"{column}\"}}],
-                 \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts/batch\"}}}}}}');",
+                 \"requests\": {{{requests}}}}}');",
             crm.url()
         ))
         .unwrap();

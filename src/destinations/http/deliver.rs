@@ -470,8 +470,12 @@ struct Job {
 }
 
 /// Requests queued per sending thread: enough that the threads keep sending
-/// while the calling thread records the previous window.
-const QUEUE_PER_THREAD: usize = 3;
+/// while the calling thread records the previous window and loads the next.
+/// Measured against a server answering at once: 3 left threads waiting
+/// (12,700 one-row requests/s with 32 threads, 66,000 rows/s batched); 8
+/// gives 17,000 and 72,000. Only rows of submitted windows are queued, so
+/// memory stays within the in-flight bounds.
+const QUEUE_PER_THREAD: usize = 8;
 
 /// The sending threads and every unit not yet settled, across windows: the
 /// engine submits window k+1 before it waits for (and records) window k, so
