@@ -3,7 +3,7 @@
 # Idempotent: skips what is already there, so a second run takes seconds.
 set -euo pipefail
 PGRX_VERSION=0.18.1
-PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev pkg-config sudo binutils python3-venv"
+PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev pkg-config sudo binutils python3-venv python3-psycopg2"
 missing=""
 for p in $PACKAGES; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"; done
 if [ -n "$missing" ]; then

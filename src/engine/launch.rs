@@ -314,7 +314,9 @@ fn wait_until_recorded(run_id: i64) {
         if matches!(runs::status(run_id), Ok(Some(_))) {
             return;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // The worker records the run a few milliseconds after it starts;
+        // every sync_run waits here, so the check is frequent.
+        std::thread::sleep(Duration::from_millis(1));
         pg_sys::check_for_interrupts!();
     }
 }
