@@ -69,11 +69,15 @@ fn read_status(pid: i32) -> Option<(u64, u64, u64, u64)> {
 
 /// Run the sync without waiting, sample its worker until the run ends.
 fn run_sync(client: &mut Client, full_resync: bool) -> (f64, Memory, i64) {
+    run_named_sync(client, "bench", full_resync)
+}
+
+fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, Memory, i64) {
     let start = Instant::now();
     let run_id: i64 = client
         .query_one(
-            "SELECT reverse_etl.sync_run('bench', full_resync => $1, wait => false)",
-            &[&full_resync],
+            "SELECT reverse_etl.sync_run($2, full_resync => $1, wait => false)",
+            &[&full_resync, &sync],
         )
         .unwrap()
         .get(0);
@@ -572,6 +576,33 @@ fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
     } else {
         println!("(the Python client was skipped: python3 with psycopg2 is not installed)");
     }
+    // The same first run with the changelog off, into a second table,
+    // against the first run's floor.
+    client
+        .batch_execute(
+            "CREATE TABLE dest_unlogged (LIKE src); ALTER TABLE dest_unlogged ADD PRIMARY KEY (id);
+             SELECT reverse_etl.create_sync('bench_no_changelog', 'bench', 'local',
+                 reverse_etl.sync_config('bench') || '{\"object\": \"dest_unlogged\", \"logs\": {\"changelog\": \"none\"}}');",
+        )
+        .unwrap();
+    let (seconds, memory, _) = run_named_sync(&mut client, "bench_no_changelog", false);
+    let first_floor = lines.first().map_or(f64::NAN, |line| line.floor);
+    let model_kb = lines.first().map_or(0, |line| line.model_kb);
+    lines.push(Line {
+        label: format!(
+            "first run with the changelog off (\"logs\": {{\"changelog\": \"none\"}}), {rows} rows"
+        ),
+        ours: seconds,
+        floor: first_floor,
+        memory,
+        against_pull: false,
+        model_kb,
+    });
+    client
+        .batch_execute(
+            "SELECT reverse_etl.drop_sync('bench_no_changelog'); DROP TABLE dest_unlogged",
+        )
+        .unwrap();
     drop(client);
     // Kept for a look (profiling a rerun by hand) when asked.
     if std::env::var("BENCH_KEEP_DATABASE").is_err() {

@@ -8,8 +8,10 @@ use crate::postgres::spi;
 
 /// SQL condition: the run `r` (a `sync_runs` row) has a live worker. A run
 /// marked as going without one was interrupted (crash, restart, kill).
-pub const RUN_WORKER_ALIVE: &str = "EXISTS (SELECT 1 FROM pg_stat_activity a \
-     WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl run')";
+/// The activity of that one pid, not the pg_stat_activity view: planning
+/// the view (its joins) cost every run ~0.7 ms in a fresh process.
+pub const RUN_WORKER_ALIVE: &str = "(r.worker_pid IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity(r.worker_pid) a \
+     WHERE a.backend_type = 'pg_reverse_etl run'))";
 
 /// Advisory-lock class for "a run of this sync is going" (with the sync id).
 pub const RUN_LOCK_CLASS: i32 = 0x5245_544c; // "RETL"

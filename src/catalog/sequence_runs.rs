@@ -6,8 +6,8 @@ use crate::postgres::spi;
 use serde_json::Value;
 
 /// SQL condition: the sequence run `r` (a `sequence_runs` row) has a live worker.
-pub const SEQUENCE_WORKER_ALIVE: &str = "EXISTS (SELECT 1 FROM pg_stat_activity a \
-     WHERE a.pid = r.worker_pid AND a.backend_type = 'pg_reverse_etl sequence')";
+pub const SEQUENCE_WORKER_ALIVE: &str = "(r.worker_pid IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity(r.worker_pid) a \
+     WHERE a.backend_type = 'pg_reverse_etl sequence'))";
 
 /// A sequence run's id, reserved before its worker starts.
 pub fn next_id() -> Result<i64> {
