@@ -399,6 +399,40 @@ impl Puller {
     }
 }
 
+/// The 1%-changed rerun done by a client pulling the rows out (`rerun`,
+/// timed), from the destination as it was before; checks that the client
+/// wrote every changed row.
+fn against_pull(
+    client: &mut Client,
+    rows: i64,
+    ours: f64,
+    label: &str,
+    rerun: impl FnOnce(&mut Client) -> f64,
+) -> Line {
+    client
+        .batch_execute(
+            "UPDATE pull_dest d SET score = s.score - 1 FROM src s WHERE s.id = d.id AND s.id % 100 = 0",
+        )
+        .unwrap();
+    let pulled = rerun(client);
+    let changed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pull_dest d JOIN src s USING (id) WHERE d.score = s.score AND s.id % 100 = 0",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(changed, rows / 100, "{label} wrote every changed row");
+    Line {
+        label: format!("1% changed rerun against {label}, {rows} rows"),
+        ours,
+        floor: pulled,
+        memory: Memory::default(),
+        against_pull: true,
+        model_kb: 0,
+    }
+}
+
 /// examples/pull_client.py, after its first pass (every row's hash kept),
 /// waiting to be told to do the timed one.
 struct PythonPuller {
@@ -522,57 +556,16 @@ fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
     measure(&mut client, "1% changed rerun", 1);
     let ours = lines.last().map_or(0.0, |line| line.ours);
     for (way, puller) in &mut pullers {
-        // Each client starts from the destination as it was.
-        client
-            .batch_execute(
-                "UPDATE pull_dest d SET score = s.score - 1 FROM src s WHERE s.id = d.id AND s.id % 100 = 0",
-            )
-            .unwrap();
-        let pulled = puller.rerun(&mut client);
-        let changed: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pull_dest d JOIN src s USING (id) WHERE d.score = s.score AND s.id % 100 = 0",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        assert_eq!(changed, rows / 100, "the client wrote every changed row");
-        lines.push(Line {
-            label: format!("1% changed rerun against a client that {way}, {rows} rows"),
-            ours,
-            floor: pulled,
-            memory: Memory::default(),
-            against_pull: true,
-            model_kb: 0,
-        });
+        let label = format!("a client that {way}");
+        lines.push(against_pull(&mut client, rows, ours, &label, |c| {
+            puller.rerun(c)
+        }));
     }
     if let Some(python) = python.as_mut() {
-        client
-            .batch_execute(
-                "UPDATE pull_dest d SET score = s.score - 1 FROM src s WHERE s.id = d.id AND s.id % 100 = 0",
-            )
-            .unwrap();
-        let pulled = python.rerun();
-        let changed: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pull_dest d JOIN src s USING (id) WHERE d.score = s.score AND s.id % 100 = 0",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        assert_eq!(
-            changed,
-            rows / 100,
-            "the Python client wrote every changed row"
-        );
-        lines.push(Line {
-            label: format!("1% changed rerun against a Python client (psycopg2) that fetches every row through a server-side cursor (10,000 at a time), makes it JSON and compares its SHA-1, as open-source tools written in interpreted languages do, {rows} rows"),
-            ours,
-            floor: pulled,
-            memory: Memory::default(),
-            against_pull: true,
-            model_kb: 0,
-        });
+        let label = "a Python client (psycopg2) that fetches every row through a server-side cursor (10,000 at a time), makes it JSON and compares its SHA-1, as open-source tools written in interpreted languages do";
+        lines.push(against_pull(&mut client, rows, ours, label, |_| {
+            python.rerun()
+        }));
     } else {
         println!("(the Python client was skipped: python3 with psycopg2 is not installed)");
     }
@@ -655,7 +648,7 @@ fn http_delivery(
     let (mut admin, mut client) = fresh_database();
     let request =
         per_row_request.unwrap_or("{\"method\": \"POST\", \"path\": \"/contacts/batch\"}");
-    create_http_sync_with(
+    create_http_sync(
         &mut client,
         &crm,
         &format!("SELECT g AS id, 'user' || g || '@example.com' AS email, 'free' AS plan FROM generate_series(1, {rows}) g"),
@@ -720,31 +713,14 @@ fn http_delivery(
         .unwrap();
 }
 
-/// The benchmark database's `users` table (`users_sql`: columns id,
-/// email and `column`) and an upsert sync `bench` of it to the fake CRM's
-/// batch endpoint, matched by email, sending `column`; `destination_extra`
-/// is added to the destination's config.
-fn create_http_sync(
-    client: &mut Client,
-    crm: &fake_crm::FakeCrm,
-    users_sql: &str,
-    column: &str,
-    destination_extra: &str,
-    batch_size: i64,
-) {
-    create_http_sync_with(
-        client,
-        crm,
-        users_sql,
-        column,
-        destination_extra,
-        batch_size,
-        "\"added\": {\"method\": \"POST\", \"path\": \"/contacts/batch\"}",
-    );
-}
+/// The batch endpoint of the fake CRM, as a sync's `requests` members.
+const BATCH_REQUESTS: &str = "\"added\": {\"method\": \"POST\", \"path\": \"/contacts/batch\"}";
 
-/// `create_http_sync` with the sync's `requests` (the object's members).
-fn create_http_sync_with(
+/// The benchmark database's `users` table (`users_sql`: columns id,
+/// email and `column`) and an upsert sync `bench` of it to the fake CRM,
+/// matched by email, sending `column`, with `requests` (the object's
+/// members); `destination_extra` is added to the destination's config.
+fn create_http_sync(
     client: &mut Client,
     crm: &fake_crm::FakeCrm,
     users_sql: &str,
@@ -784,6 +760,7 @@ fn http_memory_run(users_sql: &str, batch_size: i64, concurrency: Option<i64>) -
         "notes",
         &format!(", \"timeout_ms\": 60000{concurrency}"),
         batch_size,
+        BATCH_REQUESTS,
     );
     let (total, memory, _) = run_sync(&mut client, false);
     drop(client);
