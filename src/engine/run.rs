@@ -267,6 +267,10 @@ impl Run {
         runs::set_rows_invalid(self.id, counts.null_keys + duplicates)?;
         run.has_failures =
             failures::settle_plan(plan, sync_id, self.id, counts.null_keys + duplicates > 0)?;
+        // Delivery reads only the ops table (which holds the operations'
+        // values), so the model's copy need not take disk while it goes on:
+        // a first run's ops table is as large again.
+        spi::execute(&format!("TRUNCATE {}", plan.work_table), &[])?;
         spi::execute(
             &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
             &[],
