@@ -222,17 +222,17 @@ fn delivered_rows_are_logged_a_window_at_a_time_and_purged_exactly() {
          SELECT reverse_etl.create_model('many', 'SELECT g AS id, g::text AS v FROM generate_series(1, 25500) g', ARRAY['id']);
          SELECT reverse_etl.create_destination('local', 'postgres');
          SELECT reverse_etl.create_sync('s', 'many', 'local',
-           '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 1000,
+           '{\"mode\": \"upsert\", \"object\": \"target\", \"batch_size\": 100,
              \"match\": {\"from\": \"id\", \"to\": \"id\"},
              \"mappings\": [{\"from\": \"v\", \"to\": \"v\"}]}');",
     );
     let run = db.run("s");
-    // One stored row per window of 1000, every row id once through the view.
+    // One stored row per window of 100, every row id once through the view.
     assert_eq!(
         db.i64(&format!(
             "SELECT count(*) FROM reverse_etl._changelog_successes WHERE run_id = {run}"
         )),
-        26
+        255
     );
     assert_eq!(
         db.rows(&format!(
@@ -251,7 +251,8 @@ fn delivered_rows_are_logged_a_window_at_a_time_and_purged_exactly() {
     db.exec(&format!(
         "UPDATE reverse_etl.sync_runs SET finished_at = now() - interval '2 days' WHERE id = {run}"
     ));
-    // Removed in statements of up to 10000 rows, and counted by row.
+    // Removed in statements of up to 10000 rows (a hundred windows at a
+    // time), and counted by row.
     assert_eq!(db.i64("SELECT reverse_etl.purge_logs('1 day')"), 25500);
     assert_eq!(
         db.i64(&format!(

@@ -169,6 +169,8 @@ pub fn record_window(
                     .collect::<Vec<_>>()
                     .into(),
                 copies(outcome.payloads).into(),
+                outcome.after.into(),
+                outcome.upto.into(),
             ],
         )?;
     }
@@ -195,7 +197,8 @@ fn rejected_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
         "INSERT INTO reverse_etl._changelog_entries (run_id, sync_id, row_id, op, status, reason, fields, payload)
          SELECT {run_id}, {sync_id}, o.row_id, o.op, 'rejected', r.reason, r.fields, r.payload
          FROM {ops} o
-         JOIN unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[]) AS r(pos, reason, fields, payload) ON r.pos = o.pos",
+         JOIN unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[]) AS r(pos, reason, fields, payload) ON r.pos = o.pos
+         WHERE o.pos > $5 AND o.pos <= $6",
         ops = plan.ops_table,
     )
 }
@@ -234,32 +237,52 @@ pub fn copies(values: &[Option<JsonB>]) -> Vec<Option<JsonB>> {
         .collect()
 }
 
+/// Delivered windows a purge statement looks at: enough for `PURGE_BATCH`
+/// rows at the usual window sizes, and a bound on what it reads.
+const PURGE_WINDOWS: i64 = 100;
+
 /// Remove up to `limit` changelog rows of a run, delivered ones counted
-/// by their row ids; returns how many went (0: none was left).
-pub fn purge_run(run_id: i64, limit: i64) -> Result<u64> {
+/// by their row ids: how many went, and whether some are left.
+pub fn purge_run(run_id: i64, limit: i64) -> Result<(u64, bool)> {
     let entries = spi::execute(
         "DELETE FROM reverse_etl._changelog_entries WHERE ctid = ANY(ARRAY( \
              SELECT c.ctid FROM reverse_etl._changelog_entries c WHERE c.run_id = $1 LIMIT $2))",
         &[run_id.into(), limit.into()],
     )?;
-    if entries > 0 {
-        return Ok(entries);
+    if entries as i64 >= limit {
+        return Ok((entries, true));
     }
-    // A window holds up to batch_size rows: delete windows while their
-    // rows stay within the limit, and always at least one.
-    let delivered: Option<i64> = spi::one(
-        "WITH windows AS (
-             SELECT c.ctid, sum(cardinality(c.row_ids)) OVER (ORDER BY c.ctid) AS upto
-             FROM reverse_etl._changelog_successes c WHERE c.run_id = $1),
+    // A window holds up to batch_size rows: of the first windows, those
+    // whose rows stay within what is left of the limit, and always one.
+    let rows = spi::rows(
+        "WITH candidates AS (
+             SELECT c.ctid, cardinality(c.row_ids) AS delivered
+             FROM reverse_etl._changelog_successes c WHERE c.run_id = $1 LIMIT $3),
+         windows AS (
+             SELECT w.ctid, sum(w.delivered) OVER (ORDER BY w.ctid) AS upto FROM candidates w),
          gone AS (
              DELETE FROM reverse_etl._changelog_successes WHERE ctid = ANY(ARRAY(
                  SELECT w.ctid FROM windows w
                  WHERE w.upto <= $2 OR w.upto = (SELECT min(f.upto) FROM windows f)))
              RETURNING cardinality(row_ids) AS delivered)
-         SELECT sum(delivered)::bigint FROM gone",
-        &[run_id.into(), limit.into()],
+         SELECT coalesce(sum(g.delivered), 0)::bigint, count(*), (SELECT count(*) FROM candidates)
+         FROM gone g",
+        &[
+            run_id.into(),
+            (limit - entries as i64).into(),
+            PURGE_WINDOWS.into(),
+        ],
+        |row| {
+            Ok((
+                spi::get::<i64>(row, 1)?,
+                spi::get::<i64>(row, 2)?,
+                spi::get::<i64>(row, 3)?,
+            ))
+        },
     )?;
-    Ok(delivered.unwrap_or(0) as u64)
+    let (delivered, windows_gone, candidates) = rows.into_iter().next().unwrap_or_default();
+    let left = windows_gone < candidates || candidates == PURGE_WINDOWS;
+    Ok((entries + delivered as u64, left))
 }
 
 /// The primary key's columns, as a reason names them.

@@ -69,9 +69,9 @@ pub fn purge_sync(
             if !spend(budget) {
                 return Ok((removed, true));
             }
-            let batch = step(separately, || changelog::purge_run(run, PURGE_BATCH))?;
+            let (batch, left) = step(separately, || changelog::purge_run(run, PURGE_BATCH))?;
             removed += batch;
-            if batch == 0 {
+            if !left {
                 break;
             }
         }
