@@ -654,8 +654,7 @@ fn http_delivery(
 ) {
     let crm = fake_crm::FakeCrm::start();
     let (mut admin, mut client) = fresh_database();
-    let request =
-        per_row_request.unwrap_or("{\"method\": \"POST\", \"path\": \"/contacts/batch\"}");
+    let request = per_row_request.unwrap_or(BATCH_REQUEST);
     create_http_sync(
         &mut client,
         &crm,
@@ -721,8 +720,8 @@ fn http_delivery(
         .unwrap();
 }
 
-/// The batch endpoint of the fake CRM, as a sync's `requests` members.
-const BATCH_REQUESTS: &str = "\"added\": {\"method\": \"POST\", \"path\": \"/contacts/batch\"}";
+/// The batch endpoint of the fake CRM, as a sync's request.
+const BATCH_REQUEST: &str = "{\"method\": \"POST\", \"path\": \"/contacts/batch\"}";
 
 /// The benchmark database's `users` table (`users_sql`: columns id,
 /// email and `column`) and an upsert sync `bench` of it to the fake CRM,
@@ -768,7 +767,7 @@ fn http_memory_run(users_sql: &str, batch_size: i64, concurrency: Option<i64>) -
         "notes",
         &format!(", \"timeout_ms\": 60000{concurrency}"),
         batch_size,
-        BATCH_REQUESTS,
+        &format!("\"added\": {BATCH_REQUEST}"),
     );
     let (total, memory, _) = run_sync(&mut client, false);
     drop(client);

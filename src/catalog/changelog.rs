@@ -132,7 +132,6 @@ pub fn rejected_fields(plan: &RunPlan, rejected: &[i64], reader: &Identity) -> R
 /// The window's operations in the log: its delivered ones (at level `all`)
 /// as one row per operation kind, and each rejected one with its reason,
 /// `fields` (see `rejected_fields`) and payload (at `all` and `failures`).
-/// Returns how many rows' outcomes were logged.
 pub fn record_window(
     plan: &RunPlan,
     run_id: i64,
@@ -140,13 +139,12 @@ pub fn record_window(
     outcome: &WindowOutcome,
     fields: &[JsonB],
     level: ChangelogLevel,
-) -> Result<u64> {
+) -> Result<()> {
     if level == ChangelogLevel::None {
-        return Ok(0);
+        return Ok(());
     }
-    let mut logged = 0;
     if level == ChangelogLevel::All {
-        let delivered: Option<i64> = spi::one(
+        spi::execute(
             &successes_sql(plan, run_id, sync_id),
             &[
                 outcome.after.into(),
@@ -155,10 +153,9 @@ pub fn record_window(
                 outcome.unattempted.to_vec().into(),
             ],
         )?;
-        logged += delivered.unwrap_or(0) as u64;
     }
     if !outcome.rejected.is_empty() {
-        logged += spi::execute(
+        spi::execute(
             &rejected_sql(plan, run_id, sync_id),
             &[
                 outcome.rejected.to_vec().into(),
@@ -174,20 +171,17 @@ pub fn record_window(
             ],
         )?;
     }
-    Ok(logged)
+    Ok(())
 }
 
 fn successes_sql(plan: &RunPlan, run_id: i64, sync_id: i64) -> String {
     format!(
-        "WITH logged AS (
-             INSERT INTO reverse_etl._changelog_successes (run_id, sync_id, op, row_ids)
-             SELECT {run_id}, {sync_id}, o.op, array_agg(o.row_id ORDER BY o.pos)
-             FROM {ops} o
-             WHERE o.pos > $1 AND o.pos <= $2
-               AND o.pos <> ALL($3::bigint[]) AND o.pos <> ALL($4::bigint[])
-             GROUP BY o.op
-             RETURNING cardinality(row_ids) AS delivered)
-         SELECT sum(delivered)::bigint FROM logged",
+        "INSERT INTO reverse_etl._changelog_successes (run_id, sync_id, op, row_ids)
+         SELECT {run_id}, {sync_id}, o.op, array_agg(o.row_id ORDER BY o.pos)
+         FROM {ops} o
+         WHERE o.pos > $1 AND o.pos <= $2
+           AND o.pos <> ALL($3::bigint[]) AND o.pos <> ALL($4::bigint[])
+         GROUP BY o.op",
         ops = plan.ops_table,
     )
 }
