@@ -19,6 +19,9 @@ use crate::postgres::{in_transaction, spi, with_settings, Identity};
 use std::collections::HashMap;
 use std::time::Instant;
 
+/// A work table this large is emptied once the ops table is built.
+const RELEASE_WORK_TABLE_BYTES: i64 = 64 * 1024 * 1024;
+
 pub struct Run {
     pub id: i64,
     pub request: RunRequest,
@@ -268,9 +271,19 @@ impl Run {
         run.has_failures =
             failures::settle_plan(plan, sync_id, self.id, counts.null_keys + duplicates > 0)?;
         // Delivery reads only the ops table (which holds the operations'
-        // values), so the model's copy need not take disk while it goes on:
-        // a first run's ops table is as large again.
-        spi::execute(&format!("TRUNCATE {}", plan.work_table), &[])?;
+        // values), so a large copy of the model need not take disk while it
+        // goes on: a first run's ops table is as large again. A small one
+        // stays until the run ends: truncating costs a few milliseconds
+        // (new files, their init forks synced), a no-change run's whole
+        // budget.
+        let work_bytes: i64 = spi::one(
+            "SELECT pg_catalog.pg_table_size($1::regclass)",
+            &[plan.work_table.as_str().into()],
+        )?
+        .unwrap_or(0);
+        if work_bytes >= RELEASE_WORK_TABLE_BYTES {
+            spi::execute(&format!("TRUNCATE {}", plan.work_table), &[])?;
+        }
         spi::execute(
             &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
             &[],
