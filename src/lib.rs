@@ -31,6 +31,7 @@ pub extern "C-unwind" fn _PG_init() {
     // SAFETY: read in the process loading the library.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         schedule::registry::init();
+        engine::pool::init();
         schedule::launcher::register();
     }
 }

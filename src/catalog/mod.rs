@@ -188,6 +188,43 @@ fn ensure_name_free(table: &str, what: &str, name: &str) -> Result<()> {
 }
 
 /// The role that owns the extension (and its private tables).
+/// Who and what a run worker of a sync connects as: the extension's
+/// owner, the sync's owner, and a fingerprint of the database and role
+/// settings it will be given (a warm worker serves only runs that would
+/// get the same).
+pub struct RunContext {
+    pub extension_owner: pg_sys::Oid,
+    pub sync_owner: pg_sys::Oid,
+    pub settings: i64,
+}
+
+pub fn run_context(sync_id: i64, database: pg_sys::Oid) -> Result<RunContext> {
+    let mut rows = spi::rows(
+        "SELECT e.extowner, s.owner::oid, \
+                (SELECT coalesce(pg_catalog.hashtextextended(pg_catalog.string_agg( \
+                            d.setdatabase::text || '/' || d.setrole::text || '/' || pg_catalog.array_to_string(d.setconfig, E'\\n'), \
+                            E'\\n' ORDER BY d.setdatabase, d.setrole), 0), 0) \
+                   FROM pg_catalog.pg_db_role_setting d \
+                  WHERE d.setdatabase IN (0, $2) AND d.setrole IN (0, e.extowner)) \
+           FROM pg_catalog.pg_extension e LEFT JOIN reverse_etl.syncs s ON s.id = $1 \
+          WHERE e.extname = 'pg_reverse_etl'",
+        &[sync_id.into(), database.into()],
+        |row| {
+            Ok(RunContext {
+                extension_owner: spi::get(row, 1)?,
+                sync_owner: row.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+                settings: spi::get(row, 3)?,
+            })
+        },
+    )?;
+    rows.pop().ok_or_else(|| {
+        Error::new(
+            SqlState::InternalError,
+            "extension pg_reverse_etl not found",
+        )
+    })
+}
+
 pub fn extension_owner() -> Result<pg_sys::Oid> {
     spi::one(
         "SELECT extowner FROM pg_extension WHERE extname = 'pg_reverse_etl'",

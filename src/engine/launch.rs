@@ -1,6 +1,7 @@
 //! Starting a run: from the calling session, launch a dynamic background
 //! worker for it and, if asked, wait until it has finished.
 
+use super::pool;
 use super::worker::RunRequest;
 use crate::catalog::{self, runs};
 use crate::error::{Error, Result, SqlState};
@@ -30,7 +31,14 @@ const QUEUE_LOCK_CLASS: i32 = 0x5245_5451; // "RETQ"
 enum Started {
     /// A run was already queued: this ask joins it.
     Joined(i64),
-    New(i64, pgrx::bgworkers::DynamicBackgroundWorker, i32),
+    New(i64, RunWorker),
+}
+
+/// The worker doing a run, as the session that asked for the run knows it.
+struct RunWorker {
+    pid: i32,
+    /// For a worker this session started (None: a warm one was handed the run).
+    handle: Option<pgrx::bgworkers::DynamicBackgroundWorker>,
 }
 
 /// How a run was asked for.
@@ -98,13 +106,13 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
             clear_first: options.clear_first,
             ..RunRequest::new(sync_id, trigger)?
         };
-        let (worker, pid) = spawn_worker(run_id, &request)?;
+        let worker = launch_worker(run_id, &request)?;
         wait_until_recorded(run_id);
-        Ok(Started::New(run_id, worker, pid))
+        Ok(Started::New(run_id, worker))
     }))
     .finally(|| release_queue_lock(sync_id))
     .execute()?;
-    let (run_id, worker, pid) = match started {
+    let (run_id, worker) = match started {
         Started::Joined(run_id) => {
             if wait {
                 wait_for_end(run_id, None)?;
@@ -112,12 +120,12 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
             }
             return Ok(run_id);
         }
-        Started::New(run_id, worker, pid) => (run_id, worker, pid),
+        Started::New(run_id, worker) => (run_id, worker),
     };
     if !wait {
         return Ok(run_id);
     }
-    wait_for_worker(worker, pid);
+    wait_for_run_worker(run_id, worker);
     report_outcome(&sync.name, run_id, options.raise_on_failure)
 }
 
@@ -191,15 +199,54 @@ fn spawn_worker(
     )
 }
 
+/// Hand the run to a warm worker of its kind, or start a worker for it.
+fn launch_worker(run_id: i64, request: &RunRequest) -> Result<RunWorker> {
+    let kind = pool::Kind {
+        database: request.database,
+        extension_owner: request.extension_owner,
+        sync_owner: request.sync_owner,
+        settings: request.settings,
+    };
+    let me = unsafe { pg_sys::MyProcPid };
+    if let Some(pid) = pool::hand(kind, run_id, &request.encode(), me) {
+        if taken(run_id, pid) {
+            return Ok(RunWorker { pid, handle: None });
+        }
+        // It exited (terminated, or its idle time ran out) before taking it.
+    }
+    let (handle, pid) = spawn_worker(run_id, request)?;
+    Ok(RunWorker {
+        pid,
+        handle: Some(handle),
+    })
+}
+
+/// Whether the warm worker `pid` took run `run_id` it was handed (it does
+/// at once, unless it is exiting).
+fn taken(run_id: i64, pid: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match pool::handed_state(pid, run_id) {
+            pool::HandedState::Waiting => {}
+            pool::HandedState::Taken => return true,
+            // Gone: it may have done the run and exited since.
+            pool::HandedState::Gone => return matches!(runs::status(run_id), Ok(Some(_))),
+        }
+        std::thread::sleep(Duration::from_micros(200));
+        pg_sys::check_for_interrupts!();
+    }
+    false
+}
+
 /// A run the schedule asked for: started, not waited for; returns the
-/// worker's pid. The worker tells the scheduler (its notify pid) when it
-/// ends, which frees a parallel slot.
+/// worker's pid. The worker tells the scheduler (its waiter) when the run
+/// is done, which frees a parallel slot.
 pub fn start_scheduled_run(sync_id: i64, due_ms: i64) -> Result<i32> {
     let request = RunRequest {
         due_at_ms: Some(due_ms),
         ..RunRequest::new(sync_id, "schedule")?
     };
-    Ok(spawn_worker(runs::next_id()?, &request)?.1)
+    Ok(launch_worker(runs::next_id()?, &request)?.pid)
 }
 
 /// The background workers of this extension.
@@ -221,6 +268,14 @@ impl WorkerKind {
     }
 }
 
+fn out_of_workers() -> Error {
+    Error::new(
+        SqlState::InsufficientResources,
+        "could not start a background worker: all background worker slots are in use",
+    )
+    .with_hint("raise max_worker_processes, or run fewer syncs at once")
+}
+
 /// Start a dynamic worker with `argument` and `extra`; this process is told
 /// (SIGUSR1) when it starts and ends.
 pub fn spawn(
@@ -230,22 +285,36 @@ pub fn spawn(
     extra: &str,
 ) -> Result<(pgrx::bgworkers::DynamicBackgroundWorker, i32)> {
     let (function, worker_type) = kind.function_and_type();
-    let worker = BackgroundWorkerBuilder::new(name)
-        .set_type(worker_type)
-        .set_library("pg_reverse_etl")
-        .set_function(function)
-        .set_argument(argument.into_datum())
-        .set_extra(extra)
-        .enable_spi_access()
-        .set_notify_pid(unsafe { pg_sys::MyProcPid })
-        .load_dynamic()
-        .map_err(|_| {
-            Error::new(
-                SqlState::InsufficientResources,
-                "could not start a background worker: all background worker slots are in use",
-            )
-            .with_hint("raise max_worker_processes, or run fewer syncs at once")
-        })?;
+    let start = || {
+        BackgroundWorkerBuilder::new(name)
+            .set_type(worker_type)
+            .set_library("pg_reverse_etl")
+            .set_function(function)
+            .set_argument(argument.into_datum())
+            .set_extra(extra)
+            .enable_spi_access()
+            .set_notify_pid(unsafe { pg_sys::MyProcPid })
+            .load_dynamic()
+    };
+    let worker = match start() {
+        Ok(worker) => worker,
+        // Idle warm workers hold slots: they leave, and the slots they free
+        // are taken as the postmaster reaps them.
+        Err(_) if !pool::dismiss_idle().is_empty() => {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            loop {
+                match start() {
+                    Ok(worker) => break worker,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        pg_sys::check_for_interrupts!();
+                    }
+                    Err(_) => return Err(out_of_workers()),
+                }
+            }
+        }
+        Err(_) => return Err(out_of_workers()),
+    };
     let pid = worker.wait_for_startup().map_err(|status| {
         Error::new(
             SqlState::InsufficientResources,
@@ -266,6 +335,42 @@ pub fn wait_for_worker(worker: pgrx::bgworkers::DynamicBackgroundWorker, pid: i3
         })
         .execute()
         .ok();
+}
+
+/// Wait until a run's worker is done with it: the run has ended and what
+/// follows it (alerts) is done. A cancelled wait cancels the run.
+fn wait_for_run_worker(run_id: i64, worker: RunWorker) {
+    let pid = worker.pid;
+    if !pool::pooled(pid) {
+        // A worker outside the pool: one run, then it exits.
+        if let Some(handle) = worker.handle {
+            wait_for_worker(handle, pid);
+        }
+        return;
+    }
+    PgTryBuilder::new(|| {
+        while pool::holds(pid, run_id) {
+            // The worker sets this latch when it is done (or exits); the
+            // timeout only bounds a missed wake-up.
+            // SAFETY: this process's own latch.
+            unsafe {
+                pg_sys::WaitLatch(
+                    pg_sys::MyLatch,
+                    (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH)
+                        as i32,
+                    1000,
+                    pg_sys::PG_WAIT_EXTENSION,
+                );
+                pg_sys::ResetLatch(pg_sys::MyLatch);
+            }
+            pg_sys::check_for_interrupts!();
+        }
+    })
+    .catch_others(move |caught| {
+        pool::cancel(pid, run_id);
+        caught.rethrow()
+    })
+    .execute();
 }
 
 /// What the next run of a sync would do, without sending or recording

@@ -6,6 +6,7 @@ mod decisions;
 pub mod launch;
 pub mod lifecycle;
 pub mod logs;
+pub mod pool;
 pub mod model;
 mod preview;
 pub mod recovery;

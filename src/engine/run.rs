@@ -143,6 +143,16 @@ impl Run {
     /// Querying: materialise the model once, as the sync's owner.
     pub fn query_model(&self) -> Result<Materialized> {
         let sync = catalog::load_sync(self.request.sync_id)?;
+        // The worker may be a warm one that has run this owner's code only.
+        if sync.owner.to_u32() != self.request.sync_owner {
+            return Err(Error::new(
+                SqlState::ObjectNotInPrerequisiteState,
+                format!(
+                    "sync \"{}\": its owner changed after the run was asked for; run it again",
+                    sync.name
+                ),
+            ));
+        }
         let valid = validate::sync_config(&SyncDefinition::stored(&sync))
             .map_err(|e| e.context(format!("sync \"{}\"", sync.name)))?;
         let plan = valid.plan(

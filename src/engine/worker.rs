@@ -1,6 +1,7 @@
 //! The run worker: what the launching session tells it, its entry point
 //! and its signals. The run itself is `run::Run`.
 
+use super::pool;
 use super::preview;
 use super::run::Run;
 use crate::error::Result;
@@ -14,6 +15,12 @@ pub struct RunRequest {
     /// The worker connects as this role, the extension's owner: it does
     /// the catalog's bookkeeping, and nothing of a user's runs as it.
     pub extension_owner: u32,
+    /// The sync's owner when the run was asked for: the only role whose
+    /// code the run may execute (a warm worker serves one owner).
+    pub sync_owner: u32,
+    /// The database and role settings the worker connects with (see
+    /// `pool::Kind`).
+    pub settings: i64,
     pub sync_id: i64,
     pub full_resync: bool,
     /// Take the model's current result as the snapshot and send nothing.
@@ -33,9 +40,13 @@ pub struct RunRequest {
 impl RunRequest {
     /// A plain run of `sync_id` in this database (every option off).
     pub fn new(sync_id: i64, trigger: &str) -> Result<RunRequest> {
+        let database = unsafe { pg_sys::MyDatabaseId };
+        let context = crate::catalog::run_context(sync_id, database)?;
         Ok(RunRequest {
-            database: unsafe { pg_sys::MyDatabaseId }.to_u32(),
-            extension_owner: crate::catalog::extension_owner()?.to_u32(),
+            database: database.to_u32(),
+            extension_owner: context.extension_owner.to_u32(),
+            sync_owner: context.sync_owner.to_u32(),
+            settings: context.settings,
             sync_id,
             full_resync: false,
             reset_cdc: false,
@@ -49,9 +60,11 @@ impl RunRequest {
 
     pub fn encode(&self) -> String {
         format!(
-            "{} {} {} {}{}{}{}{} {} {}",
+            "{} {} {} {} {} {}{}{}{}{} {} {}",
             self.database,
             self.extension_owner,
+            self.sync_owner,
+            self.settings,
             self.sync_id,
             u8::from(self.full_resync),
             u8::from(self.reset_cdc),
@@ -67,6 +80,8 @@ impl RunRequest {
         let mut parts = text.split(' ');
         let database = parts.next()?.parse().ok()?;
         let extension_owner = parts.next()?.parse().ok()?;
+        let sync_owner = parts.next()?.parse().ok()?;
+        let settings = parts.next()?.parse().ok()?;
         let sync_id = parts.next()?.parse().ok()?;
         let flags = parts.next()?.as_bytes();
         if flags.len() != 5 {
@@ -75,6 +90,8 @@ impl RunRequest {
         Some(RunRequest {
             database,
             extension_owner,
+            sync_owner,
+            settings,
             sync_id,
             full_resync: flags[0] == b'1',
             reset_cdc: flags[1] == b'1',
@@ -94,36 +111,69 @@ unsafe extern "C-unwind" {
     /// PostgreSQL's SIGTERM handler for backends (postgres.c).
     #[link_name = "die"]
     fn postgres_die(signal: std::ffi::c_int);
+    /// Sets ConfigReloadPending and the latch (interrupt.c).
+    #[link_name = "SignalHandlerForConfigReload"]
+    fn config_reload_handler(signal: std::ffi::c_int);
 }
 
-/// The worker's entry point; the argument is the run id.
+/// The worker's entry point; the argument is the run id. After its run the
+/// worker may stay, warm, for more runs of the same kind (see `pool`).
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
-    let run_id = argument.value() as i64;
-    let Some(request) = RunRequest::decode(BackgroundWorker::get_extra()) else {
+    let mut run_id = argument.value() as i64;
+    let Some(mut request) = RunRequest::decode(BackgroundWorker::get_extra()) else {
         pgrx::warning!("pg_reverse_etl: run {run_id}: malformed worker request");
         return;
     };
     // SIGINT already cancels the running statement (StatementCancelHandler).
     // SIGTERM must end the worker at a safe point, as for any backend: the
     // bgworker default exits inside the signal handler, even mid-commit.
+    // SIGHUP: a warm worker reads the configuration again between runs.
     unsafe {
         pg_sys::pqsignal(libc::SIGTERM, Some(postgres_die));
+        pg_sys::pqsignal(libc::SIGHUP, Some(config_reload_handler));
         pg_sys::BackgroundWorkerUnblockSignals();
     }
     BackgroundWorker::connect_worker_to_spi_by_oid(
         Some(pg_sys::Oid::from(request.database)),
         Some(pg_sys::Oid::from(request.extension_owner)),
     );
-    let mut run = Run::new(run_id, request);
-    if run.request.preview {
-        preview::preview(&mut run);
-    } else {
+    if request.preview {
+        preview::preview(&mut Run::new(run_id, request));
+        return;
+    }
+    // The session that started this worker; later, whoever handed a run.
+    // SAFETY: set for every background worker before its entry point runs.
+    let mut waiter = unsafe { (*pg_sys::MyBgworkerEntry).bgw_notify_pid };
+    pool::join(run_id);
+    let mut runs_done = 0;
+    loop {
+        let kind = pool::Kind {
+            database: request.database,
+            extension_owner: request.extension_owner,
+            sync_owner: request.sync_owner,
+            settings: request.settings,
+        };
+        let sync_id = request.sync_id;
+        let mut run = Run::new(run_id, request);
         if let Err(error) = run.execute() {
             run.finish_with_error(&error);
         }
-        super::alerts::after_run(run_id, run.request.sync_id);
+        super::alerts::after_run(run_id, sync_id);
+        runs_done += 1;
+        let Some(handed) = pool::rest(kind, waiter, runs_done) else {
+            return;
+        };
+        let Some(next) = RunRequest::decode(&handed.request)
+            .filter(|next| next.database == kind.database && next.extension_owner == kind.extension_owner)
+        else {
+            pgrx::warning!("pg_reverse_etl: run {}: malformed worker request", handed.run_id);
+            return;
+        };
+        run_id = handed.run_id;
+        request = next;
+        waiter = handed.waiter;
     }
 }
 
@@ -136,6 +186,8 @@ mod tests {
         let request = RunRequest {
             database: 16384,
             extension_owner: 10,
+            sync_owner: 16390,
+            settings: -4_611_686_018_427_387_904,
             sync_id: 42,
             full_resync: true,
             reset_cdc: false,

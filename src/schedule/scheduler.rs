@@ -181,12 +181,15 @@ impl Scheduler {
         // A worker shows in pg_stat_activity only once it has connected,
         // so the ones this scheduler just started are counted by pid.
         // (Worker handles live in the transaction that started them.)
+        // Warm workers waiting for a run are not running one.
+        let idle = crate::engine::pool::idle_pids();
         let mut running: std::collections::HashSet<i32> =
             schedules::running_run_workers()?.into_iter().collect();
         // SAFETY: signal 0 only checks that the process exists.
         self.started_workers
-            .retain(|pid| unsafe { libc::kill(*pid, 0) } == 0);
+            .retain(|pid| unsafe { libc::kill(*pid, 0) } == 0 && !idle.contains(pid));
         running.extend(self.started_workers.iter().copied());
+        running.retain(|pid| !idle.contains(pid));
         let mut capacity = i64::from(crate::gucs::max_parallel_runs()) - running.len() as i64;
         let mut items: Vec<(i64, Schedule, Scheduled)> = Vec::new();
         let mut next_due_ms = NEVER;

@@ -1,0 +1,393 @@
+//! Run workers kept warm between runs. Starting a process, connecting it
+//! and filling its caches cost every run more than its own work on a small
+//! model; so a run worker, once its run has ended, waits a moment
+//! (`reverse_etl.worker_idle_timeout`) for another run to be handed to it.
+//!
+//! A warm worker only takes runs of its own kind: the same database, the
+//! same extension owner it connected as, the same database and role
+//! settings it connected with, and syncs of the same owner as the run it
+//! has done. The code a sync's owner ran in it (its model, its triggers)
+//! may have left session state that SQL cannot clear from inside a
+//! security-restricted operation (a dblink connection, a plpgsql package
+//! variable): only that owner's runs may ever see it. The state SQL can
+//! clear is cleared between runs (session locks, prepared statements).
+//!
+//! The pool is a table in shared memory, so it exists only when the library
+//! is in shared_preload_libraries; without it every run starts a worker of
+//! its own, as before.
+
+use pgrx::prelude::*;
+use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
+use std::time::{Duration, Instant};
+
+/// Run workers that can be in the pool at once (each holds a background
+/// worker slot while idle); a worker beyond them runs once and exits.
+const MAX_WORKERS: usize = 512;
+
+/// A worker's request as the launching session encoded it (bgw_extra's size).
+const REQUEST_BYTES: usize = 128;
+
+/// A warm worker runs at most this many runs, then exits: whatever a run
+/// leaves in the process's memory cannot grow without bound.
+pub const MAX_RUNS_PER_WORKER: u32 = 1000;
+
+/// What a run needs of the worker that does it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Kind {
+    pub database: u32,
+    pub extension_owner: u32,
+    pub sync_owner: u32,
+    /// A fingerprint of the database and role settings applied when the
+    /// worker connected (ALTER DATABASE/ROLE … SET).
+    pub settings: i64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum State {
+    Free,
+    /// Doing `run_id`.
+    Busy,
+    /// Waiting for a run of its kind.
+    Idle,
+    /// Handed `run_id` (the request is in the slot), not yet taken.
+    Handed,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Slot {
+    pid: i32,
+    state: State,
+    kind: Kind,
+    run_id: i64,
+    /// The process to wake when the run (and what follows it) is done.
+    waiter: i32,
+    request: [u8; REQUEST_BYTES],
+    request_len: usize,
+}
+
+impl Slot {
+    const FREE: Slot = Slot {
+        pid: 0,
+        state: State::Free,
+        kind: Kind {
+            database: 0,
+            extension_owner: 0,
+            sync_owner: 0,
+            settings: 0,
+        },
+        run_id: 0,
+        waiter: 0,
+        request: [0; REQUEST_BYTES],
+        request_len: 0,
+    };
+}
+
+#[derive(Copy, Clone, Debug)]
+pub struct Pool {
+    slots: [Slot; MAX_WORKERS],
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            slots: [Slot::FREE; MAX_WORKERS],
+        }
+    }
+}
+
+impl Pool {
+    fn of(&mut self, pid: i32) -> Option<&mut Slot> {
+        self.slots
+            .iter_mut()
+            .find(|slot| slot.state != State::Free && slot.pid == pid)
+    }
+}
+
+// SAFETY: plain Copy data without pointers.
+unsafe impl PGRXSharedMemory for Pool {}
+
+static POOL: PgLwLock<Pool> = unsafe { PgLwLock::new(c"pg_reverse_etl_run_workers") };
+
+/// Called from _PG_init while shared_preload_libraries are loaded.
+// pg_shmem_init! tests for feature pg13, which this crate does not have.
+#[allow(unexpected_cfgs)]
+pub fn init() {
+    pg_shmem_init!(POOL);
+}
+
+fn in_use() -> bool {
+    crate::schedule::registry::preloaded() && crate::gucs::worker_idle_timeout_ms() > 0
+}
+
+/// Set the latch of a live PostgreSQL process, if `pid` is one (a waiter
+/// that has gone is not signalled: its pid may be another program's now).
+pub fn wake(pid: i32) {
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: BackendPidGetProc takes ProcArrayLock itself and returns a
+    // PGPROC in shared memory, or null; SetLatch is safe on any PGPROC's latch.
+    unsafe {
+        let process = pg_sys::BackendPidGetProc(pid);
+        if !process.is_null() {
+            pg_sys::SetLatch(&mut (*process).procLatch);
+        }
+    }
+}
+
+/// A new run worker joins the pool, busy with its first run. False when
+/// there is no pool (or no room in it): the worker runs once.
+pub fn join(run_id: i64) -> bool {
+    if !in_use() {
+        return false;
+    }
+    let pid = unsafe { pg_sys::MyProcPid };
+    let mut pool = POOL.exclusive();
+    let Some(slot) = pool.slots.iter_mut().find(|s| s.state == State::Free) else {
+        return false;
+    };
+    *slot = Slot {
+        pid,
+        state: State::Busy,
+        run_id,
+        ..Slot::FREE
+    };
+    drop(pool);
+    // SAFETY: registering a callback with no argument, once per process.
+    unsafe { pg_sys::before_shmem_exit(Some(leave_at_exit), pg_sys::Datum::from(0usize)) };
+    true
+}
+
+/// However the worker ends (its idle time over, terminated, an ERROR), its
+/// slot is freed and the waiter of its run, if it has one, is woken: a run
+/// handed to it that it never took is then started in a worker of its own.
+#[pg_guard]
+unsafe extern "C-unwind" fn leave_at_exit(_code: i32, _argument: pg_sys::Datum) {
+    let pid = unsafe { pg_sys::MyProcPid };
+    let mut pool = POOL.exclusive();
+    let waiter = pool.of(pid).map(|slot| {
+        let waiter = matches!(slot.state, State::Handed | State::Busy).then_some(slot.waiter);
+        *slot = Slot::FREE;
+        waiter
+    });
+    drop(pool);
+    if let Some(Some(waiter)) = waiter {
+        wake(waiter);
+    }
+}
+
+/// A run handed to a warm worker.
+pub struct Handed {
+    pub run_id: i64,
+    pub request: String,
+    /// Woken when this run is done.
+    pub waiter: i32,
+}
+
+/// Between runs: clear what the last run left in the session, tell its
+/// waiter it is done, and wait for a run of `kind` until the idle timeout.
+/// None: the worker should exit (no pool, timed out, asked to leave).
+pub fn rest(kind: Kind, waiter: i32, runs_done: u32) -> Option<Handed> {
+    let pid = unsafe { pg_sys::MyProcPid };
+    let stay = in_use() && runs_done < MAX_RUNS_PER_WORKER;
+    if stay {
+        clear_session_state();
+    }
+    {
+        let mut pool = POOL.exclusive();
+        if let Some(slot) = pool.of(pid) {
+            if stay {
+                *slot = Slot {
+                    pid,
+                    state: State::Idle,
+                    kind,
+                    ..Slot::FREE
+                };
+            } else {
+                *slot = Slot::FREE;
+            }
+        }
+    }
+    wake(waiter);
+    if !stay {
+        return None;
+    }
+    let deadline =
+        Instant::now() + Duration::from_millis(crate::gucs::worker_idle_timeout_ms() as u64);
+    loop {
+        if let Some(outcome) = take_handed(pid, Instant::now() >= deadline) {
+            return outcome;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        // SAFETY: this process's own latch; WL_EXIT_ON_PM_DEATH exits if
+        // the postmaster dies.
+        unsafe {
+            pg_sys::WaitLatch(
+                pg_sys::MyLatch,
+                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                left.as_millis().max(1) as std::ffi::c_long,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+            // A cancel meant for the run that ended is not this one's.
+            pg_sys::QueryCancelPending = 0;
+        }
+        // Terminated: exits here (the slot is freed on the way out).
+        pg_sys::check_for_interrupts!();
+        if unsafe { pg_sys::ConfigReloadPending } != 0 {
+            unsafe {
+                pg_sys::ConfigReloadPending = 0;
+                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
+            }
+        }
+    }
+}
+
+/// Some(handed run), Some(None) to exit, None to keep waiting.
+fn take_handed(pid: i32, timed_out: bool) -> Option<Option<Handed>> {
+    let mut pool = POOL.exclusive();
+    let Some(slot) = pool.of(pid) else {
+        // Asked to leave (its slot was taken back).
+        return Some(None);
+    };
+    match slot.state {
+        State::Handed => {
+            let request = String::from_utf8_lossy(&slot.request[..slot.request_len]).into_owned();
+            slot.state = State::Busy;
+            // SAFETY: this process's own flag; see rest().
+            unsafe { pg_sys::QueryCancelPending = 0 };
+            Some(Some(Handed {
+                run_id: slot.run_id,
+                request,
+                waiter: slot.waiter,
+            }))
+        }
+        State::Idle if timed_out => {
+            *slot = Slot::FREE;
+            Some(None)
+        }
+        _ => None,
+    }
+}
+
+/// What a run's code may have left in the session that the next run (of
+/// the same owner) should not find: session advisory locks (the sync's run
+/// lock among them) and prepared statements.
+fn clear_session_state() {
+    // SAFETY: called between transactions, as DISCARD ALL and backend exit do.
+    unsafe {
+        pg_sys::LockReleaseSession(pg_sys::USER_LOCKMETHOD as pg_sys::LOCKMETHODID);
+        pg_sys::DropAllPreparedStatements();
+    }
+}
+
+/// Hand run `run_id` to an idle worker of `kind`; `waiter` is woken when it
+/// is done. The worker's pid, or None when no such worker is idle.
+pub fn hand(kind: Kind, run_id: i64, request: &str, waiter: i32) -> Option<i32> {
+    if !in_use() || request.len() > REQUEST_BYTES {
+        return None;
+    }
+    let mut pool = POOL.exclusive();
+    let slot = pool
+        .slots
+        .iter_mut()
+        .find(|s| s.state == State::Idle && s.kind == kind)?;
+    slot.state = State::Handed;
+    slot.run_id = run_id;
+    slot.waiter = waiter;
+    slot.request[..request.len()].copy_from_slice(request.as_bytes());
+    slot.request_len = request.len();
+    let pid = slot.pid;
+    drop(pool);
+    wake(pid);
+    Some(pid)
+}
+
+/// Whether the pooled worker `pid` still has run `run_id` (handed or
+/// doing it, or what follows it: alerts). False for a worker outside the
+/// pool.
+pub fn holds(pid: i32, run_id: i64) -> bool {
+    if !crate::schedule::registry::preloaded() {
+        return false;
+    }
+    let mut pool = POOL.exclusive();
+    pool.of(pid)
+        .is_some_and(|slot| slot.run_id == run_id && matches!(slot.state, State::Busy | State::Handed))
+}
+
+/// Where a run handed to a warm worker is.
+pub enum HandedState {
+    Waiting,
+    Taken,
+    /// The worker has left the pool.
+    Gone,
+}
+
+pub fn handed_state(pid: i32, run_id: i64) -> HandedState {
+    let mut pool = POOL.exclusive();
+    match pool.of(pid) {
+        Some(slot) if slot.state == State::Handed && slot.run_id == run_id => HandedState::Waiting,
+        Some(_) => HandedState::Taken,
+        None => HandedState::Gone,
+    }
+}
+
+/// Whether `pid` is a worker in the pool.
+pub fn pooled(pid: i32) -> bool {
+    crate::schedule::registry::preloaded() && POOL.exclusive().of(pid).is_some()
+}
+
+/// Cancel the statement of `pid` if it is still doing `run_id` (a pooled
+/// worker may have moved on to another run), or if `pid` is a run worker
+/// outside the pool (one run per process).
+pub fn cancel(pid: i32, run_id: i64) {
+    let signal = || {
+        // SAFETY: SIGINT is a backend's query-cancel signal.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+    };
+    if !crate::schedule::registry::preloaded() {
+        signal();
+        return;
+    }
+    // The signal is sent under the lock: the worker leaves the run under
+    // it, so the signal cannot reach a later run (a late one is dropped
+    // while the worker rests).
+    let mut pool = POOL.exclusive();
+    match pool.of(pid) {
+        Some(slot) if slot.run_id == run_id && slot.state == State::Busy => signal(),
+        Some(_) => {}
+        None => signal(),
+    }
+}
+
+/// The pids of idle workers (not running anything).
+pub fn idle_pids() -> Vec<i32> {
+    if !crate::schedule::registry::preloaded() {
+        return Vec::new();
+    }
+    let pool = POOL.share();
+    pool.slots
+        .iter()
+        .filter(|slot| slot.state == State::Idle)
+        .map(|slot| slot.pid)
+        .collect()
+}
+
+/// Ask every idle worker to exit (their background worker slots are
+/// wanted); returns their pids.
+pub fn dismiss_idle() -> Vec<i32> {
+    if !crate::schedule::registry::preloaded() {
+        return Vec::new();
+    }
+    let mut pool = POOL.exclusive();
+    let mut dismissed = Vec::new();
+    for slot in pool.slots.iter_mut().filter(|s| s.state == State::Idle) {
+        dismissed.push(slot.pid);
+        *slot = Slot::FREE;
+    }
+    drop(pool);
+    for pid in &dismissed {
+        wake(*pid);
+    }
+    dismissed
+}
