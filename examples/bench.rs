@@ -900,9 +900,11 @@ fn schedule_scenario(minutes: u64) {
         .batch_execute("UPDATE reverse_etl.syncs SET enabled = false")
         .unwrap();
     drop(client);
-    admin
-        .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
-        .unwrap();
+    if std::env::var("BENCH_KEEP_DATABASE").is_err() {
+        admin
+            .batch_execute("DROP DATABASE reverse_etl_bench WITH (FORCE)")
+            .unwrap();
+    }
 }
 
 /// The postgres destination to another server (a second local cluster on

@@ -153,7 +153,7 @@ impl RunPlan {
             )
             .collect::<String>();
         format!(
-            "CREATE UNLOGGED TABLE {} (row_id text, row_hash bigint, match_key text{fields}) WITH (autovacuum_enabled = off)",
+            "CREATE TEMPORARY TABLE {} (row_id text, row_hash bigint, match_key text{fields})",
             self.work_table,
         )
     }

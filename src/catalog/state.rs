@@ -176,8 +176,12 @@ impl WorkOf {
 }
 
 /// The table a run materialises its model into (one row per model row).
+/// Temporary: only the run's own worker reads it, and a temporary table
+/// costs no WAL, no synced files and no shared buffers (creating an unlogged
+/// one synced three init forks, a small run's largest cost); it goes with
+/// the worker, however that ends.
 pub fn work_table(of: WorkOf, id: i64) -> String {
-    format!("reverse_etl_state.{}_{id}_rows", of.prefix())
+    format!("pg_temp.{}_{id}_rows", of.prefix())
 }
 
 /// The table holding a run's planned operations (one row per operation).

@@ -201,14 +201,8 @@ fn spawn_worker(
 
 /// Hand the run to a warm worker of its kind, or start a worker for it.
 fn launch_worker(run_id: i64, request: &RunRequest) -> Result<RunWorker> {
-    let kind = pool::Kind {
-        database: request.database,
-        extension_owner: request.extension_owner,
-        sync_owner: request.sync_owner,
-        settings: request.settings,
-    };
     let me = unsafe { pg_sys::MyProcPid };
-    if let Some(pid) = pool::hand(kind, run_id, &request.encode(), me) {
+    if let Some(pid) = pool::hand(request.worker_kind(), run_id, &request.encode(), me) {
         if taken(run_id, pid) {
             return Ok(RunWorker { pid, handle: None });
         }

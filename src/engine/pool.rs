@@ -8,8 +8,8 @@
 //! settings it connected with, and syncs of the same owner as the run it
 //! has done. The code a sync's owner ran in it (its model, its triggers)
 //! may have left session state that SQL cannot clear from inside a
-//! security-restricted operation (a dblink connection, a plpgsql package
-//! variable): only that owner's runs may ever see it. The state SQL can
+//! security-restricted operation (a dblink connection, a procedural
+//! language's session globals): only that owner's runs may ever see it. The state SQL can
 //! clear is cleared between runs (session locks, prepared statements).
 //!
 //! The pool is a table in shared memory, so it exists only when the library

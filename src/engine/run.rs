@@ -19,9 +19,6 @@ use crate::postgres::{in_transaction, spi, with_settings, Identity};
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// A work table this large is emptied once the ops table is built.
-const RELEASE_WORK_TABLE_BYTES: i64 = 64 * 1024 * 1024;
-
 pub struct Run {
     pub id: i64,
     pub request: RunRequest,
@@ -281,24 +278,21 @@ impl Run {
         run.has_failures =
             failures::settle_plan(plan, sync_id, self.id, counts.null_keys + duplicates > 0)?;
         // Delivery reads only the ops table (which holds the operations'
-        // values), so a large copy of the model need not take disk while it
-        // goes on: a first run's ops table is as large again. A small one
-        // stays until the run ends: truncating costs a few milliseconds
-        // (new files, their init forks synced), a no-change run's whole
-        // budget.
-        let work_bytes: i64 = spi::one(
-            "SELECT pg_catalog.pg_table_size($1::regclass)",
-            &[plan.work_table.as_str().into()],
-        )?
-        .unwrap_or(0);
-        if work_bytes >= RELEASE_WORK_TABLE_BYTES {
-            spi::execute(&format!("TRUNCATE {}", plan.work_table), &[])?;
-        }
-        spi::execute(
-            &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
-            &[],
-        )?;
+        // values), so the copy of the model need not take disk while it goes
+        // on: a first run's ops table is as large again.
+        spi::execute(&format!("TRUNCATE {}", plan.work_table), &[])?;
         run.ranges = op_ranges(plan)?;
+        // Windows are read by position; a run with more operations than one
+        // window holds reads many, each through this index. One with fewer
+        // reads one window per kind of operation and needs none: building it cost
+        // a small run about 2 ms (a synced init fork).
+        let operations: i64 = run.ranges.values().map(|range| range.count).sum();
+        if operations > run.destination.rows_per_transaction(run.batch_size) {
+            spi::execute(
+                &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
+                &[],
+            )?;
+        }
         runs::mark_in_progress(self.id, |op| run.ranges.get(&op).map_or(0, |r| r.count))
     }
 
@@ -550,7 +544,9 @@ impl Run {
     /// A run that stops early: what was delivered stays recorded, the rest
     /// is aborted. Cancelled runs are incomplete (the next run resumes);
     /// other errors fail the run.
-    pub fn finish_with_error(&self, error: &Error) {
+    /// Record the run's end after `error`; false when even that failed (the
+    /// run stays marked as going until it is closed as interrupted).
+    pub fn finish_with_error(&self, error: &Error) -> bool {
         let run_id = self.id;
         let sync_id = self.request.sync_id;
         let message = error.to_string();
@@ -581,11 +577,12 @@ impl Run {
             }
             super::recovery::end_early(run_id, status, &message)
         });
-        if let Err(second) = outcome {
+        if let Err(second) = &outcome {
             pgrx::warning!(
                 "pg_reverse_etl: run {run_id} failed ({message}) and could not be recorded: {second}"
             );
         }
+        outcome.is_ok()
     }
 }
 

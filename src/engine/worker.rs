@@ -58,6 +58,16 @@ impl RunRequest {
         })
     }
 
+    /// What a warm worker must be to take this run.
+    pub fn worker_kind(&self) -> pool::Kind {
+        pool::Kind {
+            database: self.database,
+            extension_owner: self.extension_owner,
+            sync_owner: self.sync_owner,
+            settings: self.settings,
+        }
+    }
+
     pub fn encode(&self) -> String {
         format!(
             "{} {} {} {} {} {}{}{}{}{} {} {}",
@@ -149,19 +159,20 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
     pool::join(run_id);
     let mut runs_done = 0;
     loop {
-        let kind = pool::Kind {
-            database: request.database,
-            extension_owner: request.extension_owner,
-            sync_owner: request.sync_owner,
-            settings: request.settings,
-        };
+        let kind = request.worker_kind();
         let sync_id = request.sync_id;
         let mut run = Run::new(run_id, request);
-        if let Err(error) = run.execute() {
-            run.finish_with_error(&error);
-        }
+        let recorded = match run.execute() {
+            Ok(()) => true,
+            Err(error) => run.finish_with_error(&error),
+        };
         super::alerts::after_run(run_id, sync_id);
         runs_done += 1;
+        // A run whose end could not be recorded is closed as interrupted
+        // once its worker is gone: this one must not stay.
+        if !recorded {
+            return;
+        }
         let Some(handed) = pool::rest(kind, waiter, runs_done) else {
             return;
         };
