@@ -102,14 +102,16 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
         std::thread::spawn(move || {
             let mut sizes = connect(&database);
             while !done.load(Ordering::Relaxed) {
-                // The model's copy and the ops table, each at its largest:
-                // they both exist while the ops table is made.
+                // The model's copy (a temporary table of the worker's) and
+                // the ops table, each at its largest: they both exist while
+                // the ops table is made.
                 let (rows, ops): (i64, i64) = sizes
                     .query_one(
                         "SELECT coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname LIKE '%\\_rows'), 0)::bigint, \
                                 coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname LIKE '%\\_ops'), 0)::bigint \
                          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                         WHERE n.nspname = 'reverse_etl_state' AND c.relname LIKE 'run\\_%' AND c.relkind = 'r'",
+                         WHERE (n.nspname = 'reverse_etl_state' OR n.nspname LIKE 'pg\\_temp\\_%') \
+                           AND c.relname LIKE 'run\\_%' AND c.relkind = 'r'",
                         &[],
                     )
                     .map(|row| (row.get(0), row.get(1)))

@@ -190,11 +190,23 @@ fn work_tables_belong_to_the_extension_and_a_view_on_one_cannot_pin_it() {
         format!("CREATE TRIGGER t BEFORE INSERT ON {ops} FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()"),
         format!("DROP TABLE {ops}"),
         format!("INSERT INTO {ops} (pos) VALUES (-1)"),
-        // The model's table is hers to fill only while the model runs.
-        format!("INSERT INTO reverse_etl_state.run_{run}_rows (row_id) VALUES ('forged')"),
     ] {
         let (code, message) = error(&mut alice, &sql);
         assert_eq!(code, "42501", "{sql}: {message}");
+    }
+    // The model's copy is the worker's temporary table: no other session
+    // can touch it at all.
+    let rows_table = db.rows(&format!(
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relname = 'run_{run}_rows' AND n.nspname LIKE 'pg_temp_%'"
+    ));
+    assert_eq!(rows_table.len(), 1, "{rows_table:?}");
+    for sql in [
+        format!("INSERT INTO {} (row_id) VALUES ('forged')", rows_table[0]),
+        format!("SELECT * FROM {}", rows_table[0]),
+    ] {
+        let (code, message) = error(&mut alice, &sql);
+        assert!(["0A000", "42501"].contains(&code.as_str()), "{sql}: {code} {message}");
     }
     alice
         .batch_execute(&format!("CREATE VIEW pin AS SELECT * FROM {ops}"))

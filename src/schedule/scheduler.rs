@@ -103,8 +103,10 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
             Err(error) => pgrx::warning!("pg_reverse_etl scheduler: {error}"),
         }
         let now = now_ms();
+        // Work left over (runs waiting for a slot, changelog to purge) is
+        // looked at again soon, but never later than the next due time.
         let wake_at = if backlog {
-            now + BACKLOG_RECHECK_MS
+            next_due_ms.min(now + BACKLOG_RECHECK_MS)
         } else {
             next_due_ms
         };
