@@ -206,7 +206,10 @@ fn work_tables_belong_to_the_extension_and_a_view_on_one_cannot_pin_it() {
         format!("SELECT * FROM {}", rows_table[0]),
     ] {
         let (code, message) = error(&mut alice, &sql);
-        assert!(["0A000", "42501"].contains(&code.as_str()), "{sql}: {code} {message}");
+        assert!(
+            ["0A000", "42501"].contains(&code.as_str()),
+            "{sql}: {code} {message}"
+        );
     }
     alice
         .batch_execute(&format!("CREATE VIEW pin AS SELECT * FROM {ops}"))

@@ -447,3 +447,39 @@ fn a_rejected_row_keeps_what_was_sent_without_secrets() {
         .unwrap();
     assert!(!everything.contains("s3cr3t"), "{everything}");
 }
+
+#[test]
+fn the_scheduler_purges_the_expired_changelog_of_every_sync_however_many() {
+    // More syncs than the scheduler's per-tick purge budget (50 statements),
+    // each with one run past the default retention (30 days).
+    let mut db = TestDb::new("logs_many_syncs");
+    db.exec(
+        "CREATE TABLE users (id int PRIMARY KEY, email text);
+         INSERT INTO users VALUES (1, 'a@x.io'), (2, 'b@x.io');
+         SELECT reverse_etl.create_model('users', 'SELECT id, email FROM users', ARRAY['id']);
+         SELECT reverse_etl.create_destination('local', 'postgres');
+         DO $$ BEGIN FOR i IN 1..60 LOOP
+           EXECUTE format('CREATE TABLE crm_%s (email text PRIMARY KEY)', i);
+           PERFORM reverse_etl.create_sync('s_' || i, 'users', 'local', format(
+             '{\"mode\": \"upsert\", \"object\": \"crm_%s\", \"match\": {\"from\": \"email\", \"to\": \"email\"}}', i)::jsonb);
+         END LOOP; END $$;",
+    );
+    for i in 1..=60 {
+        db.run(&format!("s_{i}"));
+    }
+    db.exec("UPDATE reverse_etl.sync_runs SET finished_at = now() - interval '40 days'");
+    assert_eq!(
+        db.i64("SELECT count(*) FROM reverse_etl.sync_changelog"),
+        120
+    );
+    // A schedule brings the database's scheduler, which purges at once.
+    db.exec(
+        "SELECT reverse_etl.update_sync('s_1', reverse_etl.sync_config('s_1') || '{\"schedule\": {\"interval\": \"1 hour\"}}')",
+    );
+    db.wait_for(
+        "every expired run purged",
+        "SELECT count(*) FILTER (WHERE changelog_purged_at IS NULL) = 0 FROM reverse_etl.sync_runs",
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(db.i64("SELECT count(*) FROM reverse_etl.sync_changelog"), 0);
+}

@@ -91,7 +91,10 @@ fn a_warm_worker_serves_only_its_owners_runs() {
     // The same owner's next run is done by the same (warm) process.
     let (status, second) = run(&mut ann_client, &format!("{ann}_sync"));
     assert_eq!(status, "succeeded");
-    assert_eq!(second, first, "ann's second run should reuse her warm worker");
+    assert_eq!(
+        second, first,
+        "ann's second run should reuse her warm worker"
+    );
     // Another owner's run never is, while ann's worker waits.
     assert!(alive(&mut db.client, first));
     let (status, bens) = run(&mut ben_client, &format!("{ben}_sync"));
@@ -105,7 +108,10 @@ fn a_warm_worker_serves_only_its_owners_runs() {
         .query_one("SELECT pg_try_advisory_lock(4242)", &[])
         .unwrap()
         .get(0);
-    assert!(free, "a session lock taken by a run's code outlived the run");
+    assert!(
+        free,
+        "a session lock taken by a run's code outlived the run"
+    );
     db.exec("SELECT pg_advisory_unlock(4242)");
     // Idle workers leave after reverse_etl.worker_idle_timeout (2 s).
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -132,7 +138,9 @@ fn a_cancelled_wait_cancels_only_its_own_run_in_a_warm_worker() {
             "SELECT reverse_etl.update_model('{ann}_people', query => 'SELECT id, email FROM {ann}.people WHERE pg_sleep(30) IS NOT NULL')"
         ))
         .unwrap();
-    client.batch_execute("SET statement_timeout = '300ms'").unwrap();
+    client
+        .batch_execute("SET statement_timeout = '300ms'")
+        .unwrap();
     let started = Instant::now();
     let error = client
         .batch_execute(&format!("SELECT reverse_etl.sync_run('{ann}_sync')"))
@@ -157,7 +165,10 @@ fn a_cancelled_wait_cancels_only_its_own_run_in_a_warm_worker() {
         if !["queued", "querying", "preparing", "in_progress"].contains(&status.as_str()) {
             break (status, row.get::<_, i32>(1));
         }
-        assert!(Instant::now() < deadline, "the cancelled run is still going");
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled run is still going"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(started.elapsed() < Duration::from_secs(10));

@@ -311,8 +311,9 @@ pub fn holds(pid: i32, run_id: i64) -> bool {
         return false;
     }
     let mut pool = POOL.exclusive();
-    pool.of(pid)
-        .is_some_and(|slot| slot.run_id == run_id && matches!(slot.state, State::Busy | State::Handed))
+    pool.of(pid).is_some_and(|slot| {
+        slot.run_id == run_id && matches!(slot.state, State::Busy | State::Handed)
+    })
 }
 
 /// Where a run handed to a warm worker is.
