@@ -150,6 +150,83 @@ fn a_users_checks_casts_and_triggers_run_as_that_user_never_as_superuser() {
 }
 
 #[test]
+fn a_users_settings_and_deferred_triggers_never_reach_the_workers_own_work() {
+    let (mut db, alice_role, bob_role) = shared("sec_escape");
+    let mut alice = db.connect_as(&alice_role);
+    // An `=` on bigint that notes who runs it, and a deferred constraint
+    // trigger (which would fire at commit, as whoever commits) on a second
+    // target table.
+    alice
+        .batch_execute(&format!(
+            "CREATE TABLE spied (who name, super bool, at text);
+             GRANT INSERT ON spied TO PUBLIC;
+             CREATE FUNCTION spy(place text) RETURNS bool LANGUAGE plpgsql AS $$
+             BEGIN
+               INSERT INTO {alice_role}.spied SELECT current_user, rolsuper, place FROM pg_catalog.pg_roles WHERE rolname = current_user;
+               RETURN true;
+             END $$;
+             CREATE FUNCTION spying_eq(a bigint, b bigint) RETURNS bool LANGUAGE plpgsql AS $$
+             BEGIN PERFORM {alice_role}.spy('bigint ='); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+             CREATE OPERATOR = (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = spying_eq);
+             CREATE FUNCTION at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM {alice_role}.spy('deferred trigger'); RETURN NULL; END $$;
+             CREATE TABLE src (id int PRIMARY KEY, email text);
+             INSERT INTO src VALUES (1, 'a@x.io'), (2, 'b@x.io');
+             CREATE TABLE target (email text PRIMARY KEY);
+             CREATE TABLE deferring (email text PRIMARY KEY);
+             CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON deferring DEFERRABLE INITIALLY DEFERRED
+               FOR EACH ROW EXECUTE FUNCTION at_commit();
+             SELECT reverse_etl.create_destination('d', 'postgres');
+             -- The model puts her schema, with its `=`, first on the
+             -- session's search_path (a plain set_config, not a local one).
+             SELECT reverse_etl.create_model('m',
+               'SELECT id, email FROM {alice_role}.src WHERE pg_catalog.set_config(''search_path'', ''{alice_role}, pg_catalog'', false) IS NOT NULL',
+               ARRAY['id']);
+             SELECT reverse_etl.create_model('plain', 'SELECT id, email FROM {alice_role}.src', ARRAY['id']);
+             SELECT reverse_etl.create_sync('s', 'm', 'd', '{{\"mode\": \"upsert\", \"object\": \"target\",
+               \"match\": {{\"from\": \"email\", \"to\": \"email\"}}}}');
+             SELECT reverse_etl.create_sync('deferred', 'plain', 'd', '{{\"mode\": \"upsert\", \"object\": \"deferring\",
+               \"match\": {{\"from\": \"email\", \"to\": \"email\"}}}}');"
+        ))
+        .unwrap();
+    // Twice: the second run may be done by the same (warm) worker, which
+    // must not have kept her search_path either.
+    for _ in 0..2 {
+        let run = i64_of(
+            &mut alice,
+            "SELECT reverse_etl.sync_run('s', full_resync => true)",
+        );
+        let summary = db.run_summary(run);
+        assert_eq!(summary.status, "succeeded", "{summary:?}");
+    }
+    // A deferred trigger cannot be queued in a security-restricted
+    // operation (PostgreSQL refuses it), so it never fires at commit.
+    let run = db.i64("SELECT reverse_etl.sync_run('deferred', wait => false)");
+    db.wait_for(
+        "the run to end",
+        &format!("SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = {run}"),
+        std::time::Duration::from_secs(30),
+    );
+    let summary = db.run_summary(run);
+    assert_eq!(summary.status, "failed", "{summary:?}");
+    let error = db.text(&format!(
+        "SELECT error FROM reverse_etl.sync_runs WHERE id = {run}"
+    ));
+    assert!(
+        error.as_deref().is_some_and(
+            |e| e.contains("cannot fire deferred trigger within security-restricted operation")
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        db.rows(&format!("SELECT DISTINCT at FROM {alice_role}.spied")),
+        Vec::<String>::new(),
+        "her `=` never ran for the worker's bookkeeping, her deferred trigger never as anyone"
+    );
+    finish(&mut db, &[&alice_role, &bob_role]);
+}
+
+#[test]
 fn work_tables_belong_to_the_extension_and_a_view_on_one_cannot_pin_it() {
     let crm = FakeCrm::start();
     crm.delay_all(Duration::from_millis(150));

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result, SqlState};
 use crate::postgres::spi;
+use pgrx::pg_sys;
 use pgrx::JsonB;
 use serde_json::Value;
 
@@ -202,12 +203,18 @@ pub fn ops_table_exists(of: WorkOf, id: i64) -> Result<bool> {
 /// could have made a view on one; that cannot keep them (or the run) alive.
 pub fn drop_work_tables(of: WorkOf, id: i64) -> Result<()> {
     let prefix = format!("reverse_etl_state.{}_{id}", of.prefix());
-    let names = vec![
-        work_table(of, id),
+    let mut names = vec![
         ops_table(of, id),
         format!("{prefix}_mirror"),
         format!("{prefix}_invalid"),
     ];
+    // The model's copy is the run's worker's temporary table; a session
+    // closing a run on behalf of a worker that is gone has none (its
+    // pg_temp is its own).
+    // SAFETY: a process-wide flag.
+    if unsafe { pg_sys::IsBackgroundWorker } {
+        names.push(work_table(of, id));
+    }
     let existing: Option<String> = spi::one(
         "SELECT pg_catalog.string_agg(c::text, ', ') FROM pg_catalog.unnest($1::text[]) AS n, \
          pg_catalog.to_regclass(n) AS c WHERE c IS NOT NULL",

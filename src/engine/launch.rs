@@ -126,6 +126,9 @@ pub fn start_run(sync_id: i64, options: &RunOptions, trigger: &str) -> Result<i6
         return Ok(run_id);
     }
     wait_for_run_worker(run_id, worker);
+    // A worker that died in the run left it marked as going: closed as
+    // incomplete here, so that it is reported as such.
+    wait_for_end(run_id, None)?;
     report_outcome(&sync.name, run_id, options.raise_on_failure)
 }
 
@@ -229,7 +232,8 @@ fn taken(run_id: i64, pid: i32) -> bool {
         std::thread::sleep(Duration::from_micros(200));
         pg_sys::check_for_interrupts!();
     }
-    false
+    // Not taken in time: taken back, unless it was taken just now.
+    !pool::take_back(pid, run_id)
 }
 
 /// A run the schedule asked for: started, not waited for; returns the

@@ -6,7 +6,7 @@
 use super::validate;
 use crate::catalog::{self, dropped, dropped::Tombstone, runs};
 use crate::error::{Error, Result, SqlState};
-use crate::postgres::{in_subtransaction, spi};
+use crate::postgres::in_subtransaction;
 use pgrx::pg_sys;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -109,8 +109,9 @@ fn stop_runs(sync: &catalog::SyncRow) -> Result<()> {
             if cancelled.contains(&run) {
                 continue;
             }
+            // Through the pool: a warm worker may be on another run by now.
             if let Some(pid) = pid {
-                spi::execute("SELECT pg_catalog.pg_cancel_backend($1)", &[pid.into()])?;
+                super::pool::cancel(pid, run);
             }
             cancelled.push(run);
         }

@@ -189,12 +189,30 @@ pub struct Handed {
 /// None: the worker should exit (no pool, timed out, asked to leave).
 pub fn rest(kind: Kind, waiter: i32, runs_done: u32) -> Option<Handed> {
     let pid = unsafe { pg_sys::MyProcPid };
-    let stay = in_use() && runs_done < MAX_RUNS_PER_WORKER;
+    reload_configuration_if_asked();
+    // What the run changed reaches the statistics (and autovacuum) now,
+    // not when the worker exits.
+    // SAFETY: between transactions, as a backend does when it goes idle.
+    unsafe { pg_sys::pgstat_report_stat(true) };
+    let mut stay = in_use() && runs_done < MAX_RUNS_PER_WORKER;
     if stay {
-        clear_session_state();
+        stay = match crate::postgres::in_transaction(clear_session_state) {
+            Ok(()) => true,
+            Err(error) => {
+                pgrx::warning!("pg_reverse_etl: a run worker could not reset its session: {error}");
+                false
+            }
+        };
     }
     {
         let mut pool = POOL.exclusive();
+        // Idle workers hold background worker slots, which parallel query
+        // and other extensions need too: no more of them than runs may
+        // go at once on a schedule.
+        let idle = pool.slots.iter().filter(|s| s.state == State::Idle).count();
+        if idle >= crate::gucs::max_parallel_runs().max(1) as usize {
+            stay = false;
+        }
         if let Some(slot) = pool.of(pid) {
             if stay {
                 *slot = Slot {
@@ -234,11 +252,19 @@ pub fn rest(kind: Kind, waiter: i32, runs_done: u32) -> Option<Handed> {
         }
         // Terminated: exits here (the slot is freed on the way out).
         pg_sys::check_for_interrupts!();
-        if unsafe { pg_sys::ConfigReloadPending } != 0 {
-            unsafe {
-                pg_sys::ConfigReloadPending = 0;
-                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
-            }
+        reload_configuration_if_asked();
+    }
+}
+
+/// After a SIGHUP (pg_reload_conf), read the configuration again: a warm
+/// worker's next run sees what a new worker would.
+fn reload_configuration_if_asked() {
+    // SAFETY: this process's own flag, set by its SIGHUP handler; between
+    // transactions, as a backend reloads when idle.
+    unsafe {
+        if pg_sys::ConfigReloadPending != 0 {
+            pg_sys::ConfigReloadPending = 0;
+            pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
         }
     }
 }
@@ -270,15 +296,25 @@ fn take_handed(pid: i32, timed_out: bool) -> Option<Option<Handed>> {
     }
 }
 
-/// What a run's code may have left in the session that the next run (of
-/// the same owner) should not find: session advisory locks (the sync's run
-/// lock among them) and prepared statements.
-fn clear_session_state() {
-    // SAFETY: called between transactions, as DISCARD ALL and backend exit do.
-    unsafe {
-        pg_sys::LockReleaseSession(pg_sys::USER_LOCKMETHOD as pg_sys::LOCKMETHODID);
-        pg_sys::DropAllPreparedStatements();
+/// What a run's code (the owner's, or code of other roles it ran as the
+/// owner: a table's triggers) may have left in the session, cleared as
+/// DISCARD ALL does: settings, temporary objects (PostgreSQL lets code in
+/// a security-restricted operation make temporary functions, operators and
+/// types), cached plans, sequences' currval, prepared statements and
+/// session advisory locks (the sync's run lock among them).
+fn clear_session_state() -> crate::error::Result<()> {
+    for statement in [
+        "RESET ALL",
+        "DEALLOCATE ALL",
+        "DISCARD TEMP",
+        "DISCARD SEQUENCES",
+        "DISCARD PLANS",
+    ] {
+        crate::postgres::spi::execute(statement, &[])?;
     }
+    // SAFETY: what pg_advisory_unlock_all() does.
+    unsafe { pg_sys::LockReleaseSession(pg_sys::USER_LOCKMETHOD as pg_sys::LOCKMETHODID) };
+    Ok(())
 }
 
 /// Hand run `run_id` to an idle worker of `kind`; `waiter` is woken when it
@@ -333,6 +369,22 @@ pub fn handed_state(pid: i32, run_id: i64) -> HandedState {
     }
 }
 
+/// Take back run `run_id` handed to `pid` if the worker has not taken it
+/// (it is slow to wake): true when taken back, so that it can be started
+/// elsewhere without ever running twice.
+pub fn take_back(pid: i32, run_id: i64) -> bool {
+    let mut pool = POOL.exclusive();
+    match pool.of(pid) {
+        Some(slot) if slot.state == State::Handed && slot.run_id == run_id => {
+            slot.state = State::Idle;
+            true
+        }
+        Some(_) => false,
+        // Gone: it exited before taking it (see leave_at_exit).
+        None => true,
+    }
+}
+
 /// Whether `pid` is a worker in the pool.
 pub fn pooled(pid: i32) -> bool {
     crate::schedule::registry::preloaded() && POOL.exclusive().of(pid).is_some()
@@ -343,8 +395,12 @@ pub fn pooled(pid: i32) -> bool {
 /// outside the pool (one run per process).
 pub fn cancel(pid: i32, run_id: i64) {
     let signal = || {
+        // Only a live PostgreSQL process (a pid that has gone may be
+        // another program's by now).
         // SAFETY: SIGINT is a backend's query-cancel signal.
-        unsafe { libc::kill(pid, libc::SIGINT) };
+        if !unsafe { pg_sys::BackendPidGetProc(pid) }.is_null() {
+            unsafe { libc::kill(pid, libc::SIGINT) };
+        }
     };
     if !crate::schedule::registry::preloaded() {
         signal();

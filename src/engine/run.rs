@@ -19,6 +19,10 @@ use crate::postgres::{in_transaction, spi, with_settings, Identity};
 use std::collections::HashMap;
 use std::time::Instant;
 
+/// A run's operations are read by position with a scan, not an index, up
+/// to this many (and within one window).
+const SCANNED_OPERATIONS: i64 = 1000;
+
 pub struct Run {
     pub id: i64,
     pub request: RunRequest,
@@ -282,12 +286,13 @@ impl Run {
         // on: a first run's ops table is as large again.
         spi::execute(&format!("TRUNCATE {}", plan.work_table), &[])?;
         run.ranges = op_ranges(plan)?;
-        // Windows are read by position; a run with more operations than one
-        // window holds reads many, each through this index. One with fewer
-        // reads one window per kind of operation and needs none: building it cost
-        // a small run about 2 ms (a synced init fork).
+        // Windows, and rows retried one by one, are read by position through
+        // this index. A run with at most one window of a few operations
+        // reads them with a scan as cheap: building the index cost a small
+        // run about 2 ms (a synced init fork).
         let operations: i64 = run.ranges.values().map(|range| range.count).sum();
-        if operations > run.destination.rows_per_transaction(run.batch_size) {
+        if operations > SCANNED_OPERATIONS.min(run.destination.rows_per_transaction(run.batch_size))
+        {
             spi::execute(
                 &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
                 &[],

@@ -176,9 +176,9 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
         let Some(handed) = pool::rest(kind, waiter, runs_done) else {
             return;
         };
-        let Some(next) = RunRequest::decode(&handed.request).filter(|next| {
-            next.database == kind.database && next.extension_owner == kind.extension_owner
-        }) else {
+        let Some(next) =
+            RunRequest::decode(&handed.request).filter(|next| next.worker_kind() == kind)
+        else {
             pgrx::warning!(
                 "pg_reverse_etl: run {}: malformed worker request",
                 handed.run_id

@@ -196,11 +196,16 @@ impl<T> OrRaise<T> for Result<T, Error> {
     }
 }
 
-/// Run `body` with GUC `settings` changed, restoring them afterwards even on
-/// error (as a function's `SET` clause does).
+/// Run `body` with GUC `settings` changed; afterwards every setting is as
+/// before, also one the body changed itself, even with a plain `SET` or
+/// `set_config(…, false)` (which a function's `SET` clause would let
+/// through), and also on error: as REFRESH MATERIALIZED VIEW brackets a
+/// view's query. A user's code run inside must leave nothing behind for
+/// the extension's bookkeeping (a search_path that finds the user's
+/// operators first) or for later runs.
 pub fn with_settings<T>(settings: &[(&str, &str)], body: impl FnOnce() -> T) -> T {
-    // SAFETY: NewGUCNestLevel/AtEOXact_GUC bracket the changes, as fmgr does
-    // for functions with SET clauses; GUC_ACTION_SAVE always restores.
+    // SAFETY: NewGUCNestLevel/AtEOXact_GUC bracket the changes; isCommit =
+    // false undoes every change made at this level or deeper.
     let nest_level = unsafe { pg_sys::NewGUCNestLevel() };
     PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
         for (name, value) in settings {
@@ -221,7 +226,7 @@ pub fn with_settings<T>(settings: &[(&str, &str)], body: impl FnOnce() -> T) -> 
         }
         body()
     }))
-    .finally(|| unsafe { pg_sys::AtEOXact_GUC(true, nest_level) })
+    .finally(|| unsafe { pg_sys::AtEOXact_GUC(false, nest_level) })
     .execute()
 }
 

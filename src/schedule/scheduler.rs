@@ -57,7 +57,7 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
         if let Some(slot) = REGISTRY.exclusive().slot(database) {
             slot.changed = false;
         }
-        let (mut next_due_ms, mut backlog) = match in_transaction(|| scheduler.tick()) {
+        let (mut next_due_ms, backlog) = match in_transaction(|| scheduler.tick()) {
             Ok(Tick::NoExtension) => {
                 sign_off(database, NEVER, true);
                 return;
@@ -74,7 +74,8 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
         // Changelog retention, between ticks, in small transactions.
         if scheduler.next_purge_ms <= now_ms() {
             match crate::engine::logs::purge_expired() {
-                Ok(true) => backlog = true,
+                // More to remove: again in a moment, between due runs.
+                Ok(true) => scheduler.next_purge_ms = now_ms() + BACKLOG_RECHECK_MS,
                 Ok(false) => scheduler.next_purge_ms = now_ms() + PURGE_EVERY_MS,
                 Err(error) => {
                     pgrx::warning!(
@@ -103,8 +104,8 @@ pub extern "C-unwind" fn reverse_etl_scheduler_main(argument: pg_sys::Datum) {
             Err(error) => pgrx::warning!("pg_reverse_etl scheduler: {error}"),
         }
         let now = now_ms();
-        // Work left over (runs waiting for a slot, changelog to purge) is
-        // looked at again soon, but never later than the next due time.
+        // Runs waiting for a slot are looked at again soon, but never later
+        // than the next due time.
         let wake_at = if backlog {
             next_due_ms.min(now + BACKLOG_RECHECK_MS)
         } else {
