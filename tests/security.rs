@@ -33,15 +33,7 @@ fn shared(test: &str) -> (TestDb, String, String) {
 
 /// The roles go once the test is done (their objects are in its database).
 fn finish(db: &mut TestDb, roles: &[&str]) {
-    for role in roles {
-        db.exec(&format!("DROP OWNED BY {role} CASCADE"));
-    }
-    let name = db.name.clone();
-    let mut admin = common::connect("postgres", "postgres");
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    for role in roles {
-        let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
-    }
+    db.drop_with_roles(roles);
 }
 
 /// Alice's sync of her users into her contacts table, and a sequence of it.

@@ -43,18 +43,6 @@ fn two_owners(test: &str) -> (TestDb, [String; 2]) {
     (db, roles)
 }
 
-fn finish(db: &mut TestDb, roles: &[String]) {
-    for role in roles {
-        db.exec(&format!("DROP OWNED BY {role} CASCADE"));
-    }
-    let name = db.name.clone();
-    let mut admin = common::connect("postgres", "postgres");
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    for role in roles {
-        let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
-    }
-}
-
 /// Run a sync, waiting; returns the run's status and its worker's pid.
 fn run(client: &mut Client, sync: &str) -> (String, i32) {
     let run_id: i64 = client
@@ -123,7 +111,7 @@ fn a_warm_worker_serves_only_its_owners_runs() {
         std::thread::sleep(Duration::from_millis(100));
     }
     drop((ann_client, ben_client));
-    finish(&mut db, &roles);
+    db.drop_with_roles(&roles);
 }
 
 #[test]
@@ -183,7 +171,7 @@ fn a_cancelled_wait_cancels_only_its_own_run_in_a_warm_worker() {
     let (status, _) = run(&mut client, &format!("{ann}_sync"));
     assert_eq!(status, "succeeded");
     drop(client);
-    finish(&mut db, &roles);
+    db.drop_with_roles(&roles);
 }
 
 #[test]
@@ -216,5 +204,5 @@ fn a_terminated_warm_worker_is_replaced_and_settings_changes_get_a_new_one() {
         .get(0);
     assert_eq!(logged, 0, "the run did not get the database's new setting");
     drop(client);
-    finish(&mut db, &roles);
+    db.drop_with_roles(&roles);
 }

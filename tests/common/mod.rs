@@ -86,6 +86,22 @@ impl TestDb {
         TestDb { name, client }
     }
 
+    /// Drop the database and `roles` (whose objects are in it) once a test
+    /// with roles of its own is done.
+    pub fn drop_with_roles<S: AsRef<str>>(&mut self, roles: &[S]) {
+        for role in roles {
+            self.exec(&format!("DROP OWNED BY {} CASCADE", role.as_ref()));
+        }
+        let mut admin = connect("postgres", "postgres");
+        let _ = admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+        for role in roles {
+            let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {}", role.as_ref()));
+        }
+    }
+
     /// Run a file of SQL with psql (for what only psql reads, e.g. a
     /// pg_dump with COPY data), stopping at the first error.
     pub fn psql_file(&self, path: &str) {
