@@ -156,10 +156,21 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
     // The session that started this worker; later, whoever handed a run.
     // SAFETY: set for every background worker before its entry point runs.
     let mut waiter = unsafe { (*pg_sys::MyBgworkerEntry).bgw_notify_pid };
-    pool::join(run_id);
+    // The settings this worker connected with, read by itself: a change
+    // since the run was asked for means it serves runs of the new ones.
+    let connected_with = crate::postgres::in_transaction(|| {
+        crate::catalog::run_context(request.sync_id, pg_sys::Oid::from(request.database))
+    })
+    .map(|context| context.settings);
+    if connected_with.is_ok() {
+        pool::join(run_id);
+    }
     let mut runs_done = 0;
     loop {
-        let kind = request.worker_kind();
+        let kind = pool::Kind {
+            settings: *connected_with.as_ref().unwrap_or(&request.settings),
+            ..request.worker_kind()
+        };
         let sync_id = request.sync_id;
         let mut run = Run::new(run_id, request);
         let recorded = match run.execute() {

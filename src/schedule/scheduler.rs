@@ -184,10 +184,11 @@ impl Scheduler {
         // A worker shows in pg_stat_activity only once it has connected,
         // so the ones this scheduler just started are counted by pid.
         // (Worker handles live in the transaction that started them.)
-        // Warm workers waiting for a run are not running one.
-        let idle = crate::engine::pool::idle_pids();
+        // Warm workers waiting for a run are not running one (read after
+        // the workers: one handed a run meanwhile counts as running).
         let mut running: std::collections::HashSet<i32> =
             schedules::running_run_workers()?.into_iter().collect();
+        let idle = crate::engine::pool::idle_pids();
         // SAFETY: signal 0 only checks that the process exists.
         self.started_workers
             .retain(|pid| unsafe { libc::kill(*pid, 0) } == 0 && !idle.contains(pid));
