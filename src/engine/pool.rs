@@ -7,10 +7,14 @@
 //! same extension owner it connected as, the same database and role
 //! settings it connected with, and syncs of the same owner as the run it
 //! has done. The code a sync's owner ran in it (its model, its triggers)
-//! may have left session state that SQL cannot clear from inside a
-//! security-restricted operation (a dblink connection, a procedural
-//! language's session globals): only that owner's runs may ever see it. The state SQL can
-//! clear is cleared between runs (session locks, prepared statements).
+//! may have left session state that SQL cannot clear (a dblink
+//! connection, a procedural language's session globals): only that owner's
+//! runs may ever see it. What SQL can clear is cleared between runs, as
+//! DISCARD ALL does.
+//!
+//! The slots' states and their changes are `Pool`'s methods (pure, unit
+//! tested); the functions below take the lock around them and do what
+//! touches the process (latches, signals, the session).
 //!
 //! The pool is a table in shared memory, so it exists only when the library
 //! is in shared_preload_libraries; without it every run starts a worker of
@@ -29,7 +33,7 @@ const REQUEST_BYTES: usize = 128;
 
 /// A warm worker runs at most this many runs, then exits: whatever a run
 /// leaves in the process's memory cannot grow without bound.
-pub const MAX_RUNS_PER_WORKER: u32 = 1000;
+const MAX_RUNS_PER_WORKER: u32 = 1000;
 
 /// What a run needs of the worker that does it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -95,11 +99,169 @@ impl Default for Pool {
     }
 }
 
+/// What an idle worker finds when it looks at its slot.
+#[derive(Debug, PartialEq, Eq)]
+enum Look {
+    /// A run handed to it, now taken: (run id, request, waiter).
+    Run(i64, String, i32),
+    /// Nothing yet.
+    Wait,
+    /// Its idle time is over, or it was dismissed: exit.
+    Leave,
+}
+
+/// What a cancel of a run on worker `pid` should do.
+#[derive(Debug, PartialEq, Eq)]
+enum CancelTarget {
+    /// The worker is on that run: signal it.
+    Signal,
+    /// The worker has moved on (or not yet taken it): nothing to cancel.
+    Skip,
+    /// Not a pooled worker: a worker of one run, signalled if it is alive.
+    Outside,
+}
+
 impl Pool {
     fn of(&mut self, pid: i32) -> Option<&mut Slot> {
         self.slots
             .iter_mut()
             .find(|slot| slot.state != State::Free && slot.pid == pid)
+    }
+
+    fn find(&self, pid: i32) -> Option<&Slot> {
+        self.slots
+            .iter()
+            .find(|slot| slot.state != State::Free && slot.pid == pid)
+    }
+
+    fn idle(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().filter(|slot| slot.state == State::Idle)
+    }
+
+    /// A new worker takes a free slot, busy with its first run.
+    fn join(&mut self, pid: i32, run_id: i64) -> bool {
+        let Some(slot) = self.slots.iter_mut().find(|s| s.state == State::Free) else {
+            return false;
+        };
+        *slot = Slot {
+            pid,
+            state: State::Busy,
+            run_id,
+            ..Slot::FREE
+        };
+        true
+    }
+
+    /// The worker leaves; the waiter of a run it had (handed or doing) is
+    /// returned, to be woken.
+    fn leave(&mut self, pid: i32) -> Option<i32> {
+        let slot = self.of(pid)?;
+        let waiter = matches!(slot.state, State::Handed | State::Busy).then_some(slot.waiter);
+        *slot = Slot::FREE;
+        waiter
+    }
+
+    /// After a run: the worker waits for runs of `kind` if it may stay and
+    /// fewer than `max_idle` wait already; else it leaves. Whether it stays.
+    fn settle(&mut self, pid: i32, kind: Kind, may_stay: bool, max_idle: usize) -> bool {
+        let stay = may_stay && self.idle().count() < max_idle;
+        if let Some(slot) = self.of(pid) {
+            *slot = if stay {
+                Slot {
+                    pid,
+                    state: State::Idle,
+                    kind,
+                    ..Slot::FREE
+                }
+            } else {
+                Slot::FREE
+            };
+        }
+        stay
+    }
+
+    /// An idle worker looks at its slot.
+    fn look(&mut self, pid: i32, timed_out: bool) -> Look {
+        let Some(slot) = self.of(pid) else {
+            return Look::Leave;
+        };
+        match slot.state {
+            State::Handed => {
+                slot.state = State::Busy;
+                let request = String::from_utf8_lossy(&slot.request[..slot.request_len]);
+                Look::Run(slot.run_id, request.into_owned(), slot.waiter)
+            }
+            State::Idle if timed_out => {
+                *slot = Slot::FREE;
+                Look::Leave
+            }
+            _ => Look::Wait,
+        }
+    }
+
+    /// Hand a run to an idle worker of `kind`; its pid.
+    fn hand(&mut self, kind: Kind, run_id: i64, request: &str, waiter: i32) -> Option<i32> {
+        if request.len() > REQUEST_BYTES {
+            return None;
+        }
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.state == State::Idle && s.kind == kind)?;
+        slot.state = State::Handed;
+        slot.run_id = run_id;
+        slot.waiter = waiter;
+        slot.request[..request.len()].copy_from_slice(request.as_bytes());
+        slot.request_len = request.len();
+        Some(slot.pid)
+    }
+
+    fn holds(&self, pid: i32, run_id: i64) -> bool {
+        self.find(pid).is_some_and(|slot| {
+            slot.run_id == run_id && matches!(slot.state, State::Busy | State::Handed)
+        })
+    }
+
+    fn handed_state(&self, pid: i32, run_id: i64) -> HandedState {
+        match self.find(pid) {
+            Some(slot) if slot.state == State::Handed && slot.run_id == run_id => {
+                HandedState::Waiting
+            }
+            Some(_) => HandedState::Taken,
+            None => HandedState::Gone,
+        }
+    }
+
+    fn take_back(&mut self, pid: i32, run_id: i64) -> bool {
+        match self.of(pid) {
+            Some(slot) if slot.state == State::Handed && slot.run_id == run_id => {
+                slot.state = State::Idle;
+                true
+            }
+            Some(_) => false,
+            // Gone: it exited before taking it (see leave_at_exit).
+            None => true,
+        }
+    }
+
+    fn cancel_target(&self, pid: i32, run_id: i64) -> CancelTarget {
+        match self.find(pid) {
+            Some(slot) if slot.run_id == run_id && slot.state == State::Busy => {
+                CancelTarget::Signal
+            }
+            Some(_) => CancelTarget::Skip,
+            None => CancelTarget::Outside,
+        }
+    }
+
+    /// Every idle worker is let go; their pids, to be woken.
+    fn dismiss_idle(&mut self) -> Vec<i32> {
+        let mut dismissed = Vec::new();
+        for slot in self.slots.iter_mut().filter(|s| s.state == State::Idle) {
+            dismissed.push(slot.pid);
+            *slot = Slot::FREE;
+        }
+        dismissed
     }
 }
 
@@ -141,18 +303,9 @@ pub fn join(run_id: i64) -> bool {
     if !in_use() {
         return false;
     }
-    let pid = unsafe { pg_sys::MyProcPid };
-    let mut pool = POOL.exclusive();
-    let Some(slot) = pool.slots.iter_mut().find(|s| s.state == State::Free) else {
+    if !POOL.exclusive().join(unsafe { pg_sys::MyProcPid }, run_id) {
         return false;
-    };
-    *slot = Slot {
-        pid,
-        state: State::Busy,
-        run_id,
-        ..Slot::FREE
-    };
-    drop(pool);
+    }
     // SAFETY: registering a callback with no argument, once per process.
     unsafe { pg_sys::before_shmem_exit(Some(leave_at_exit), pg_sys::Datum::from(0usize)) };
     true
@@ -163,15 +316,8 @@ pub fn join(run_id: i64) -> bool {
 /// handed to it that it never took is then started in a worker of its own.
 #[pg_guard]
 unsafe extern "C-unwind" fn leave_at_exit(_code: i32, _argument: pg_sys::Datum) {
-    let pid = unsafe { pg_sys::MyProcPid };
-    let mut pool = POOL.exclusive();
-    let waiter = pool.of(pid).map(|slot| {
-        let waiter = matches!(slot.state, State::Handed | State::Busy).then_some(slot.waiter);
-        *slot = Slot::FREE;
-        waiter
-    });
-    drop(pool);
-    if let Some(Some(waiter)) = waiter {
+    let waiter = POOL.exclusive().leave(unsafe { pg_sys::MyProcPid });
+    if let Some(waiter) = waiter {
         wake(waiter);
     }
 }
@@ -204,28 +350,11 @@ pub fn rest(kind: Kind, waiter: i32, runs_done: u32) -> Option<Handed> {
             }
         };
     }
-    {
-        let mut pool = POOL.exclusive();
-        // Idle workers hold background worker slots, which parallel query
-        // and other extensions need too: no more of them than runs may
-        // go at once on a schedule.
-        let idle = pool.slots.iter().filter(|s| s.state == State::Idle).count();
-        if idle >= crate::gucs::max_parallel_runs().max(1) as usize {
-            stay = false;
-        }
-        if let Some(slot) = pool.of(pid) {
-            if stay {
-                *slot = Slot {
-                    pid,
-                    state: State::Idle,
-                    kind,
-                    ..Slot::FREE
-                };
-            } else {
-                *slot = Slot::FREE;
-            }
-        }
-    }
+    // Idle workers hold background worker slots, which parallel query and
+    // other extensions need too: no more of them than runs may go at once
+    // on a schedule.
+    let max_idle = crate::gucs::max_parallel_runs().max(1) as usize;
+    stay = POOL.exclusive().settle(pid, kind, stay, max_idle);
     wake(waiter);
     if !stay {
         return None;
@@ -233,8 +362,19 @@ pub fn rest(kind: Kind, waiter: i32, runs_done: u32) -> Option<Handed> {
     let deadline =
         Instant::now() + Duration::from_millis(crate::gucs::worker_idle_timeout_ms() as u64);
     loop {
-        if let Some(outcome) = take_handed(pid, Instant::now() >= deadline) {
-            return outcome;
+        match POOL.exclusive().look(pid, Instant::now() >= deadline) {
+            Look::Run(run_id, request, waiter) => {
+                // SAFETY: this process's own flag: a cancel meant for the
+                // run that ended is not this one's.
+                unsafe { pg_sys::QueryCancelPending = 0 };
+                return Some(Handed {
+                    run_id,
+                    request,
+                    waiter,
+                });
+            }
+            Look::Leave => return None,
+            Look::Wait => {}
         }
         let left = deadline.saturating_duration_since(Instant::now());
         // SAFETY: this process's own latch; WL_EXIT_ON_PM_DEATH exits if
@@ -269,33 +409,6 @@ fn reload_configuration_if_asked() {
     }
 }
 
-/// Some(handed run), Some(None) to exit, None to keep waiting.
-fn take_handed(pid: i32, timed_out: bool) -> Option<Option<Handed>> {
-    let mut pool = POOL.exclusive();
-    let Some(slot) = pool.of(pid) else {
-        // Asked to leave (its slot was taken back).
-        return Some(None);
-    };
-    match slot.state {
-        State::Handed => {
-            let request = String::from_utf8_lossy(&slot.request[..slot.request_len]).into_owned();
-            slot.state = State::Busy;
-            // SAFETY: this process's own flag; see rest().
-            unsafe { pg_sys::QueryCancelPending = 0 };
-            Some(Some(Handed {
-                run_id: slot.run_id,
-                request,
-                waiter: slot.waiter,
-            }))
-        }
-        State::Idle if timed_out => {
-            *slot = Slot::FREE;
-            Some(None)
-        }
-        _ => None,
-    }
-}
-
 /// What a run's code (the owner's, or code of other roles it ran as the
 /// owner: a table's triggers) may have left in the session, cleared as
 /// DISCARD ALL does: settings, temporary objects (PostgreSQL lets code in
@@ -320,21 +433,10 @@ fn clear_session_state() -> crate::error::Result<()> {
 /// Hand run `run_id` to an idle worker of `kind`; `waiter` is woken when it
 /// is done. The worker's pid, or None when no such worker is idle.
 pub fn hand(kind: Kind, run_id: i64, request: &str, waiter: i32) -> Option<i32> {
-    if !in_use() || request.len() > REQUEST_BYTES {
+    if !in_use() {
         return None;
     }
-    let mut pool = POOL.exclusive();
-    let slot = pool
-        .slots
-        .iter_mut()
-        .find(|s| s.state == State::Idle && s.kind == kind)?;
-    slot.state = State::Handed;
-    slot.run_id = run_id;
-    slot.waiter = waiter;
-    slot.request[..request.len()].copy_from_slice(request.as_bytes());
-    slot.request_len = request.len();
-    let pid = slot.pid;
-    drop(pool);
+    let pid = POOL.exclusive().hand(kind, run_id, request, waiter)?;
     wake(pid);
     Some(pid)
 }
@@ -343,13 +445,7 @@ pub fn hand(kind: Kind, run_id: i64, request: &str, waiter: i32) -> Option<i32> 
 /// doing it, or what follows it: alerts). False for a worker outside the
 /// pool.
 pub fn holds(pid: i32, run_id: i64) -> bool {
-    if !crate::schedule::registry::preloaded() {
-        return false;
-    }
-    let mut pool = POOL.exclusive();
-    pool.of(pid).is_some_and(|slot| {
-        slot.run_id == run_id && matches!(slot.state, State::Busy | State::Handed)
-    })
+    crate::schedule::registry::preloaded() && POOL.share().holds(pid, run_id)
 }
 
 /// Where a run handed to a warm worker is.
@@ -361,33 +457,19 @@ pub enum HandedState {
 }
 
 pub fn handed_state(pid: i32, run_id: i64) -> HandedState {
-    let mut pool = POOL.exclusive();
-    match pool.of(pid) {
-        Some(slot) if slot.state == State::Handed && slot.run_id == run_id => HandedState::Waiting,
-        Some(_) => HandedState::Taken,
-        None => HandedState::Gone,
-    }
+    POOL.share().handed_state(pid, run_id)
 }
 
 /// Take back run `run_id` handed to `pid` if the worker has not taken it
 /// (it is slow to wake): true when taken back, so that it can be started
 /// elsewhere without ever running twice.
 pub fn take_back(pid: i32, run_id: i64) -> bool {
-    let mut pool = POOL.exclusive();
-    match pool.of(pid) {
-        Some(slot) if slot.state == State::Handed && slot.run_id == run_id => {
-            slot.state = State::Idle;
-            true
-        }
-        Some(_) => false,
-        // Gone: it exited before taking it (see leave_at_exit).
-        None => true,
-    }
+    POOL.exclusive().take_back(pid, run_id)
 }
 
 /// Whether `pid` is a worker in the pool.
 pub fn pooled(pid: i32) -> bool {
-    crate::schedule::registry::preloaded() && POOL.exclusive().of(pid).is_some()
+    crate::schedule::registry::preloaded() && POOL.share().find(pid).is_some()
 }
 
 /// Cancel the statement of `pid` if it is still doing `run_id` (a pooled
@@ -409,11 +491,10 @@ pub fn cancel(pid: i32, run_id: i64) {
     // The signal is sent under the lock: the worker leaves the run under
     // it, so the signal cannot reach a later run (a late one is dropped
     // while the worker rests).
-    let mut pool = POOL.exclusive();
-    match pool.of(pid) {
-        Some(slot) if slot.run_id == run_id && slot.state == State::Busy => signal(),
-        Some(_) => {}
-        None => signal(),
+    let pool = POOL.share();
+    match pool.cancel_target(pid, run_id) {
+        CancelTarget::Signal | CancelTarget::Outside => signal(),
+        CancelTarget::Skip => {}
     }
 }
 
@@ -422,12 +503,7 @@ pub fn idle_pids() -> Vec<i32> {
     if !crate::schedule::registry::preloaded() {
         return Vec::new();
     }
-    let pool = POOL.share();
-    pool.slots
-        .iter()
-        .filter(|slot| slot.state == State::Idle)
-        .map(|slot| slot.pid)
-        .collect()
+    POOL.share().idle().map(|slot| slot.pid).collect()
 }
 
 /// Ask every idle worker to exit (their background worker slots are
@@ -436,15 +512,113 @@ pub fn dismiss_idle() -> Vec<i32> {
     if !crate::schedule::registry::preloaded() {
         return Vec::new();
     }
-    let mut pool = POOL.exclusive();
-    let mut dismissed = Vec::new();
-    for slot in pool.slots.iter_mut().filter(|s| s.state == State::Idle) {
-        dismissed.push(slot.pid);
-        *slot = Slot::FREE;
-    }
-    drop(pool);
+    let dismissed = POOL.exclusive().dismiss_idle();
     for pid in &dismissed {
         wake(*pid);
     }
     dismissed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANN: Kind = Kind {
+        database: 5,
+        extension_owner: 10,
+        sync_owner: 100,
+        settings: 7,
+    };
+    const BEN: Kind = Kind {
+        sync_owner: 200,
+        ..ANN
+    };
+
+    fn empty_pool() -> Box<Pool> {
+        Box::default()
+    }
+
+    #[test]
+    fn a_run_goes_only_to_an_idle_worker_of_its_kind_and_is_taken_once() {
+        let mut pool = empty_pool();
+        assert!(pool.join(1001, 1));
+        assert_eq!(pool.hand(ANN, 2, "request", 9), None, "busy, not idle");
+        assert!(pool.settle(1001, ANN, true, 8));
+        assert_eq!(pool.hand(BEN, 2, "request", 9), None, "another owner's run");
+        assert_eq!(pool.hand(ANN, 2, "request", 9), Some(1001));
+        assert_eq!(pool.hand(ANN, 3, "other", 9), None, "handed already");
+        assert!(pool.holds(1001, 2));
+        assert!(matches!(pool.handed_state(1001, 2), HandedState::Waiting));
+        assert_eq!(pool.look(1001, false), Look::Run(2, "request".into(), 9));
+        assert!(matches!(pool.handed_state(1001, 2), HandedState::Taken));
+        assert_eq!(pool.look(1001, false), Look::Wait, "taken once");
+        assert!(!pool.take_back(1001, 2), "taken: too late to take back");
+        assert_eq!(pool.cancel_target(1001, 2), CancelTarget::Signal);
+        assert_eq!(
+            pool.cancel_target(1001, 1),
+            CancelTarget::Skip,
+            "an earlier run"
+        );
+        assert_eq!(pool.cancel_target(4242, 2), CancelTarget::Outside);
+    }
+
+    #[test]
+    fn a_run_not_taken_in_time_is_taken_back_and_never_runs_there() {
+        let mut pool = empty_pool();
+        pool.join(1001, 1);
+        pool.settle(1001, ANN, true, 8);
+        pool.hand(ANN, 2, "request", 9);
+        assert_eq!(
+            pool.cancel_target(1001, 2),
+            CancelTarget::Skip,
+            "not started"
+        );
+        assert!(pool.take_back(1001, 2));
+        assert_eq!(
+            pool.look(1001, false),
+            Look::Wait,
+            "idle again, the run is gone"
+        );
+        assert!(!pool.holds(1001, 2));
+        // A worker that exits with a run handed wakes its waiter; taking
+        // back from a worker that is gone is always possible.
+        pool.hand(ANN, 3, "request", 9);
+        assert_eq!(pool.leave(1001), Some(9));
+        assert!(matches!(pool.handed_state(1001, 3), HandedState::Gone));
+        assert!(pool.take_back(1001, 3));
+    }
+
+    #[test]
+    fn idle_workers_are_capped_time_out_and_can_be_dismissed() {
+        let mut pool = empty_pool();
+        for pid in [1, 2, 3] {
+            pool.join(pid, i64::from(pid));
+        }
+        assert!(pool.settle(1, ANN, true, 2));
+        assert!(pool.settle(2, BEN, true, 2));
+        assert!(!pool.settle(3, ANN, true, 2), "two idle already");
+        assert!(pool.find(3).is_none(), "its slot is free");
+        assert!(!pool.settle(9, ANN, false, 2), "may not stay");
+        assert_eq!(pool.look(1, true), Look::Leave, "timed out");
+        assert!(pool.find(1).is_none());
+        assert_eq!(pool.dismiss_idle(), vec![2]);
+        assert_eq!(pool.look(2, false), Look::Leave, "dismissed");
+        assert_eq!(pool.leave(2), None);
+    }
+
+    #[test]
+    fn a_busy_worker_that_exits_wakes_its_waiter_and_a_full_pool_takes_no_more() {
+        let mut pool = empty_pool();
+        pool.join(1, 1);
+        pool.settle(1, ANN, true, 8);
+        pool.hand(ANN, 2, "request", 77);
+        pool.look(1, false);
+        assert_eq!(pool.leave(1), Some(77));
+        let mut full = empty_pool();
+        for pid in 0..MAX_WORKERS as i32 {
+            assert!(full.join(pid + 1, 1));
+        }
+        assert!(!full.join(99_999, 1));
+        assert_eq!(full.hand(ANN, 5, &"x".repeat(REQUEST_BYTES + 1), 1), None);
+    }
 }
