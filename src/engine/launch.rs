@@ -222,18 +222,31 @@ fn launch_worker(run_id: i64, request: &RunRequest) -> Result<RunWorker> {
 /// at once, unless it is exiting).
 fn taken(run_id: i64, pid: i32) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        match pool::handed_state(pid, run_id) {
-            pool::HandedState::Waiting => {}
-            pool::HandedState::Taken => return true,
-            // Gone: it may have done the run and exited since.
-            pool::HandedState::Gone => return matches!(runs::status(run_id), Ok(Some(_))),
+    let waited = PgTryBuilder::new(|| {
+        while Instant::now() < deadline {
+            match pool::handed_state(pid, run_id) {
+                pool::HandedState::Waiting => {}
+                pool::HandedState::Taken => return Some(true),
+                // Gone: it may have done the run (it takes milliseconds,
+                // these checks are 0.2 ms apart) and exited since.
+                pool::HandedState::Gone => {
+                    return Some(matches!(runs::status(run_id), Ok(Some(_))));
+                }
+            }
+            std::thread::sleep(Duration::from_micros(200));
+            pg_sys::check_for_interrupts!();
         }
-        std::thread::sleep(Duration::from_micros(200));
-        pg_sys::check_for_interrupts!();
-    }
+        None
+    })
+    // Cancelled meanwhile: the run is taken back, so that it does not go
+    // on without its caller.
+    .catch_others(|caught| {
+        pool::take_back(pid, run_id);
+        caught.rethrow()
+    })
+    .execute();
     // Not taken in time: taken back, unless it was taken just now.
-    !pool::take_back(pid, run_id)
+    waited.unwrap_or_else(|| !pool::take_back(pid, run_id))
 }
 
 /// A run the schedule asked for: started, not waited for; returns the
@@ -476,7 +489,8 @@ pub fn cancel_run(run_id: i64) -> Result<bool> {
         )),
         runs::CancelRequest::Ended => Ok(false),
         runs::CancelRequest::Going(Some(pid)) => {
-            spi::execute("SELECT pg_cancel_backend($1)", &[pid.into()])?;
+            // Through the pool: a warm worker may be on another run by now.
+            pool::cancel(pid, run_id);
             Ok(true)
         }
         runs::CancelRequest::Going(None) => Ok(true),

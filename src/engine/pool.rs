@@ -65,6 +65,9 @@ struct Slot {
     run_id: i64,
     /// The process to wake when the run (and what follows it) is done.
     waiter: i32,
+    /// Busy, but its run has ended (alerts, the session's reset): a cancel
+    /// is no longer for it.
+    ended: bool,
     request: [u8; REQUEST_BYTES],
     request_len: usize,
 }
@@ -81,6 +84,7 @@ impl Slot {
         },
         run_id: 0,
         waiter: 0,
+        ended: false,
         request: [0; REQUEST_BYTES],
         request_len: 0,
     };
@@ -138,8 +142,9 @@ impl Pool {
         self.slots.iter().filter(|slot| slot.state == State::Idle)
     }
 
-    /// A new worker takes a free slot, busy with its first run.
-    fn join(&mut self, pid: i32, run_id: i64) -> bool {
+    /// A new worker takes a free slot, busy with its first run, which
+    /// `waiter` asked for.
+    fn join(&mut self, pid: i32, run_id: i64, waiter: i32) -> bool {
         let Some(slot) = self.slots.iter_mut().find(|s| s.state == State::Free) else {
             return false;
         };
@@ -147,9 +152,18 @@ impl Pool {
             pid,
             state: State::Busy,
             run_id,
+            waiter,
             ..Slot::FREE
         };
         true
+    }
+
+    /// The worker's run has ended (recorded); it still holds it until its
+    /// alerts are sent and its session reset, but cancels no longer reach it.
+    fn end_run(&mut self, pid: i32) {
+        if let Some(slot) = self.of(pid) {
+            slot.ended = true;
+        }
     }
 
     /// The worker leaves; the waiter of a run it had (handed or doing) is
@@ -246,7 +260,7 @@ impl Pool {
 
     fn cancel_target(&self, pid: i32, run_id: i64) -> CancelTarget {
         match self.find(pid) {
-            Some(slot) if slot.run_id == run_id && slot.state == State::Busy => {
+            Some(slot) if slot.run_id == run_id && slot.state == State::Busy && !slot.ended => {
                 CancelTarget::Signal
             }
             Some(_) => CancelTarget::Skip,
@@ -299,11 +313,14 @@ pub fn wake(pid: i32) {
 
 /// A new run worker joins the pool, busy with its first run. False when
 /// there is no pool (or no room in it): the worker runs once.
-pub fn join(run_id: i64) -> bool {
+pub fn join(run_id: i64, waiter: i32) -> bool {
     if !in_use() {
         return false;
     }
-    if !POOL.exclusive().join(unsafe { pg_sys::MyProcPid }, run_id) {
+    if !POOL
+        .exclusive()
+        .join(unsafe { pg_sys::MyProcPid }, run_id, waiter)
+    {
         return false;
     }
     // SAFETY: registering a callback with no argument, once per process.
@@ -320,6 +337,20 @@ unsafe extern "C-unwind" fn leave_at_exit(_code: i32, _argument: pg_sys::Datum) 
     if let Some(waiter) = waiter {
         wake(waiter);
     }
+}
+
+/// The worker's run has ended and is recorded: from now on a cancel sent
+/// for it is dropped (one already on its way is forgotten here, under the
+/// lock it was sent under), so that it cannot interrupt the alerts or the
+/// session's reset.
+pub fn end_run() {
+    if !crate::schedule::registry::preloaded() {
+        return;
+    }
+    let mut pool = POOL.exclusive();
+    pool.end_run(unsafe { pg_sys::MyProcPid });
+    // SAFETY: this process's own flag.
+    unsafe { pg_sys::QueryCancelPending = 0 };
 }
 
 /// A run handed to a warm worker.
@@ -362,11 +393,17 @@ pub fn rest(kind: Kind, waiter: i32, runs_done: u32) -> Option<Handed> {
     let deadline =
         Instant::now() + Duration::from_millis(crate::gucs::worker_idle_timeout_ms() as u64);
     loop {
-        match POOL.exclusive().look(pid, Instant::now() >= deadline) {
+        // Under the lock: a cancel is sent under it too, so one meant for
+        // the run that ended cannot reach this one.
+        let mut pool = POOL.exclusive();
+        let look = pool.look(pid, Instant::now() >= deadline);
+        if let Look::Run(..) = look {
+            // SAFETY: this process's own flag.
+            unsafe { pg_sys::QueryCancelPending = 0 };
+        }
+        drop(pool);
+        match look {
             Look::Run(run_id, request, waiter) => {
-                // SAFETY: this process's own flag: a cancel meant for the
-                // run that ended is not this one's.
-                unsafe { pg_sys::QueryCancelPending = 0 };
                 return Some(Handed {
                     run_id,
                     request,
@@ -541,7 +578,7 @@ mod tests {
     #[test]
     fn a_run_goes_only_to_an_idle_worker_of_its_kind_and_is_taken_once() {
         let mut pool = empty_pool();
-        assert!(pool.join(1001, 1));
+        assert!(pool.join(1001, 1, 9));
         assert_eq!(pool.hand(ANN, 2, "request", 9), None, "busy, not idle");
         assert!(pool.settle(1001, ANN, true, 8));
         assert_eq!(pool.hand(BEN, 2, "request", 9), None, "another owner's run");
@@ -565,7 +602,7 @@ mod tests {
     #[test]
     fn a_run_not_taken_in_time_is_taken_back_and_never_runs_there() {
         let mut pool = empty_pool();
-        pool.join(1001, 1);
+        pool.join(1001, 1, 9);
         pool.settle(1001, ANN, true, 8);
         pool.hand(ANN, 2, "request", 9);
         assert_eq!(
@@ -592,7 +629,7 @@ mod tests {
     fn idle_workers_are_capped_time_out_and_can_be_dismissed() {
         let mut pool = empty_pool();
         for pid in [1, 2, 3] {
-            pool.join(pid, i64::from(pid));
+            pool.join(pid, i64::from(pid), 9);
         }
         assert!(pool.settle(1, ANN, true, 2));
         assert!(pool.settle(2, BEN, true, 2));
@@ -609,16 +646,16 @@ mod tests {
     #[test]
     fn a_busy_worker_that_exits_wakes_its_waiter_and_a_full_pool_takes_no_more() {
         let mut pool = empty_pool();
-        pool.join(1, 1);
+        pool.join(1, 1, 9);
         pool.settle(1, ANN, true, 8);
         pool.hand(ANN, 2, "request", 77);
         pool.look(1, false);
         assert_eq!(pool.leave(1), Some(77));
         let mut full = empty_pool();
         for pid in 0..MAX_WORKERS as i32 {
-            assert!(full.join(pid + 1, 1));
+            assert!(full.join(pid + 1, 1, 9));
         }
-        assert!(!full.join(99_999, 1));
+        assert!(!full.join(99_999, 1, 9));
         assert_eq!(full.hand(ANN, 5, &"x".repeat(REQUEST_BYTES + 1), 1), None);
     }
 }

@@ -163,7 +163,7 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
     })
     .map(|context| context.settings);
     if connected_with.is_ok() {
-        pool::join(run_id);
+        pool::join(run_id, waiter);
     }
     let mut runs_done = 0;
     loop {
@@ -177,6 +177,7 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
             Ok(()) => true,
             Err(error) => run.finish_with_error(&error),
         };
+        pool::end_run();
         super::alerts::after_run(run_id, sync_id);
         runs_done += 1;
         // A run whose end could not be recorded is closed as interrupted
