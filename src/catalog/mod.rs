@@ -187,7 +187,6 @@ fn ensure_name_free(table: &str, what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The role that owns the extension (and its private tables).
 /// Who and what a run worker of a sync connects as: the extension's
 /// owner, the sync's owner, and a fingerprint of the database and role
 /// settings it will be given (a warm worker serves only runs that would
@@ -225,6 +224,7 @@ pub fn run_context(sync_id: i64, database: pg_sys::Oid) -> Result<RunContext> {
     })
 }
 
+/// The role that owns the extension (and its private tables).
 pub fn extension_owner() -> Result<pg_sys::Oid> {
     spi::one(
         "SELECT extowner FROM pg_extension WHERE extname = 'pg_reverse_etl'",

@@ -279,14 +279,6 @@ impl WorkerKind {
     }
 }
 
-fn out_of_workers() -> Error {
-    Error::new(
-        SqlState::InsufficientResources,
-        "could not start a background worker: all background worker slots are in use",
-    )
-    .with_hint("raise max_worker_processes, or run fewer syncs at once")
-}
-
 /// Start a dynamic worker with `argument` and `extra`; this process is told
 /// (SIGUSR1) when it starts and ends.
 pub fn spawn(
@@ -307,25 +299,24 @@ pub fn spawn(
             .set_notify_pid(unsafe { pg_sys::MyProcPid })
             .load_dynamic()
     };
-    let worker = match start() {
-        Ok(worker) => worker,
-        // Idle warm workers hold slots: they leave, and the slots they free
-        // are taken as the postmaster reaps them.
-        Err(_) if !pool::dismiss_idle().is_empty() => {
-            let deadline = Instant::now() + Duration::from_secs(2);
-            loop {
-                match start() {
-                    Ok(worker) => break worker,
-                    Err(_) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(5));
-                        pg_sys::check_for_interrupts!();
-                    }
-                    Err(_) => return Err(out_of_workers()),
-                }
-            }
+    let mut started = start();
+    // Idle warm workers hold slots: they leave, and the slots they free
+    // are taken as the postmaster reaps them.
+    if started.is_err() && !pool::dismiss_idle().is_empty() {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while started.is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            pg_sys::check_for_interrupts!();
+            started = start();
         }
-        Err(_) => return Err(out_of_workers()),
-    };
+    }
+    let worker = started.map_err(|_| {
+        Error::new(
+            SqlState::InsufficientResources,
+            "could not start a background worker: all background worker slots are in use",
+        )
+        .with_hint("raise max_worker_processes, or run fewer syncs at once")
+    })?;
     let pid = worker.wait_for_startup().map_err(|status| {
         Error::new(
             SqlState::InsufficientResources,

@@ -560,8 +560,7 @@ impl Run {
 
     /// A run that stops early: what was delivered stays recorded, the rest
     /// is aborted. Cancelled runs are incomplete (the next run resumes);
-    /// other errors fail the run.
-    /// Record the run's end after `error`; false when even that failed (the
+    /// other errors fail the run. False when even recording that failed (the
     /// run stays marked as going until it is closed as interrupted).
     pub fn finish_with_error(&self, error: &Error) -> bool {
         let run_id = self.id;

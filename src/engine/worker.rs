@@ -161,14 +161,15 @@ pub extern "C-unwind" fn reverse_etl_run_worker(argument: pg_sys::Datum) {
     let connected_with = crate::postgres::in_transaction(|| {
         crate::catalog::run_context(request.sync_id, pg_sys::Oid::from(request.database))
     })
-    .map(|context| context.settings);
-    if connected_with.is_ok() {
+    .map(|context| context.settings)
+    .ok();
+    if connected_with.is_some() {
         pool::join(run_id, waiter);
     }
     let mut runs_done = 0;
     loop {
         let kind = pool::Kind {
-            settings: *connected_with.as_ref().unwrap_or(&request.settings),
+            settings: connected_with.unwrap_or(request.settings),
             ..request.worker_kind()
         };
         let sync_id = request.sync_id;
