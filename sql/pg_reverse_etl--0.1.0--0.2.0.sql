@@ -865,3 +865,13 @@ COMMENT ON COLUMN reverse_etl.sync_changelog.reason IS 'The destination''s error
 COMMENT ON COLUMN reverse_etl.sync_changelog.fields IS 'The sent fields (keyed by model column) of rejected and invalid rows.';
 COMMENT ON COLUMN reverse_etl.sync_changelog.at IS 'When the outcome was recorded (for delivered rows, when their window was).';
 COMMENT ON COLUMN reverse_etl.sync_changelog.payload IS 'What was sent for a rejected row, as the destination got it (an http request''s method, URL and body or record; never headers).';
+
+-- A first run reads its model straight into its operations, numbering
+-- them as the rows arrive.
+CREATE FUNCTION reverse_etl."_next_position"(
+	"invalid" bool
+) RETURNS bigint
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', '_next_position_wrapper';
+COMMENT ON FUNCTION reverse_etl._next_position(bool) IS 'Private: the position of a first run''s next operation, called by the run''s own statement once per model row.';

@@ -185,7 +185,8 @@ BEGIN
             ('scheduler_status', 'What the launcher knows per database: its pid, the scheduler''s pid while awake, the next check. Empty unless the library is preloaded.'),
             ('_wake_scheduler', 'Private: wakes the database''s scheduler when the transaction commits (called by triggers).'),
             ('_next_run_at', 'Private: a stored schedule''s next due time for sync_overview (NULL where it does not parse).'),
-            ('_schedules_changed', 'Private: trigger on syncs and sequences that wakes the scheduler.')
+            ('_schedules_changed', 'Private: trigger on syncs and sequences that wakes the scheduler.'),
+            ('_next_position', 'Private: the position of a first run''s next operation, called by the run''s own statement once per model row.')
         ) AS d (name, comment) ON d.name = p.proname
         WHERE p.pronamespace = 'reverse_etl'::regnamespace
     LOOP

@@ -221,22 +221,100 @@ impl RunPlan {
     /// Everything derived from the model's values (row id, hash, the match
     /// key as text) is computed here, as the owner.
     pub fn materialize(&self) -> String {
+        format!(
+            "INSERT INTO {} {}",
+            self.work_table,
+            self.select_model_rows(false)
+        )
+    }
+
+    /// The model's rows as the work table holds them: row id, hash, match
+    /// key, the sent fields, then the key columns not sent (`named`: as
+    /// `row_id, row_hash, match_key, c1…, k1…`).
+    fn select_model_rows(&self, named: bool) -> String {
+        let name = |alias: String| {
+            if named {
+                format!(" AS {alias}")
+            } else {
+                String::new()
+            }
+        };
         let fields = self
             .columns
             .iter()
-            .chain(self.key_columns.iter())
-            .map(|c| format!(", m.{}", quote_ident(&c.name)))
+            .enumerate()
+            .map(|(i, c)| (c, RunPlan::field(i)))
+            .chain(
+                self.key_columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c, RunPlan::key_field(i))),
+            )
+            .map(|(c, field)| format!(", m.{}{}", quote_ident(&c.name), name(field)))
             .collect::<String>();
         let match_key = match self.match_column {
             Some(i) => format!("(m.{})::text", quote_ident(&self.columns[i].name)),
             None => "NULL".to_string(),
         };
         format!(
-            "INSERT INTO {} SELECT {}, {}, {match_key}{fields} FROM ({}\n) AS m",
-            self.work_table,
+            "SELECT {}{}, {}{}, {match_key}{}{fields} FROM ({}\n) AS m",
             self.row_id_expression(),
+            name("row_id".into()),
             self.row_hash_expression(),
+            name("row_hash".into()),
+            name("match_key".into()),
             self.query
+        )
+    }
+
+    /// A first run's ops table, which the sync's owner fills straight from
+    /// the model (`read_model_into_ops`): the layout `create_ops_table`
+    /// makes, plus the key columns not sent (an invalid row's log shows
+    /// them). The owner may insert rows of its own while its model runs, so
+    /// the table itself refuses anything but what that statement writes: an
+    /// added row with a key and a position from 1, or an invalid one
+    /// without a key and a negative position, never a removal's earlier
+    /// configuration. Whether the positions are whole and unique is checked
+    /// once it is filled (`positions_are_whole`, and the primary key).
+    pub fn create_first_run_ops_table(&self) -> String {
+        let fields = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!(", {} {}", RunPlan::field(i), c.type_sql))
+            .chain(
+                self.key_columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!(", {} {}", RunPlan::key_field(i), c.type_sql)),
+            )
+            .collect::<String>();
+        format!(
+            "CREATE UNLOGGED TABLE {} (pos bigint, op text, op_rank integer, row_id text, row_hash bigint, \
+             match_key text, delivered_under bigint{fields}, \
+             CONSTRAINT written_by_the_run CHECK (coalesce(delivered_under IS NULL AND CASE WHEN row_id IS NULL \
+             THEN op = 'invalid' AND op_rank = 4 AND pos < 0 ELSE op = 'added' AND op_rank = 3 AND pos > 0 END, false))) \
+             WITH (autovacuum_enabled = off)",
+            self.ops_table
+        )
+    }
+
+    /// Runs as the sync's owner, against an empty snapshot: reads the model
+    /// once, straight into the ops table (see `create_first_run_ops_table`),
+    /// every keyed row added in the model's order. OFFSET 0 keeps each row's
+    /// id computed once.
+    pub fn read_model_into_ops(&self) -> String {
+        let fields = (0..self.columns.len())
+            .map(|i| format!(", r.{}", RunPlan::field(i)))
+            .chain((0..self.key_columns.len()).map(|i| format!(", r.{}", RunPlan::key_field(i))))
+            .collect::<String>();
+        format!(
+            "INSERT INTO {} SELECT reverse_etl._next_position(r.row_id IS NULL), \
+             CASE WHEN r.row_id IS NULL THEN 'invalid' ELSE 'added' END, \
+             CASE WHEN r.row_id IS NULL THEN 4 ELSE 3 END, r.row_id, r.row_hash, r.match_key, NULL{fields} \
+             FROM ({} OFFSET 0) AS r",
+            self.ops_table,
+            self.select_model_rows(true)
         )
     }
 
@@ -379,6 +457,50 @@ impl RunPlan {
         if diff.snapshot_empty && !diff.mirror {
             return self.create_first_ops_table(diff.excluded_row_ids);
         }
+        let statement = self.diff_rows(diff);
+        // The join and the sort carry only keys and hashes (spilling under
+        // the run's work_mem costs what they carry); each operation's
+        // values are then read from the work table by the row's address,
+        // in position order (OFFSET 0 keeps that a lookup per operation,
+        // and the table is written in that order).
+        let fields = list((0..self.columns.len()).map(|i| format!("x.{}", RunPlan::field(i))));
+        format!(
+            "CREATE {kind} TABLE {ops} WITH (autovacuum_enabled = off) AS
+             SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{comma}{fields}
+             FROM (SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*
+                   FROM ({statement}) AS d) AS o
+             LEFT JOIN LATERAL (SELECT * FROM {work} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
+            kind = self.ops_table_kind(),
+            ops = self.ops_table,
+            work = self.work_table,
+            comma = if self.columns.is_empty() { "" } else { ", " },
+        )
+    }
+
+    /// How many operations and invalid rows the diff finds, and how many
+    /// rows the snapshot has: one row, without writing anything.
+    pub fn count_diff_rows(&self, diff: &Diff) -> String {
+        format!(
+            "SELECT (SELECT count(*) FROM ({}) AS d), (SELECT count(*) FROM {})",
+            self.diff_rows(diff),
+            self.snapshot_table
+        )
+    }
+
+    /// The ops table is unlogged, so that a run whose worker is killed can
+    /// still be closed with each operation accounted for; one in the
+    /// worker's temporary schema (a run with nothing to do) is temporary.
+    fn ops_table_kind(&self) -> &'static str {
+        if self.ops_table.starts_with("pg_temp.") {
+            "TEMPORARY"
+        } else {
+            "UNLOGGED"
+        }
+    }
+
+    /// The diff's rows: keys, hashes, the operation and the work row's
+    /// address (see `create_ops_table`).
+    fn diff_rows(&self, diff: &Diff) -> String {
         let match_key = "coalesce(w.match_key, s.match_key)";
         let (work_filter, removed_filter) = match diff.excluded_row_ids {
             Some(excluded) => (
@@ -443,22 +565,7 @@ impl RunPlan {
                 work = self.work_table,
             ));
         }
-        // The join and the sort carry only keys and hashes (spilling under
-        // the run's work_mem costs what they carry); each operation's
-        // values are then read from the work table by the row's address,
-        // in position order (OFFSET 0 keeps that a lookup per operation,
-        // and the table is written in that order).
-        let fields = list((0..self.columns.len()).map(|i| format!("x.{}", RunPlan::field(i))));
-        format!(
-            "CREATE UNLOGGED TABLE {ops} WITH (autovacuum_enabled = off) AS
-             SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{comma}{fields}
-             FROM (SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*
-                   FROM ({statement}) AS d) AS o
-             LEFT JOIN LATERAL (SELECT * FROM {work} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
-            ops = self.ops_table,
-            work = self.work_table,
-            comma = if self.columns.is_empty() { "" } else { ", " },
-        )
+        statement
     }
 
     /// Against an empty snapshot: the keyed rows, added, in the model's
@@ -473,7 +580,7 @@ impl RunPlan {
             .map(|excluded| format!(" AND w.row_id NOT IN ({excluded})"))
             .unwrap_or_default();
         format!(
-            "CREATE UNLOGGED TABLE {ops} WITH (autovacuum_enabled = off) AS
+            "CREATE {kind} TABLE {ops} WITH (autovacuum_enabled = off) AS
              SELECT row_number() OVER () AS pos, 'added'::text AS op, 3 AS op_rank, w.row_id, w.row_hash,
                     w.match_key, NULL::bigint AS delivered_under{fields}
              FROM {work} AS w WHERE w.row_id IS NOT NULL{excluded};
@@ -481,6 +588,7 @@ impl RunPlan {
              SELECT (SELECT coalesce(max(pos), 0) FROM {ops}) + row_number() OVER (), 'invalid', 4, NULL,
                     w.row_hash, w.match_key, NULL{fields}
              FROM {work} AS w WHERE w.row_id IS NULL",
+            kind = self.ops_table_kind(),
             ops = self.ops_table,
             work = self.work_table,
         )
@@ -656,6 +764,32 @@ mod tests {
     }
 
     #[test]
+    fn a_first_run_reads_the_model_straight_into_ops_the_table_refuses_anything_else() {
+        let sql = plan().read_model_into_ops();
+        assert!(
+            sql.starts_with("INSERT INTO o SELECT reverse_etl._next_position(r.row_id IS NULL), "),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("r.row_id, r.row_hash, r.match_key, NULL, r.c1, r.c2, r.k1 FROM (SELECT (m.\"id\")::text AS row_id, "),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("7) AS row_hash, (m.\"email\")::text AS match_key, m.\"email\" AS c1, m.\"Doc\" AS c2, m.\"id\" AS k1 FROM (SELECT * FROM src\n) AS m OFFSET 0) AS r"),
+            "the row id is computed once, below the fence: {sql}"
+        );
+        let table = plan().create_first_run_ops_table();
+        assert!(
+            table.contains("delivered_under bigint, c1 text, c2 json, k1 int, CONSTRAINT"),
+            "{table}"
+        );
+        assert!(
+            table.contains("CHECK (coalesce(delivered_under IS NULL AND CASE WHEN row_id IS NULL THEN op = 'invalid' AND op_rank = 4 AND pos < 0 ELSE op = 'added' AND op_rank = 3 AND pos > 0 END, false))"),
+            "a NULL must not pass the check: {table}"
+        );
+    }
+
+    #[test]
     fn composite_keys_are_null_when_any_part_is_null() {
         let mut p = plan();
         p.primary_key = vec!["a".into(), "b".into()];
@@ -738,6 +872,33 @@ mod tests {
         assert!(all.contains(
             "LEFT JOIN LATERAL (SELECT * FROM w AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true"
         ), "{all}");
+    }
+
+    #[test]
+    fn a_run_with_nothing_to_do_counts_first_and_keeps_its_empty_ops_in_a_temporary_table() {
+        let diff = Diff::new(SyncMode::Upsert, true);
+        let count = plan().count_diff_rows(&diff);
+        assert!(count.starts_with("SELECT (SELECT count(*) FROM (SELECT CASE WHEN w.row_id IS NULL AND s.row_id IS NULL THEN 'invalid'"), "{count}");
+        assert!(
+            count.ends_with(") AS d), (SELECT count(*) FROM s)"),
+            "{count}"
+        );
+        assert!(plan()
+            .create_ops_table(&diff)
+            .starts_with("CREATE UNLOGGED TABLE o "));
+        let mut temporary = plan();
+        temporary.ops_table = "pg_temp.run_1_ops".into();
+        assert!(temporary.create_ops_table(&diff).starts_with(
+            "CREATE TEMPORARY TABLE pg_temp.run_1_ops WITH (autovacuum_enabled = off) AS"
+        ));
+        let first = temporary.create_ops_table(&Diff {
+            snapshot_empty: true,
+            ..diff
+        });
+        assert!(
+            first.starts_with("CREATE TEMPORARY TABLE pg_temp.run_1_ops "),
+            "{first}"
+        );
     }
 
     #[test]

@@ -218,6 +218,98 @@ fn a_users_settings_and_deferred_triggers_never_reach_the_workers_own_work() {
     finish(&mut db, &[&alice_role, &bob_role]);
 }
 
+/// A first run reads the model straight into the run's ops table, which
+/// the model's owner may insert into while it runs: whatever her code
+/// writes there is refused, or never delivered.
+#[test]
+fn a_model_cannot_plant_operations_in_a_first_run() {
+    let (mut db, alice_role, bob_role) = shared("sec_first_run");
+    let mut alice = db.connect_as(&alice_role);
+    // plant(row) adds a row to the running run's ops table; errors (the
+    // table is gone when the model is read again) are swallowed.
+    alice
+        .batch_execute(
+            "CREATE TABLE src (id int PRIMARY KEY, email text);
+             INSERT INTO src VALUES (1, 'a@x.io'), (2, 'b@x.io'), (3, 'c@x.io');
+             CREATE TABLE target (email text PRIMARY KEY);
+             CREATE TABLE planted (row text);
+             CREATE FUNCTION plant() RETURNS bool LANGUAGE plpgsql AS $$
+             DECLARE r text;
+             BEGIN
+               FOR r IN SELECT row FROM planted LOOP
+                 BEGIN
+                   EXECUTE format('INSERT INTO reverse_etl_state.run_%s_ops (pos, op, op_rank, row_id, row_hash, match_key, delivered_under, c1) VALUES %s',
+                     (SELECT max(id) FROM reverse_etl.sync_runs), r);
+                 EXCEPTION WHEN undefined_table THEN NULL;
+                 END;
+               END LOOP;
+               DELETE FROM planted;
+               RETURN true;
+             END $$;
+             CREATE FUNCTION extra_position() RETURNS bool LANGUAGE sql AS
+               'SELECT reverse_etl._next_position(false) > 0';
+             SELECT reverse_etl.create_destination('d', 'postgres');
+             SELECT reverse_etl.create_model('planting', 'SELECT id, email FROM src WHERE plant()', ARRAY['id']);
+             SELECT reverse_etl.create_model('counting', 'SELECT id, email FROM src WHERE extra_position()', ARRAY['id']);
+             SELECT reverse_etl.create_sync('s', 'planting', 'd', '{\"mode\": \"upsert\", \"object\": \"target\",
+               \"match\": {\"from\": \"email\", \"to\": \"email\"}}');
+             SELECT reverse_etl.create_sync('c', 'counting', 'd', '{\"mode\": \"upsert\", \"object\": \"target\",
+               \"match\": {\"from\": \"email\", \"to\": \"email\"}}');",
+        )
+        .unwrap();
+    let run_status = |alice: &mut Client, sync: &str| {
+        let run = i64_of(
+            alice,
+            &format!("SELECT reverse_etl.sync_run('{sync}', full_resync => true, raise_on_failure => false)"),
+        );
+        let row = alice
+            .query_one(
+                "SELECT status, coalesce(error, ''), rows_queried FROM reverse_etl.sync_runs WHERE id = $1",
+                &[&run],
+            )
+            .unwrap();
+        (
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, i64>(2),
+        )
+    };
+    // A removal of an earlier configuration's record (another sync's
+    // destination, were it read): the table refuses it.
+    alice
+        .execute(
+            "INSERT INTO planted VALUES ('(-9, ''removed'', 1, ''1'', 0, ''a@x.io'', 1, NULL)')",
+            &[],
+        )
+        .unwrap();
+    let (status, error, _) = run_status(&mut alice, "s");
+    assert_eq!(status, "failed");
+    assert!(error.contains("written_by_the_run"), "{error}");
+    alice.execute("DELETE FROM planted", &[]).unwrap();
+    // An added row that passes the table's check: the counts do not add
+    // up, so the model is read again, into a copy, and only its rows go.
+    alice
+        .execute(
+            "INSERT INTO planted VALUES ('(1000, ''added'', 3, ''99'', 0, ''planted@x.io'', NULL, ''planted@x.io'')')",
+            &[],
+        )
+        .unwrap();
+    let (status, error, rows) = run_status(&mut alice, "s");
+    assert_eq!(
+        (status.as_str(), error.as_str(), rows),
+        ("succeeded", "", 3)
+    );
+    assert_eq!(
+        db.rows(&format!("SELECT email FROM {alice_role}.target ORDER BY 1")),
+        vec!["a@x.io", "b@x.io", "c@x.io"]
+    );
+    // Positions taken by the model itself leave gaps: refused.
+    let (status, error, _) = run_status(&mut alice, "c");
+    assert_eq!(status, "failed");
+    assert!(error.contains("not 1 to their count"), "{error}");
+    finish(&mut db, &[&alice_role, &bob_role]);
+}
+
 #[test]
 fn work_tables_belong_to_the_extension_and_a_view_on_one_cannot_pin_it() {
     let crm = FakeCrm::start();
@@ -227,7 +319,7 @@ fn work_tables_belong_to_the_extension_and_a_view_on_one_cannot_pin_it() {
     alice
         .batch_execute(&format!(
             "CREATE TABLE users (id int PRIMARY KEY, email text);
-             INSERT INTO users SELECT g, 'u' || g || '@x.io' FROM generate_series(1, 12) g;
+             INSERT INTO users VALUES (1, 'u1@x.io');
              SELECT reverse_etl.create_model('m', 'SELECT id, email FROM users', ARRAY['id']);
              SELECT reverse_etl.create_destination('api', 'http', '{{\"url\": \"{}\", \"concurrency\": 1}}');
              SELECT reverse_etl.create_sync('s', 'm', 'api', '{{\"mode\": \"upsert\", \"batch_size\": 1,
@@ -235,6 +327,14 @@ fn work_tables_belong_to_the_extension_and_a_view_on_one_cannot_pin_it() {
                \"requests\": {{\"added\": {{\"method\": \"POST\", \"path\": \"/contacts\"}}}}}}');",
             crm.url()
         ))
+        .unwrap();
+    // A first run reads its model straight into its operations; the next
+    // one copies it into a work table.
+    alice
+        .batch_execute(
+            "SELECT reverse_etl.sync_run('s');
+             INSERT INTO users SELECT g, 'u' || g || '@x.io' FROM generate_series(2, 12) g;",
+        )
         .unwrap();
     let run = i64_of(
         &mut alice,

@@ -216,3 +216,10 @@ fn wait_for_run(
         launch::wait_for_run(run, timeout)
     })
 }
+
+/// Private: the position of the next operation of a first run, called once
+/// per model row by the run's own statement (see `engine::positions`).
+#[pg_extern(volatile, parallel_unsafe)]
+fn _next_position(invalid: bool) -> i64 {
+    crate::engine::positions::next(invalid)
+}

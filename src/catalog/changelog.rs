@@ -44,16 +44,16 @@ fn duplicate_keys_sql(plan: &RunPlan) -> String {
 }
 
 /// Rows whose primary key (or a part of it) is NULL go to the run's
-/// invalid table. Returns how many.
-pub fn collect_null_keys(plan: &RunPlan, reader: &Identity) -> Result<u64> {
-    reader.run(|| spi::execute(&null_keys_sql(plan), &[]))
+/// invalid table, from `rows`: the model's copy (the work table), or a
+/// first run's ops table, which has the same fields. Returns how many.
+pub fn collect_null_keys(plan: &RunPlan, rows: &str, reader: &Identity) -> Result<u64> {
+    reader.run(|| spi::execute(&null_keys_sql(plan, rows), &[]))
 }
 
-fn null_keys_sql(plan: &RunPlan) -> String {
+fn null_keys_sql(plan: &RunPlan, rows: &str) -> String {
     format!(
         "INSERT INTO {invalid} (row_id, reason, fields)
-         SELECT NULL, {reason}, {fields} FROM {work} w WHERE w.row_id IS NULL",
-        work = plan.work_table,
+         SELECT NULL, {reason}, {fields} FROM {rows} w WHERE w.row_id IS NULL",
         invalid = plan.invalid_table(),
         reason = quote_literal(&format!("primary key ({}) is null", key_names(plan))),
         fields = plan.fields_and_key_json("w"),
@@ -323,10 +323,15 @@ mod tests {
     }
 
     #[test]
-    fn null_keys_are_read_from_the_work_table_with_the_key() {
-        let sql = null_keys_sql(&plan());
+    fn null_keys_are_read_from_the_models_rows_with_the_key() {
+        let sql = null_keys_sql(&plan(), "w");
         assert!(sql.contains("primary key (id, it''s"), "{sql}");
         assert!(sql.ends_with("FROM w w WHERE w.row_id IS NULL"), "{sql}");
+        let first_run = null_keys_sql(&plan(), "o");
+        assert!(
+            first_run.ends_with("FROM o w WHERE w.row_id IS NULL"),
+            "{first_run}"
+        );
     }
 
     #[test]

@@ -160,6 +160,25 @@ pub fn rebaseline_hashes(plan: &crate::plan::RunPlan) -> Result<u64> {
     )
 }
 
+/// Whether a sync's snapshot has no rows (a first run, or after a reset).
+pub fn snapshot_is_empty(snapshot_table: &str) -> Result<bool> {
+    Ok(spi::one::<bool>(
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM {snapshot_table})"),
+        &[],
+    )?
+    .unwrap_or(false))
+}
+
+/// Whether a sync's snapshot takes at most `bytes` on disk (a small
+/// model's: read without scanning it).
+pub fn snapshot_within(snapshot_table: &str, bytes: i64) -> Result<bool> {
+    Ok(spi::one::<bool>(
+        "SELECT pg_catalog.pg_relation_size($1::regclass) <= $2",
+        &[snapshot_table.into(), bytes.into()],
+    )?
+    .unwrap_or(false))
+}
+
 /// Whose work tables: a run's, or a plan preview's (`sync_plan`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkOf {
@@ -190,6 +209,13 @@ pub fn ops_table(of: WorkOf, id: i64) -> String {
     format!("reverse_etl_state.{}_{id}_ops", of.prefix())
 }
 
+/// Where a run that finds nothing to do keeps its (empty) operations: a
+/// temporary table costs no synced files, and with no operation there is
+/// nothing to account for if the worker is killed.
+pub fn temporary_ops_table(of: WorkOf, id: i64) -> String {
+    format!("pg_temp.{}_{id}_ops", of.prefix())
+}
+
 /// Whether the run's ops table exists (it does from its diff until it ends).
 pub fn ops_table_exists(of: WorkOf, id: i64) -> Result<bool> {
     Ok(spi::one::<bool>(
@@ -214,6 +240,7 @@ pub fn drop_work_tables(of: WorkOf, id: i64) -> Result<()> {
     // SAFETY: a process-wide flag.
     if unsafe { pg_sys::IsBackgroundWorker } {
         names.push(work_table(of, id));
+        names.push(temporary_ops_table(of, id));
     }
     let existing: Option<String> = spi::one(
         "SELECT pg_catalog.string_agg(c::text, ', ') FROM pg_catalog.unnest($1::text[]) AS n, \

@@ -27,6 +27,13 @@ impl DiffCounts {
     }
 }
 
+/// Whether positions handed out while the model was read (a first run's)
+/// are 1 to their count, as delivery windows need: with the primary key
+/// on them (unique), a count equal to the span means no gap.
+pub fn positions_are_whole(added: Option<&OpRange>) -> bool {
+    added.is_none_or(|range| range.first == 1 && range.last == range.count)
+}
+
 /// The guard against accidental mass removal, as the sync configures it.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct RemovalGuard {
@@ -212,6 +219,15 @@ impl WindowCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_runs_positions_are_whole_from_one_to_their_count() {
+        let range = |first, last, count| OpRange { first, last, count };
+        assert!(positions_are_whole(None));
+        assert!(positions_are_whole(Some(&range(1, 3, 3))));
+        assert!(!positions_are_whole(Some(&range(1, 4, 3))), "a gap");
+        assert!(!positions_are_whole(Some(&range(2, 4, 3))), "not from 1");
+    }
 
     #[test]
     fn earlier_removals_are_left_out_of_the_current_ranges() {

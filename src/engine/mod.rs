@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod model;
 pub mod pool;
+pub mod positions;
 mod preview;
 pub mod recovery;
 mod reset_cdc;

@@ -24,7 +24,7 @@ pub fn reset_snapshot(run: &Run, materialized: &Materialized) -> Result<()> {
     let sync_id = run.request.sync_id;
     create_invalid_table(materialized)?;
     let duplicates = changelog::collect_duplicate_keys(plan, &materialized.owner)?;
-    let null_keys = changelog::collect_null_keys(plan, &materialized.owner)?;
+    let null_keys = changelog::collect_null_keys(plan, &plan.work_table, &materialized.owner)?;
     changelog::record_invalid(plan, run.id, sync_id, materialized.changelog)?;
     // What the sync delivered is now the model's result: nothing fails but
     // the invalid rows.

@@ -52,6 +52,10 @@ impl Deadline {
 
 /// The model of a run, materialised: everything the later phases work on.
 pub struct Materialized {
+    pub model_name: String,
+    /// The model was read straight into the ops table (a first run; see
+    /// `Run::reads_model_into_ops`): it has no copy, and nothing to diff.
+    pub model_in_ops: bool,
     pub plan: RunPlan,
     pub destination: Box<dyn Destination>,
     pub batch_size: i64,
@@ -177,19 +181,18 @@ impl Run {
             role: sync.owner,
             search_path: valid.model.search_path.clone(),
         };
-        spi::execute(&plan.create_work_table(), &[])?;
-        catalog::state::grant_to_owner(&plan.work_table, "SELECT, INSERT", owner.role)?;
-        // The model's query may not outlast the time limit either.
-        let timeout_ms = remaining_ms(deadline.as_ref())
-            .map(|ms| ms.to_string())
-            .unwrap_or_else(|| "0".into());
-        let queried = with_settings(&[("statement_timeout", &timeout_ms)], || {
-            owner.run(|| spi::execute(&plan.materialize(), &[]))
-        })
-        .map_err(|e| e.context(format!("model \"{}\"", valid.model.name)))?;
-        // Filled: from here on the owner only reads it.
-        catalog::state::revoke_from_owner(&plan.work_table, "INSERT", owner.role)?;
-        let rows_queried = queried as i64;
+        let model_in_ops = self.reads_model_into_ops(valid.config.mode, &plan)?;
+        let model = ModelReader {
+            plan: &plan,
+            owner: &owner,
+            name: &valid.model.name,
+            deadline: deadline.as_ref(),
+        };
+        let rows_queried = if model_in_ops {
+            model.fill_ops_table()?
+        } else {
+            model.fill_work_table()?
+        };
         // A preview has no run row: its id is not a run's.
         if !self.request.preview {
             runs::mark_preparing(self.id, rows_queried)?;
@@ -200,6 +203,8 @@ impl Run {
             destination.set_deadline(deadline.at, deadline.stop());
         }
         Ok(Materialized {
+            model_name: valid.model.name.clone(),
+            model_in_ops,
             plan,
             destination,
             batch_size: valid.config.batch_size,
@@ -220,6 +225,36 @@ impl Run {
         })
     }
 
+    /// Whether the model goes straight into the ops table: against an
+    /// empty snapshot (a first run, a full resync) every keyed row is
+    /// added, so there is nothing to diff and a copy of the model would
+    /// only be copied again. Not for a preview or a CDC reset, which read
+    /// that copy, nor in mirror mode (`all`), which compares the
+    /// destination's records with it.
+    fn reads_model_into_ops(&self, mode: SyncMode, plan: &RunPlan) -> Result<bool> {
+        if self.request.preview || self.request.reset_cdc || mode == SyncMode::All {
+            return Ok(false);
+        }
+        Ok(self.request.full_resync || catalog::state::snapshot_is_empty(&plan.snapshot_table)?)
+    }
+
+    /// When a first run's operations cannot be used as the model wrote
+    /// them: keys shared by several rows (which rows, only grouping the
+    /// whole result says) or rows the model's own code put in the table.
+    /// The model is read again, into a copy, and diffed as any run's.
+    fn read_model_again(&self, run: &mut Materialized) -> Result<()> {
+        spi::execute(&format!("DROP TABLE {}", run.plan.ops_table), &[])?;
+        run.rows_queried = ModelReader {
+            plan: &run.plan,
+            owner: &run.owner,
+            name: &run.model_name,
+            deadline: run.deadline.as_ref(),
+        }
+        .fill_work_table()?;
+        run.model_in_ops = false;
+        runs::mark_preparing(self.id, run.rows_queried)
+    }
+
     /// Whether this run may remove anything (the guard is waived).
     pub fn removal_waived(&self) -> bool {
         self.request.allow_mass_removal || self.request.full_resync
@@ -236,8 +271,19 @@ impl Run {
         if self.request.clear_first {
             run.destination.clear()?;
         }
-        compare_hashing(sync_id, &run.plan)?;
-        let (mirror, counts) = diff(run)?;
+        compare_hashing(sync_id, &run.plan, run.model_in_ops)?;
+        if !run.model_in_ops && finds_nothing_to_do(run)? {
+            run.plan.ops_table = catalog::state::temporary_ops_table(self.work_of(), self.id);
+        }
+        let (mut mirror, mut counts) = if run.model_in_ops {
+            (false, read_diff_counts(&run.plan)?)
+        } else {
+            diff(run)?
+        };
+        if run.model_in_ops && counts.has_duplicates(run.rows_queried) {
+            self.read_model_again(run)?;
+            (mirror, counts) = diff(run)?;
+        }
         let plan = &run.plan;
         let mut duplicates = 0;
         if counts.has_duplicates(run.rows_queried) {
@@ -276,7 +322,12 @@ impl Run {
             if duplicates == 0 {
                 create_invalid_table(run)?;
             }
-            changelog::collect_null_keys(plan, &run.owner)?;
+            let rows = if run.model_in_ops {
+                &plan.ops_table
+            } else {
+                &plan.work_table
+            };
+            changelog::collect_null_keys(plan, rows, &run.owner)?;
         }
         if counts.null_keys + duplicates > 0 {
             changelog::record_invalid(plan, self.id, sync_id, run.changelog)?;
@@ -289,21 +340,36 @@ impl Run {
         // goes on: a first run's ops table is as large again. A small one
         // stays until the run ends: truncating makes new files, ~2.5 ms, a
         // fifth of a no-change run of a small model.
-        let work_bytes: i64 = spi::one(
-            "SELECT pg_catalog.pg_table_size($1::regclass)",
-            &[plan.work_table.as_str().into()],
-        )?
-        .unwrap_or(0);
-        if work_bytes >= RELEASE_WORK_TABLE_BYTES {
-            spi::execute(&format!("TRUNCATE {}", plan.work_table), &[])?;
+        if !run.model_in_ops {
+            let work_bytes: i64 = spi::one(
+                "SELECT pg_catalog.pg_table_size($1::regclass)",
+                &[plan.work_table.as_str().into()],
+            )?
+            .unwrap_or(0);
+            if work_bytes >= RELEASE_WORK_TABLE_BYTES {
+                spi::execute(&format!("TRUNCATE {}", plan.work_table), &[])?;
+            }
         }
         run.ranges = op_ranges(plan)?;
+        if run.model_in_ops && !decisions::positions_are_whole(run.ranges.get(&Op::Added)) {
+            return Err(Error::new(
+                SqlState::ObjectNotInPrerequisiteState,
+                format!(
+                    "model \"{}\": the positions of the run's operations are not 1 to their count \
+                     (the model called reverse_etl._next_position itself)",
+                    run.model_name
+                ),
+            ));
+        }
         // Windows, and rows retried one by one, are read by position through
         // this index. A run with at most one window of a few operations
         // reads them with a scan as cheap: building the index cost a small
-        // run about 2 ms (a synced init fork).
+        // run about 2 ms (a synced init fork). Positions the model's
+        // statement gave are unique only once the index says so.
         let operations: i64 = run.ranges.values().map(|range| range.count).sum();
-        if operations > SCANNED_OPERATIONS.min(run.destination.rows_per_transaction(run.batch_size))
+        if run.model_in_ops
+            || operations
+                > SCANNED_OPERATIONS.min(run.destination.rows_per_transaction(run.batch_size))
         {
             spi::execute(
                 &format!("ALTER TABLE {} ADD PRIMARY KEY (pos)", plan.ops_table),
@@ -622,6 +688,52 @@ pub fn configure_worker_session() -> Result<()> {
     Ok(())
 }
 
+/// Reading the model, as its owner, on the model's search_path, within
+/// the run's time limit.
+struct ModelReader<'a> {
+    plan: &'a RunPlan,
+    owner: &'a Identity,
+    name: &'a str,
+    deadline: Option<&'a Deadline>,
+}
+
+impl ModelReader<'_> {
+    /// Into the work table (the extension's, which the owner may fill);
+    /// returns how many rows the model returned.
+    fn fill_work_table(&self) -> Result<i64> {
+        let plan = self.plan;
+        spi::execute(&plan.create_work_table(), &[])?;
+        catalog::state::grant_to_owner(&plan.work_table, "SELECT, INSERT", self.owner.role)?;
+        let rows = self.run(&plan.materialize())?;
+        // Filled: from here on the owner only reads it.
+        catalog::state::revoke_from_owner(&plan.work_table, "INSERT", self.owner.role)?;
+        Ok(rows)
+    }
+
+    /// Straight into a first run's ops table (see `RunPlan::read_model_into_ops`).
+    fn fill_ops_table(&self) -> Result<i64> {
+        let plan = self.plan;
+        spi::execute(&plan.create_first_run_ops_table(), &[])?;
+        catalog::state::grant_to_owner(&plan.ops_table, "SELECT, INSERT", self.owner.role)?;
+        super::positions::restart();
+        let rows = self.run(&plan.read_model_into_ops())?;
+        catalog::state::revoke_from_owner(&plan.ops_table, "INSERT", self.owner.role)?;
+        Ok(rows)
+    }
+
+    fn run(&self, statement: &str) -> Result<i64> {
+        // The model's query may not outlast the time limit either.
+        let timeout_ms = remaining_ms(self.deadline)
+            .map(|ms| ms.to_string())
+            .unwrap_or_else(|| "0".into());
+        let rows = with_settings(&[("statement_timeout", &timeout_ms)], || {
+            self.owner.run(|| spi::execute(statement, &[]))
+        })
+        .map_err(|e| e.context(format!("model \"{}\"", self.name)))?;
+        Ok(rows as i64)
+    }
+}
+
 /// Milliseconds left before the time limit (at least 1), if there is one.
 fn remaining_ms(deadline: Option<&Deadline>) -> Option<u64> {
     deadline.map(|deadline| {
@@ -716,15 +828,37 @@ pub fn diff(run: &mut Materialized) -> Result<(bool, DiffCounts)> {
         run,
         &Diff {
             mirror,
-            snapshot_empty: spi::one::<bool>(
-                &format!("SELECT NOT EXISTS (SELECT 1 FROM {})", plan.snapshot_table),
-                &[],
-            )?
-            .unwrap_or(false),
+            snapshot_empty: catalog::state::snapshot_is_empty(&plan.snapshot_table)?,
             ..Diff::new(run.mode, run.acts_on_removals)
         },
     )?;
     Ok((mirror, read_diff_counts(plan)?))
+}
+
+/// Whether a run of a small model has nothing to do: no operation, no
+/// invalid row, no key shared (every model row matched one snapshot row).
+/// Most scheduled runs are such; their empty ops table is then a temporary
+/// one (`temporary_ops_table`), as an unlogged one syncs files when created,
+/// a third of such a run's time. Counting first costs one more small join
+/// when there is something to do.
+fn finds_nothing_to_do(run: &Materialized) -> Result<bool> {
+    // Within ~15,000 rows: the join counted again costs a few milliseconds.
+    const SMALL_SNAPSHOT_BYTES: i64 = 1024 * 1024;
+    // Without change tracking every row is an operation.
+    if !run.mode.uses_cdc()
+        || !catalog::state::snapshot_within(&run.plan.snapshot_table, SMALL_SNAPSHOT_BYTES)?
+    {
+        return Ok(false);
+    }
+    let counts = spi::rows(
+        &run.plan
+            .count_diff_rows(&Diff::new(run.mode, run.acts_on_removals)),
+        &[],
+        |row| Ok((spi::get::<i64>(row, 1)?, spi::get::<i64>(row, 2)?)),
+    )?;
+    Ok(counts
+        .first()
+        .is_some_and(|&(rows, snapshot_rows)| rows == 0 && snapshot_rows == run.rows_queried))
 }
 
 /// The ops table, which the owner's statements read (the postgres
@@ -757,12 +891,15 @@ fn read_diff_counts(plan: &RunPlan) -> Result<DiffCounts> {
 /// first time, and after a major upgrade that hashes differently the rows
 /// present in both are taken as delivered (logged in the sync's activity)
 /// instead of every row being reported as changed.
-fn compare_hashing(sync_id: i64, plan: &RunPlan) -> Result<()> {
+/// A run that read its model straight into its operations (`model_in_ops`)
+/// has an empty snapshot: nothing to rebaseline.
+fn compare_hashing(sync_id: i64, plan: &RunPlan, model_in_ops: bool) -> Result<()> {
     let stored = catalog::state::stored_hashing(sync_id)?;
     let current = catalog::state::current_hashing()?;
     match decisions::hashing(stored, current) {
         decisions::Hashing::Unchanged => return Ok(()),
         decisions::Hashing::Record => {}
+        decisions::Hashing::Rebaseline if model_in_ops => {}
         decisions::Hashing::Rebaseline => {
             let rows = catalog::state::rebaseline_hashes(plan)?;
             catalog::record_activity(
