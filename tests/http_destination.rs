@@ -232,6 +232,54 @@ fn a_destination_that_stays_down_ends_the_run_incomplete_and_nothing_is_lost() {
     assert_eq!(crm_state(&crm), model(&mut db));
 }
 
+/// A window's requests go out while the next window is read: when reading
+/// the next one fails (here the owner's cast of one row's value to JSON),
+/// the window already sent is still settled and recorded as delivered.
+#[test]
+fn a_failure_reading_the_next_window_keeps_the_record_of_the_one_sent() {
+    let crm = FakeCrm::start();
+    let mut db = TestDb::new("http_lookahead");
+    setup(&mut db, &crm, 20, ", \"concurrency\": 2");
+    db.exec(
+        "CREATE TYPE mood AS ENUM ('ok', 'bad');
+         CREATE FUNCTION mood_json(m mood) RETURNS json LANGUAGE plpgsql AS $$
+         BEGIN
+           IF m = 'bad' THEN RAISE EXCEPTION 'no JSON for a bad mood'; END IF;
+           RETURN to_json(m::text);
+         END $$;
+         CREATE CAST (mood AS json) WITH FUNCTION mood_json(mood);
+         ALTER TABLE users ADD COLUMN mood mood NOT NULL DEFAULT 'ok';
+         UPDATE users SET mood = 'bad' WHERE id = 12;
+         SELECT reverse_etl.create_model('moody', 'SELECT id, email, plan, mood FROM users ORDER BY id', ARRAY['id']);",
+    );
+    // Windows of 8 rows (batch_size 1 × concurrency 2 × 4): row 12 is in
+    // the second.
+    let config = PER_ROW.replace(
+        r#""mappings": ["#,
+        r#""mappings": [{"from": "mood", "to": "mood"}, "#,
+    );
+    db.exec(&format!(
+        "SELECT reverse_etl.create_sync('s', 'moody', 'crm', '{}')",
+        config.replace('\'', "''")
+    ));
+    crm.delay_all(Duration::from_millis(50));
+    let run = db.run("s");
+    let summary = db.run_summary(run);
+    assert_eq!(summary.status, "failed", "{summary:?}");
+    assert!(
+        summary.error.contains("no JSON for a bad mood"),
+        "{}",
+        summary.error
+    );
+    assert_eq!(summary.succeeded[0], 8, "{summary:?}");
+    assert_eq!(
+        crm.contacts().len(),
+        8,
+        "what arrived is what is recorded as delivered"
+    );
+    assert_log_matches_crm(&mut db, &crm, run);
+}
+
 #[test]
 fn cancel_stops_sending_within_a_timeout_and_records_what_was_sent() {
     let crm = FakeCrm::start();

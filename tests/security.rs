@@ -303,10 +303,21 @@ fn a_model_cannot_plant_operations_in_a_first_run() {
         db.rows(&format!("SELECT email FROM {alice_role}.target ORDER BY 1")),
         vec!["a@x.io", "b@x.io", "c@x.io"]
     );
-    // Positions taken by the model itself leave gaps: refused.
+    // Positions taken by the model itself leave gaps: refused. The run
+    // failed before planning anything: nothing is logged as aborted.
     let (status, error, _) = run_status(&mut alice, "c");
     assert_eq!(status, "failed");
     assert!(error.contains("not 1 to their count"), "{error}");
+    assert_eq!(
+        db.i64(
+            "SELECT count(*) FROM reverse_etl.sync_changelog WHERE run_id = (SELECT max(id) FROM reverse_etl.sync_runs)"
+        ),
+        0
+    );
+    assert_eq!(
+        db.i64("SELECT count(*) FROM reverse_etl.sync_failures WHERE status = 'aborted'"),
+        0
+    );
     finish(&mut db, &[&alice_role, &bob_role]);
 }
 

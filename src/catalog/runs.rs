@@ -307,6 +307,18 @@ pub fn status(run_id: i64) -> Result<Option<RunState>> {
     Ok(rows.into_iter().next())
 }
 
+/// Whether a run's operations are planned: it got as far as delivering
+/// (`in_progress`, with its `planned_*` counts). A first run's ops table
+/// exists from the end of querying, but until then its operations count
+/// as nothing, planned or aborted.
+pub fn operations_planned(run_id: i64) -> Result<bool> {
+    Ok(spi::one::<bool>(
+        "SELECT status = 'in_progress' FROM reverse_etl.sync_runs WHERE id = $1",
+        &[run_id.into()],
+    )?
+    .unwrap_or(false))
+}
+
 /// The sync's run waiting for the run lock, if there is one (and its worker lives).
 pub fn queued_run(sync_id: i64) -> Result<Option<i64>> {
     spi::one(

@@ -21,8 +21,7 @@ pub fn close_interrupted_runs(sync_id: i64) -> Result<()> {
 
 /// Close one run whose worker is gone as incomplete, with `reason`.
 pub fn close_run(run_id: i64, sync_id: i64, reason: &str) -> Result<()> {
-    if state::ops_table_exists(WorkOf::Run, run_id)? {
-        let ops = state::ops_table(WorkOf::Run, run_id);
+    if let Some(ops) = planned_operations(run_id)? {
         let reason = format!("not attempted: {reason}");
         changelog::record_aborted(
             &ops,
@@ -34,6 +33,14 @@ pub fn close_run(run_id: i64, sync_id: i64, reason: &str) -> Result<()> {
         crate::catalog::failures::record_aborted(&ops, sync_id, run_id, &reason)?;
     }
     end_early(run_id, "incomplete", reason)
+}
+
+/// The ops table of a run whose operations were planned (see
+/// `runs::operations_planned`): those not settled are aborted.
+pub fn planned_operations(run_id: i64) -> Result<Option<String>> {
+    let planned =
+        runs::operations_planned(run_id)? && state::ops_table_exists(WorkOf::Run, run_id)?;
+    Ok(planned.then(|| state::ops_table(WorkOf::Run, run_id)))
 }
 
 /// Close a run that did not get through: operations not attempted count as

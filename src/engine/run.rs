@@ -15,7 +15,9 @@ use crate::config::{ChangelogLevel, DeleteBehavior, SyncMode, SyncType};
 use crate::destinations::{rows, Batch, Destination, Rejection};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{Diff, Op, RunPlan};
-use crate::postgres::{in_transaction, spi, with_settings, Identity};
+use crate::postgres::{
+    in_subtransaction_even_if_cancelled, in_transaction, spi, with_settings, Identity,
+};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -489,12 +491,27 @@ impl Run {
                     )?;
                 }
                 submit(run, window)?;
-                let next = next_window(run, &mut cursor, max_bytes)?;
-                let same_kind = next.filter(|next| next.op == window.op);
-                if let Some(next) = same_kind {
-                    submit(run, next)?;
+                // From here this window's requests may be out: a cancel or
+                // an error while reading and sending the next one must not
+                // roll back this one's record (rows that arrived would count
+                // as aborted). It is settled and recorded, then the run stops.
+                let look_ahead = in_subtransaction_even_if_cancelled(|| {
+                    let next = next_window(run, &mut cursor, max_bytes)?;
+                    let same_kind = next.filter(|next| next.op == window.op);
+                    if let Some(next) = same_kind {
+                        submit(run, next)?;
+                    }
+                    Ok((same_kind, next))
+                });
+                match look_ahead {
+                    Ok((same_kind, next)) => {
+                        Ok((self.deliver_window(run, window)?, same_kind, next))
+                    }
+                    Err(error) => {
+                        self.deliver_window(run, window)?;
+                        Ok((Some(error), None, None))
+                    }
                 }
-                Ok((self.deliver_window(run, window)?, same_kind, next))
             })?;
             if let Some(stop) = stop {
                 // A stop (cancel, destination down) is recorded with the
@@ -511,7 +528,9 @@ impl Run {
     }
 
     fn deliver_window(&self, run: &mut Materialized, window: Window) -> Result<Option<Error>> {
-        let cancelled = runs::cancel_requested(self.id)?;
+        // Requests of this window may be in flight: a cancel arriving now
+        // is left pending for the destination, which settles them first.
+        let cancelled = crate::postgres::holding_interrupts(|| runs::cancel_requested(self.id))?;
         let out_of_time = run
             .deadline
             .as_ref()
@@ -533,12 +552,28 @@ impl Run {
         let positions: Vec<i64> = outcome.rejections.iter().map(|r| r.pos).collect();
         // The rejected rows' values as JSON run the owner's code (its casts):
         // done before interrupts are held, so a cancel or terminate still
-        // stops it.
-        let fields = changelog::rejected_fields(&run.plan, &positions, &run.owner)?;
+        // stops it; stopped or failing, the window is recorded without them
+        // (what was delivered must be), and the run stops.
+        let fields = in_subtransaction_even_if_cancelled(|| {
+            changelog::rejected_fields(&run.plan, &positions, &run.owner)
+        });
+        let (fields, interrupted) = match fields {
+            Ok(fields) => (fields, None),
+            Err(error) => (
+                positions
+                    .iter()
+                    .map(|_| pgrx::JsonB(serde_json::Value::Null))
+                    .collect(),
+                Some(error),
+            ),
+        };
         // What the destination accepted is recorded whatever signal comes
         // now (catalog writes only): a cancel during the record would roll
         // it back and count delivered rows as aborted.
-        crate::postgres::holding_interrupts(|| self.record_window(run, window, outcome, &fields))
+        let stop = crate::postgres::holding_interrupts(|| {
+            self.record_window(run, window, outcome, &fields)
+        })?;
+        Ok(interrupted.or(stop))
     }
 
     fn record_window(
@@ -641,13 +676,12 @@ impl Run {
                 || error.state.code().starts_with("08")
                 || runs::cancel_requested(run_id)?;
             let status = if cancelled { "incomplete" } else { "failed" };
-            if catalog::state::ops_table_exists(WorkOf::Run, run_id)? {
+            if let Some(ops) = super::recovery::planned_operations(run_id)? {
                 let reason = if cancelled {
                     format!("not attempted: the run was cancelled ({message})")
                 } else {
                     format!("not attempted: the run failed ({message})")
                 };
-                let ops = catalog::state::ops_table(WorkOf::Run, run_id);
                 changelog::record_aborted(
                     &ops,
                     run_id,

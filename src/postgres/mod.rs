@@ -49,6 +49,22 @@ pub fn catch<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
 /// is raised again once the subtransaction is rolled back, so no caller can
 /// mistake a cancelled statement for a problem of its input.
 pub fn in_subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    match subtransaction(body) {
+        Err(error) if error.state.code().starts_with("57") => raise(error),
+        outcome => outcome,
+    }
+}
+
+/// As `in_subtransaction`, but an interrupt comes back as a value too
+/// (the cancel is consumed): for work whose interruption must not undo what
+/// the transaction did before it, which the caller then completes.
+pub fn in_subtransaction_even_if_cancelled<T>(
+    body: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    subtransaction(body)
+}
+
+fn subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     // SAFETY: the pattern of PL/Python and PL/Perl: the subtransaction is
     // always either released or rolled back, and memory context and resource
     // owner are restored to the caller's.
@@ -65,10 +81,7 @@ pub fn in_subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T
         }
         pg_sys::MemoryContextSwitchTo(caller_context);
         pg_sys::CurrentResourceOwner = caller_owner;
-        match outcome {
-            Err(error) if error.state.code().starts_with("57") => raise(error),
-            outcome => outcome,
-        }
+        outcome
     }
 }
 
