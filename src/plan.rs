@@ -139,19 +139,31 @@ impl RunPlan {
             .map(RunPlan::field)
     }
 
-    pub fn create_work_table(&self) -> String {
+    /// The sent fields, then the key columns not sent, each with the name
+    /// the work and ops tables give it (`c1…`, `k1…`).
+    fn fields_and_keys(&self) -> impl Iterator<Item = (&ModelColumn, String)> {
         let fields = self
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| format!(", {} {}", RunPlan::field(i), c.type_sql))
-            .chain(
-                self.key_columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| format!(", {} {}", RunPlan::key_field(i), c.type_sql)),
-            )
-            .collect::<String>();
+            .map(|(i, c)| (c, RunPlan::field(i)));
+        let keys = self
+            .key_columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, RunPlan::key_field(i)));
+        fields.chain(keys)
+    }
+
+    /// `, c1 type, …, k1 type, …`: the model's columns in a table of the run.
+    fn column_definitions(&self) -> String {
+        self.fields_and_keys()
+            .map(|(c, field)| format!(", {field} {}", c.type_sql))
+            .collect()
+    }
+
+    pub fn create_work_table(&self) -> String {
+        let fields = self.column_definitions();
         format!(
             "CREATE TEMPORARY TABLE {} (row_id text, row_hash bigint, match_key text{fields})",
             self.work_table,
@@ -240,16 +252,7 @@ impl RunPlan {
             }
         };
         let fields = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c, RunPlan::field(i)))
-            .chain(
-                self.key_columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c, RunPlan::key_field(i))),
-            )
+            .fields_and_keys()
             .map(|(c, field)| format!(", m.{}{}", quote_ident(&c.name), name(field)))
             .collect::<String>();
         let match_key = match self.match_column {
@@ -277,18 +280,7 @@ impl RunPlan {
     /// configuration. Whether the positions are whole and unique is checked
     /// once it is filled (`positions_are_whole`, and the primary key).
     pub fn create_first_run_ops_table(&self) -> String {
-        let fields = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!(", {} {}", RunPlan::field(i), c.type_sql))
-            .chain(
-                self.key_columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| format!(", {} {}", RunPlan::key_field(i), c.type_sql)),
-            )
-            .collect::<String>();
+        let fields = self.column_definitions();
         format!(
             "CREATE UNLOGGED TABLE {} (pos bigint, op text, op_rank integer, row_id text, row_hash bigint, \
              match_key text, delivered_under bigint{fields}, \
@@ -304,9 +296,9 @@ impl RunPlan {
     /// every keyed row added in the model's order. OFFSET 0 keeps each row's
     /// id computed once.
     pub fn read_model_into_ops(&self) -> String {
-        let fields = (0..self.columns.len())
-            .map(|i| format!(", r.{}", RunPlan::field(i)))
-            .chain((0..self.key_columns.len()).map(|i| format!(", r.{}", RunPlan::key_field(i))))
+        let fields = self
+            .fields_and_keys()
+            .map(|(_, field)| format!(", r.{field}"))
             .collect::<String>();
         format!(
             "INSERT INTO {} SELECT reverse_etl._next_position(r.row_id IS NULL), \
@@ -356,16 +348,8 @@ impl RunPlan {
     /// invalid row's changelog entry shows.
     pub fn fields_and_key_json(&self, alias: &str) -> String {
         let pairs = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.as_str(), RunPlan::field(i)))
-            .chain(
-                self.key_columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.name.as_str(), RunPlan::key_field(i))),
-            )
+            .fields_and_keys()
+            .map(|(c, field)| (c.name.as_str(), field))
             .collect::<Vec<_>>();
         json_object(alias, &pairs)
     }
