@@ -180,7 +180,7 @@ impl RunPlan {
     }
 
     pub fn mirror_table(&self) -> String {
-        format!("{}_mirror", self.ops_table.trim_end_matches("_ops"))
+        self.run_table("mirror")
     }
 
     /// Where the sync's owner writes the run's invalid rows, with their
@@ -193,7 +193,19 @@ impl RunPlan {
     }
 
     pub fn invalid_table(&self) -> String {
-        format!("{}_invalid", self.ops_table.trim_end_matches("_ops"))
+        self.run_table("invalid")
+    }
+
+    /// A table of the run named after its ops table (`…run_42_ops` →
+    /// `…run_42_<kind>`), in the extension's schema also when the ops table
+    /// is a temporary one: these are unlogged tables, which a temporary
+    /// schema cannot hold.
+    fn run_table(&self, kind: &str) -> String {
+        let base = self.ops_table.trim_end_matches("_ops");
+        match base.strip_prefix("pg_temp.") {
+            Some(name) => format!("reverse_etl_state.{name}_{kind}"),
+            None => format!("{base}_{kind}"),
+        }
     }
 
     /// A row id is the key as text (`42`), or the key's row text for a
@@ -872,6 +884,8 @@ mod tests {
             .starts_with("CREATE UNLOGGED TABLE o "));
         let mut temporary = plan();
         temporary.ops_table = "pg_temp.run_1_ops".into();
+        assert_eq!(temporary.invalid_table(), "reverse_etl_state.run_1_invalid");
+        assert_eq!(plan().invalid_table(), "o_invalid");
         assert!(temporary.create_ops_table(&diff).starts_with(
             "CREATE TEMPORARY TABLE pg_temp.run_1_ops WITH (autovacuum_enabled = off) AS"
         ));

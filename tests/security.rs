@@ -225,8 +225,9 @@ fn a_users_settings_and_deferred_triggers_never_reach_the_workers_own_work() {
 fn a_model_cannot_plant_operations_in_a_first_run() {
     let (mut db, alice_role, bob_role) = shared("sec_first_run");
     let mut alice = db.connect_as(&alice_role);
-    // plant(row) adds a row to the running run's ops table; errors (the
-    // table is gone when the model is read again) are swallowed.
+    // plant(row) adds a row to the running run's ops table, and a view on
+    // it (which must not keep it from being dropped); errors (the table is
+    // gone when the model is read again) are swallowed.
     alice
         .batch_execute(
             "CREATE TABLE src (id int PRIMARY KEY, email text);
@@ -241,6 +242,11 @@ fn a_model_cannot_plant_operations_in_a_first_run() {
                    EXECUTE format('INSERT INTO reverse_etl_state.run_%s_ops (pos, op, op_rank, row_id, row_hash, match_key, delivered_under, c1) VALUES %s',
                      (SELECT max(id) FROM reverse_etl.sync_runs), r);
                  EXCEPTION WHEN undefined_table THEN NULL;
+                 END;
+                 BEGIN
+                   EXECUTE format('CREATE VIEW pin AS SELECT * FROM reverse_etl_state.run_%s_ops',
+                     (SELECT max(id) FROM reverse_etl.sync_runs));
+                 EXCEPTION WHEN OTHERS THEN NULL;
                  END;
                END LOOP;
                DELETE FROM planted;

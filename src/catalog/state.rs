@@ -248,11 +248,18 @@ pub fn drop_work_tables(of: WorkOf, id: i64) -> Result<()> {
         &[names.into()],
     )?;
     if let Some(tables) = existing {
-        // What the owner's views on them were is not the caller's news.
-        crate::postgres::with_settings(&[("client_min_messages", "warning")], || {
-            spi::execute(&format!("DROP TABLE {tables} CASCADE"), &[])
-        })?;
+        drop_tables(&tables)?;
     }
+    Ok(())
+}
+
+/// Drop tables of a run (a comma-separated list). CASCADE: a sync's owner,
+/// who may read them, could have made a view on one; that cannot keep
+/// them. What the owner's views were is not the caller's news.
+pub fn drop_tables(tables: &str) -> Result<()> {
+    crate::postgres::with_settings(&[("client_min_messages", "warning")], || {
+        spi::execute(&format!("DROP TABLE {tables} CASCADE"), &[])
+    })?;
     Ok(())
 }
 

@@ -245,7 +245,7 @@ impl Run {
     /// whole result says) or rows the model's own code put in the table.
     /// The model is read again, into a copy, and diffed as any run's.
     fn read_model_again(&self, run: &mut Materialized) -> Result<()> {
-        spi::execute(&format!("DROP TABLE {}", run.plan.ops_table), &[])?;
+        catalog::state::drop_tables(&run.plan.ops_table)?;
         run.rows_queried = ModelReader {
             plan: &run.plan,
             owner: &run.owner,
@@ -274,6 +274,12 @@ impl Run {
             run.destination.clear()?;
         }
         compare_hashing(sync_id, &run.plan, run.model_in_ops)?;
+        if run.model_in_ops {
+            // Readable by the owner from this transaction on, which also
+            // gives it its key: no session of the owner's can hold a lock
+            // on it before then.
+            catalog::state::grant_to_owner(&run.plan.ops_table, "SELECT", run.owner.role)?;
+        }
         if !run.model_in_ops && finds_nothing_to_do(run)? {
             run.plan.ops_table = catalog::state::temporary_ops_table(self.work_of(), self.id);
         }
@@ -291,7 +297,7 @@ impl Run {
         if counts.has_duplicates(run.rows_queried) {
             create_invalid_table(run)?;
             duplicates = changelog::collect_duplicate_keys(plan, &run.owner)? as i64;
-            spi::execute(&format!("DROP TABLE {}", plan.ops_table), &[])?;
+            catalog::state::drop_tables(&plan.ops_table)?;
             create_ops_table(
                 run,
                 &Diff {
@@ -748,7 +754,7 @@ impl ModelReader<'_> {
     fn fill_ops_table(&self) -> Result<i64> {
         let plan = self.plan;
         spi::execute(&plan.create_first_run_ops_table(), &[])?;
-        catalog::state::grant_to_owner(&plan.ops_table, "SELECT, INSERT", self.owner.role)?;
+        catalog::state::grant_to_owner(&plan.ops_table, "INSERT", self.owner.role)?;
         super::positions::restart();
         let rows = self.run(&plan.read_model_into_ops())?;
         catalog::state::revoke_from_owner(&plan.ops_table, "INSERT", self.owner.role)?;

@@ -318,7 +318,12 @@ impl Destination for HttpDestination {
             return Ok(BatchOutcome::default());
         }
         // The rate limit is shared by every run sending to this destination.
-        let share = crate::catalog::runs::delivering_to_same_destination(self.sync_id)?.max(1);
+        // Requests of this window are out: a cancel arriving during this
+        // read is left for the wait below, which settles them first.
+        let share = crate::postgres::holding_interrupts(|| {
+            crate::catalog::runs::delivering_to_same_destination(self.sync_id)
+        })?
+        .max(1);
         let rate = self
             .connection
             .requests_per_second
