@@ -240,11 +240,21 @@ impl Run {
         Ok(self.request.full_resync || catalog::state::snapshot_is_empty(&plan.snapshot_table)?)
     }
 
-    /// When a first run's operations cannot be used as the model wrote
-    /// them: keys shared by several rows (which rows, only grouping the
-    /// whole result says) or rows the model's own code put in the table.
-    /// The model is read again, into a copy, and diffed as any run's.
-    fn read_model_again(&self, run: &mut Materialized) -> Result<()> {
+    /// The counts of a first run whose model went into its ops table (no
+    /// diff: mirror removals never apply). When they do not add up, the
+    /// operations cannot be used as the model wrote them: keys shared by
+    /// several rows (which rows, only grouping the whole result says) or
+    /// rows the model's own code put in the table. The model is then read
+    /// again, into a copy, and diffed as any run's.
+    fn first_run_counts(&self, run: &mut Materialized) -> Result<(bool, DiffCounts)> {
+        // Readable by the owner from this transaction on, which also gives
+        // it its key: no session of the owner's can hold a lock on it
+        // before then.
+        catalog::state::grant_to_owner(&run.plan.ops_table, "SELECT", run.owner.role)?;
+        let counts = read_diff_counts(&run.plan)?;
+        if !counts.has_duplicates(run.rows_queried) {
+            return Ok((false, counts));
+        }
         catalog::state::drop_tables(&run.plan.ops_table)?;
         run.rows_queried = ModelReader {
             plan: &run.plan,
@@ -254,7 +264,8 @@ impl Run {
         }
         .fill_work_table()?;
         run.model_in_ops = false;
-        runs::mark_preparing(self.id, run.rows_queried)
+        runs::mark_preparing(self.id, run.rows_queried)?;
+        diff(run)
     }
 
     /// Whether this run may remove anything (the guard is waived).
@@ -274,24 +285,14 @@ impl Run {
             run.destination.clear()?;
         }
         compare_hashing(sync_id, &run.plan, run.model_in_ops)?;
-        if run.model_in_ops {
-            // Readable by the owner from this transaction on, which also
-            // gives it its key: no session of the owner's can hold a lock
-            // on it before then.
-            catalog::state::grant_to_owner(&run.plan.ops_table, "SELECT", run.owner.role)?;
-        }
-        if !run.model_in_ops && finds_nothing_to_do(run)? {
-            run.plan.ops_table = catalog::state::temporary_ops_table(self.work_of(), self.id);
-        }
-        let (mut mirror, mut counts) = if run.model_in_ops {
-            (false, read_diff_counts(&run.plan)?)
+        let (mirror, counts) = if run.model_in_ops {
+            self.first_run_counts(run)?
         } else {
+            if finds_nothing_to_do(run)? {
+                run.plan.ops_table = catalog::state::temporary_ops_table(self.work_of(), self.id);
+            }
             diff(run)?
         };
-        if run.model_in_ops && counts.has_duplicates(run.rows_queried) {
-            self.read_model_again(run)?;
-            (mirror, counts) = diff(run)?;
-        }
         let plan = &run.plan;
         let mut duplicates = 0;
         if counts.has_duplicates(run.rows_queried) {

@@ -49,7 +49,7 @@ pub fn catch<T>(body: impl FnOnce() -> T) -> Result<T, Error> {
 /// is raised again once the subtransaction is rolled back, so no caller can
 /// mistake a cancelled statement for a problem of its input.
 pub fn in_subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    match subtransaction(body) {
+    match in_subtransaction_even_if_cancelled(body) {
         Err(error) if error.state.code().starts_with("57") => raise(error),
         outcome => outcome,
     }
@@ -61,10 +61,6 @@ pub fn in_subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T
 pub fn in_subtransaction_even_if_cancelled<T>(
     body: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
-    subtransaction(body)
-}
-
-fn subtransaction<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     // SAFETY: the pattern of PL/Python and PL/Perl: the subtransaction is
     // always either released or rolled back, and memory context and resource
     // owner are restored to the caller's.
