@@ -124,6 +124,40 @@ fn clear_and_fill_empties_the_list_then_sends_every_row() {
     assert_eq!(db.catalog_counts(), before);
 }
 
+/// Clearing runs in the transaction that reads the model (and diffs it):
+/// when it fails, nothing of that transaction stays (the list, the
+/// snapshot the full resync emptied), and the run still records how many
+/// rows its model returned.
+#[test]
+fn a_clear_that_fails_changes_nothing_and_the_run_records_what_it_read() {
+    let mut db = TestDb::new("clear_fails");
+    db.exec(LISTS);
+    db.run("vip_list");
+    db.exec(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'not today'; END $$;
+         CREATE TRIGGER refuse BEFORE DELETE ON crm.list_members FOR EACH ROW EXECUTE FUNCTION refuse();",
+    );
+    let (_, message) = db.error("SELECT reverse_etl.sync_clear_and_fill('vip_list')");
+    assert!(message.contains("not today"), "{message}");
+    let run_id = db.i64("SELECT max(id) FROM reverse_etl.sync_runs");
+    let summary = db.run_summary(run_id);
+    assert_eq!(
+        (summary.status.as_str(), summary.queried, summary.planned),
+        ("failed", 3, [0, 0, 0])
+    );
+    assert_eq!(members(&mut db).len(), 5);
+    // The snapshot was not emptied: a normal run finds nothing to do.
+    db.exec("DROP TRIGGER refuse ON crm.list_members");
+    let next = db.run("vip_list");
+    assert_eq!(
+        (
+            db.run_summary(next).status.as_str(),
+            db.run_summary(next).planned
+        ),
+        ("succeeded", [0, 0, 0])
+    );
+}
+
 #[test]
 fn events_are_sent_once_and_never_updated() {
     let mut db = TestDb::new("events");

@@ -80,10 +80,22 @@ pub fn mark_querying(run_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// The model's result is materialised: the diff comes next.
-pub fn mark_preparing(run_id: i64, rows_queried: i64) -> Result<()> {
+/// The model's result is read (and compared with the snapshot): the plan
+/// is made next. `querying_seconds`: how long reading it took.
+pub fn mark_preparing(run_id: i64, rows_queried: i64, querying_seconds: f64) -> Result<()> {
     spi::execute(
-        "UPDATE reverse_etl.sync_runs SET rows_queried = $2, status = 'preparing' WHERE id = $1",
+        "UPDATE reverse_etl.sync_runs SET rows_queried = $2, status = 'preparing', \
+         phase_seconds = phase_seconds || jsonb_build_object('querying', $3::float8) WHERE id = $1",
+        &[run_id.into(), rows_queried.into(), querying_seconds.into()],
+    )?;
+    Ok(())
+}
+
+/// How many rows the model returned, for a run that failed in the
+/// transaction that read it (which recorded nothing).
+pub fn record_rows_queried(run_id: i64, rows_queried: i64) -> Result<()> {
+    spi::execute(
+        "UPDATE reverse_etl.sync_runs SET rows_queried = $2 WHERE id = $1",
         &[run_id.into(), rows_queried.into()],
     )?;
     Ok(())

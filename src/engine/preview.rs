@@ -32,7 +32,8 @@ pub fn preview(run: &mut Run) {
 }
 
 fn describe_plan(run: &Run, materialized: &mut Materialized) -> Result<Value> {
-    let (_, diff) = run::diff(materialized)?;
+    let diff = run::diff(materialized)?.counts;
+    run::let_owner_read_ops(materialized)?;
     let plan = &materialized.plan;
     let duplicates = if diff.has_duplicates(materialized.rows_queried) {
         spi::one::<i64>(

@@ -1,8 +1,9 @@
 //! One run of a sync, executed in its own background worker so that it can
 //! commit batch by batch and outlive the session that asked for it.
 //!
-//! Phases, each its own transaction so that progress is visible live:
-//! queued → querying (materialise the model) → preparing (diff) →
+//! Phases, committed one after the other so that progress is visible live:
+//! queued → querying (materialise the model, and diff it in the same
+//! transaction) → preparing (check and log what the diff found) →
 //! in_progress (one transaction per batch) → succeeded | warning | failed |
 //! incomplete.
 
@@ -18,6 +19,7 @@ use crate::plan::{Diff, Op, RunPlan};
 use crate::postgres::{
     in_subtransaction_even_if_cancelled, in_transaction, spi, with_settings, Identity,
 };
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -33,6 +35,9 @@ pub struct Run {
     pub request: RunRequest,
     /// When the run got its sync's lock (its time limit counts from here).
     started: Instant,
+    /// How many rows the model returned, once read: a run that fails later
+    /// in the transaction that read it still records the count.
+    rows_queried: Cell<Option<i64>>,
 }
 
 /// When the sync's time limit runs out, and the limit as written.
@@ -82,13 +87,16 @@ pub struct Materialized {
     pub ranges: HashMap<Op, OpRange>,
 }
 
-/// Run a phase and record how long it took in `sync_runs.phase_seconds`.
-fn timed<T>(run_id: i64, phase: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+/// Run `body` and say how long it took, in seconds to the millisecond (what
+/// `sync_runs.phase_seconds` shows).
+fn timed<T>(body: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
     let start = Instant::now();
     let value = body()?;
-    let seconds = (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-    in_transaction(|| runs::record_phase_seconds(run_id, phase, seconds))?;
-    Ok(value)
+    Ok((value, to_the_millisecond(start.elapsed().as_secs_f64())))
+}
+
+fn to_the_millisecond(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }
 
 impl Run {
@@ -97,6 +105,7 @@ impl Run {
             id,
             request,
             started: Instant::now(),
+            rows_queried: Cell::new(None),
         }
     }
 
@@ -128,16 +137,38 @@ impl Run {
             runs::mark_querying(run_id)
         })?;
         in_transaction(|| close_interrupted_runs(sync_id))?;
-        let mut run = timed(run_id, "querying", || in_transaction(|| self.query_model()))?;
-        if self.request.reset_cdc {
-            in_transaction(|| super::reset_cdc::reset_snapshot(self, &run))?;
-            return in_transaction(|| self.finish());
-        }
-        timed(run_id, "preparing", || {
-            in_transaction(|| self.prepare(&mut run))
+        // The model is read and compared with the snapshot in one
+        // transaction: the diff reads the model's copy as this
+        // transaction's own rows. Read after a commit, each row of the copy
+        // would first be marked as committed (its hint bits), which writes
+        // the whole copy out once more (60–130 ms per million rows). So the
+        // status says `querying` until the diff is done; `phase_seconds`
+        // still tells the two apart.
+        let (mut run, compared) = in_transaction(|| {
+            let (mut run, querying) = timed(|| self.query_model())?;
+            self.rows_queried.set(Some(run.rows_queried));
+            if self.request.reset_cdc {
+                runs::mark_preparing(run_id, run.rows_queried, querying)?;
+                super::reset_cdc::reset_snapshot(self, &run)?;
+                return Ok((run, None));
+            }
+            let compared = timed(|| self.compare(&mut run))?;
+            self.rows_queried.set(Some(run.rows_queried));
+            runs::mark_preparing(run_id, run.rows_queried, querying)?;
+            Ok((run, Some(compared)))
         })?;
-        timed(run_id, "delivering", || self.deliver_all(&mut run))?;
-        in_transaction(|| self.finish())?;
+        let Some((compared, comparing)) = compared else {
+            return in_transaction(|| self.finish());
+        };
+        in_transaction(|| {
+            let ((), rest) = timed(|| self.prepare(&mut run, compared))?;
+            runs::record_phase_seconds(run_id, "preparing", to_the_millisecond(comparing + rest))
+        })?;
+        let ((), delivering) = timed(|| self.deliver_all(&mut run))?;
+        in_transaction(|| {
+            runs::record_phase_seconds(run_id, "delivering", delivering)?;
+            self.finish()
+        })?;
         // Retention, once the run is recorded: never the run's failure.
         if let Some(retention) = run.retention_seconds {
             let mut budget = Some(super::logs::PURGE_BUDGET);
@@ -195,10 +226,6 @@ impl Run {
         } else {
             model.fill_work_table()?
         };
-        // A preview has no run row: its id is not a run's.
-        if !self.request.preview {
-            runs::mark_preparing(self.id, rows_queried)?;
-        }
         let mut destination = valid.target;
         destination.start_run(self.id, sync.id)?;
         if let Some(deadline) = &deadline {
@@ -246,14 +273,13 @@ impl Run {
     /// several rows (which rows, only grouping the whole result says) or
     /// rows the model's own code put in the table. The model is then read
     /// again, into a copy, and diffed as any run's.
-    fn first_run_counts(&self, run: &mut Materialized) -> Result<(bool, DiffCounts)> {
-        // Readable by the owner from this transaction on, which also gives
-        // it its key: no session of the owner's can hold a lock on it
-        // before then.
-        catalog::state::grant_to_owner(&run.plan.ops_table, "SELECT", run.owner.role)?;
+    fn first_run_counts(&self, run: &mut Materialized) -> Result<Compared> {
         let counts = read_diff_counts(&run.plan)?;
         if !counts.has_duplicates(run.rows_queried) {
-            return Ok((false, counts));
+            return Ok(Compared {
+                mirror: false,
+                counts,
+            });
         }
         catalog::state::drop_tables(&run.plan.ops_table)?;
         run.rows_queried = ModelReader {
@@ -264,7 +290,6 @@ impl Run {
         }
         .fill_work_table()?;
         run.model_in_ops = false;
-        runs::mark_preparing(self.id, run.rows_queried)?;
         diff(run)
     }
 
@@ -273,9 +298,10 @@ impl Run {
         self.request.allow_mass_removal || self.request.full_resync
     }
 
-    /// Preparing: one set-based diff against the snapshot writes the ops table.
-    fn prepare(&self, run: &mut Materialized) -> Result<()> {
-        let sync_id = self.request.sync_id;
+    /// Comparing, in the transaction that read the model: one set-based
+    /// diff against the snapshot writes the ops table (a first run's
+    /// model is in it already: its rows are only counted).
+    fn compare(&self, run: &mut Materialized) -> Result<Compared> {
         if self.request.full_resync {
             // Every current row is sent as added; rows gone from the model are
             // forgotten, not removed (a full resync does not delete).
@@ -284,15 +310,21 @@ impl Run {
         if self.request.clear_first {
             run.destination.clear()?;
         }
-        compare_hashing(sync_id, &run.plan, run.model_in_ops)?;
-        let (mirror, counts) = if run.model_in_ops {
-            self.first_run_counts(run)?
-        } else {
-            if finds_nothing_to_do(run)? {
-                run.plan.ops_table = catalog::state::temporary_ops_table(self.work_of(), self.id);
-            }
-            diff(run)?
-        };
+        compare_hashing(self.request.sync_id, &run.plan, run.model_in_ops)?;
+        if run.model_in_ops {
+            return self.first_run_counts(run);
+        }
+        if finds_nothing_to_do(run)? {
+            run.plan.ops_table = catalog::state::temporary_ops_table(self.work_of(), self.id);
+        }
+        diff(run)
+    }
+
+    /// Preparing: what the diff found is checked and its invalid rows
+    /// logged; the ops table gets its key and the owner may read it.
+    fn prepare(&self, run: &mut Materialized, compared: Compared) -> Result<()> {
+        let sync_id = self.request.sync_id;
+        let Compared { mirror, counts } = compared;
         let plan = &run.plan;
         let mut duplicates = 0;
         if counts.has_duplicates(run.rows_queried) {
@@ -309,6 +341,11 @@ impl Run {
                 },
             )?;
         }
+        // The owner reads the operations from here on (the rows to log or
+        // send, as JSON or into its table): granted in the transaction that
+        // gives the table its key, so no session of the owner's holds a
+        // lock on it before then.
+        let_owner_read_ops(run)?;
         if run.guard.removes_records {
             let all_removed: i64 = spi::one(
                 &format!(
@@ -698,6 +735,9 @@ impl Run {
                 )?;
                 failures::record_aborted(&ops, sync_id, run_id, &reason)?;
             }
+            if let Some(rows) = self.rows_queried.get() {
+                runs::record_rows_queried(run_id, rows)?;
+            }
             super::recovery::end_early(run_id, status, &message)
         });
         if let Err(second) = &outcome {
@@ -827,11 +867,18 @@ fn submit(run: &mut Materialized, window: Window) -> Result<()> {
     run.destination.submit(&batch(&run.plan, window))
 }
 
+/// What comparing the model with the snapshot found.
+pub struct Compared {
+    /// Whether mirror removals were collected.
+    pub mirror: bool,
+    pub counts: DiffCounts,
+}
+
 /// The diff (one statement writing the ops table) and the counts that
-/// reveal duplicate keys; returns whether mirror removals were collected.
-/// In mirror mode the records of the destination that the model no longer
-/// has are collected first, as the owner (who reads its table).
-pub fn diff(run: &mut Materialized) -> Result<(bool, DiffCounts)> {
+/// reveal duplicate keys. In mirror mode the records of the destination
+/// that the model no longer has are collected first, as the owner (who
+/// reads its table).
+pub fn diff(run: &mut Materialized) -> Result<Compared> {
     let plan = &run.plan;
     let mirror = match run.destination.mirror_removals(plan) {
         Some(query) => {
@@ -873,7 +920,10 @@ pub fn diff(run: &mut Materialized) -> Result<(bool, DiffCounts)> {
             ..Diff::new(run.mode, run.acts_on_removals)
         },
     )?;
-    Ok((mirror, read_diff_counts(plan)?))
+    Ok(Compared {
+        mirror,
+        counts: read_diff_counts(plan)?,
+    })
 }
 
 /// Whether a run of a small model has nothing to do: no operation, no
@@ -902,10 +952,14 @@ fn finds_nothing_to_do(run: &Materialized) -> Result<bool> {
         .is_some_and(|&(rows, snapshot_rows)| rows == 0 && snapshot_rows == run.rows_queried))
 }
 
-/// The ops table, which the owner's statements read (the postgres
-/// destination's, and building the rows to send or show as JSON).
 fn create_ops_table(run: &Materialized, diff: &Diff) -> Result<()> {
     spi::execute(&run.plan.create_ops_table(diff), &[])?;
+    Ok(())
+}
+
+/// The ops table is read by the owner's statements (the postgres
+/// destination's, and building the rows to send or show as JSON).
+pub fn let_owner_read_ops(run: &Materialized) -> Result<()> {
     catalog::state::grant_to_owner(&run.plan.ops_table, "SELECT", run.owner.role)
 }
 
