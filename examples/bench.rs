@@ -75,44 +75,40 @@ fn run_sync(client: &mut Client, full_resync: bool) -> (f64, Memory, i64) {
 }
 
 fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, Memory, i64) {
-    let start = Instant::now();
-    let run_id: i64 = client
-        .query_one(
-            "SELECT reverse_etl.sync_run($2, full_resync => $1, wait => false)",
-            &[&full_resync, &sync],
-        )
+    let database: String = client
+        .query_one("SELECT current_database()::text", &[])
         .unwrap()
         .get(0);
-    let pid: i32 = client
+    let previous_run: i64 = client
         .query_one(
-            "SELECT worker_pid FROM reverse_etl.sync_runs WHERE id = $1",
-            &[&run_id],
+            "SELECT coalesce(max(id), 0) FROM reverse_etl.sync_runs",
+            &[],
         )
         .unwrap()
         .get(0);
     let memory = Arc::new(Mutex::new(Memory::default()));
     let done = Arc::new(AtomicBool::new(false));
     let spilled_before = temp_bytes(client);
+    // Everything the measuring threads need is connected before the run
+    // starts, and the run is timed as the floor is, by the client, around
+    // `sync_run` waiting for its end.
+    let mut sizes = connect(&database);
+    let mut finder = connect(&database);
+    // The model's copy is a temporary table of the worker's, which the
+    // catalog shows other sessions only once committed (it is made and
+    // diffed in one transaction): it is measured from its files,
+    // `t<backend>_<file>` in the database's directory.
+    let directory: String = sizes
+        .query_one(
+            "SELECT current_setting('data_directory') || '/base/' || oid FROM pg_database \
+             WHERE datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     let sizer = {
         let (memory, done) = (memory.clone(), done.clone());
-        let database: String = client
-            .query_one("SELECT current_database()::text", &[])
-            .unwrap()
-            .get(0);
         std::thread::spawn(move || {
-            let mut sizes = connect(&database);
-            // The model's copy is a temporary table of the worker's, which
-            // the catalog shows other sessions only once committed (it is
-            // made and diffed in one transaction): it is measured from its
-            // files, `t<backend>_<file>` in the database's directory.
-            let directory: String = sizes
-                .query_one(
-                    "SELECT current_setting('data_directory') || '/base/' || oid FROM pg_database \
-                     WHERE datname = current_database()",
-                    &[],
-                )
-                .unwrap()
-                .get(0);
             while !done.load(Ordering::Relaxed) {
                 // The model's copy and the ops table, each at its largest:
                 // they both exist while the ops table is made.
@@ -139,6 +135,22 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
     let sampler = {
         let (memory, done) = (memory.clone(), done.clone());
         std::thread::spawn(move || {
+            // The run's worker, once it has recorded the run.
+            let pid = loop {
+                if done.load(Ordering::Relaxed) {
+                    return;
+                }
+                let found = finder
+                    .query_opt(
+                        "SELECT worker_pid FROM reverse_etl.sync_runs WHERE id > $1 ORDER BY id LIMIT 1",
+                        &[&previous_run],
+                    )
+                    .unwrap();
+                if let Some(row) = found {
+                    break row.get::<_, i32>(0);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
             while !done.load(Ordering::Relaxed) {
                 match read_status(pid) {
                     Some((hwm, anon, file, _shmem)) => {
@@ -152,23 +164,25 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
             }
         })
     };
-    loop {
-        let finished: bool = client
-            .query_one(
-                "SELECT finished_at IS NOT NULL FROM reverse_etl.sync_runs WHERE id = $1",
-                &[&run_id],
-            )
-            .unwrap()
-            .get(0);
-        if finished {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let start = Instant::now();
+    let run_id: i64 = client
+        .query_one(
+            "SELECT reverse_etl.sync_run($2, full_resync => $1)",
+            &[&full_resync, &sync],
+        )
+        .unwrap()
+        .get(0);
     let elapsed = start.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
     sizer.join().unwrap();
+    let pid: i32 = client
+        .query_one(
+            "SELECT worker_pid FROM reverse_etl.sync_runs WHERE id = $1",
+            &[&run_id],
+        )
+        .unwrap()
+        .get(0);
     // A backend reports its statistics when it exits at the latest.
     while std::path::Path::new(&format!("/proc/{pid}")).exists() {
         std::thread::sleep(Duration::from_millis(5));
@@ -276,8 +290,9 @@ fn setup(client: &mut Client, rows: i64, batch_size: i64) {
     client.batch_execute("VACUUM ANALYZE src").unwrap();
 }
 
-/// How many times each rerun is measured (its floor each time just
-/// before): `BENCH_REPEAT`, 3 unless set.
+/// How many times each rerun is measured, each time beside its floor
+/// (just before it, then just after, alternately): `BENCH_REPEAT`, 3
+/// unless set.
 fn repetitions() -> usize {
     std::env::var("BENCH_REPEAT")
         .ok()
@@ -562,12 +577,21 @@ fn scenario(rows: i64, batch_size: i64) -> Vec<Line> {
         let mut floors = Vec::new();
         let mut ours = Vec::new();
         let mut memory = Memory::default();
-        for _ in 0..repeat {
+        for repetition in 0..repeat {
             for sql in before_each {
                 client.batch_execute(sql).unwrap();
             }
-            floors.push(floor(client));
-            let (seconds, m, _) = run_sync(client, false);
+            // Whichever goes second finds the caches as the first left
+            // them: the order alternates, floor first in the odd ones.
+            let ours_first = repetition % 2 == 1;
+            let (seconds, m, _) = if ours_first {
+                let measured = run_sync(client, false);
+                floors.push(floor(client));
+                measured
+            } else {
+                floors.push(floor(client));
+                run_sync(client, false)
+            };
             ours.push(seconds);
             memory.hwm_kb = memory.hwm_kb.max(m.hwm_kb);
             memory.private_kb = memory.private_kb.max(m.private_kb);
