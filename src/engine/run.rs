@@ -331,14 +331,14 @@ impl Run {
             create_invalid_table(run)?;
             duplicates = changelog::collect_duplicate_keys(plan, &run.owner)? as i64;
             catalog::state::drop_tables(&plan.ops_table)?;
-            create_ops_table(
-                run,
-                &Diff {
+            spi::execute(
+                &plan.create_ops_table(&Diff {
                     excluded_row_ids: Some(&changelog::invalid_row_ids(plan)),
                     mirror,
                     snapshot_empty: counts.snapshot_rows == 0,
                     ..Diff::new(run.mode, run.acts_on_removals)
-                },
+                }),
+                &[],
             )?;
         }
         // The owner reads the operations from here on (the rows to log or
@@ -912,13 +912,13 @@ pub fn diff(run: &mut Materialized) -> Result<Compared> {
             fetched
         }
     };
-    create_ops_table(
-        run,
-        &Diff {
+    spi::execute(
+        &plan.create_ops_table(&Diff {
             mirror,
             snapshot_empty: catalog::state::snapshot_is_empty(&plan.snapshot_table)?,
             ..Diff::new(run.mode, run.acts_on_removals)
-        },
+        }),
+        &[],
     )?;
     Ok(Compared {
         mirror,
@@ -950,11 +950,6 @@ fn finds_nothing_to_do(run: &Materialized) -> Result<bool> {
     Ok(counts
         .first()
         .is_some_and(|&(rows, snapshot_rows)| rows == 0 && snapshot_rows == run.rows_queried))
-}
-
-fn create_ops_table(run: &Materialized, diff: &Diff) -> Result<()> {
-    spi::execute(&run.plan.create_ops_table(diff), &[])?;
-    Ok(())
 }
 
 /// The ops table is read by the owner's statements (the postgres
