@@ -24,7 +24,10 @@
 //! this order, and only the first that applies is used (and its counter
 //! decremented): down (503), drop_next, throttle_next (429 + Retry-After),
 //! fail_next; a request that none of these catch waits for delay_next (or, when
-//! no delay_next is pending, delay_all) and is then handled normally.
+//! no delay_next is pending, delay_all) and is then handled normally. With
+//! `latency` set, its answer is then held back until that long after the
+//! request arrived (the benchmark's servers). Requests are handled side by
+//! side: only the store's update is under the lock.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -81,6 +84,7 @@ struct State {
     delay_next: usize,
     delay_next_for: Duration,
     delay_all: Option<Duration>,
+    latency: Option<Duration>,
     /// email -> (status, message)
     reject: HashMap<String, (u16, String)>,
     /// email -> message
@@ -223,6 +227,15 @@ impl FakeCrm {
         self.shared.state().delay_all = if d.is_zero() { None } else { Some(d) };
     }
 
+    /// Every request that reaches normal handling is handled at once and
+    /// answered `d` after it arrived, its handling included: a server whose
+    /// requests take `d` each, as the benchmark's ceilings assume (zero
+    /// turns it off). `delay_all` instead waits `d` and then handles the
+    /// request, so each took `d` plus its handling.
+    pub fn latency(&self, d: Duration) {
+        self.shared.state().latency = if d.is_zero() { None } else { Some(d) };
+    }
+
     /// The next `n` requests that reach normal handling first wait `d`
     /// (instead of delay_all). The request is still applied after the wait,
     /// even if the client has given up by then.
@@ -266,6 +279,7 @@ impl FakeCrm {
         st.fail_next = 0;
         st.delay_next = 0;
         st.delay_all = None;
+        st.latency = None;
         st.reject.clear();
         st.record_errors.clear();
     }
@@ -631,7 +645,7 @@ fn serve_connection(shared: &Shared, stream: TcpStream) {
         };
         let close = !req.keep_alive();
         let head_only = req.method == "HEAD";
-        match process(shared, req) {
+        match process(shared, req, Instant::now()) {
             None => {
                 // Dropped: no response at all.
                 let _ = writer.shutdown(Shutdown::Both);
@@ -650,16 +664,17 @@ fn serve_connection(shared: &Shared, stream: TcpStream) {
 
 /// Records the request, applies faults, and handles it. `None` means close
 /// the connection without responding.
-fn process(shared: &Shared, req: Request) -> Option<Response> {
+fn process(shared: &Shared, req: Request, arrived: Instant) -> Option<Response> {
     let body = String::from_utf8_lossy(&req.body).into_owned();
-    let delay = {
+    let recorded = Recorded {
+        method: req.method.clone(),
+        path: req.target.clone(),
+        headers: req.headers,
+        body,
+    };
+    let (delay, latency) = {
         let mut st = shared.state();
-        st.requests.push(Recorded {
-            method: req.method.clone(),
-            path: req.target.clone(),
-            headers: req.headers.clone(),
-            body: body.clone(),
-        });
+        st.requests.push(recorded.clone());
         if st.down {
             return Some(Response::error(503, "service unavailable"));
         }
@@ -678,20 +693,30 @@ fn process(shared: &Shared, req: Request) -> Option<Response> {
             st.fail_next -= 1;
             return Some(Response::error(st.fail_status, "injected"));
         }
-        if st.delay_next > 0 {
+        let delay = if st.delay_next > 0 {
             st.delay_next -= 1;
             Some(st.delay_next_for)
         } else {
             st.delay_all
-        }
+        };
+        (delay, st.latency)
     };
     if let Some(d) = delay {
         if !shared.sleep(d) {
             return None; // stopped while waiting
         }
     }
-    let mut st = shared.state();
-    Some(route(&mut st, &req.method, &req.target, &body))
+    // Parsed before the lock: a real server handles its requests side by
+    // side, and the benchmark's rates must not wait on this one's lock.
+    let parsed = serde_json::from_str::<Value>(&recorded.body).ok();
+    let response = route(&mut shared.state(), &req.method, &req.target, parsed);
+    if let Some(latency) = latency {
+        let answer_at = arrived + latency;
+        if !shared.sleep(answer_at.saturating_duration_since(Instant::now())) {
+            return None; // stopped while holding the answer back
+        }
+    }
+    Some(response)
 }
 
 /// Decodes %XX escapes (invalid escapes are kept as they are). '+' stays '+'.
@@ -721,9 +746,9 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn parse_object(body: &str) -> Option<Map<String, Value>> {
-    match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(m)) => Some(m),
+fn object_of(body: Option<Value>) -> Option<Map<String, Value>> {
+    match body {
+        Some(Value::Object(m)) => Some(m),
         _ => None,
     }
 }
@@ -741,7 +766,8 @@ fn rejected(st: &State, email: &str) -> Option<Response> {
         .map(|(status, message)| Response::error(*status, message))
 }
 
-fn route(st: &mut State, method: &str, target: &str, body: &str) -> Response {
+/// `body` is the request's body parsed as JSON (None when it is not JSON).
+fn route(st: &mut State, method: &str, target: &str, body: Option<Value>) -> Response {
     // Absolute-form targets ("http://host/path") are reduced to their path.
     let mut path = target;
     if let Some(rest) = path
@@ -777,7 +803,7 @@ fn route(st: &mut State, method: &str, target: &str, body: &str) -> Response {
             None => Response::error(404, "not found"),
         },
         "PUT" => {
-            let obj = match parse_object(body) {
+            let obj = match object_of(body) {
                 Some(o) => o,
                 None => return Response::error(400, "body must be a JSON object"),
             };
@@ -792,7 +818,7 @@ fn route(st: &mut State, method: &str, target: &str, body: &str) -> Response {
             Response::json(200, rec)
         }
         "PATCH" => {
-            let obj = match parse_object(body) {
+            let obj = match object_of(body) {
                 Some(o) => o,
                 None => return Response::error(400, "body must be a JSON object"),
             };
@@ -825,11 +851,11 @@ fn route(st: &mut State, method: &str, target: &str, body: &str) -> Response {
     }
 }
 
-fn create(st: &mut State, body: &str) -> Response {
-    let obj = match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return Response::error(400, "body must be a JSON object"),
-        Err(_) => return Response::error(400, "invalid JSON"),
+fn create(st: &mut State, body: Option<Value>) -> Response {
+    let obj = match body {
+        Some(Value::Object(m)) => m,
+        Some(_) => return Response::error(400, "body must be a JSON object"),
+        None => return Response::error(400, "invalid JSON"),
     };
     let email = match email_of(&obj) {
         Some(e) => e,
@@ -847,14 +873,14 @@ fn create(st: &mut State, body: &str) -> Response {
 /// record is applied ("op": "delete" removes, anything else upserts with "op"
 /// stripped) except those with a record-error email, no email, or that are not
 /// objects; 200 `{"ok": applied, "errors": [{"index", "message"}]}`.
-fn batch(st: &mut State, body: &str) -> Response {
-    let records = match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(mut m)) => match m.remove("records") {
+fn batch(st: &mut State, body: Option<Value>) -> Response {
+    let records = match body {
+        Some(Value::Object(mut m)) => match m.remove("records") {
             Some(Value::Array(a)) => a,
             _ => return Response::error(400, "records is required"),
         },
-        Ok(_) => return Response::error(400, "body must be a JSON object"),
-        Err(_) => return Response::error(400, "invalid JSON"),
+        Some(_) => return Response::error(400, "body must be a JSON object"),
+        None => return Response::error(400, "invalid JSON"),
     };
     for rec in &records {
         if let Some(email) = rec.get("email").and_then(Value::as_str) {
