@@ -661,3 +661,11 @@ ALTER TABLE reverse_etl._snapshot_hashing ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl._earlier_configs', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl._earlier_configs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('reverse_etl._snapshot_hashing', '');
+
+-- A run's row hash (see src/postgres/row_hash.rs): declared here because
+-- pgrx cannot declare a VARIADIC "any" function.
+CREATE FUNCTION reverse_etl._hash_fields(seed bigint, VARIADIC fields "any") RETURNS bigint
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'reverse_etl_hash_fields';
+COMMENT ON FUNCTION reverse_etl._hash_fields(bigint, "any") IS 'Private: hash_record_extended(ROW(fields…), seed) without forming the row; a run''s row hash.';

@@ -875,3 +875,11 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', '_next_position_wrapper';
 COMMENT ON FUNCTION reverse_etl._next_position(bool) IS 'Private: the position of a first run''s next operation, called by the run''s own statement once per model row.';
+
+-- A run's row hash, the value hash_record_extended(ROW(…)) gives, computed
+-- without forming the row (see src/postgres/row_hash.rs).
+CREATE FUNCTION reverse_etl._hash_fields(seed bigint, VARIADIC fields "any") RETURNS bigint
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'reverse_etl_hash_fields';
+COMMENT ON FUNCTION reverse_etl._hash_fields(bigint, "any") IS 'Private: hash_record_extended(ROW(fields…), seed) without forming the row; a run''s row hash.';

@@ -63,6 +63,9 @@ pub const HASH_PROBE: &str =
      '2001-02-03 04:05:06'::timestamp, '2001-02-03'::date, pg_catalog.decode('00ff', 'hex'), \
      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{\"a\": 1}'::jsonb, '{1,2}'::int4[]), 0)";
 
+/// PostgreSQL's limit on a function call's arguments (FUNC_MAX_ARGS).
+const MAX_FUNCTION_ARGUMENTS: usize = 100;
+
 /// The snapshot hash that means "send this row again" (its record was
 /// touched by sync_test_row): no row's content hashes to it but with odds of
 /// 2⁻⁶⁴, and then that row is merely sent once more.
@@ -225,20 +228,23 @@ impl RunPlan {
         }
     }
 
-    /// Hash of exactly the sent fields, in binary where the type allows.
+    /// Hash of exactly the sent fields, in binary where the type allows:
+    /// `hash_record_extended` of their row, computed by `_hash_fields`
+    /// without forming it, unless there are too many fields for one
+    /// function call (or none).
     fn row_hash_expression(&self) -> String {
-        let fields = self.columns.iter().map(|c| {
+        let fields = list(self.columns.iter().map(|c| {
             if c.hashable {
                 format!("m.{}", quote_ident(&c.name))
             } else {
                 format!("(m.{})::text", quote_ident(&c.name))
             }
-        });
-        format!(
-            "hash_record_extended(ROW({}), {})",
-            list(fields),
-            self.hash_seed
-        )
+        }));
+        if (1..MAX_FUNCTION_ARGUMENTS).contains(&self.columns.len()) {
+            format!("reverse_etl._hash_fields({}, {fields})", self.hash_seed)
+        } else {
+            format!("hash_record_extended(ROW({fields}), {})", self.hash_seed)
+        }
     }
 
     /// Runs as the sync's owner: reads the model once into the work table.
@@ -742,12 +748,12 @@ mod tests {
         let sql = plan().materialize();
         assert!(sql.contains("(m.\"id\")::text"), "{sql}");
         assert!(
-            sql.contains("hash_record_extended(ROW(m.\"email\", (m.\"Doc\")::text), 7)"),
+            sql.contains("reverse_etl._hash_fields(7, m.\"email\", (m.\"Doc\")::text)"),
             "{sql}"
         );
         assert!(sql.ends_with("FROM (SELECT * FROM src\n) AS m"), "{sql}");
         assert!(
-            sql.contains("7), (m.\"email\")::text, m.\"email\", m.\"Doc\", m.\"id\" FROM"),
+            sql.contains("::text), (m.\"email\")::text, m.\"email\", m.\"Doc\", m.\"id\" FROM"),
             "the match key as text, the fields, then the key (kept, not hashed): {sql}"
         );
         assert!(plan()
@@ -771,7 +777,7 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains("7) AS row_hash, (m.\"email\")::text AS match_key, m.\"email\" AS c1, m.\"Doc\" AS c2, m.\"id\" AS k1 FROM (SELECT * FROM src\n) AS m OFFSET 0) AS r"),
+            sql.contains("::text) AS row_hash, (m.\"email\")::text AS match_key, m.\"email\" AS c1, m.\"Doc\" AS c2, m.\"id\" AS k1 FROM (SELECT * FROM src\n) AS m OFFSET 0) AS r"),
             "the row id is computed once, below the fence: {sql}"
         );
         let table = plan().create_first_run_ops_table();

@@ -2,6 +2,7 @@
 //! running as another role, and turning caught errors into `Error` values.
 
 pub mod json_arg;
+pub mod row_hash;
 pub mod spi;
 mod transaction;
 
