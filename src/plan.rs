@@ -273,10 +273,7 @@ impl RunPlan {
             .fields_and_keys()
             .map(|(c, field)| format!(", m.{}{}", quote_ident(&c.name), name(field)))
             .collect::<String>();
-        let match_key = match self.match_column {
-            Some(i) => format!("(m.{})::text", quote_ident(&self.columns[i].name)),
-            None => "NULL".to_string(),
-        };
+        let match_key = self.match_key_expression();
         format!(
             "SELECT {}{}, {}{}, {match_key}{}{fields} FROM ({}\n) AS m",
             self.row_id_expression(),
@@ -285,6 +282,175 @@ impl RunPlan {
             name("row_hash".into()),
             name("match_key".into()),
             self.query
+        )
+    }
+
+    /// The record-matching column's value as text (NULL without one).
+    fn match_key_expression(&self) -> String {
+        match self.match_column {
+            Some(i) => format!("(m.{})::text", quote_ident(&self.columns[i].name)),
+            None => "NULL".to_string(),
+        }
+    }
+
+    /// The model's primary-key columns, in key order.
+    fn primary_key_columns(&self) -> Vec<&ModelColumn> {
+        self.primary_key
+            .iter()
+            .filter_map(|key| {
+                self.columns
+                    .iter()
+                    .chain(&self.key_columns)
+                    .find(|c| &c.name == key)
+            })
+            .collect()
+    }
+
+    /// Whether a rerun may read its model's keys first (see
+    /// `create_key_table`): the keys' values can be compared for equality
+    /// (types with a hash function have an equality operator).
+    pub fn can_read_keys_first(&self) -> bool {
+        let keys = self.primary_key_columns();
+        keys.len() == self.primary_key.len() && keys.iter().all(|c| c.hashable)
+    }
+
+    /// A rerun that reads its model's keys first keeps, per model row, only
+    /// what the diff needs: row id, hash, match key, and the key's values
+    /// (`p1…`, to find the changed rows again). The fields of the rows that
+    /// changed are read afterwards (`read_changed_values`): writing every
+    /// row's fields only for the diff to find most of them unchanged was
+    /// the largest part of a rerun.
+    pub fn create_key_table(&self) -> String {
+        let keys: String = self
+            .primary_key_columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!(", p{} {}", i + 1, c.type_sql))
+            .collect();
+        format!(
+            "CREATE TEMPORARY TABLE {} (row_id text, row_hash bigint, match_key text{keys})",
+            self.work_table
+        )
+    }
+
+    /// Runs as the sync's owner: reads the model once into the key table.
+    pub fn read_keys(&self) -> String {
+        let keys: String = self
+            .primary_key
+            .iter()
+            .map(|key| format!(", m.{}", quote_ident(key)))
+            .collect();
+        format!(
+            "INSERT INTO {} SELECT {}, {}, {}{keys} FROM ({}\n) AS m",
+            self.work_table,
+            self.row_id_expression(),
+            self.row_hash_expression(),
+            self.match_key_expression(),
+            self.query
+        )
+    }
+
+    /// The diff of a key table (see `create_ops_table`), numbered as the
+    /// ops table will be, with each operation's key values; temporary, as
+    /// the key table.
+    pub fn create_keyed_diff_table(&self, diff: &Diff) -> String {
+        let keys: String = (1..=self.primary_key.len())
+            .map(|i| format!(", x.p{i}"))
+            .collect();
+        format!(
+            "CREATE TEMPORARY TABLE {diff_table} AS
+             SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{keys}
+             FROM (SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*
+                   FROM ({statement}) AS d) AS o
+             LEFT JOIN LATERAL (SELECT * FROM {work} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
+            diff_table = self.keyed_diff_table(),
+            statement = self.diff_rows(diff),
+            work = self.work_table,
+        )
+    }
+
+    pub fn keyed_diff_table(&self) -> String {
+        keyed_diff_table_of(&self.work_table)
+    }
+
+    pub fn changed_values_table(&self) -> String {
+        changed_values_table_of(&self.work_table)
+    }
+
+    /// Where the sync's owner writes the fields of the rows the keyed diff
+    /// found added or changed.
+    pub fn create_changed_values_table(&self) -> String {
+        format!(
+            "CREATE TEMPORARY TABLE {} (row_id text, row_hash bigint, match_key text{})",
+            self.changed_values_table(),
+            self.columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!(", {} {}", RunPlan::field(i), c.type_sql))
+                .collect::<String>()
+        )
+    }
+
+    /// Runs as the sync's owner: reads the model again for the rows the
+    /// keyed diff found added or changed, selected by their key's values
+    /// (which a simple model turns into lookups by its table's key). Their
+    /// id, hash and match key are computed again: a row that changed once
+    /// more since the first read is sent, and recorded, as read now.
+    pub fn read_changed_values(&self) -> String {
+        let fields: String = (0..self.columns.len())
+            .map(|i| format!(", m.{}", quote_ident(&self.columns[i].name)))
+            .collect();
+        let model_keys = list(
+            self.primary_key
+                .iter()
+                .map(|key| format!("m.{}", quote_ident(key))),
+        );
+        let diff_keys = list((1..=self.primary_key.len()).map(|i| format!("d.p{i}")));
+        format!(
+            "INSERT INTO {values} SELECT {}, {}, {}{fields} FROM ({}\n) AS m
+             WHERE ({model_keys}) IN (SELECT {diff_keys} FROM {diff_table} AS d WHERE d.op_rank IN (2, 3))",
+            self.row_id_expression(),
+            self.row_hash_expression(),
+            self.match_key_expression(),
+            self.query,
+            values = self.changed_values_table(),
+            diff_table = self.keyed_diff_table(),
+        )
+    }
+
+    /// One row: operations that need values (added or changed), and how
+    /// many values and distinct row ids the owner's second read gave them.
+    /// The three are equal exactly when each such operation has one row.
+    pub fn count_changed_values(&self) -> String {
+        format!(
+            "SELECT count(*) FILTER (WHERE d.op_rank IN (2, 3)), count(v.row_id), count(DISTINCT v.row_id)
+             FROM {diff_table} AS d
+             LEFT JOIN {values} AS v ON v.row_id = d.row_id AND d.op_rank IN (2, 3)",
+            diff_table = self.keyed_diff_table(),
+            values = self.changed_values_table(),
+        )
+    }
+
+    /// The ops table from the keyed diff and the values read for it: the
+    /// same table `create_ops_table` makes, the added and changed rows with
+    /// the hash and match key of the values sent.
+    pub fn create_ops_table_from_changed_values(&self) -> String {
+        let fields: String = (0..self.columns.len())
+            .map(|i| format!(", v.{}", RunPlan::field(i)))
+            .collect();
+        format!(
+            "CREATE {kind} TABLE {ops} WITH (autovacuum_enabled = off) AS
+             SELECT d.pos, d.op, d.op_rank, d.row_id,
+                    CASE WHEN d.op_rank IN (2, 3) THEN v.row_hash ELSE d.row_hash END AS row_hash,
+                    CASE WHEN d.op_rank IN (2, 3) THEN v.match_key ELSE d.match_key END AS match_key,
+                    d.delivered_under{fields}
+             FROM {diff_table} AS d
+             LEFT JOIN {values} AS v ON v.row_id = d.row_id AND d.op_rank IN (2, 3)
+             ORDER BY d.pos",
+            kind = self.ops_table_kind(),
+            ops = self.ops_table,
+            diff_table = self.keyed_diff_table(),
+            values = self.changed_values_table(),
         )
     }
 
@@ -338,6 +504,11 @@ impl RunPlan {
     /// finds nothing). Returns one row:
     /// (null-key rows, added, snapshot rows, removed from snapshot, new keys repeated).
     pub fn duplicate_check(&self) -> String {
+        self.duplicate_check_of(&self.ops_table)
+    }
+
+    /// `duplicate_check` of a table laid out as the ops table is (the keyed diff).
+    pub fn duplicate_check_of(&self, table: &str) -> String {
         format!(
             "SELECT count(*) FILTER (WHERE op = 'invalid'),
                     count(*) FILTER (WHERE op = 'added' AND op_rank = 3),
@@ -345,8 +516,7 @@ impl RunPlan {
                     count(*) FILTER (WHERE op IN ('removed', 'left') AND op_rank = 1),
                     count(DISTINCT pg_catalog.hashtextextended(row_id, 0)) FILTER (WHERE op = 'added')
                         < count(*) FILTER (WHERE op = 'added')
-             FROM {ops}",
-            ops = self.ops_table,
+             FROM {table}",
             snapshot = self.snapshot_table,
         )
     }
@@ -643,6 +813,16 @@ impl RunPlan {
     }
 }
 
+/// The keyed diff of a run whose key table is `work_table`.
+pub fn keyed_diff_table_of(work_table: &str) -> String {
+    format!("{work_table}_diff")
+}
+
+/// The changed rows' values of a run whose key table is `work_table`.
+pub fn changed_values_table_of(work_table: &str) -> String {
+    format!("{work_table}_values")
+}
+
 /// How a delivered row's snapshot entry replaces the one it had.
 const REPLACE_SNAPSHOT_ENTRY: &str =
     "ON CONFLICT (row_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, \
@@ -723,6 +903,48 @@ mod tests {
             ops_table: "o".into(),
             snapshot_table: "s".into(),
         }
+    }
+
+    #[test]
+    fn a_rerun_reads_keys_first_then_the_changed_rows_by_their_key_values() {
+        let plan = plan();
+        assert!(plan.can_read_keys_first());
+        assert_eq!(
+            plan.create_key_table(),
+            "CREATE TEMPORARY TABLE w (row_id text, row_hash bigint, match_key text, p1 int)"
+        );
+        let keys = plan.read_keys();
+        assert!(
+            keys.starts_with("INSERT INTO w SELECT (m.\"id\")::text, reverse_etl._hash_fields(7, "),
+            "{keys}"
+        );
+        assert!(
+            keys.ends_with("(m.\"email\")::text, m.\"id\" FROM (SELECT * FROM src\n) AS m"),
+            "row id, hash, match key, then the key's values only: {keys}"
+        );
+        let values = plan.read_changed_values();
+        assert!(
+            values.contains("m.\"email\", m.\"Doc\" FROM (SELECT * FROM src\n) AS m"),
+            "{values}"
+        );
+        assert!(
+            values.ends_with(
+                "WHERE (m.\"id\") IN (SELECT d.p1 FROM w_diff AS d WHERE d.op_rank IN (2, 3))"
+            ),
+            "only the added and changed rows, by key: {values}"
+        );
+        let ops = plan.create_ops_table_from_changed_values();
+        assert!(
+            ops.contains("LEFT JOIN w_values AS v ON v.row_id = d.row_id AND d.op_rank IN (2, 3)"),
+            "removals keep no values: {ops}"
+        );
+        assert!(ops.ends_with("ORDER BY d.pos"), "{ops}");
+        let mut unkeyable = plan.clone();
+        unkeyable.key_columns[0].hashable = false;
+        assert!(
+            !unkeyable.can_read_keys_first(),
+            "a key without an equality operator is never looked up by value"
+        );
     }
 
     #[test]

@@ -27,6 +27,14 @@ impl DiffCounts {
     }
 }
 
+/// Whether the rows a keyed diff found to send are few enough to read from
+/// the model again by key: up to a tenth of the model's rows. Beyond
+/// that, reading them by key costs more than copying every row's fields,
+/// and the run copies the model as any other run does.
+pub fn worth_reading_by_key(rows_to_send: i64, rows_queried: i64) -> bool {
+    rows_to_send.saturating_mul(10) <= rows_queried
+}
+
 /// Whether positions handed out while the model was read (a first run's)
 /// are 1 to their count, as delivery windows need: with the primary key
 /// on them (unique), a count equal to the span means no gap.
@@ -219,6 +227,16 @@ impl WindowCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_rows_are_read_by_key_up_to_a_tenth_of_the_model() {
+        assert!(worth_reading_by_key(0, 1_000_000));
+        assert!(worth_reading_by_key(10_000, 1_000_000));
+        assert!(worth_reading_by_key(100_000, 1_000_000));
+        assert!(!worth_reading_by_key(100_001, 1_000_000));
+        assert!(!worth_reading_by_key(1, 0));
+        assert!(worth_reading_by_key(0, 0));
+    }
 
     #[test]
     fn a_first_runs_positions_are_whole_from_one_to_their_count() {

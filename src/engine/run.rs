@@ -63,6 +63,10 @@ pub struct Materialized {
     /// The model was read straight into the ops table (a first run; see
     /// `Run::reads_model_into_ops`): it has no copy, and nothing to diff.
     pub model_in_ops: bool,
+    /// The model's copy holds its rows' keys and hashes only (see
+    /// `Run::reads_keys_first`): the changed rows' fields are read after
+    /// the diff.
+    pub keys_first: bool,
     pub plan: RunPlan,
     pub destination: Box<dyn Destination>,
     pub batch_size: i64,
@@ -215,6 +219,7 @@ impl Run {
             search_path: valid.model.search_path.clone(),
         };
         let model_in_ops = self.reads_model_into_ops(valid.config.mode, &plan)?;
+        let keys_first = !model_in_ops && self.reads_keys_first(valid.config.mode, &plan)?;
         let model = ModelReader {
             plan: &plan,
             owner: &owner,
@@ -223,6 +228,8 @@ impl Run {
         };
         let rows_queried = if model_in_ops {
             model.fill_ops_table()?
+        } else if keys_first {
+            model.fill_key_table()?
         } else {
             model.fill_work_table()?
         };
@@ -234,6 +241,7 @@ impl Run {
         Ok(Materialized {
             model_name: valid.model.name.clone(),
             model_in_ops,
+            keys_first,
             plan,
             destination,
             batch_size: valid.config.batch_size,
@@ -265,6 +273,93 @@ impl Run {
             return Ok(false);
         }
         Ok(self.request.full_resync || catalog::state::snapshot_is_empty(&plan.snapshot_table)?)
+    }
+
+    /// Whether a rerun reads its model's keys and hashes first, and the
+    /// fields of the rows that changed afterwards (see `compare_keys_first`)
+    /// instead of copying every row's fields: when changes are tracked
+    /// against a snapshot of more than a few thousand rows (below that the
+    /// extra statements cost more than the copy), outside mirror mode
+    /// (which compares the destination's records with the copy), and when
+    /// the key's values can be compared for equality. Not for a preview or
+    /// a CDC reset, which read the copy.
+    fn reads_keys_first(&self, mode: SyncMode, plan: &RunPlan) -> Result<bool> {
+        if self.request.preview
+            || self.request.reset_cdc
+            || self.request.clear_first
+            || !mode.uses_cdc()
+            || mode == SyncMode::All
+            || !plan.can_read_keys_first()
+        {
+            return Ok(false);
+        }
+        Ok(!catalog::state::snapshot_within(
+            &plan.snapshot_table,
+            SMALL_SNAPSHOT_BYTES,
+        )?)
+    }
+
+    /// The diff of a model read keys first, and the fields of the rows it
+    /// finds added or changed, read from the model again by their keys;
+    /// None when the run must copy the model as any other run does: rows
+    /// with a NULL or repeated key (their log needs their fields, and the
+    /// exact pass over the copy), more than a tenth of the rows to send
+    /// (reading them by key would cost more than the copy), or a second
+    /// read that does not give each of those rows exactly once (the model
+    /// changed in between, or is not deterministic).
+    fn compare_keys_first(&self, run: &mut Materialized) -> Result<Option<Compared>> {
+        let plan = &run.plan;
+        spi::execute(
+            &plan.create_keyed_diff_table(&Diff::new(run.mode, run.acts_on_removals)),
+            &[],
+        )?;
+        let counts = read_counts(&plan.duplicate_check_of(&plan.keyed_diff_table()))?;
+        let to_send = keyed_diff_rows_to_send(plan)?;
+        let usable = counts.null_keys == 0
+            && !counts.has_duplicates(run.rows_queried)
+            && decisions::worth_reading_by_key(to_send, run.rows_queried);
+        if usable {
+            if to_send == 0 {
+                spi::execute(&plan.create_changed_values_table(), &[])?;
+            } else {
+                ModelReader {
+                    plan,
+                    owner: &run.owner,
+                    name: &run.model_name,
+                    deadline: run.deadline.as_ref(),
+                }
+                .fill_changed_values()?;
+            }
+            let (needed, values, distinct) = spi::rows(&plan.count_changed_values(), &[], |row| {
+                Ok((
+                    spi::get::<i64>(row, 1)?,
+                    spi::get::<i64>(row, 2)?,
+                    spi::get::<i64>(row, 3)?,
+                ))
+            })?
+            .first()
+            .copied()
+            .unwrap_or((-1, 0, 0));
+            if needed == values && values == distinct {
+                spi::execute(&plan.create_ops_table_from_changed_values(), &[])?;
+                catalog::state::drop_tables(&format!(
+                    "{}, {}",
+                    plan.keyed_diff_table(),
+                    plan.changed_values_table()
+                ))?;
+                return Ok(Some(Compared {
+                    mirror: false,
+                    counts,
+                }));
+            }
+        }
+        let mut tables = vec![plan.work_table.clone(), plan.keyed_diff_table()];
+        if usable {
+            tables.push(plan.changed_values_table());
+        }
+        catalog::state::drop_tables(&tables.join(", "))?;
+        run.keys_first = false;
+        Ok(None)
     }
 
     /// The counts of a first run whose model went into its ops table (no
@@ -313,6 +408,18 @@ impl Run {
         compare_hashing(self.request.sync_id, &run.plan, run.model_in_ops)?;
         if run.model_in_ops {
             return self.first_run_counts(run);
+        }
+        if run.keys_first {
+            if let Some(compared) = self.compare_keys_first(run)? {
+                return Ok(compared);
+            }
+            run.rows_queried = ModelReader {
+                plan: &run.plan,
+                owner: &run.owner,
+                name: &run.model_name,
+                deadline: run.deadline.as_ref(),
+            }
+            .fill_work_table()?;
         }
         if finds_nothing_to_do(run)? {
             run.plan.ops_table = catalog::state::temporary_ops_table(self.work_of(), self.id);
@@ -791,6 +898,32 @@ impl ModelReader<'_> {
         Ok(rows)
     }
 
+    /// The keys and hashes only, into the key table (see
+    /// `RunPlan::create_key_table`); returns how many rows the model returned.
+    fn fill_key_table(&self) -> Result<i64> {
+        let plan = self.plan;
+        spi::execute(&plan.create_key_table(), &[])?;
+        catalog::state::grant_to_owner(&plan.work_table, "SELECT, INSERT", self.owner.role)?;
+        let rows = self.run(&plan.read_keys())?;
+        catalog::state::revoke_from_owner(&plan.work_table, "INSERT", self.owner.role)?;
+        Ok(rows)
+    }
+
+    /// The fields of the rows the keyed diff found added or changed (see
+    /// `RunPlan::read_changed_values`). The owner reads the keyed diff and
+    /// fills the values table; what it writes there can only give those
+    /// rows other values (which its model could as well): the operations
+    /// and their positions are the diff's.
+    fn fill_changed_values(&self) -> Result<i64> {
+        let plan = self.plan;
+        spi::execute(&plan.create_changed_values_table(), &[])?;
+        catalog::state::grant_to_owner(&plan.keyed_diff_table(), "SELECT", self.owner.role)?;
+        catalog::state::grant_to_owner(&plan.changed_values_table(), "INSERT", self.owner.role)?;
+        let rows = self.run(&plan.read_changed_values())?;
+        catalog::state::revoke_from_owner(&plan.changed_values_table(), "INSERT", self.owner.role)?;
+        Ok(rows)
+    }
+
     /// Straight into a first run's ops table (see `RunPlan::read_model_into_ops`).
     fn fill_ops_table(&self) -> Result<i64> {
         let plan = self.plan;
@@ -932,9 +1065,24 @@ pub fn diff(run: &mut Materialized) -> Result<Compared> {
 /// one (`temporary_ops_table`), as an unlogged one syncs files when created,
 /// a third of such a run's time. Counting first costs one more small join
 /// when there is something to do.
+/// A snapshot within this size (~15,000 rows) is a small model's: its run
+/// counts the diff before writing it, and copies the model whole.
+const SMALL_SNAPSHOT_BYTES: i64 = 1024 * 1024;
+
+/// How many operations of a keyed diff need the rows' fields.
+fn keyed_diff_rows_to_send(plan: &RunPlan) -> Result<i64> {
+    Ok(spi::one::<i64>(
+        &format!(
+            "SELECT count(*) FROM {} WHERE op_rank IN (2, 3)",
+            plan.keyed_diff_table()
+        ),
+        &[],
+    )?
+    .unwrap_or(0))
+}
+
 fn finds_nothing_to_do(run: &Materialized) -> Result<bool> {
     // Within ~15,000 rows: the join counted again costs a few milliseconds.
-    const SMALL_SNAPSHOT_BYTES: i64 = 1024 * 1024;
     // Without change tracking every row is an operation.
     if !run.mode.uses_cdc()
         || !catalog::state::snapshot_within(&run.plan.snapshot_table, SMALL_SNAPSHOT_BYTES)?
@@ -965,7 +1113,11 @@ pub fn create_invalid_table(run: &Materialized) -> Result<()> {
 }
 
 fn read_diff_counts(plan: &RunPlan) -> Result<DiffCounts> {
-    let counts = spi::rows(&plan.duplicate_check(), &[], |row| {
+    read_counts(&plan.duplicate_check())
+}
+
+fn read_counts(duplicate_check: &str) -> Result<DiffCounts> {
+    let counts = spi::rows(duplicate_check, &[], |row| {
         Ok(DiffCounts {
             null_keys: spi::get(row, 1)?,
             added: spi::get(row, 2)?,
