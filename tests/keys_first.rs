@@ -175,3 +175,45 @@ fn a_repeated_key_in_a_large_rerun_is_found_by_the_copy() {
     drop(owner);
     db.drop_with_roles(&[&role]);
 }
+
+#[test]
+fn a_model_that_changed_much_last_time_is_copied_at_once() {
+    let mut db = TestDb::new("keys_first_much");
+    let role = format!("owner_{}", db.name);
+    let filter = "(SELECT nextval('model_reads')) > 0";
+    let mut owner = setup(&mut db, &role, filter);
+    run(&mut owner);
+    owner
+        .batch_execute("UPDATE users SET score = score + 1")
+        .unwrap();
+    let all = run(&mut owner);
+    assert_eq!(db.run_summary(all).succeeded, [0, ROWS, 0]);
+    assert_eq!(
+        reads(&mut owner),
+        3,
+        "the keys, then (every row to send) the copy"
+    );
+    owner
+        .batch_execute("UPDATE users SET score = score + 1")
+        .unwrap();
+    let again = run(&mut owner);
+    assert_eq!(db.run_summary(again).succeeded, [0, ROWS, 0]);
+    assert_eq!(
+        reads(&mut owner),
+        4,
+        "the last run sent every row: the copy at once"
+    );
+    let quiet = run(&mut owner);
+    assert_eq!(db.run_summary(quiet).planned, [0, 0, 0]);
+    assert_eq!(reads(&mut owner), 5);
+    let quieter = run(&mut owner);
+    assert_eq!(db.run_summary(quieter).planned, [0, 0, 0]);
+    assert_eq!(
+        reads(&mut owner),
+        6,
+        "the last run sent nothing: the keys first again"
+    );
+    assert_eq!(missing_or_stale(&mut owner, "true"), 0);
+    drop(owner);
+    db.drop_with_roles(&[&role]);
+}

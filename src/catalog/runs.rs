@@ -331,6 +331,20 @@ pub fn operations_planned(run_id: i64) -> Result<bool> {
     .unwrap_or(false))
 }
 
+/// What the sync's latest run that planned its operations had to send:
+/// (rows added, rows changed, rows the model returned).
+pub fn latest_planned(sync_id: i64) -> Result<Option<(i64, i64, i64)>> {
+    let rows = spi::rows(
+        "SELECT planned_added, planned_changed, rows_queried FROM reverse_etl.sync_runs \
+         WHERE sync_id = $1 AND rows_queried IS NOT NULL \
+           AND status NOT IN ('queued', 'querying', 'preparing') \
+         ORDER BY id DESC LIMIT 1",
+        &[sync_id.into()],
+        |row| Ok((spi::get(row, 1)?, spi::get(row, 2)?, spi::get(row, 3)?)),
+    )?;
+    Ok(rows.first().copied())
+}
+
 /// The sync's run waiting for the run lock, if there is one (and its worker lives).
 pub fn queued_run(sync_id: i64) -> Result<Option<i64>> {
     spi::one(

@@ -35,6 +35,21 @@ pub fn worth_reading_by_key(rows_to_send: i64, rows_queried: i64) -> bool {
     rows_to_send.saturating_mul(10) <= rows_queried
 }
 
+/// Whether a rerun reads its keys first, given what the sync's latest run
+/// that planned its operations sent (added, changed, rows the model
+/// returned): not when it sent more than a tenth of its rows, since a
+/// model that changes that much each run would read its keys for nothing
+/// and then be copied anyway. A run that found every row new (a first
+/// run, a full resync) says nothing about how much changes.
+pub fn reads_keys_first_after(latest: Option<(i64, i64, i64)>) -> bool {
+    match latest {
+        Some((added, changed, rows_queried)) if added < rows_queried => {
+            worth_reading_by_key(added.saturating_add(changed), rows_queried)
+        }
+        _ => true,
+    }
+}
+
 /// Whether positions handed out while the model was read (a first run's)
 /// are 1 to their count, as delivery windows need: with the primary key
 /// on them (unique), a count equal to the span means no gap.
@@ -236,6 +251,23 @@ mod tests {
         assert!(!worth_reading_by_key(100_001, 1_000_000));
         assert!(!worth_reading_by_key(1, 0));
         assert!(worth_reading_by_key(0, 0));
+    }
+
+    #[test]
+    fn a_sync_that_sent_much_last_time_copies_its_model_this_time() {
+        assert!(reads_keys_first_after(None));
+        assert!(
+            reads_keys_first_after(Some((1_000_000, 0, 1_000_000))),
+            "a first run"
+        );
+        assert!(reads_keys_first_after(Some((0, 10_000, 1_000_000))));
+        assert!(reads_keys_first_after(Some((500, 500, 10_000))));
+        assert!(
+            !reads_keys_first_after(Some((0, 1_000_000, 1_000_000))),
+            "all changed"
+        );
+        assert!(!reads_keys_first_after(Some((200_000, 0, 1_000_000))));
+        assert!(!reads_keys_first_after(Some((600, 500, 10_000))));
     }
 
     #[test]

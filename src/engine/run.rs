@@ -281,8 +281,9 @@ impl Run {
     /// against a snapshot of more than a few thousand rows (below that the
     /// extra statements cost more than the copy), outside mirror mode
     /// (which compares the destination's records with the copy), and when
-    /// the key's values can be compared for equality. Not for a preview or
-    /// a CDC reset, which read the copy.
+    /// the key's values can be compared for equality, unless the sync's
+    /// latest run sent more than a tenth of its rows. Not for a preview
+    /// or a CDC reset, which read the copy.
     fn reads_keys_first(&self, mode: SyncMode, plan: &RunPlan) -> Result<bool> {
         if self.request.preview
             || self.request.reset_cdc
@@ -293,10 +294,10 @@ impl Run {
         {
             return Ok(false);
         }
-        Ok(!catalog::state::snapshot_within(
-            &plan.snapshot_table,
-            SMALL_SNAPSHOT_BYTES,
-        )?)
+        Ok(
+            !catalog::state::snapshot_within(&plan.snapshot_table, SMALL_SNAPSHOT_BYTES)?
+                && decisions::reads_keys_first_after(runs::latest_planned(self.request.sync_id)?),
+        )
     }
 
     /// The diff of a model read keys first, and the fields of the rows it
