@@ -1060,12 +1060,6 @@ pub fn diff(run: &mut Materialized) -> Result<Compared> {
     })
 }
 
-/// Whether a run of a small model has nothing to do: no operation, no
-/// invalid row, no key shared (every model row matched one snapshot row).
-/// Most scheduled runs are such; their empty ops table is then a temporary
-/// one (`temporary_ops_table`), as an unlogged one syncs files when created,
-/// a third of such a run's time. Counting first costs one more small join
-/// when there is something to do.
 /// A snapshot within this size (~15,000 rows) is a small model's: its run
 /// counts the diff before writing it, and copies the model whole.
 const SMALL_SNAPSHOT_BYTES: i64 = 1024 * 1024;
@@ -1082,6 +1076,12 @@ fn keyed_diff_rows_to_send(plan: &RunPlan) -> Result<i64> {
     .unwrap_or(0))
 }
 
+/// Whether a run of a small model has nothing to do: no operation, no
+/// invalid row, no key shared (every model row matched one snapshot row).
+/// Most scheduled runs are such; their empty ops table is then a temporary
+/// one (`temporary_ops_table`), as an unlogged one syncs files when created,
+/// a third of such a run's time. Counting first costs one more small join
+/// when there is something to do.
 fn finds_nothing_to_do(run: &Materialized) -> Result<bool> {
     // Within ~15,000 rows: the join counted again costs a few milliseconds.
     // Without change tracking every row is an operation.
