@@ -12,13 +12,7 @@ use common::TestDb;
 const ROWS: i64 = 40_000;
 
 fn setup(db: &mut TestDb, role: &str, model_filter: &str) -> postgres::Client {
-    db.exec(&format!(
-        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
-         GRANT USAGE ON SCHEMA reverse_etl TO {role};
-         CREATE SCHEMA {role} AUTHORIZATION {role};
-         ALTER ROLE {role} IN DATABASE {} SET search_path = {role};",
-        db.name
-    ));
+    db.create_ordinary_role(role);
     let mut owner = db.connect_as(role);
     owner
         .batch_execute(&format!(

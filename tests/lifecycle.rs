@@ -376,13 +376,7 @@ fn an_ordinary_role_manages_only_its_own_objects_and_keeps_seeing_its_dropped_hi
     let alice = format!("alice_{}", db.name);
     let bob = format!("bob_{}", db.name);
     for role in [&alice, &bob] {
-        db.exec(&format!(
-            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
-             GRANT USAGE ON SCHEMA reverse_etl TO {role};
-             CREATE SCHEMA {role} AUTHORIZATION {role};
-             ALTER ROLE {role} IN DATABASE {} SET search_path = {role};",
-            db.name
-        ));
+        db.create_ordinary_role(role);
     }
     let mut a = db.connect_as(&alice);
     a.batch_execute(

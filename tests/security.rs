@@ -20,13 +20,7 @@ fn shared(test: &str) -> (TestDb, String, String) {
     let alice = format!("alice_{}", db.name);
     let bob = format!("bob_{}", db.name);
     for role in [&alice, &bob] {
-        db.exec(&format!(
-            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
-             GRANT USAGE ON SCHEMA reverse_etl TO {role};
-             CREATE SCHEMA {role} AUTHORIZATION {role};
-             ALTER ROLE {role} IN DATABASE {} SET search_path = {role};",
-            db.name
-        ));
+        db.create_ordinary_role(role);
     }
     (db, alice, bob)
 }

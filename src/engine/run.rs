@@ -91,6 +91,18 @@ pub struct Materialized {
     pub ranges: HashMap<Op, OpRange>,
 }
 
+impl Materialized {
+    /// What reads the model again, as the run's first read did.
+    fn model_reader(&self) -> ModelReader<'_> {
+        ModelReader {
+            plan: &self.plan,
+            owner: &self.owner,
+            name: &self.model_name,
+            deadline: self.deadline.as_ref(),
+        }
+    }
+}
+
 /// Run `body` and say how long it took, in seconds to the millisecond (what
 /// `sync_runs.phase_seconds` shows).
 fn timed<T>(body: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
@@ -323,13 +335,7 @@ impl Run {
             if to_send == 0 {
                 spi::execute(&plan.create_changed_values_table(), &[])?;
             } else {
-                ModelReader {
-                    plan,
-                    owner: &run.owner,
-                    name: &run.model_name,
-                    deadline: run.deadline.as_ref(),
-                }
-                .fill_changed_values()?;
+                run.model_reader().fill_changed_values()?;
             }
             let (needed, values, distinct) = spi::rows(&plan.count_changed_values(), &[], |row| {
                 Ok((
@@ -378,13 +384,7 @@ impl Run {
             });
         }
         catalog::state::drop_tables(&run.plan.ops_table)?;
-        run.rows_queried = ModelReader {
-            plan: &run.plan,
-            owner: &run.owner,
-            name: &run.model_name,
-            deadline: run.deadline.as_ref(),
-        }
-        .fill_work_table()?;
+        run.rows_queried = run.model_reader().fill_work_table()?;
         run.model_in_ops = false;
         diff(run)
     }
@@ -414,13 +414,7 @@ impl Run {
             if let Some(compared) = self.compare_keys_first(run)? {
                 return Ok(compared);
             }
-            run.rows_queried = ModelReader {
-                plan: &run.plan,
-                owner: &run.owner,
-                name: &run.model_name,
-                deadline: run.deadline.as_ref(),
-            }
-            .fill_work_table()?;
+            run.rows_queried = run.model_reader().fill_work_table()?;
         }
         if finds_nothing_to_do(run)? {
             run.plan.ops_table = catalog::state::temporary_ops_table(self.work_of(), self.id);
@@ -890,23 +884,23 @@ impl ModelReader<'_> {
     /// Into the work table (the extension's, which the owner may fill);
     /// returns how many rows the model returned.
     fn fill_work_table(&self) -> Result<i64> {
-        let plan = self.plan;
-        spi::execute(&plan.create_work_table(), &[])?;
-        catalog::state::grant_to_owner(&plan.work_table, "SELECT, INSERT", self.owner.role)?;
-        let rows = self.run(&plan.materialize())?;
-        // Filled: from here on the owner only reads it.
-        catalog::state::revoke_from_owner(&plan.work_table, "INSERT", self.owner.role)?;
-        Ok(rows)
+        self.fill_copy(&self.plan.create_work_table(), &self.plan.materialize())
     }
 
     /// The keys and hashes only, into the key table (see
     /// `RunPlan::create_key_table`); returns how many rows the model returned.
     fn fill_key_table(&self) -> Result<i64> {
-        let plan = self.plan;
-        spi::execute(&plan.create_key_table(), &[])?;
-        catalog::state::grant_to_owner(&plan.work_table, "SELECT, INSERT", self.owner.role)?;
-        let rows = self.run(&plan.read_keys())?;
-        catalog::state::revoke_from_owner(&plan.work_table, "INSERT", self.owner.role)?;
+        self.fill_copy(&self.plan.create_key_table(), &self.plan.read_keys())
+    }
+
+    /// The work table made by `create`, filled by the owner with `read`.
+    fn fill_copy(&self, create: &str, read: &str) -> Result<i64> {
+        let work_table = &self.plan.work_table;
+        spi::execute(create, &[])?;
+        catalog::state::grant_to_owner(work_table, "SELECT, INSERT", self.owner.role)?;
+        let rows = self.run(read)?;
+        // Filled: from here on the owner only reads it.
+        catalog::state::revoke_from_owner(work_table, "INSERT", self.owner.role)?;
         Ok(rows)
     }
 

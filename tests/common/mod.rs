@@ -126,6 +126,18 @@ impl TestDb {
         );
     }
 
+    /// An ordinary login role that may use the extension, with a schema of
+    /// its own first on its search_path in this database.
+    pub fn create_ordinary_role(&mut self, role: &str) {
+        self.exec(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA reverse_etl TO {role};
+             CREATE SCHEMA {role} AUTHORIZATION {role};
+             ALTER ROLE {role} IN DATABASE {} SET search_path = {role};",
+            self.name
+        ));
+    }
+
     pub fn connect_as(&self, user: &str) -> Client {
         connect(&self.name, user)
     }
