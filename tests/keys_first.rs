@@ -16,9 +16,11 @@ fn setup(db: &mut TestDb, role: &str, model_filter: &str) -> postgres::Client {
     let mut owner = db.connect_as(role);
     owner
         .batch_execute(&format!(
-            "CREATE SEQUENCE model_reads;
+            "CREATE SEQUENCE model_reads; CREATE SEQUENCE rows_read;
              CREATE TABLE users (id int, email text, score numeric);
              INSERT INTO users SELECT g, 'u' || g || '@x.io', g / 7.0 FROM generate_series(1, {ROWS}) g;
+             CREATE INDEX ON users (id);
+             ANALYZE users;
              CREATE TABLE contacts (id int PRIMARY KEY, email text, score numeric);
              SELECT reverse_etl.create_model('users',
                  'SELECT id, email, score FROM users WHERE {model_filter}', ARRAY['id']);
@@ -35,6 +37,15 @@ fn setup(db: &mut TestDb, role: &str, model_filter: &str) -> postgres::Client {
 fn reads(owner: &mut postgres::Client) -> i64 {
     owner
         .query_one("SELECT last_value FROM model_reads", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// How many rows the model's reads went through, with a filter that
+/// counts them (`nextval('rows_read') > 0`).
+fn rows_read(owner: &mut postgres::Client) -> i64 {
+    owner
+        .query_one("SELECT last_value FROM rows_read", &[])
         .unwrap()
         .get(0)
 }
@@ -65,7 +76,7 @@ fn missing_or_stale(owner: &mut postgres::Client, model_filter: &str) -> i64 {
 fn a_large_rerun_reads_its_keys_then_only_the_changed_rows() {
     let mut db = TestDb::new("keys_first");
     let role = format!("owner_{}", db.name);
-    let filter = "(SELECT nextval('model_reads')) > 0";
+    let filter = "(SELECT nextval('model_reads')) > 0 AND nextval('rows_read') > 0";
     let mut owner = setup(&mut db, &role, filter);
     let first = run(&mut owner);
     assert_eq!(db.run_summary(first).succeeded, [ROWS, 0, 0]);
@@ -98,6 +109,11 @@ fn a_large_rerun_reads_its_keys_then_only_the_changed_rows() {
         ("succeeded", ROWS - 50 + 70, [70, 100, 50], [70, 100, 50])
     );
     assert_eq!(reads(&mut owner), 4, "the keys, then the 170 rows to send");
+    let second_read = rows_read(&mut owner) - (2 * ROWS + (ROWS - 50 + 70));
+    assert!(
+        (170..ROWS / 10).contains(&second_read),
+        "the second read looked up the rows to send by key ({second_read} rows read)"
+    );
     assert_eq!(
         missing_or_stale(&mut owner, "true"),
         0,
@@ -208,6 +224,58 @@ fn a_model_that_changed_much_last_time_is_copied_at_once() {
         "the last run sent nothing: the keys first again"
     );
     assert_eq!(missing_or_stale(&mut owner, "true"), 0);
+    drop(owner);
+    db.drop_with_roles(&[&role]);
+}
+
+#[test]
+fn a_composite_key_is_looked_up_by_all_its_parts() {
+    let mut db = TestDb::new("keys_first_composite");
+    let role = format!("owner_{}", db.name);
+    db.create_ordinary_role(&role);
+    let mut owner = db.connect_as(&role);
+    owner
+        .batch_execute(&format!(
+            "CREATE SEQUENCE model_reads;
+             CREATE TABLE accounts (region text, id int, email text, score numeric, PRIMARY KEY (region, id));
+             INSERT INTO accounts SELECT r, g, r || g || '@x.io', g FROM generate_series(1, {half}) g, unnest(ARRAY['eu', 'us']) AS r;
+             CREATE TABLE contacts (email text PRIMARY KEY, score numeric);
+             SELECT reverse_etl.create_model('accounts',
+                 'SELECT region, id, email, score FROM accounts WHERE (SELECT nextval(''model_reads'')) > 0', ARRAY['region', 'id']);
+             SELECT reverse_etl.create_destination('local', 'postgres');
+             SELECT reverse_etl.create_sync('s', 'accounts', 'local', '{{\"mode\": \"upsert\", \"object\": \"contacts\",
+                 \"match\": {{\"from\": \"email\", \"to\": \"email\"}}, \"mappings\": [{{\"from\": \"score\", \"to\": \"score\"}}]}}');",
+            half = ROWS / 2
+        ))
+        .unwrap();
+    run(&mut owner);
+    // The same id in both regions: only the eu row changes.
+    owner
+        .batch_execute("UPDATE accounts SET score = -1 WHERE region = 'eu' AND id % 200 = 0")
+        .unwrap();
+    let rerun = run(&mut owner);
+    assert_eq!(db.run_summary(rerun).succeeded, [0, 100, 0]);
+    assert_eq!(
+        reads(&mut owner),
+        3,
+        "the first run, the keys, the 100 rows"
+    );
+    let sent: i64 = owner
+        .query_one(
+            "SELECT count(*) FROM contacts c JOIN accounts a USING (email) WHERE c.score = -1 AND a.region = 'eu'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(sent, 100);
+    assert_eq!(
+        owner
+            .query_one("SELECT count(*) FROM contacts WHERE score = -1", &[])
+            .unwrap()
+            .get::<_, i64>(0),
+        100,
+        "no us row with the same id was sent the eu row's values"
+    );
     drop(owner);
     db.drop_with_roles(&[&role]);
 }
