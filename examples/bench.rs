@@ -151,12 +151,36 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
                 }
                 std::thread::sleep(Duration::from_millis(1));
             };
+            // BENCH_MEMORY_TRACE: which statement the worker runs each time
+            // its private memory reaches a new peak (by 1 MB or more).
+            let trace = std::env::var("BENCH_MEMORY_TRACE").is_ok();
+            let mut traced_kb = 0;
             while !done.load(Ordering::Relaxed) {
                 match read_status(pid) {
                     Some((hwm, anon, file, _shmem)) => {
                         let mut m = memory.lock().unwrap();
                         m.hwm_kb = m.hwm_kb.max(hwm);
                         m.private_kb = m.private_kb.max(anon + file);
+                        drop(m);
+                        if trace && anon + file >= traced_kb + 1024 {
+                            traced_kb = anon + file;
+                            let query: String = finder
+                                .query_opt("SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM pg_stat_activity WHERE pid = $1", &[&pid])
+                                .ok()
+                                .flatten()
+                                .map(|row| row.get(0))
+                                .unwrap_or_default();
+                            let at = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .unwrap_or_default();
+                            eprintln!(
+                                "{:.3} memory {} MB (anon {} MB, file {} MB): {query}",
+                                at.as_secs_f64() % 3600.0,
+                                traced_kb / 1024,
+                                anon / 1024,
+                                file / 1024
+                            );
+                        }
                     }
                     None => break,
                 }

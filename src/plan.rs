@@ -350,10 +350,22 @@ impl RunPlan {
         )
     }
 
-    /// The diff of a key table (see `create_ops_table`), numbered as the
-    /// ops table will be, with each operation's key values; temporary, as
-    /// the key table.
-    pub fn create_keyed_diff_table(&self, diff: &Diff) -> String {
+    /// The diff of a key table (see `create_ops_table`), unnumbered, with
+    /// each operation's address in the key table; temporary, as the key
+    /// table. The operations are numbered by a statement of their own
+    /// (`create_keyed_diff_table`): sorting them while the join's hash
+    /// table is still held would add the sort's memory to the join's.
+    pub fn create_unnumbered_keyed_diff_table(&self, diff: &Diff) -> String {
+        format!(
+            "CREATE TEMPORARY TABLE {} AS SELECT d.* FROM ({}) AS d",
+            self.unnumbered_keyed_diff_table(),
+            self.diff_rows(diff),
+        )
+    }
+
+    /// The keyed diff numbered as the ops table will be, with each
+    /// operation's key values (read from the key table by address).
+    pub fn create_keyed_diff_table(&self) -> String {
         let keys: String = (1..=self.primary_key.len())
             .map(|i| format!(", x.p{i}"))
             .collect();
@@ -361,12 +373,16 @@ impl RunPlan {
             "CREATE TEMPORARY TABLE {diff_table} AS
              SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{keys}
              FROM (SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*
-                   FROM ({statement}) AS d) AS o
+                   FROM {unnumbered} AS d) AS o
              LEFT JOIN LATERAL (SELECT * FROM {work} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
             diff_table = self.keyed_diff_table(),
-            statement = self.diff_rows(diff),
+            unnumbered = self.unnumbered_keyed_diff_table(),
             work = self.work_table,
         )
+    }
+
+    pub fn unnumbered_keyed_diff_table(&self) -> String {
+        unnumbered_keyed_diff_table_of(&self.work_table)
     }
 
     pub fn keyed_diff_table(&self) -> String {
@@ -392,23 +408,26 @@ impl RunPlan {
     }
 
     /// Runs as the sync's owner: reads the model again for the rows the
-    /// keyed diff found added or changed, selected by their key's values
-    /// (which a simple model turns into lookups by its table's key). Their
-    /// id, hash and match key are computed again: a row that changed once
-    /// more since the first read is sent, and recorded, as read now.
+    /// keyed diff found added or changed, joined to them by their key's
+    /// values (which a simple model turns into lookups by its table's
+    /// key). A join, not `IN`: the keys are unique here (a repeated one
+    /// sends the run down the copy before this), and `IN` would hash them
+    /// all to make them so. Their id, hash and match key are computed
+    /// again: a row that changed once more since the first read is sent,
+    /// and recorded, as read now.
     pub fn read_changed_values(&self) -> String {
         let fields: String = (0..self.columns.len())
             .map(|i| format!(", m.{}", quote_ident(&self.columns[i].name)))
             .collect();
-        let model_keys = list(
-            self.primary_key
-                .iter()
-                .map(|key| format!("m.{}", quote_ident(key))),
-        );
-        let diff_keys = list((1..=self.primary_key.len()).map(|i| format!("d.p{i}")));
+        let same_keys: String = self
+            .primary_key
+            .iter()
+            .enumerate()
+            .map(|(i, key)| format!(" AND m.{} = d.p{}", quote_ident(key), i + 1))
+            .collect();
         format!(
             "INSERT INTO {values} SELECT {}, {}, {}{fields} FROM ({}\n) AS m
-             WHERE ({model_keys}) IN (SELECT {diff_keys} FROM {diff_table} AS d WHERE d.op_rank IN (2, 3))",
+             JOIN {diff_table} AS d ON d.op_rank IN (2, 3){same_keys}",
             self.row_id_expression(),
             self.row_hash_expression(),
             self.match_key_expression(),
@@ -418,14 +437,26 @@ impl RunPlan {
         )
     }
 
-    /// One row: operations that need values (added or changed), and how
-    /// many values and distinct row ids the owner's second read gave them.
-    /// The three are equal exactly when each such operation has one row.
+    /// Lets the ops table find each operation's values by lookup (see
+    /// `create_ops_table_from_changed_values`); the index's sort is the
+    /// only one of the statement that builds it.
+    pub fn index_changed_values(&self) -> String {
+        format!("CREATE INDEX ON {} (row_id)", self.changed_values_table())
+    }
+
+    /// One row: operations that need values (added or changed), rows the
+    /// owner's second read wrote, and operations that found exactly one of
+    /// those rows. The three are equal exactly when each such operation has
+    /// one row and no row is left over. Counted by lookups in the values'
+    /// index (LIMIT 2 is all "exactly one" needs, and makes each an index
+    /// scan): a join or a distinct count would sort or hash them all.
     pub fn count_changed_values(&self) -> String {
         format!(
-            "SELECT count(*) FILTER (WHERE d.op_rank IN (2, 3)), count(v.row_id), count(DISTINCT v.row_id)
-             FROM {diff_table} AS d
-             LEFT JOIN {values} AS v ON v.row_id = d.row_id AND d.op_rank IN (2, 3)",
+            "SELECT count(*) FILTER (WHERE d.op_rank IN (2, 3)),
+                    (SELECT count(*) FROM {values}),
+                    count(*) FILTER (WHERE d.op_rank IN (2, 3) AND (SELECT count(*)
+                        FROM (SELECT FROM {values} AS v WHERE v.row_id = d.row_id LIMIT 2) AS found) = 1)
+             FROM {diff_table} AS d",
             diff_table = self.keyed_diff_table(),
             values = self.changed_values_table(),
         )
@@ -433,7 +464,11 @@ impl RunPlan {
 
     /// The ops table from the keyed diff and the values read for it: the
     /// same table `create_ops_table` makes, the added and changed rows with
-    /// the hash and match key of the values sent.
+    /// the hash and match key of the values sent. The keyed diff was
+    /// written in position order, and each operation looks its one row of
+    /// values up by row id (`count_changed_values` made sure there is one;
+    /// the LIMIT keeps it a lookup per operation, by index), so the ops
+    /// table is written in position order without a sort.
     pub fn create_ops_table_from_changed_values(&self) -> String {
         let fields: String = (0..self.columns.len())
             .map(|i| format!(", v.{}", RunPlan::field(i)))
@@ -445,8 +480,8 @@ impl RunPlan {
                     CASE WHEN d.op_rank IN (2, 3) THEN v.match_key ELSE d.match_key END AS match_key,
                     d.delivered_under{fields}
              FROM {diff_table} AS d
-             LEFT JOIN {values} AS v ON v.row_id = d.row_id AND d.op_rank IN (2, 3)
-             ORDER BY d.pos",
+             LEFT JOIN LATERAL (SELECT * FROM {values} AS v \
+             WHERE v.row_id = d.row_id AND d.op_rank IN (2, 3) LIMIT 1) AS v ON true",
             kind = self.ops_table_kind(),
             ops = self.ops_table,
             diff_table = self.keyed_diff_table(),
@@ -818,6 +853,11 @@ pub fn keyed_diff_table_of(work_table: &str) -> String {
     format!("{work_table}_diff")
 }
 
+/// The unnumbered diff of a run whose key table is `work_table`.
+pub fn unnumbered_keyed_diff_table_of(work_table: &str) -> String {
+    format!("{work_table}_changes")
+}
+
 /// The changed rows' values of a run whose key table is `work_table`.
 pub fn changed_values_table_of(work_table: &str) -> String {
     format!("{work_table}_values")
@@ -928,17 +968,23 @@ mod tests {
             "{values}"
         );
         assert!(
-            values.ends_with(
-                "WHERE (m.\"id\") IN (SELECT d.p1 FROM w_diff AS d WHERE d.op_rank IN (2, 3))"
-            ),
+            values.ends_with("JOIN w_diff AS d ON d.op_rank IN (2, 3) AND m.\"id\" = d.p1"),
             "only the added and changed rows, by key: {values}"
         );
         let ops = plan.create_ops_table_from_changed_values();
         assert!(
-            ops.contains("LEFT JOIN w_values AS v ON v.row_id = d.row_id AND d.op_rank IN (2, 3)"),
-            "removals keep no values: {ops}"
+            ops.contains("WHERE v.row_id = d.row_id AND d.op_rank IN (2, 3) LIMIT 1) AS v ON true"),
+            "removals keep no values, and each operation looks its own up: {ops}"
         );
-        assert!(ops.ends_with("ORDER BY d.pos"), "{ops}");
+        assert!(
+            !ops.contains("ORDER BY"),
+            "written in the keyed diff's order: {ops}"
+        );
+        let diff = plan.create_keyed_diff_table();
+        assert!(
+            diff.contains("OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*\n                   FROM w_changes AS d"),
+            "numbered apart from the join that found them: {diff}"
+        );
         let mut unkeyable = plan.clone();
         unkeyable.key_columns[0].hashable = false;
         assert!(

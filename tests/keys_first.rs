@@ -159,6 +159,41 @@ fn a_row_the_second_read_misses_sends_the_run_down_the_copy() {
 }
 
 #[test]
+fn a_second_read_that_gives_a_row_twice_and_misses_another_sends_the_run_down_the_copy() {
+    let mut db = TestDb::new("keys_first_twice");
+    let role = format!("owner_{}", db.name);
+    let filter = "(SELECT nextval('model_reads')) > 0";
+    let mut owner = setup(&mut db, &role, filter);
+    run(&mut owner);
+    // The third read (the rerun's read of the changed rows; its keys are
+    // read 2, the copy read 4) gives row 6 twice and row 7 not at all: as
+    // many rows as were asked for, but not one for each.
+    owner
+        .batch_execute(
+            "SELECT reverse_etl.update_model('users', $$WITH r AS MATERIALIZED (SELECT nextval('model_reads') AS n)
+                 SELECT id, email, score FROM users, r WHERE NOT (id = 7 AND r.n = 3)
+                 UNION ALL SELECT id, email, score FROM users, r WHERE id = 6 AND r.n = 3$$);
+             UPDATE users SET email = 'changed@x.io' WHERE id IN (6, 7);",
+        )
+        .unwrap();
+    let rerun = run(&mut owner);
+    let summary = db.run_summary(rerun);
+    assert_eq!(
+        (summary.status.as_str(), summary.queried, summary.succeeded),
+        ("succeeded", ROWS, [0, 2, 0]),
+        "rows 6 and 7 changed, each sent once"
+    );
+    assert_eq!(
+        reads(&mut owner),
+        4,
+        "the keys, the changed rows, then the copy"
+    );
+    assert_eq!(missing_or_stale(&mut owner, "true"), 0);
+    drop(owner);
+    db.drop_with_roles(&[&role]);
+}
+
+#[test]
 fn a_repeated_key_in_a_large_rerun_is_found_by_the_copy() {
     let mut db = TestDb::new("keys_first_repeat");
     let role = format!("owner_{}", db.name);
@@ -276,6 +311,74 @@ fn a_composite_key_is_looked_up_by_all_its_parts() {
         100,
         "no us row with the same id was sent the eu row's values"
     );
+    drop(owner);
+    db.drop_with_roles(&[&role]);
+}
+
+#[test]
+fn a_model_read_once_is_copied_by_every_run() {
+    let mut db = TestDb::new("keys_first_once");
+    let role = format!("owner_{}", db.name);
+    let filter = "(SELECT nextval('model_reads')) > 0";
+    let mut owner = setup(&mut db, &role, filter);
+    owner
+        .batch_execute(
+            "SELECT reverse_etl.update_sync('s', config || '{\"read_model\": \"once\"}') FROM reverse_etl.syncs WHERE name = 's';
+             -- A repeated key: a first run reading into its ops table would read again.
+             INSERT INTO users VALUES (7, 'twin@x.io', 1);",
+        )
+        .unwrap();
+    let first = run(&mut owner);
+    let summary = db.run_summary(first);
+    assert_eq!(
+        (summary.invalid, summary.succeeded),
+        (2, [ROWS - 1, 0, 0]),
+        "both rows of key 7 are invalid, the others sent"
+    );
+    assert_eq!(
+        reads(&mut owner),
+        1,
+        "a first run with a repeated key reads once"
+    );
+    owner
+        .batch_execute(
+            "DELETE FROM users WHERE email = 'twin@x.io';
+             UPDATE users SET score = score + 1 WHERE id % 400 = 0;",
+        )
+        .unwrap();
+    let changed = run(&mut owner);
+    let summary = db.run_summary(changed);
+    assert_eq!(
+        (summary.planned, summary.succeeded),
+        ([1, 100, 0], [1, 100, 0]),
+        "key 7 is added, 100 rows changed"
+    );
+    assert_eq!(reads(&mut owner), 2, "a rerun with changes reads once too");
+    assert_eq!(missing_or_stale(&mut owner, "true"), 0);
+
+    owner
+        .batch_execute(
+            "SELECT reverse_etl.update_sync('s', config || '{\"read_model\": \"auto\"}') FROM reverse_etl.syncs WHERE name = 's'",
+        )
+        .unwrap();
+    owner
+        .batch_execute("UPDATE users SET score = score + 1 WHERE id % 400 = 0")
+        .unwrap();
+    let auto = run(&mut owner);
+    assert_eq!(db.run_summary(auto).succeeded, [0, 100, 0]);
+    assert_eq!(
+        reads(&mut owner),
+        4,
+        "back to auto: the keys, then the changed rows"
+    );
+    let stored: Option<String> = owner
+        .query_one(
+            "SELECT config ->> 'read_model' FROM reverse_etl.syncs WHERE name = 's'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, None, "the default is not written out");
     drop(owner);
     db.drop_with_roles(&[&role]);
 }

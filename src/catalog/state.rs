@@ -240,6 +240,9 @@ pub fn drop_work_tables(of: WorkOf, id: i64) -> Result<()> {
     // SAFETY: a process-wide flag.
     if unsafe { pg_sys::IsBackgroundWorker } {
         names.push(work_table(of, id));
+        names.push(crate::plan::unnumbered_keyed_diff_table_of(&work_table(
+            of, id,
+        )));
         names.push(crate::plan::keyed_diff_table_of(&work_table(of, id)));
         names.push(crate::plan::changed_values_table_of(&work_table(of, id)));
         names.push(temporary_ops_table(of, id));

@@ -11,6 +11,6 @@ pub mod sync;
 
 pub use schedule::Schedule;
 pub use sync::{
-    ChangelogLevel, DeleteBehavior, Logs, Mapping, MappingSource, Match, SyncConfig, SyncMode,
-    SyncType,
+    ChangelogLevel, DeleteBehavior, Logs, Mapping, MappingSource, Match, ReadModel, SyncConfig,
+    SyncMode, SyncType,
 };

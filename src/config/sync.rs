@@ -117,6 +117,11 @@ keyword_enum!(SyncMode, "sync mode", {
     Diff => "diff",
 });
 
+keyword_enum!(ReadModel, "way of reading the model", {
+    Auto => "auto",
+    Once => "once",
+});
+
 keyword_enum!(DeleteBehavior, "delete behavior", {
     Nothing => "nothing",
     Clear => "clear",
@@ -165,6 +170,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "time_limit",
     "logs",
     "alerts",
+    "read_model",
 ];
 
 /// Share of the previously synced rows a run may remove before it refuses.
@@ -189,6 +195,10 @@ pub struct SyncConfig {
     pub time_limit: Option<(String, i64)>,
     pub logs: Logs,
     pub alerts: Option<super::alerts::Alerts>,
+    /// `once`: every run reads the model exactly once, into a copy, for a
+    /// model too expensive to run twice; `auto` lets a run read it more
+    /// cheaply in two parts (see `Run::reads_keys_first`).
+    pub read_model: ReadModel,
     /// Keys that belong to the destination kind (`object`, `requests`, …),
     /// validated by that kind.
     pub destination_keys: Map<String, Value>,
@@ -295,6 +305,10 @@ impl SyncConfig {
             .value("alerts")
             .map(super::alerts::Alerts::parse)
             .transpose()?;
+        let read_model = match reader.string("read_model")? {
+            Some(text) => ReadModel::parse("read_model", &text)?,
+            None => ReadModel::Auto,
+        };
         let destination_keys = destination_keys
             .iter()
             .filter_map(|key| reader.value(key).map(|v| (key.to_string(), v.clone())))
@@ -313,6 +327,7 @@ impl SyncConfig {
             time_limit,
             logs,
             alerts,
+            read_model,
             destination_keys,
         };
         config.check_consistency()?;
@@ -432,6 +447,9 @@ impl SyncConfig {
         if let Some(alerts) = &self.alerts {
             document.insert("alerts".into(), alerts.to_json());
         }
+        if self.read_model != ReadModel::Auto {
+            document.insert("read_model".into(), json!(self.read_model.as_str()));
+        }
         for (key, value) in &self.destination_keys {
             document.insert(key.clone(), value.clone());
         }
@@ -482,6 +500,20 @@ mod tests {
         assert_eq!(round_trip["schedule"], json!({"manual": true}));
         assert_eq!(round_trip["object"], json!("crm.contacts"));
         assert_eq!(parse(round_trip).unwrap(), config);
+    }
+
+    #[test]
+    fn a_model_may_be_read_once_per_run() {
+        let auto = parse(json!({"mode": "upsert"})).unwrap();
+        assert_eq!(auto.read_model, ReadModel::Auto);
+        assert!(
+            auto.to_json().get("read_model").is_none(),
+            "the default is not spelled out"
+        );
+        let once = parse(json!({"mode": "upsert", "read_model": "once"})).unwrap();
+        assert_eq!(once.read_model, ReadModel::Once);
+        assert_eq!(once.to_json()["read_model"], json!("once"));
+        assert_eq!(parse(once.to_json()).unwrap(), once);
     }
 
     #[test]
@@ -586,6 +618,10 @@ mod tests {
             (
                 json!({"mode": "upsert", "schedule": {"cron": "0 0 30 2 *"}}),
                 "schedule.cron: \"0 0 30 2 *\" never fires",
+            ),
+            (
+                json!({"mode": "upsert", "read_model": "twice"}),
+                "read_model: unknown way of reading the model \"twice\" (expected one of: auto, once)",
             ),
             (json!([1]), "config: must be a JSON object"),
         ];

@@ -12,7 +12,7 @@ use super::recovery::close_interrupted_runs;
 use super::validate::{self, SyncDefinition};
 use super::worker::RunRequest;
 use crate::catalog::{self, changelog, failures, runs, state::WorkOf};
-use crate::config::{ChangelogLevel, DeleteBehavior, SyncMode, SyncType};
+use crate::config::{ChangelogLevel, DeleteBehavior, ReadModel, SyncMode, SyncType};
 use crate::destinations::{rows, Batch, Destination, Rejection};
 use crate::error::{Error, Result, SqlState};
 use crate::plan::{Diff, Op, RunPlan};
@@ -230,8 +230,13 @@ impl Run {
             role: sync.owner,
             search_path: valid.model.search_path.clone(),
         };
-        let model_in_ops = self.reads_model_into_ops(valid.config.mode, &plan)?;
-        let keys_first = !model_in_ops && self.reads_keys_first(valid.config.mode, &plan)?;
+        // A model read once per run goes into a copy: reading it into the
+        // ops table reads it again when keys repeat, and reading its keys
+        // first reads it again when rows changed.
+        let read_once = valid.config.read_model == ReadModel::Once;
+        let model_in_ops = !read_once && self.reads_model_into_ops(valid.config.mode, &plan)?;
+        let keys_first =
+            !read_once && !model_in_ops && self.reads_keys_first(valid.config.mode, &plan)?;
         let model = ModelReader {
             plan: &plan,
             owner: &owner,
@@ -323,9 +328,11 @@ impl Run {
     fn compare_keys_first(&self, run: &mut Materialized) -> Result<Option<Compared>> {
         let plan = &run.plan;
         spi::execute(
-            &plan.create_keyed_diff_table(&Diff::new(run.mode, run.acts_on_removals)),
+            &plan.create_unnumbered_keyed_diff_table(&Diff::new(run.mode, run.acts_on_removals)),
             &[],
         )?;
+        spi::execute(&plan.create_keyed_diff_table(), &[])?;
+        catalog::state::drop_tables(&plan.unnumbered_keyed_diff_table())?;
         let counts = read_counts(&plan.duplicate_check_of(&plan.keyed_diff_table()))?;
         let to_send = keyed_diff_rows_to_send(plan)?;
         let usable = counts.null_keys == 0
@@ -336,18 +343,20 @@ impl Run {
                 spi::execute(&plan.create_changed_values_table(), &[])?;
             } else {
                 run.model_reader().fill_changed_values()?;
+                spi::execute(&plan.index_changed_values(), &[])?;
             }
-            let (needed, values, distinct) = spi::rows(&plan.count_changed_values(), &[], |row| {
-                Ok((
-                    spi::get::<i64>(row, 1)?,
-                    spi::get::<i64>(row, 2)?,
-                    spi::get::<i64>(row, 3)?,
-                ))
-            })?
-            .first()
-            .copied()
-            .unwrap_or((-1, 0, 0));
-            if needed == values && values == distinct {
+            let (needed, values, found_once) =
+                spi::rows(&plan.count_changed_values(), &[], |row| {
+                    Ok((
+                        spi::get::<i64>(row, 1)?,
+                        spi::get::<i64>(row, 2)?,
+                        spi::get::<i64>(row, 3)?,
+                    ))
+                })?
+                .first()
+                .copied()
+                .unwrap_or((-1, 0, 0));
+            if needed == values && values == found_once {
                 spi::execute(&plan.create_ops_table_from_changed_values(), &[])?;
                 catalog::state::drop_tables(&format!(
                     "{}, {}",
