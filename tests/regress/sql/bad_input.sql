@@ -42,6 +42,7 @@ SELECT reverse_etl.create_sync('s', 'users', 'local', '{"mode": "upsert", "objec
 SELECT reverse_etl.create_sync('s', 'users', 'local', '{"mode": "upsert", "object": "bad_target", "match": {"from": "email", "to": "email"}, "mappings": [{"static": "x", "to": "d"}]}');
 SELECT reverse_etl.create_sync('s', 'users', 'local', '{"mode": "add", "object": "bad_target", "match": {"from": "email", "to": "email"}}');
 SELECT reverse_etl.create_sync('s', 'users', 'local', '{"mode": "upsert", "object": "bad_target", "match": {"from": "email", "to": "email"}, "batch_size": 0}');
+SELECT reverse_etl.create_sync('s', 'users', 'local', '{"mode": "upsert", "object": "bad_target", "match": {"from": "email", "to": "email"}, "read_model": "twice"}');
 SELECT reverse_etl.create_sync('s', 'users', 'local', '{"mode": "upsert", "object": "bad_target", "match": {"from": "email", "to": "email"}, "schedule": {"interval": "1 fortnight"}}');
 SELECT reverse_etl.create_sync('s', 'users', 'local', '{"mode": "upsert", "object": "bad_target", "match": {"from": "email", "to": "email"}, "schedule": {"cron": "61 * * * *"}}');
 SELECT reverse_etl.create_sync('s', 'missing', 'local', '{"mode": "upsert"}');
