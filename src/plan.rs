@@ -410,9 +410,12 @@ impl RunPlan {
     /// Runs as the sync's owner: reads the model again for the rows the
     /// keyed diff found added or changed, joined to them by their key's
     /// values (which a simple model turns into lookups by its table's
-    /// key). A join, not `IN`: the keys are unique here (a repeated one
-    /// sends the run down the copy before this), and `IN` would hash them
-    /// all to make them so. Their id, hash and match key are computed
+    /// key). A join, not `IN`, which would hash every key to make them
+    /// distinct: they are distinct as text here (a repeated one sends the
+    /// run down the copy before this), and keys equal under their type's
+    /// `=` though written differently (numeric 1.0 and 1.00, a case-blind
+    /// collation) only make the join return a row more than once, which
+    /// the check of the values read sends down the copy too. Their id, hash and match key are computed
     /// again: a row that changed once more since the first read is sent,
     /// and recorded, as read now.
     pub fn read_changed_values(&self) -> String {

@@ -12,8 +12,15 @@ use common::TestDb;
 const ROWS: i64 = 40_000;
 
 fn setup(db: &mut TestDb, role: &str, model_filter: &str) -> postgres::Client {
+    setup_with(db, role, "", model_filter)
+}
+
+/// `setup`, with `prelude` run first as the owner (functions the model's
+/// filter calls).
+fn setup_with(db: &mut TestDb, role: &str, prelude: &str, model_filter: &str) -> postgres::Client {
     db.create_ordinary_role(role);
     let mut owner = db.connect_as(role);
+    owner.batch_execute(prelude).unwrap();
     owner
         .batch_execute(&format!(
             "CREATE SEQUENCE model_reads; CREATE SEQUENCE rows_read;
@@ -379,6 +386,114 @@ fn a_model_read_once_is_copied_by_every_run() {
         .unwrap()
         .get(0);
     assert_eq!(stored, None, "the default is not written out");
+    drop(owner);
+    db.drop_with_roles(&[&role]);
+}
+
+#[test]
+fn a_model_cannot_add_rows_of_its_own_to_the_copy_of_its_keys() {
+    let mut db = TestDb::new("keys_first_plant");
+    let role = format!("owner_{}", db.name);
+    // plant() adds, once armed (a sequence: the run's rollback does not
+    // disarm it), a second row for key 7 with another hash to the running
+    // run's copy, which the owner may fill while its model runs.
+    let mut owner = setup_with(
+        &mut db,
+        &role,
+        "CREATE SEQUENCE plant_calls START 2;
+         CREATE FUNCTION plant() RETURNS bool LANGUAGE plpgsql AS $$
+         BEGIN
+           IF nextval('plant_calls') = 1 THEN
+             EXECUTE format('INSERT INTO pg_temp.run_%s_rows VALUES (''7'', 1, ''7'', 7)',
+               (SELECT max(id) FROM reverse_etl.sync_runs));
+           END IF;
+           RETURN true;
+         END $$;",
+        "plant()",
+    );
+    run(&mut owner);
+    owner
+        .batch_execute(
+            "UPDATE users SET email = 'seven@x.io' WHERE id = 7;
+             SELECT setval('plant_calls', 1, false);",
+        )
+        .unwrap();
+    let planted: i64 = owner
+        .query_one(
+            "SELECT reverse_etl.sync_run('s', raise_on_failure => false)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let summary = db.run_summary(planted);
+    assert_eq!(summary.status, "failed");
+    assert_eq!(summary.succeeded, [0, 0, 0], "nothing was sent");
+    let error: String = owner
+        .query_one(
+            "SELECT error FROM reverse_etl.sync_runs WHERE id = $1",
+            &[&planted],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        error.contains(
+            "40001 rows were written into the run's copy of the model, 40000 of them by its query"
+        ),
+        "{error}"
+    );
+    let fine = run(&mut owner);
+    assert_eq!(
+        db.run_summary(fine).succeeded,
+        [0, 1, 0],
+        "the next run sends row 7"
+    );
+    drop(owner);
+    db.drop_with_roles(&[&role]);
+}
+
+#[test]
+fn keys_in_a_nondeterministic_collation_are_read_first_too() {
+    let mut db = TestDb::new("keys_first_collation");
+    let role = format!("owner_{}", db.name);
+    db.exec(
+        "CREATE COLLATION public.case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+    );
+    db.create_ordinary_role(&role);
+    let mut owner = db.connect_as(&role);
+    owner
+        .batch_execute(&format!(
+            "CREATE SEQUENCE model_reads;
+             CREATE TABLE accounts (code text COLLATE public.case_blind PRIMARY KEY, score int);
+             INSERT INTO accounts SELECT 'Acc-' || g, g FROM generate_series(1, {ROWS}) g;
+             ANALYZE accounts;
+             CREATE TABLE crm (code text PRIMARY KEY, score int);
+             SELECT reverse_etl.create_model('accounts',
+                 'SELECT code, score FROM accounts WHERE (SELECT nextval(''model_reads'')) > 0', ARRAY['code']);
+             SELECT reverse_etl.create_destination('local', 'postgres');
+             SELECT reverse_etl.create_sync('s', 'accounts', 'local', '{{\"mode\": \"upsert\", \"object\": \"crm\",
+                 \"match\": {{\"from\": \"code\", \"to\": \"code\"}},
+                 \"mappings\": [{{\"from\": \"score\", \"to\": \"score\"}}]}}');"
+        ))
+        .unwrap();
+    run(&mut owner);
+    owner
+        .batch_execute("UPDATE accounts SET score = -score WHERE code IN ('Acc-7', 'Acc-70')")
+        .unwrap();
+    let rerun = run(&mut owner);
+    assert_eq!(db.run_summary(rerun).succeeded, [0, 2, 0]);
+    assert_eq!(
+        reads(&mut owner),
+        3,
+        "the keys, then the two changed rows by key"
+    );
+    let scores: i64 = owner
+        .query_one(
+            "SELECT sum(score)::bigint FROM crm WHERE code IN ('Acc-7', 'Acc-70')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(scores, -77);
     drop(owner);
     db.drop_with_roles(&[&role]);
 }

@@ -179,6 +179,21 @@ pub fn snapshot_within(snapshot_table: &str, bytes: i64) -> Result<bool> {
     .unwrap_or(false))
 }
 
+/// Rows inserted into `table` in this transaction by any statement (an
+/// aborted subtransaction's too): the backend's own count, or, with
+/// `track_counts` off, the rows it holds.
+pub fn rows_inserted_in_transaction(table: &str) -> Result<i64> {
+    let counted: Option<i64> = spi::one(
+        "SELECT CASE WHEN pg_catalog.current_setting('track_counts')::bool \
+         THEN pg_catalog.pg_stat_get_xact_tuples_inserted($1::regclass) END",
+        &[table.into()],
+    )?;
+    match counted {
+        Some(rows) => Ok(rows),
+        None => Ok(spi::one(&format!("SELECT count(*) FROM {table}"), &[])?.unwrap_or(0)),
+    }
+}
+
 /// Whose work tables: a run's, or a plan preview's (`sync_plan`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkOf {

@@ -910,6 +910,20 @@ impl ModelReader<'_> {
         let rows = self.run(read)?;
         // Filled: from here on the owner only reads it.
         catalog::state::revoke_from_owner(work_table, "INSERT", self.owner.role)?;
+        // Code the model calls could have added rows of its own, which the
+        // counts that find repeated keys would not see (they count the
+        // model's result).
+        let written = catalog::state::rows_inserted_in_transaction(work_table)?;
+        if written != rows {
+            return Err(Error::new(
+                SqlState::Other(*b"42501"),
+                format!(
+                    "model \"{}\": {written} rows were written into the run's copy of the model, \
+                     {rows} of them by its query: the model's code may not write into a run's tables",
+                    self.name
+                ),
+            ));
+        }
         Ok(rows)
     }
 
