@@ -151,8 +151,10 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
                 }
                 std::thread::sleep(Duration::from_millis(1));
             };
-            // BENCH_MEMORY_TRACE: which statement the worker runs each time
-            // its private memory reaches a new peak (by 1 MB or more).
+            // BENCH_MEMORY_TRACE: each new peak (by 1 MB or more) with its
+            // time of day (UTC), to be matched with `auto_explain`'s log of
+            // the worker's statements: the worker does not report them to
+            // pg_stat_activity.
             let trace = std::env::var("BENCH_MEMORY_TRACE").is_ok();
             let mut traced_kb = 0;
             while !done.load(Ordering::Relaxed) {
@@ -164,18 +166,17 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
                         drop(m);
                         if trace && anon + file >= traced_kb + 1024 {
                             traced_kb = anon + file;
-                            let query: String = finder
-                                .query_opt("SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM pg_stat_activity WHERE pid = $1", &[&pid])
-                                .ok()
-                                .flatten()
-                                .map(|row| row.get(0))
-                                .unwrap_or_default();
-                            let at = std::time::SystemTime::now()
+                            let ms = std::time::SystemTime::now()
                                 .duration_since(std::time::UNIX_EPOCH)
-                                .unwrap_or_default();
+                                .unwrap_or_default()
+                                .as_millis()
+                                % 86_400_000;
                             eprintln!(
-                                "{:.3} memory {} MB (anon {} MB, file {} MB): {query}",
-                                at.as_secs_f64() % 3600.0,
+                                "{:02}:{:02}:{:02}.{:03} memory {} MB (anon {} MB, file {} MB)",
+                                ms / 3_600_000,
+                                ms / 60_000 % 60,
+                                ms / 1000 % 60,
+                                ms % 1000,
                                 traced_kb / 1024,
                                 anon / 1024,
                                 file / 1024
@@ -345,11 +346,11 @@ struct Line {
 /// What open-source reverse-ETL tools do: stream every row of the model out
 /// to a client, hash each row there, compare with the hashes kept from the
 /// last pass, and write the changed rows back (COPY into a staging table,
-/// one upsert). Its state is the id → hash map of the last pass.
-/// A pulling client. Between its passes its map of hashes waits in a
-/// file, as it would on the client's own machine: held in this process
-/// (~1.5 GB at 10M rows per client), it would take page cache from the
-/// server whose runs are measured meanwhile.
+/// one upsert). Its state is the id → hash map of the last pass, which
+/// waits in a file between passes, as it would on the client's own
+/// machine: held in this process (~1.5 GB at 10M rows per client), it
+/// would take page cache from the server whose runs are measured
+/// meanwhile.
 struct Puller {
     hashes: std::collections::HashMap<String, u64>,
     way: PullWay,

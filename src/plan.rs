@@ -370,13 +370,24 @@ impl RunPlan {
             .map(|i| format!(", x.p{i}"))
             .collect();
         format!(
-            "CREATE TEMPORARY TABLE {diff_table} AS
-             SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{keys}
+            "CREATE TEMPORARY TABLE {} AS
+             {}",
+            self.keyed_diff_table(),
+            self.numbered_operations(&self.unnumbered_keyed_diff_table(), &keys),
+        )
+    }
+
+    /// The operations of `source` (a diff's rows, each with its address in
+    /// the work table as `work_row`) numbered in delivery order, with
+    /// `columns` (`, x.…`) of the work-table row each came from, read by
+    /// that address in position order (OFFSET 0 keeps that a lookup per
+    /// operation).
+    fn numbered_operations(&self, source: &str, columns: &str) -> String {
+        format!(
+            "SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{columns}
              FROM (SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*
-                   FROM {unnumbered} AS d) AS o
+                   FROM {source} AS d) AS o
              LEFT JOIN LATERAL (SELECT * FROM {work} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
-            diff_table = self.keyed_diff_table(),
-            unnumbered = self.unnumbered_keyed_diff_table(),
             work = self.work_table,
         )
     }
@@ -415,9 +426,9 @@ impl RunPlan {
     /// run down the copy before this), and keys equal under their type's
     /// `=` though written differently (numeric 1.0 and 1.00, a case-blind
     /// collation) only make the join return a row more than once, which
-    /// the check of the values read sends down the copy too. Their id, hash and match key are computed
-    /// again: a row that changed once more since the first read is sent,
-    /// and recorded, as read now.
+    /// the check of the values read sends down the copy too. Their id,
+    /// hash and match key are computed again: a row that changed once
+    /// more since the first read is sent, and recorded, as read now.
     pub fn read_changed_values(&self) -> String {
         let fields: String = (0..self.columns.len())
             .map(|i| format!(", m.{}", quote_ident(&self.columns[i].name)))
@@ -447,16 +458,15 @@ impl RunPlan {
         format!("CREATE INDEX ON {} (row_id)", self.changed_values_table())
     }
 
-    /// One row: operations that need values (added or changed), rows the
-    /// owner's second read wrote, and operations that found exactly one of
-    /// those rows. The three are equal exactly when each such operation has
-    /// one row and no row is left over. Counted by lookups in the values'
+    /// One row: rows the owner's second read wrote, and operations that
+    /// need values (added or changed) that found exactly one of those rows.
+    /// Both equal the number of such operations exactly when each has one
+    /// row and no row is left over. Counted by lookups in the values'
     /// index (LIMIT 2 is all "exactly one" needs, and makes each an index
     /// scan): a join or a distinct count would sort or hash them all.
     pub fn count_changed_values(&self) -> String {
         format!(
-            "SELECT count(*) FILTER (WHERE d.op_rank IN (2, 3)),
-                    (SELECT count(*) FROM {values}),
+            "SELECT (SELECT count(*) FROM {values}),
                     count(*) FILTER (WHERE d.op_rank IN (2, 3) AND (SELECT count(*)
                         FROM (SELECT FROM {values} AS v WHERE v.row_id = d.row_id LIMIT 2) AS found) = 1)
              FROM {diff_table} AS d",
@@ -673,17 +683,15 @@ impl RunPlan {
         // values are then read from the work table by the row's address,
         // in position order (OFFSET 0 keeps that a lookup per operation,
         // and the table is written in that order).
-        let fields = list((0..self.columns.len()).map(|i| format!("x.{}", RunPlan::field(i))));
+        let fields: String = (0..self.columns.len())
+            .map(|i| format!(", x.{}", RunPlan::field(i)))
+            .collect();
         format!(
             "CREATE {kind} TABLE {ops} WITH (autovacuum_enabled = off) AS
-             SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{comma}{fields}
-             FROM (SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*
-                   FROM ({statement}) AS d) AS o
-             LEFT JOIN LATERAL (SELECT * FROM {work} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
+             {}",
+            self.numbered_operations(&format!("({statement})"), &fields),
             kind = self.ops_table_kind(),
             ops = self.ops_table,
-            work = self.work_table,
-            comma = if self.columns.is_empty() { "" } else { ", " },
         )
     }
 

@@ -254,12 +254,11 @@ pub fn drop_work_tables(of: WorkOf, id: i64) -> Result<()> {
     // pg_temp is its own).
     // SAFETY: a process-wide flag.
     if unsafe { pg_sys::IsBackgroundWorker } {
-        names.push(work_table(of, id));
-        names.push(crate::plan::unnumbered_keyed_diff_table_of(&work_table(
-            of, id,
-        )));
-        names.push(crate::plan::keyed_diff_table_of(&work_table(of, id)));
-        names.push(crate::plan::changed_values_table_of(&work_table(of, id)));
+        let work = work_table(of, id);
+        names.push(crate::plan::unnumbered_keyed_diff_table_of(&work));
+        names.push(crate::plan::keyed_diff_table_of(&work));
+        names.push(crate::plan::changed_values_table_of(&work));
+        names.push(work);
         names.push(temporary_ops_table(of, id));
     }
     let existing: Option<String> = spi::one(

@@ -345,18 +345,13 @@ impl Run {
                 run.model_reader().fill_changed_values()?;
                 spi::execute(&plan.index_changed_values(), &[])?;
             }
-            let (needed, values, found_once) =
-                spi::rows(&plan.count_changed_values(), &[], |row| {
-                    Ok((
-                        spi::get::<i64>(row, 1)?,
-                        spi::get::<i64>(row, 2)?,
-                        spi::get::<i64>(row, 3)?,
-                    ))
-                })?
-                .first()
-                .copied()
-                .unwrap_or((-1, 0, 0));
-            if needed == values && values == found_once {
+            let (values, found_once) = spi::rows(&plan.count_changed_values(), &[], |row| {
+                Ok((spi::get::<i64>(row, 1)?, spi::get::<i64>(row, 2)?))
+            })?
+            .first()
+            .copied()
+            .unwrap_or((-1, -1));
+            if values == to_send && found_once == to_send {
                 spi::execute(&plan.create_ops_table_from_changed_values(), &[])?;
                 catalog::state::drop_tables(&format!(
                     "{}, {}",
@@ -932,14 +927,17 @@ impl ModelReader<'_> {
     /// fills the values table; what it writes there can only give those
     /// rows other values (which its model could as well): the operations
     /// and their positions are the diff's.
-    fn fill_changed_values(&self) -> Result<i64> {
+    ///
+    /// Its count of rows is not returned: the owner's code may add rows of
+    /// its own, so what the table holds is counted afterwards.
+    fn fill_changed_values(&self) -> Result<()> {
         let plan = self.plan;
         spi::execute(&plan.create_changed_values_table(), &[])?;
         catalog::state::grant_to_owner(&plan.keyed_diff_table(), "SELECT", self.owner.role)?;
         catalog::state::grant_to_owner(&plan.changed_values_table(), "INSERT", self.owner.role)?;
-        let rows = self.run(&plan.read_changed_values())?;
+        self.run(&plan.read_changed_values())?;
         catalog::state::revoke_from_owner(&plan.changed_values_table(), "INSERT", self.owner.role)?;
-        Ok(rows)
+        Ok(())
     }
 
     /// Straight into a first run's ops table (see `RunPlan::read_model_into_ops`).
