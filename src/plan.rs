@@ -307,20 +307,23 @@ impl RunPlan {
     }
 
     /// Whether a rerun may read its model's keys first (see
-    /// `create_key_table`): the keys' values can be compared for equality
+    /// `create_unnumbered_keyed_diff_table`): the keys' values can be compared for equality
     /// (types with a hash function have an equality operator).
     pub fn can_read_keys_first(&self) -> bool {
         let keys = self.primary_key_columns();
         keys.len() == self.primary_key.len() && keys.iter().all(|c| c.hashable)
     }
 
-    /// A rerun that reads its model's keys first keeps, per model row, only
-    /// what the diff needs: row id, hash, match key, and the key's values
-    /// (`p1…`, to find the changed rows again). The fields of the rows that
-    /// changed are read afterwards (`read_changed_values`): writing every
-    /// row's fields only for the diff to find most of them unchanged was
-    /// the largest part of a rerun.
-    pub fn create_key_table(&self) -> String {
+    /// A rerun that reads its model's keys first diffs them against the
+    /// snapshot as the model's rows arrive (`diff_keys_as_read`): per
+    /// operation the diff's row (its kind, row id, hash, the snapshot's
+    /// match key and delivery configuration) and the key's values (`p1…`,
+    /// to find the changed rows again). The fields of the rows that changed
+    /// are read afterwards (`read_changed_values`): writing every row's
+    /// fields only for the diff to find most of them unchanged was the
+    /// largest part of a rerun, and a copy of the keys alone the largest
+    /// part of what was left. Temporary: only the run's worker reads it.
+    pub fn create_unnumbered_keyed_diff_table(&self) -> String {
         let keys: String = self
             .primary_key_columns()
             .iter()
@@ -328,67 +331,80 @@ impl RunPlan {
             .map(|(i, c)| format!(", p{} {}", i + 1, c.type_sql))
             .collect();
         format!(
-            "CREATE TEMPORARY TABLE {} (row_id text, row_hash bigint, match_key text{keys})",
-            self.work_table
+            "CREATE TEMPORARY TABLE {} (op text, op_rank integer, row_id text, row_hash bigint, \
+             match_key text, delivered_under bigint{keys})",
+            self.unnumbered_keyed_diff_table()
         )
     }
 
-    /// Runs as the sync's owner: reads the model once into the key table.
-    pub fn read_keys(&self) -> String {
+    /// Runs as the sync's owner, who may read the snapshot for this
+    /// statement: the model's row ids, hashes and key values, joined to the
+    /// snapshot as they are read, without being written anywhere first
+    /// (the join's spill files are all the copy there is). Each model row
+    /// takes a position as it passes (`_next_position`), which counts them:
+    /// rows whose hash did not change leave no trace, and a key repeated in
+    /// the model shows only in that count (see `duplicate_check_of`).
+    /// The match key comes from the snapshot for a removal and from the
+    /// second read for the rest. The operations are numbered by a statement
+    /// of their own (`create_keyed_diff_table`): sorting them while the
+    /// join's hash table is still held would add the sort's memory to the
+    /// join's.
+    pub fn diff_keys_as_read(&self, diff: &Diff) -> String {
         let keys: String = self
             .primary_key
             .iter()
-            .map(|key| format!(", m.{}", quote_ident(key)))
+            .enumerate()
+            .map(|(i, key)| format!(", m.{} AS p{}", quote_ident(key), i + 1))
             .collect();
-        format!(
-            "INSERT INTO {} SELECT {}, {}, {}{keys} FROM ({}\n) AS m",
-            self.work_table,
+        let key_values: String = (1..=self.primary_key.len())
+            .map(|i| format!(", w.p{i}"))
+            .collect();
+        let model_keys = format!(
+            "(SELECT {} AS row_id, {} AS row_hash{keys}, reverse_etl._next_position(false) AS counted \
+             FROM ({}\n) AS m)",
             self.row_id_expression(),
             self.row_hash_expression(),
-            self.match_key_expression(),
             self.query
-        )
-    }
-
-    /// The diff of a key table (see `create_ops_table`), unnumbered, with
-    /// each operation's address in the key table; temporary, as the key
-    /// table. The operations are numbered by a statement of their own
-    /// (`create_keyed_diff_table`): sorting them while the join's hash
-    /// table is still held would add the sort's memory to the join's.
-    pub fn create_unnumbered_keyed_diff_table(&self, diff: &Diff) -> String {
+        );
         format!(
-            "CREATE TEMPORARY TABLE {} AS SELECT d.* FROM ({}) AS d",
+            "INSERT INTO {} {}",
             self.unnumbered_keyed_diff_table(),
-            self.diff_rows(diff),
+            self.diff_rows_of(diff, &model_keys, "s.match_key", &key_values)
         )
     }
 
     /// The keyed diff numbered as the ops table will be, with each
-    /// operation's key values (read from the key table by address).
+    /// operation's key values.
     pub fn create_keyed_diff_table(&self) -> String {
         let keys: String = (1..=self.primary_key.len())
-            .map(|i| format!(", x.p{i}"))
+            .map(|i| format!(", o.p{i}"))
             .collect();
         format!(
             "CREATE TEMPORARY TABLE {} AS
              {}",
             self.keyed_diff_table(),
-            self.numbered_operations(&self.unnumbered_keyed_diff_table(), &keys),
+            self.numbered_operations(&self.unnumbered_keyed_diff_table(), &keys, false),
         )
     }
 
-    /// The operations of `source` (a diff's rows, each with its address in
-    /// the work table as `work_row`) numbered in delivery order, with
-    /// `columns` (`, x.…`) of the work-table row each came from, read by
-    /// that address in position order (OFFSET 0 keeps that a lookup per
-    /// operation).
-    fn numbered_operations(&self, source: &str, columns: &str) -> String {
+    /// The operations of `source` (a diff's rows) numbered in delivery
+    /// order, with `columns` (`, o.…` of the diff's row, or with
+    /// `read_work_rows`, `, x.…` of the work-table row each came from, read
+    /// by its address `work_row` in position order: OFFSET 0 keeps that a
+    /// lookup per operation).
+    fn numbered_operations(&self, source: &str, columns: &str, read_work_rows: bool) -> String {
+        let work_rows = if read_work_rows {
+            format!(
+                "\n             LEFT JOIN LATERAL (SELECT * FROM {} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
+                self.work_table
+            )
+        } else {
+            String::new()
+        };
         format!(
             "SELECT o.pos, o.op, o.op_rank, o.row_id, o.row_hash, o.match_key, o.delivered_under{columns}
              FROM (SELECT row_number() OVER (ORDER BY d.op_rank, d.delivered_under NULLS FIRST, d.row_id) AS pos, d.*
-                   FROM {source} AS d) AS o
-             LEFT JOIN LATERAL (SELECT * FROM {work} AS w WHERE w.ctid = o.work_row OFFSET 0) AS x ON true",
-            work = self.work_table,
+                   FROM {source} AS d) AS o{work_rows}"
         )
     }
 
@@ -689,7 +705,7 @@ impl RunPlan {
         format!(
             "CREATE {kind} TABLE {ops} WITH (autovacuum_enabled = off) AS
              {}",
-            self.numbered_operations(&format!("({statement})"), &fields),
+            self.numbered_operations(&format!("({statement})"), &fields, true),
             kind = self.ops_table_kind(),
             ops = self.ops_table,
         )
@@ -719,17 +735,39 @@ impl RunPlan {
     /// The diff's rows: keys, hashes, the operation and the work row's
     /// address (see `create_ops_table`).
     fn diff_rows(&self, diff: &Diff) -> String {
-        let match_key = "coalesce(w.match_key, s.match_key)";
-        let (work_filter, removed_filter) = match diff.excluded_row_ids {
-            Some(excluded) => (
-                format!(" WHERE row_id IS NULL OR row_id NOT IN ({excluded})"),
-                format!(" AND (s.row_id IS NULL OR s.row_id NOT IN ({excluded}))"),
+        let work_filter = match diff.excluded_row_ids {
+            Some(excluded) => format!(" WHERE row_id IS NULL OR row_id NOT IN ({excluded})"),
+            None => String::new(),
+        };
+        self.diff_rows_of(
+            diff,
+            &format!(
+                "(SELECT ctid AS work_row, row_id, row_hash, match_key FROM {}{work_filter})",
+                self.work_table
             ),
-            None => (String::new(), String::new()),
+            "coalesce(w.match_key, s.match_key)",
+            ", w.work_row",
+        )
+    }
+
+    /// The rows of `model_rows` (row id, hash, …) that differ from the
+    /// snapshot, as operations, with `columns` (`, w.…`) of the model's
+    /// side. Its operators are named with their schema, as the statement
+    /// may run on the model's `search_path` (`diff_keys_as_read`).
+    fn diff_rows_of(
+        &self,
+        diff: &Diff,
+        model_rows: &str,
+        match_key: &str,
+        columns: &str,
+    ) -> String {
+        let removed_filter = match diff.excluded_row_ids {
+            Some(excluded) => format!(" AND (s.row_id IS NULL OR s.row_id NOT IN ({excluded}))"),
+            None => String::new(),
         };
         // Which rows the snapshot already has are operations, and as what.
         // Rank 2 tells them from new rows (rank 3) when both are 'added'.
-        let resend = format!("s.row_hash = {RESEND_HASH}");
+        let resend = format!("s.row_hash OPERATOR(pg_catalog.=) ({RESEND_HASH})::bigint");
         let (changed, present) = match diff.mode {
             // An insert never touches a record it already sent; list
             // membership does not change when a member's fields do. A row
@@ -738,7 +776,12 @@ impl RunPlan {
             // No change tracking: every current row is sent again each run,
             // counted as added.
             _ if !diff.mode.uses_cdc() => ("true", "'added'"),
-            _ => ("w.row_hash IS DISTINCT FROM s.row_hash", "'changed'"),
+            // Both hashes are set when both rows are (the snapshot's column
+            // is NOT NULL); IS DISTINCT FROM would take `=` from the path.
+            _ => (
+                "w.row_hash IS NULL OR w.row_hash OPERATOR(pg_catalog.<>) s.row_hash",
+                "'changed'",
+            ),
         };
         // Rows that left the model are not operations for an event sync (an
         // event is never removed, and its key stays in the snapshot so it is
@@ -761,14 +804,12 @@ impl RunPlan {
                     coalesce(w.row_id, s.row_id) AS row_id,
                     w.row_hash,
                     {match_key} AS match_key,
-                    CASE WHEN w.row_id IS NULL THEN s.delivered_under END AS delivered_under,
-                    w.work_row
-             FROM (SELECT ctid AS work_row, row_id, row_hash, match_key FROM {work}{work_filter}) AS w
-             FULL JOIN {snapshot} AS s ON s.row_id = w.row_id
+                    CASE WHEN w.row_id IS NULL THEN s.delivered_under END AS delivered_under{columns}
+             FROM {model_rows} AS w
+             FULL JOIN {snapshot} AS s ON s.row_id OPERATOR(pg_catalog.=) w.row_id
              WHERE (w.row_id IS NULL{removed_filter})
                 OR s.row_id IS NULL
                 OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND ({changed}))",
-            work = self.work_table,
             snapshot = self.snapshot_table,
         );
         if diff.mirror {
@@ -859,17 +900,17 @@ impl RunPlan {
     }
 }
 
-/// The keyed diff of a run whose key table is `work_table`.
+/// The keyed diff of a run whose work table is `work_table`.
 pub fn keyed_diff_table_of(work_table: &str) -> String {
     format!("{work_table}_diff")
 }
 
-/// The unnumbered diff of a run whose key table is `work_table`.
+/// The unnumbered keyed diff of a run whose work table is `work_table`.
 pub fn unnumbered_keyed_diff_table_of(work_table: &str) -> String {
     format!("{work_table}_changes")
 }
 
-/// The changed rows' values of a run whose key table is `work_table`.
+/// The changed rows' values of a run whose work table is `work_table`.
 pub fn changed_values_table_of(work_table: &str) -> String {
     format!("{work_table}_values")
 }
@@ -961,17 +1002,34 @@ mod tests {
         let plan = plan();
         assert!(plan.can_read_keys_first());
         assert_eq!(
-            plan.create_key_table(),
-            "CREATE TEMPORARY TABLE w (row_id text, row_hash bigint, match_key text, p1 int)"
+            plan.create_unnumbered_keyed_diff_table(),
+            "CREATE TEMPORARY TABLE w_changes (op text, op_rank integer, row_id text, row_hash bigint, \
+             match_key text, delivered_under bigint, p1 int)"
         );
-        let keys = plan.read_keys();
+        let keys = plan.diff_keys_as_read(&Diff::new(SyncMode::Upsert, true));
         assert!(
-            keys.starts_with("INSERT INTO w SELECT (m.\"id\")::text, reverse_etl._hash_fields(7, "),
+            keys.starts_with("INSERT INTO w_changes SELECT CASE WHEN w.row_id IS NULL"),
             "{keys}"
         );
         assert!(
-            keys.ends_with("(m.\"email\")::text, m.\"id\" FROM (SELECT * FROM src\n) AS m"),
-            "row id, hash, match key, then the key's values only: {keys}"
+            keys.contains("FROM (SELECT (m.\"id\")::text AS row_id, reverse_etl._hash_fields(7, "),
+            "{keys}"
+        );
+        assert!(
+            keys.contains(
+                "(m.\"Doc\")::text) AS row_hash, m.\"id\" AS p1, reverse_etl._next_position(false) AS counted \
+                 FROM (SELECT * FROM src\n) AS m) AS w\n             FULL JOIN s AS s ON s.row_id OPERATOR(pg_catalog.=) w.row_id"
+            ),
+            "row id, hash and the key's values, each row counted, joined to the snapshot as read: {keys}"
+        );
+        assert!(
+            keys.contains("s.match_key AS match_key,")
+                && keys.contains("END AS delivered_under, w.p1\n"),
+            "the match key of removals only, and the key's values: {keys}"
+        );
+        assert!(
+            !keys.contains(" = ") && !keys.contains("DISTINCT"),
+            "no operator the model's search_path could choose: {keys}"
         );
         let values = plan.read_changed_values();
         assert!(
@@ -1126,10 +1184,12 @@ mod tests {
         // A row that is gone (or invalid) is never "changed": the hash test
         // only applies where both sides exist.
         assert!(insert.contains(
-            "OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND (s.row_hash = -9223372036854775808))"
+            "OR (w.row_id IS NOT NULL AND s.row_id IS NOT NULL AND (s.row_hash OPERATOR(pg_catalog.=) (-9223372036854775808)::bigint))"
         ), "only rows a test touched: {insert}");
         let upsert = plan().create_ops_table(&Diff::new(SyncMode::Upsert, true));
-        assert!(upsert.contains("AND (w.row_hash IS DISTINCT FROM s.row_hash))"));
+        assert!(upsert.contains(
+            "AND (w.row_hash IS NULL OR w.row_hash OPERATOR(pg_catalog.<>) s.row_hash))"
+        ));
         let all = plan().create_ops_table(&Diff {
             mirror: true,
             ..Diff::new(SyncMode::All, true)

@@ -391,12 +391,12 @@ fn a_model_read_once_is_copied_by_every_run() {
 }
 
 #[test]
-fn a_model_cannot_add_rows_of_its_own_to_the_copy_of_its_keys() {
+fn a_model_cannot_add_rows_of_its_own_to_the_diff_of_its_keys() {
     let mut db = TestDb::new("keys_first_plant");
     let role = format!("owner_{}", db.name);
     // plant() adds, once armed (a sequence: the run's rollback does not
-    // disarm it), a second row for key 7 with another hash to the running
-    // run's copy, which the owner may fill while its model runs.
+    // disarm it), a second operation for key 7 with another hash to the
+    // running run's diff, which the owner may fill while its model runs.
     let mut owner = setup_with(
         &mut db,
         &role,
@@ -404,7 +404,7 @@ fn a_model_cannot_add_rows_of_its_own_to_the_copy_of_its_keys() {
          CREATE FUNCTION plant() RETURNS bool LANGUAGE plpgsql AS $$
          BEGIN
            IF nextval('plant_calls') = 1 THEN
-             EXECUTE format('INSERT INTO pg_temp.run_%s_rows VALUES (''7'', 1, ''7'', 7)',
+             EXECUTE format('INSERT INTO pg_temp.run_%s_rows_changes VALUES (''changed'', 2, ''7'', 1, ''7'', NULL, 7)',
                (SELECT max(id) FROM reverse_etl.sync_runs));
            END IF;
            RETURN true;
@@ -437,7 +437,7 @@ fn a_model_cannot_add_rows_of_its_own_to_the_copy_of_its_keys() {
         .get(0);
     assert!(
         error.contains(
-            "40001 rows were written into the run's copy of the model, 40000 of them by its query"
+            "2 rows were written into the run's diff of the model, 1 of them by its query"
         ),
         "{error}"
     );
@@ -494,6 +494,85 @@ fn keys_in_a_nondeterministic_collation_are_read_first_too() {
         .unwrap()
         .get(0);
     assert_eq!(scores, -77);
+    drop(owner);
+    db.drop_with_roles(&[&role]);
+}
+
+#[test]
+fn a_key_repeated_by_an_unchanged_row_is_found_by_the_count_of_rows_read() {
+    let mut db = TestDb::new("keys_first_twin");
+    let role = format!("owner_{}", db.name);
+    let filter = "(SELECT nextval('model_reads')) > 0";
+    let mut owner = setup(&mut db, &role, filter);
+    run(&mut owner);
+    // The same row twice, as the snapshot has it: the diff keeps no trace
+    // of either, only the number of rows the model gave shows it.
+    owner
+        .batch_execute("INSERT INTO users SELECT * FROM users WHERE id = 7")
+        .unwrap();
+    let rerun = run(&mut owner);
+    let summary = db.run_summary(rerun);
+    assert_eq!(
+        (summary.status.as_str(), summary.queried, summary.invalid),
+        ("warning", ROWS + 1, 2),
+        "both rows of key 7 are invalid"
+    );
+    assert_eq!(reads(&mut owner), 3, "the keys, then the copy");
+    drop(owner);
+    db.drop_with_roles(&[&role]);
+}
+
+#[test]
+fn a_model_that_counts_rows_itself_is_copied_and_never_reads_the_snapshot_afterwards() {
+    let mut db = TestDb::new("keys_first_counts");
+    let role = format!("owner_{}", db.name);
+    // Once armed, the model moves the counter the run uses to count its
+    // rows: the count then says a key repeated, and the run copies the
+    // model, which counts its rows itself.
+    let mut owner = setup_with(
+        &mut db,
+        &role,
+        "CREATE TABLE armed (now bool); INSERT INTO armed VALUES (false);
+         CREATE FUNCTION sneaky() RETURNS bool LANGUAGE plpgsql AS $$
+         BEGIN
+           RETURN NOT (SELECT now FROM armed) OR reverse_etl._next_position(false) > 0;
+         END $$;",
+        "sneaky() AND (SELECT nextval('model_reads')) > 0",
+    );
+    run(&mut owner);
+    owner
+        .batch_execute(
+            "UPDATE armed SET now = true;
+             UPDATE users SET email = 'seven@x.io' WHERE id = 7;",
+        )
+        .unwrap();
+    let before = reads(&mut owner);
+    let rerun = run(&mut owner);
+    let summary = db.run_summary(rerun);
+    assert_eq!(
+        (summary.status.as_str(), summary.queried, summary.invalid),
+        ("succeeded", ROWS, 0)
+    );
+    assert_eq!(summary.succeeded, [0, 1, 0]);
+    assert_eq!(reads(&mut owner) - before, 2, "the keys, then the copy");
+    assert_eq!(missing_or_stale(&mut owner, "true"), 0);
+    // The owner read the snapshot while its model was diffed, and only then.
+    let snapshot: String = db
+        .client
+        .query_one(
+            "SELECT 'reverse_etl_state.snapshot_' || id FROM reverse_etl.syncs WHERE name = 's'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let denied = owner
+        .query_one(&format!("SELECT count(*) FROM {snapshot}"), &[])
+        .unwrap_err();
+    assert_eq!(
+        denied.code(),
+        Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "{denied}"
+    );
     drop(owner);
     db.drop_with_roles(&[&role]);
 }

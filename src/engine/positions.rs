@@ -4,8 +4,10 @@
 //! table in one pass (every keyed row is added), so each row's position is
 //! handed out while the statement runs instead of by a second pass: keyed
 //! rows take 1, 2, 3… in the model's order, rows with a NULL key take −1,
-//! −2, … (they are logged as invalid, never delivered). Only this backend's
-//! counters move: another session calling the function moves its own.
+//! −2, … (they are logged as invalid, never delivered). A rerun that diffs
+//! its model's keys as it reads them counts the model's rows the same way
+//! (`handed_out`). Only this backend's counters move: another session
+//! calling the function moves its own.
 
 use std::cell::Cell;
 
@@ -17,6 +19,14 @@ thread_local! {
 /// Start numbering again, before a run's statement.
 pub fn restart() {
     LAST.with(|last| last.set((0, 0)));
+}
+
+/// How many positions were handed out since the last `restart`.
+pub fn handed_out() -> i64 {
+    LAST.with(|last| {
+        let (keyed, null_keys) = last.get();
+        keyed + null_keys
+    })
 }
 
 /// The next position for a row (`invalid`: its key is NULL).
@@ -50,7 +60,9 @@ mod tests {
             ],
             [1, -1, 2, -2, 3]
         );
+        assert_eq!(handed_out(), 5);
         restart();
         assert_eq!(next(false), 1);
+        assert_eq!(handed_out(), 1);
     }
 }

@@ -63,9 +63,9 @@ pub struct Materialized {
     /// The model was read straight into the ops table (a first run; see
     /// `Run::reads_model_into_ops`): it has no copy, and nothing to diff.
     pub model_in_ops: bool,
-    /// The model's copy holds its rows' keys and hashes only (see
-    /// `Run::reads_keys_first`): the changed rows' fields are read after
-    /// the diff.
+    /// The model's keys and hashes were diffed as they were read, without
+    /// a copy (see `Run::reads_keys_first`): the changed rows' fields are
+    /// read after the diff.
     pub keys_first: bool,
     pub plan: RunPlan,
     pub destination: Box<dyn Destination>,
@@ -243,10 +243,11 @@ impl Run {
             name: &valid.model.name,
             deadline: deadline.as_ref(),
         };
+        let acts_on_removals = valid.config.sync_type != SyncType::Event;
         let rows_queried = if model_in_ops {
             model.fill_ops_table()?
         } else if keys_first {
-            model.fill_key_table()?
+            model.diff_keys_as_read(&Diff::new(valid.config.mode, acts_on_removals))?
         } else {
             model.fill_work_table()?
         };
@@ -263,7 +264,7 @@ impl Run {
             destination,
             batch_size: valid.config.batch_size,
             mode: valid.config.mode,
-            acts_on_removals: valid.config.sync_type != SyncType::Event,
+            acts_on_removals,
             rows_queried,
             guard: RemovalGuard {
                 max_removed_share: valid.config.max_removed_share,
@@ -292,15 +293,17 @@ impl Run {
         Ok(self.request.full_resync || catalog::state::snapshot_is_empty(&plan.snapshot_table)?)
     }
 
-    /// Whether a rerun reads its model's keys and hashes first, and the
-    /// fields of the rows that changed afterwards (see `compare_keys_first`)
-    /// instead of copying every row's fields: when changes are tracked
-    /// against a snapshot of more than a few thousand rows (below that the
-    /// extra statements cost more than the copy), outside mirror mode
-    /// (which compares the destination's records with the copy), and when
-    /// the key's values can be compared for equality, unless the sync's
-    /// latest run sent more than a tenth of its rows. Not for a preview
-    /// or a CDC reset, which read the copy.
+    /// Whether a rerun diffs its model's keys and hashes against the
+    /// snapshot as it reads them, and reads the fields of the rows that
+    /// changed afterwards (see `compare_keys_first`) instead of copying
+    /// every row's fields: when changes are tracked against a snapshot of
+    /// more than a few thousand rows (below that the extra statements cost
+    /// more than the copy), outside mirror mode (which compares the
+    /// destination's records with the copy), and when the key's values can
+    /// be compared for equality, unless the sync's latest run sent more
+    /// than a tenth of its rows. Not for a preview or a CDC reset, which
+    /// read the copy, nor when the snapshot's hashes must first be made
+    /// comparable with this server's (`compare_hashing` reads the copy).
     fn reads_keys_first(&self, mode: SyncMode, plan: &RunPlan) -> Result<bool> {
         if self.request.preview
             || self.request.reset_cdc
@@ -311,10 +314,13 @@ impl Run {
         {
             return Ok(false);
         }
-        Ok(
-            !catalog::state::snapshot_within(&plan.snapshot_table, SMALL_SNAPSHOT_BYTES)?
-                && decisions::reads_keys_first_after(runs::latest_planned(self.request.sync_id)?),
-        )
+        let hashing = decisions::hashing(
+            catalog::state::stored_hashing(self.request.sync_id)?,
+            catalog::state::current_hashing()?,
+        );
+        Ok(hashing != decisions::Hashing::Rebaseline
+            && !catalog::state::snapshot_within(&plan.snapshot_table, SMALL_SNAPSHOT_BYTES)?
+            && decisions::reads_keys_first_after(runs::latest_planned(self.request.sync_id)?))
     }
 
     /// The diff of a model read keys first, and the fields of the rows it
@@ -327,10 +333,6 @@ impl Run {
     /// changed in between, or is not deterministic).
     fn compare_keys_first(&self, run: &mut Materialized) -> Result<Option<Compared>> {
         let plan = &run.plan;
-        spi::execute(
-            &plan.create_unnumbered_keyed_diff_table(&Diff::new(run.mode, run.acts_on_removals)),
-            &[],
-        )?;
         spi::execute(&plan.create_keyed_diff_table(), &[])?;
         catalog::state::drop_tables(&plan.unnumbered_keyed_diff_table())?;
         let counts = read_counts(&plan.duplicate_check_of(&plan.keyed_diff_table()))?;
@@ -364,7 +366,7 @@ impl Run {
                 }));
             }
         }
-        let mut tables = vec![plan.work_table.clone(), plan.keyed_diff_table()];
+        let mut tables = vec![plan.keyed_diff_table()];
         if usable {
             tables.push(plan.changed_values_table());
         }
@@ -491,8 +493,9 @@ impl Run {
         // values), so a large copy of the model need not take disk while it
         // goes on: a first run's ops table is as large again. A small one
         // stays until the run ends: truncating makes new files, ~2.5 ms, a
-        // fifth of a no-change run of a small model.
-        if !run.model_in_ops {
+        // fifth of a no-change run of a small model. A rerun that diffed its
+        // keys as it read them has no copy.
+        if !run.model_in_ops && !run.keys_first {
             let work_bytes: i64 = spi::one(
                 "SELECT pg_catalog.pg_table_size($1::regclass)",
                 &[plan.work_table.as_str().into()],
@@ -891,10 +894,24 @@ impl ModelReader<'_> {
         self.fill_copy(&self.plan.create_work_table(), &self.plan.materialize())
     }
 
-    /// The keys and hashes only, into the key table (see
-    /// `RunPlan::create_key_table`); returns how many rows the model returned.
-    fn fill_key_table(&self) -> Result<i64> {
-        self.fill_copy(&self.plan.create_key_table(), &self.plan.read_keys())
+    /// The keyed diff, made as the model's keys are read (see
+    /// `RunPlan::diff_keys_as_read`), unnumbered; returns how many rows the
+    /// model returned.
+    fn diff_keys_as_read(&self, diff: &Diff) -> Result<i64> {
+        let plan = self.plan;
+        let changes = plan.unnumbered_keyed_diff_table();
+        spi::execute(&plan.create_unnumbered_keyed_diff_table(), &[])?;
+        catalog::state::grant_to_owner(&changes, "INSERT", self.owner.role)?;
+        catalog::state::grant_to_owner(&plan.snapshot_table, "SELECT", self.owner.role)?;
+        super::positions::restart();
+        let operations = self.run(&plan.diff_keys_as_read(diff))?;
+        catalog::state::revoke_from_owner(&plan.snapshot_table, "SELECT", self.owner.role)?;
+        catalog::state::revoke_from_owner(&changes, "INSERT", self.owner.role)?;
+        self.check_written(&changes, operations, "the run's diff of the model")?;
+        // The model's code calling _next_position itself only makes the
+        // count larger, which the duplicate check takes for a repeated key:
+        // the run then copies the model and counts its rows again.
+        Ok(super::positions::handed_out())
     }
 
     /// The work table made by `create`, filled by the owner with `read`.
@@ -905,21 +922,27 @@ impl ModelReader<'_> {
         let rows = self.run(read)?;
         // Filled: from here on the owner only reads it.
         catalog::state::revoke_from_owner(work_table, "INSERT", self.owner.role)?;
-        // Code the model calls could have added rows of its own, which the
-        // counts that find repeated keys would not see (they count the
-        // model's result).
-        let written = catalog::state::rows_inserted_in_transaction(work_table)?;
-        if written != rows {
-            return Err(Error::new(
-                SqlState::Other(*b"42501"),
-                format!(
-                    "model \"{}\": {written} rows were written into the run's copy of the model, \
-                     {rows} of them by its query: the model's code may not write into a run's tables",
-                    self.name
-                ),
-            ));
-        }
+        self.check_written(work_table, rows, "the run's copy of the model")?;
         Ok(rows)
+    }
+
+    /// Code the model calls could have added rows of its own to `table`
+    /// (which the owner may fill while the model runs), which the counts
+    /// that find repeated keys would not see (they count the model's
+    /// result): the run stops unless the statement wrote every row there.
+    fn check_written(&self, table: &str, by_query: i64, what: &str) -> Result<()> {
+        let written = catalog::state::rows_inserted_in_transaction(table)?;
+        if written == by_query {
+            return Ok(());
+        }
+        Err(Error::new(
+            SqlState::Other(*b"42501"),
+            format!(
+                "model \"{}\": {written} rows were written into {what}, {by_query} of them by its \
+                 query: the model's code may not write into a run's tables",
+                self.name
+            ),
+        ))
     }
 
     /// The fields of the rows the keyed diff found added or changed (see
