@@ -18,6 +18,92 @@ use pgrx::prelude::*;
 struct FieldHashing {
     type_entry: *mut pg_sys::TypeCacheEntry,
     collation: pg_sys::Oid,
+    hasher: Hasher,
+}
+
+/// How a field's hash is computed: the most common types' extended hash
+/// functions are computed here as PostgreSQL's own do (hashfn.c and the
+/// types' hash functions), without a function call through the function
+/// manager per field; any other through it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Hasher {
+    /// `hashint2extended`: the value widened to 32 bits.
+    Int2,
+    /// `hashint4extended` (int4, date, oid-like types).
+    Int4,
+    /// `hashint8extended` (int8; `timestamp_hash_extended` for timestamp
+    /// and timestamptz calls it).
+    Int8,
+    /// `hashcharextended` (bool, "char"): the value as a signed char.
+    Char,
+    /// `hashtextextended` under a deterministic collation: the bytes.
+    Bytes,
+    /// Anything else: the type's function.
+    Function,
+}
+
+extern "C" {
+    // src/common/hashfn.c, which hash_any_extended and
+    // hash_uint32_extended (inline in hashfn.h) call.
+    fn hash_bytes_extended(k: *const u8, keylen: i32, seed: u64) -> u64;
+    fn hash_bytes_uint32_extended(k: u32, seed: u64) -> u64;
+}
+
+impl Hasher {
+    /// # Safety
+    /// `collation` must be a collation's OID or invalid.
+    unsafe fn of(function: pg_sys::Oid, collation: pg_sys::Oid) -> Hasher {
+        match function.to_u32() {
+            pg_sys::F_HASHINT2EXTENDED => Hasher::Int2,
+            pg_sys::F_HASHINT4EXTENDED => Hasher::Int4,
+            pg_sys::F_HASHINT8EXTENDED | pg_sys::F_TIMESTAMP_HASH_EXTENDED => Hasher::Int8,
+            pg_sys::F_HASHCHAREXTENDED => Hasher::Char,
+            // hashtextextended hashes the bytes under any deterministic
+            // collation; without a collation it raises its own error.
+            pg_sys::F_HASHTEXTEXTENDED
+                if collation != pg_sys::Oid::INVALID
+                    && pg_sys::get_collation_isdeterministic(collation) =>
+            {
+                Hasher::Bytes
+            }
+            _ => Hasher::Function,
+        }
+    }
+}
+
+/// The hash of a field that is not NULL.
+///
+/// # Safety
+/// `value` must be a value of the field's type.
+unsafe fn field_hash(field: &FieldHashing, value: pg_sys::Datum, seed: pg_sys::Datum) -> u64 {
+    let seed_bits = seed.value() as u64;
+    match field.hasher {
+        Hasher::Int2 => hash_bytes_uint32_extended(value.value() as i16 as i32 as u32, seed_bits),
+        Hasher::Int4 => hash_bytes_uint32_extended(value.value() as i32 as u32, seed_bits),
+        Hasher::Int8 => {
+            let value = value.value() as i64;
+            let low = value as u32;
+            let high = (value >> 32) as u32;
+            let folded = if value >= 0 { low ^ high } else { low ^ !high };
+            hash_bytes_uint32_extended(folded, seed_bits)
+        }
+        Hasher::Char => hash_bytes_uint32_extended(value.value() as i8 as i32 as u32, seed_bits),
+        Hasher::Bytes => {
+            let text = pg_sys::pg_detoast_datum_packed(value.cast_mut_ptr::<pg_sys::varlena>());
+            hash_bytes_extended(
+                pgrx::varlena::vardata_any(text) as *const u8,
+                pgrx::varlena::varsize_any_exhdr(text) as i32,
+                seed_bits,
+            )
+        }
+        Hasher::Function => pg_sys::FunctionCall2Coll(
+            &mut (*field.type_entry).hash_extended_proc_finfo,
+            field.collation,
+            value,
+            seed,
+        )
+        .value() as u64,
+    }
 }
 
 #[no_mangle]
@@ -46,13 +132,11 @@ pub unsafe extern "C-unwind" fn reverse_etl_hash_fields(
         let field_hash = if pgrx::fcinfo::pg_arg_is_null(fcinfo, argument) {
             0
         } else {
-            pg_sys::FunctionCall2Coll(
-                &mut (*field.type_entry).hash_extended_proc_finfo,
-                field.collation,
+            field_hash(
+                field,
                 pgrx::fcinfo::pg_getarg_datum_raw(fcinfo, argument),
                 seed,
             )
-            .value() as u64
         };
         // hash_record_extended's combination: (hash << 5) - hash + field's.
         hash = hash.wrapping_mul(31).wrapping_add(field_hash);
@@ -108,9 +192,11 @@ unsafe fn field_hashing<'a>(flinfo: *mut pg_sys::FmgrInfo, count: usize) -> &'a 
                 );
             }
             let expression = pg_sys::list_nth(call_arguments, argument) as *const pg_sys::Node;
+            let collation = pg_sys::exprCollation(expression);
             fields.add(index).write(FieldHashing {
                 type_entry,
-                collation: pg_sys::exprCollation(expression),
+                collation,
+                hasher: Hasher::of((*type_entry).hash_extended_proc_finfo.fn_oid, collation),
             });
         }
         (*flinfo).fn_extra = fields as *mut std::ffi::c_void;

@@ -31,6 +31,11 @@ INSERT INTO typed (i4, t) SELECT g, NULL FROM generate_series(1, 3) g;
 INSERT INTO typed DEFAULT VALUES;
 UPDATE typed SET n = NULL, tz = NULL WHERE i4 % 5 = 0;
 UPDATE typed SET t = NULL, p = NULL WHERE i4 % 7 = 0;
+-- negative numbers and times before 2000 (negative inside)
+UPDATE typed SET i2 = -i2, i8 = -i8, ts = ts - interval '40 years', tz = tz - interval '40 years' WHERE i4 % 3 = 0;
+-- long values, stored compressed (and out of line), are hashed as their text
+UPDATE typed SET t = repeat('long ', 3000) || i4, v = 'x' || i4 WHERE i4 % 11 = 0;
+UPDATE typed SET t_c = (SELECT string_agg(md5(g::text || i4), '') FROM generate_series(1, 300) g) WHERE i4 % 13 = 0;
 
 -- every row, every seed the runs use (0 and others, negative too)
 SELECT seed,
