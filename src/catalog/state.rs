@@ -306,6 +306,16 @@ pub fn add_mirror_records(plan: &crate::plan::RunPlan, keys: &[String]) -> Resul
     Ok(())
 }
 
+/// Whether `role` may read `table` (a sync's owner its snapshot, which
+/// `grant_snapshot` gives it).
+pub fn can_read(table: &str, role: pgrx::pg_sys::Oid) -> Result<bool> {
+    Ok(spi::one::<bool>(
+        "SELECT pg_catalog.has_table_privilege($1::oid, $2::regclass, 'SELECT')",
+        &[role.into(), table.into()],
+    )?
+    .unwrap_or(false))
+}
+
 /// Take back what `grant_to_owner` gave once the run no longer needs it.
 pub fn revoke_from_owner(table: &str, privileges: &str, role: pgrx::pg_sys::Oid) -> Result<()> {
     spi::execute(

@@ -909,10 +909,18 @@ impl ModelReader<'_> {
         let changes = plan.unnumbered_keyed_diff_table();
         spi::execute(&plan.create_unnumbered_keyed_diff_table(), &[])?;
         catalog::state::grant_to_owner(&changes, "INSERT", self.owner.role)?;
-        catalog::state::grant_to_owner(&plan.snapshot_table, "SELECT", self.owner.role)?;
+        // The owner reads its snapshot (create_sync let it, for
+        // sync_snapshot); one that may not (a role the sync was handed to
+        // since) may for this statement only, and keeps nothing else.
+        let lent = !catalog::state::can_read(&plan.snapshot_table, self.owner.role)?;
+        if lent {
+            catalog::state::grant_to_owner(&plan.snapshot_table, "SELECT", self.owner.role)?;
+        }
         super::positions::restart();
         let operations = self.run(&plan.diff_keys_as_read(diff))?;
-        catalog::state::revoke_from_owner(&plan.snapshot_table, "SELECT", self.owner.role)?;
+        if lent {
+            catalog::state::revoke_from_owner(&plan.snapshot_table, "SELECT", self.owner.role)?;
+        }
         catalog::state::revoke_from_owner(&changes, "INSERT", self.owner.role)?;
         self.check_written(&changes, operations, "the run's diff of the model")?;
         // The model's code calling _next_position itself only makes the

@@ -34,7 +34,7 @@ enum Hasher {
     /// `hashint8extended` (int8; `timestamp_hash_extended` for timestamp
     /// and timestamptz calls it).
     Int8,
-    /// `hashcharextended` (bool, "char"): the value as a signed char.
+    /// `hashcharextended` (bool, "char"): the value as a C char.
     Char,
     /// `hashtextextended` under a deterministic collation: the bytes.
     Bytes,
@@ -87,7 +87,11 @@ unsafe fn field_hash(field: &FieldHashing, value: pg_sys::Datum, seed: pg_sys::D
             let folded = if value >= 0 { low ^ high } else { low ^ !high };
             hash_bytes_uint32_extended(folded, seed_bits)
         }
-        Hasher::Char => hash_bytes_uint32_extended(value.value() as i8 as i32 as u32, seed_bits),
+        // (int32) of a C char: signed or not as the platform's char is.
+        Hasher::Char => hash_bytes_uint32_extended(
+            value.value() as u8 as std::ffi::c_char as i32 as u32,
+            seed_bits,
+        ),
         Hasher::Bytes => {
             let text = pg_sys::pg_detoast_datum_packed(value.cast_mut_ptr::<pg_sys::varlena>());
             hash_bytes_extended(
