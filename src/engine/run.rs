@@ -910,8 +910,8 @@ impl ModelReader<'_> {
         spi::execute(&plan.create_unnumbered_keyed_diff_table(), &[])?;
         catalog::state::grant_to_owner(&changes, "INSERT", self.owner.role)?;
         // The owner reads its snapshot (create_sync let it, for
-        // sync_snapshot); one that may not (a role the sync was handed to
-        // since) may for this statement only, and keeps nothing else.
+        // sync_snapshot); one that may not (an administrator revoked it, or
+        // set another owner by hand) may for this statement only.
         let lent = !catalog::state::can_read(&plan.snapshot_table, self.owner.role)?;
         if lent {
             catalog::state::grant_to_owner(&plan.snapshot_table, "SELECT", self.owner.role)?;
