@@ -183,6 +183,20 @@ pub enum Hashing {
     Rebaseline,
 }
 
+/// A sync's recorded hashing beside this server's, each (server major,
+/// probe hash): looked up once per run, when the model is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingState {
+    pub stored: Option<(i32, i64)>,
+    pub current: (i32, i64),
+}
+
+impl HashingState {
+    pub fn decision(&self) -> Hashing {
+        hashing(self.stored, self.current)
+    }
+}
+
 /// `stored` and `current` are (server major, probe hash).
 pub fn hashing(stored: Option<(i32, i64)>, current: (i32, i64)) -> Hashing {
     match stored {

@@ -67,6 +67,8 @@ pub struct Materialized {
     /// a copy (see `Run::reads_keys_first`): the changed rows' fields are
     /// read after the diff.
     pub keys_first: bool,
+    /// How the snapshot's hashes compare with this server's.
+    pub hashing: decisions::HashingState,
     pub plan: RunPlan,
     pub destination: Box<dyn Destination>,
     pub batch_size: i64,
@@ -234,9 +236,14 @@ impl Run {
         // ops table reads it again when keys repeat, and reading its keys
         // first reads it again when rows changed.
         let read_once = valid.config.read_model == ReadModel::Once;
+        let hashing = decisions::HashingState {
+            stored: catalog::state::stored_hashing(sync.id)?,
+            current: catalog::state::current_hashing()?,
+        };
         let model_in_ops = !read_once && self.reads_model_into_ops(valid.config.mode, &plan)?;
-        let keys_first =
-            !read_once && !model_in_ops && self.reads_keys_first(valid.config.mode, &plan)?;
+        let keys_first = !read_once
+            && !model_in_ops
+            && self.reads_keys_first(valid.config.mode, &plan, hashing.decision())?;
         let model = ModelReader {
             plan: &plan,
             owner: &owner,
@@ -260,6 +267,7 @@ impl Run {
             model_name: valid.model.name.clone(),
             model_in_ops,
             keys_first,
+            hashing,
             plan,
             destination,
             batch_size: valid.config.batch_size,
@@ -304,7 +312,12 @@ impl Run {
     /// than a tenth of its rows. Not for a preview or a CDC reset, which
     /// read the copy, nor when the snapshot's hashes must first be made
     /// comparable with this server's (`compare_hashing` reads the copy).
-    fn reads_keys_first(&self, mode: SyncMode, plan: &RunPlan) -> Result<bool> {
+    fn reads_keys_first(
+        &self,
+        mode: SyncMode,
+        plan: &RunPlan,
+        hashing: decisions::Hashing,
+    ) -> Result<bool> {
         if self.request.preview
             || self.request.reset_cdc
             || self.request.clear_first
@@ -314,10 +327,6 @@ impl Run {
         {
             return Ok(false);
         }
-        let hashing = decisions::hashing(
-            catalog::state::stored_hashing(self.request.sync_id)?,
-            catalog::state::current_hashing()?,
-        );
         Ok(hashing != decisions::Hashing::Rebaseline
             && !catalog::state::snapshot_within(&plan.snapshot_table, SMALL_SNAPSHOT_BYTES)?
             && decisions::reads_keys_first_after(runs::latest_planned(self.request.sync_id)?))
@@ -412,7 +421,7 @@ impl Run {
         if self.request.clear_first {
             run.destination.clear()?;
         }
-        compare_hashing(self.request.sync_id, &run.plan, run.model_in_ops)?;
+        compare_hashing(self.request.sync_id, run)?;
         if run.model_in_ops {
             return self.first_run_counts(run);
         }
@@ -1189,15 +1198,14 @@ fn read_counts(duplicate_check: &str) -> Result<DiffCounts> {
 /// instead of every row being reported as changed.
 /// A run that read its model straight into its operations (`model_in_ops`)
 /// has an empty snapshot: nothing to rebaseline.
-fn compare_hashing(sync_id: i64, plan: &RunPlan, model_in_ops: bool) -> Result<()> {
-    let stored = catalog::state::stored_hashing(sync_id)?;
-    let current = catalog::state::current_hashing()?;
-    match decisions::hashing(stored, current) {
+fn compare_hashing(sync_id: i64, run: &Materialized) -> Result<()> {
+    let decisions::HashingState { stored, current } = run.hashing;
+    match run.hashing.decision() {
         decisions::Hashing::Unchanged => return Ok(()),
         decisions::Hashing::Record => {}
-        decisions::Hashing::Rebaseline if model_in_ops => {}
+        decisions::Hashing::Rebaseline if run.model_in_ops => {}
         decisions::Hashing::Rebaseline => {
-            let rows = catalog::state::rebaseline_hashes(plan)?;
+            let rows = catalog::state::rebaseline_hashes(&run.plan)?;
             catalog::record_activity(
                 sync_id,
                 catalog::extension_owner()?,
