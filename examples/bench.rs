@@ -189,6 +189,7 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
             }
         })
     };
+    let wal_before = wal_position(client);
     let start = Instant::now();
     let run_id: i64 = client
         .query_one(
@@ -219,7 +220,8 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
         .get(0);
     assert!(status.starts_with("succeeded"), "run {run_id}: {status}");
     if std::env::var("BENCH_VERBOSE").is_ok() {
-        eprintln!("run {run_id}: {status}");
+        let wal_mb = wal_written_since(client, &wal_before) / (1024 * 1024);
+        eprintln!("run {run_id}: {status}, {wal_mb} MB of WAL");
     }
     let m = *memory.lock().unwrap();
     (elapsed, m, run_id)
@@ -241,6 +243,27 @@ fn temporary_table_bytes(directory: &str) -> u64 {
         .filter_map(|entry| entry.metadata().ok())
         .map(|metadata| metadata.len())
         .sum()
+}
+
+/// Where the server's WAL ends now.
+fn wal_position(client: &mut Client) -> String {
+    client
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// Bytes of WAL the whole server wrote since `position` (a run's: the
+/// benchmark runs nothing else meanwhile but autovacuum): most of a large
+/// rerun's delivery is the page images written after a checkpoint.
+fn wal_written_since(client: &mut Client, position: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)::bigint",
+            &[&position],
+        )
+        .unwrap()
+        .get(0)
 }
 
 /// What the benchmark database's sessions have written to temporary files.
@@ -270,6 +293,7 @@ fn floor(client: &mut Client) -> f64 {
         .map(|c| format!("{c} = EXCLUDED.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let wal_before = wal_position(client);
     let seconds = timed(
         client,
         &format!(
@@ -285,6 +309,10 @@ fn floor(client: &mut Client) -> f64 {
              DELETE FROM fl_snap s USING fl_ops o WHERE o.row_id IS NULL AND s.row_id = o.op_row_id;"
         ),
     );
+    if std::env::var("BENCH_VERBOSE").is_ok() {
+        let wal_mb = wal_written_since(client, &wal_before) / (1024 * 1024);
+        eprintln!("floor: {seconds:.2} s, {wal_mb} MB of WAL");
+    }
     client.batch_execute("DROP TABLE fl_work, fl_ops").unwrap();
     seconds
 }
@@ -532,7 +560,9 @@ impl Puller {
 
 /// The 1%-changed rerun done by a client pulling the rows out (`rerun`,
 /// timed), from the destination as it was before; checks that the client
-/// wrote every changed row.
+/// wrote every changed row. Timed after a checkpoint, as each run is: the
+/// rows put back as they were just before would otherwise be written on
+/// pages already in the WAL since the last one, without page images.
 fn against_pull(
     client: &mut Client,
     rows: i64,
@@ -542,10 +572,16 @@ fn against_pull(
 ) -> Line {
     client
         .batch_execute(
-            "UPDATE pull_dest d SET score = s.score - 1 FROM src s WHERE s.id = d.id AND s.id % 100 = 0",
+            "UPDATE pull_dest d SET score = s.score - 1 FROM src s WHERE s.id = d.id AND s.id % 100 = 0;
+             CHECKPOINT",
         )
         .unwrap();
+    let wal_before = wal_position(client);
     let pulled = rerun(client);
+    if std::env::var("BENCH_VERBOSE").is_ok() {
+        let wal_mb = wal_written_since(client, &wal_before) / (1024 * 1024);
+        eprintln!("{label}: {pulled:.2} s, {wal_mb} MB of WAL");
+    }
     let changed: i64 = client
         .query_one(
             "SELECT count(*) FROM pull_dest d JOIN src s USING (id) WHERE d.score = s.score AND s.id % 100 = 0",
