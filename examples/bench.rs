@@ -219,10 +219,7 @@ fn run_named_sync(client: &mut Client, sync: &str, full_resync: bool) -> (f64, M
         .unwrap()
         .get(0);
     assert!(status.starts_with("succeeded"), "run {run_id}: {status}");
-    if std::env::var("BENCH_VERBOSE").is_ok() {
-        let wal_mb = wal_written_since(client, &wal_before) / (1024 * 1024);
-        eprintln!("run {run_id}: {status}, {wal_mb} MB of WAL");
-    }
+    print_with_wal(client, &wal_before, &format!("run {run_id}: {status}"));
     let m = *memory.lock().unwrap();
     (elapsed, m, run_id)
 }
@@ -253,17 +250,22 @@ fn wal_position(client: &mut Client) -> String {
         .get(0)
 }
 
-/// Bytes of WAL the whole server wrote since `position` (a run's: the
-/// benchmark runs nothing else meanwhile but autovacuum): most of a large
-/// rerun's delivery is the page images written after a checkpoint.
-fn wal_written_since(client: &mut Client, position: &str) -> i64 {
-    client
+/// With `BENCH_VERBOSE`: `what`, and the WAL the whole server wrote since
+/// `position` (a step's: the benchmark runs nothing else meanwhile but
+/// autovacuum). Most of a large rerun's delivery is the page images
+/// written after a checkpoint.
+fn print_with_wal(client: &mut Client, position: &str, what: &str) {
+    if std::env::var("BENCH_VERBOSE").is_err() {
+        return;
+    }
+    let bytes: i64 = client
         .query_one(
             "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)::bigint",
             &[&position],
         )
         .unwrap()
-        .get(0)
+        .get(0);
+    eprintln!("{what}, {} MB of WAL", bytes / (1024 * 1024));
 }
 
 /// What the benchmark database's sessions have written to temporary files.
@@ -309,10 +311,7 @@ fn floor(client: &mut Client) -> f64 {
              DELETE FROM fl_snap s USING fl_ops o WHERE o.row_id IS NULL AND s.row_id = o.op_row_id;"
         ),
     );
-    if std::env::var("BENCH_VERBOSE").is_ok() {
-        let wal_mb = wal_written_since(client, &wal_before) / (1024 * 1024);
-        eprintln!("floor: {seconds:.2} s, {wal_mb} MB of WAL");
-    }
+    print_with_wal(client, &wal_before, &format!("floor: {seconds:.2} s"));
     client.batch_execute("DROP TABLE fl_work, fl_ops").unwrap();
     seconds
 }
@@ -578,10 +577,7 @@ fn against_pull(
         .unwrap();
     let wal_before = wal_position(client);
     let pulled = rerun(client);
-    if std::env::var("BENCH_VERBOSE").is_ok() {
-        let wal_mb = wal_written_since(client, &wal_before) / (1024 * 1024);
-        eprintln!("{label}: {pulled:.2} s, {wal_mb} MB of WAL");
-    }
+    print_with_wal(client, &wal_before, &format!("{label}: {pulled:.2} s"));
     let changed: i64 = client
         .query_one(
             "SELECT count(*) FROM pull_dest d JOIN src s USING (id) WHERE d.score = s.score AND s.id % 100 = 0",
